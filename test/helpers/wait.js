@@ -1,0 +1,102 @@
+/**
+ * Waiting without sleeping. Every wait here resolves on an event (or, for
+ * `waitFor` only, a condition polled where no event exists) and rejects after a
+ * timeout with a message that says what was awaited, so a broken server fails a
+ * test quickly instead of hanging it.
+ */
+
+/**
+ * Resolves with the event's arguments (an array) the first time `event` fires
+ * on `target` with arguments that pass `predicate`.
+ *
+ * `target` is anything with `on(event, fn)` and `off(event, fn)`: a Node
+ * EventEmitter, a lib0 Observable (Y.Doc, Awareness, y-websocket's
+ * WebsocketProvider) or Hocuspocus's EventEmitter. `check` (optional) is tried
+ * once at once, so a condition that already holds resolves without an event.
+ *
+ * @param {{ on: Function, off: Function }} target
+ * @param {string} event
+ * @param {{ predicate?: (...args: any[]) => boolean, check?: () => boolean, timeout?: number, what?: string }} [options]
+ *   `timeout` in ms, default 5000; `what` names the wait in the rejection.
+ * @returns {Promise<any[]>} rejects with an Error after `timeout` ms.
+ */
+export function when (target, event, { predicate = () => true, check, timeout = 5000, what = event } = {}) {
+  return new Promise((resolve, reject) => {
+    if (check?.()) return resolve([])
+    const timer = setTimeout(() => {
+      target.off(event, listener)
+      reject(new Error(`timed out after ${timeout} ms waiting for ${what}`))
+    }, timeout)
+    function listener (...args) {
+      let done
+      try {
+        done = check ? check() : predicate(...args)
+      } catch (error) {
+        done = error
+      }
+      if (!done) return
+      clearTimeout(timer)
+      target.off(event, listener)
+      if (done instanceof Error) reject(done)
+      else resolve(args)
+    }
+    target.on(event, listener)
+  })
+}
+
+/**
+ * Resolves once `check()` is true, re-checking after every `update` of each
+ * Y.Doc in `docs`. The way to wait for convergence: no polling, no sleeping.
+ *
+ * @param {import('yjs').Doc[]} docs
+ * @param {() => boolean} check
+ * @param {{ timeout?: number, what?: string }} [options] `timeout` in ms, default 5000.
+ * @returns {Promise<void>} rejects with an Error naming `what` after `timeout` ms.
+ */
+export function untilDocs (docs, check, { timeout = 5000, what = 'the documents' } = {}) {
+  return new Promise((resolve, reject) => {
+    const off = () => { for (const doc of docs) doc.off('update', listener) }
+    const timer = setTimeout(() => {
+      off()
+      reject(new Error(`timed out after ${timeout} ms waiting for ${what}`))
+    }, timeout)
+    function listener () {
+      if (!check()) return
+      clearTimeout(timer)
+      off()
+      resolve()
+    }
+    for (const doc of docs) doc.on('update', listener)
+    listener()
+  })
+}
+
+/**
+ * Polls `check()` every `interval` ms until it is true. Only for conditions
+ * that no event announces (e.g. a server-side counter); prefer `when`.
+ *
+ * @param {() => boolean | Promise<boolean>} check
+ * @param {{ timeout?: number, interval?: number, what?: string }} [options]
+ *   `timeout` in ms, default 5000; `interval` in ms, default 10.
+ * @returns {Promise<void>} rejects with an Error naming `what` after `timeout` ms.
+ */
+export async function waitFor (check, { timeout = 5000, interval = 10, what = 'a condition' } = {}) {
+  const deadline = Date.now() + timeout
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, interval))
+  }
+}
+
+/**
+ * A promise with its resolve and reject exposed (Promise.withResolvers, which
+ * Node 20 lacks). Hooks resolve it to tell the test they ran.
+ *
+ * @template T
+ * @returns {{ promise: Promise<T>, resolve: (value: T) => void, reject: (reason: unknown) => void }}
+ */
+export function deferred () {
+  const handle = {}
+  handle.promise = new Promise((resolve, reject) => Object.assign(handle, { resolve, reject }))
+  return handle
+}
