@@ -1,0 +1,201 @@
+// The generic persistence extension: turns any CollabStorage into collab
+// hooks. It owns the per-document log bookkeeping (sequence numbers, log size,
+// when to compact); the group commit and retry live in group-commit.ts.
+//
+// Why compaction is safe without ordering it against appends: a sequence
+// number is assigned in onChange, after the core applied the update to the
+// Y.Doc. So a state encoded from the Y.Doc holds every update whose seq was
+// assigned before the encoding, and compact(state, upToSeq) never drops an
+// update the snapshot lacks. An append that commits after the compaction,
+// with a seq the snapshot already covers, is skipped on load.
+
+import type { FastifyBaseLogger } from 'fastify'
+import * as Y from 'yjs'
+import type { CollabStorage } from './storage.js'
+import { GroupCommit, type RetryOptions } from './group-commit.js'
+import {
+  FST_COLLAB_STORAGE_APPEND,
+  FST_COLLAB_STORAGE_COMPACT,
+  FST_COLLAB_STORAGE_LOAD,
+  FST_COLLAB_STORAGE_NOT_LOADED
+} from '../errors.js'
+
+/** Options of {@link storageExtension}. */
+export interface StorageExtensionOptions {
+  /** Hook order among the extensions, higher first (as in Hocuspocus). Default 100. */
+  priority?: number
+  /**
+   * Compact a document once its log holds this many updates past the snapshot. Loading replays the log
+   * update by update (Yjs applies roughly 100k updates/s per core), so this bounds the cold-load time.
+   * Default 10,000.
+   */
+  maxLogUpdates?: number
+  /** Compact a document once its log holds this many bytes past the snapshot. Default 16 MiB (16,777,216). */
+  maxLogBytes?: number
+  /** Backoff of failed appends. Defaults: 50 ms doubling up to 5000 ms, no attempt limit. */
+  retry?: RetryOptions
+  /**
+   * Where storage errors are logged. Default: the logger of the Fastify instance the collab hooks run in
+   * (`instance.log` of the first hook call), which is where errors go in any normal setup.
+   */
+  log?: FastifyBaseLogger
+}
+
+/** The hook payload fields this extension reads (a subset of what the collab core passes). */
+export interface StoragePayload {
+  documentName: string
+  document: Y.Doc
+  /** The Fastify instance; its `log` is the default logger. */
+  instance?: unknown
+}
+
+/** The applied update given to `onChange`, Yjs update format v1. */
+export interface StorageChangePayload extends StoragePayload {
+  update: Uint8Array
+}
+
+/** The collab hooks returned by {@link storageExtension}. */
+export interface StorageExtension {
+  priority: number
+  onLoadDocument (payload: StoragePayload): Promise<void>
+  onChange (payload: StorageChangePayload): Promise<void>
+  onStoreDocument (payload: StoragePayload): Promise<void>
+  beforeUnloadDocument (payload: Pick<StoragePayload, 'documentName'>): Promise<void>
+  afterUnloadDocument (payload: Pick<StoragePayload, 'documentName'>): Promise<void>
+  onDestroy (payload?: Pick<StoragePayload, 'instance'>): Promise<void>
+}
+
+/** What the extension knows about one loaded document's log. */
+interface LogState {
+  document: Y.Doc
+  /** Highest seq assigned; the log has no gaps, so `seq - snapshotSeq` updates are past the snapshot. */
+  seq: number
+  /** The seq the stored snapshot covers. */
+  snapshotSeq: number
+  /** Bytes of the updates past the snapshot. */
+  logBytes: number
+}
+
+function loggerOf (instance: unknown): FastifyBaseLogger | null {
+  if (typeof instance !== 'object' || instance === null || !('log' in instance)) return null
+  const log = instance.log
+  return typeof log === 'object' && log !== null && 'error' in log ? log as FastifyBaseLogger : null
+}
+
+/**
+ * Makes collab hooks that persist every document in `storage`: an update log written before each update
+ * is acknowledged, plus a compacted snapshot.
+ *
+ * - `onLoadDocument` applies the snapshot and then the log to the document. Rejects with
+ *   FST_COLLAB_STORAGE_LOAD (`cause`: the storage's error) when the store cannot be read.
+ * - `onChange` appends the update to the log and resolves once it is durable. The updates of one
+ *   event-loop turn, across all documents, share one `append` call (group commit). A failed append is
+ *   logged as FST_COLLAB_STORAGE_APPEND and retried with backoff; the promise keeps waiting, so the
+ *   core's acknowledgement (Hocuspocus SyncStatus) waits too.
+ * - `onStoreDocument` and `beforeUnloadDocument` compact the log into the snapshot; so does the log
+ *   passing `maxLogUpdates` or `maxLogBytes`. They reject with FST_COLLAB_STORAGE_COMPACT on failure,
+ *   which keeps the document loaded for the core's retry.
+ * - `onDestroy` makes one last attempt at pending appends and closes the storage; updates that still
+ *   cannot be written are logged as FST_COLLAB_STORAGE_LOST.
+ */
+export function storageExtension (storage: CollabStorage, options: StorageExtensionOptions = {}): StorageExtension {
+  const maxLogUpdates = options.maxLogUpdates ?? 10_000
+  const maxLogBytes = options.maxLogBytes ?? 16 * 1024 * 1024
+  let log = options.log ?? null
+  const documents = new Map<string, LogState>()
+
+  function useLoggerOf (instance: unknown): void {
+    log ??= loggerOf(instance)
+  }
+
+  function logError (err: Error, documentName?: string): void {
+    // Without a logger the error would vanish; stderr is the last resort, before any hook has run.
+    if (log === null) process.emitWarning(err)
+    else log.error({ err, documentName }, err.message)
+  }
+
+  const commit = new GroupCommit(storage, options.retry ?? {}, (cause, entries, delay) => {
+    logError(new FST_COLLAB_STORAGE_APPEND(entries, delay, { cause }))
+  })
+
+  function stateOf (documentName: string): LogState {
+    const state = documents.get(documentName)
+    if (state === undefined) throw new FST_COLLAB_STORAGE_NOT_LOADED(documentName)
+    return state
+  }
+
+  function compact (documentName: string, state: LogState): Promise<void> {
+    return commit.exclusive(async () => {
+      const upToSeq = state.seq
+      if (upToSeq === state.snapshotSeq) return
+      const bytes = state.logBytes
+      try {
+        await storage.compact(documentName, Y.encodeStateAsUpdate(state.document), upToSeq)
+      } catch (cause) {
+        throw new FST_COLLAB_STORAGE_COMPACT(documentName, { cause })
+      }
+      state.snapshotSeq = upToSeq
+      state.logBytes -= bytes
+    })
+  }
+
+  return {
+    priority: options.priority ?? 100,
+
+    async onLoadDocument ({ documentName, document, instance }) {
+      useLoggerOf(instance)
+      try {
+        const stored = await commit.exclusive(() => storage.load(documentName))
+        let logBytes = 0
+        document.transact(() => {
+          if (stored.snapshot !== null) Y.applyUpdate(document, stored.snapshot)
+          for (const update of stored.updates) {
+            Y.applyUpdate(document, update)
+            logBytes += update.byteLength
+          }
+        }, storage)
+        // A document unloaded while its last appends were still retrying keeps counting from where it was.
+        const seq = Math.max(stored.seq, documents.get(documentName)?.seq ?? 0)
+        documents.set(documentName, { document, seq, snapshotSeq: seq - stored.updates.length, logBytes })
+      } catch (cause) {
+        throw new FST_COLLAB_STORAGE_LOAD(documentName, { cause })
+      }
+    },
+
+    async onChange ({ documentName, update, instance }) {
+      useLoggerOf(instance)
+      const state = stateOf(documentName)
+      state.seq++
+      state.logBytes += update.byteLength
+      await commit.append({ documentName, seq: state.seq, update })
+      if (state.seq - state.snapshotSeq >= maxLogUpdates || state.logBytes >= maxLogBytes) {
+        compact(documentName, state).catch((err: Error) => logError(err, documentName))
+      }
+    },
+
+    async onStoreDocument ({ documentName, document, instance }) {
+      useLoggerOf(instance)
+      const state = stateOf(documentName)
+      state.document = document
+      await compact(documentName, state)
+    },
+
+    async beforeUnloadDocument ({ documentName }) {
+      const state = documents.get(documentName)
+      if (state !== undefined) await compact(documentName, state)
+    },
+
+    async afterUnloadDocument ({ documentName }) {
+      // Unless the snapshot covers every seq handed out, appends may still be retrying with seqs the store
+      // does not know yet: the state stays, so a reload continues after them (see onLoadDocument).
+      const state = documents.get(documentName)
+      if (state !== undefined && state.snapshotSeq === state.seq) documents.delete(documentName)
+    },
+
+    async onDestroy (payload) {
+      useLoggerOf(payload?.instance)
+      const lost = await commit.close()
+      if (lost !== null) logError(lost)
+    }
+  }
+}
