@@ -4,6 +4,87 @@ import createError from '@fastify/error'
 
 // --- upgrade ---------------------------------------------------------------
 
+/** A plugin option has the wrong type or value. Thrown at registration. */
+export const FST_COLLAB_INVALID_OPTION = createError<[string, string]>(
+  'FST_COLLAB_INVALID_OPTION', 'Invalid option "%s": %s', 500, TypeError)
+
+/** `@fastify/websocket` is registered in the same app: it rewraps every route's handler, so both cannot work together. */
+export const FST_COLLAB_WEBSOCKET_CONFLICT = createError(
+  'FST_COLLAB_WEBSOCKET_CONFLICT',
+  '@fastify/websocket cannot be registered beside fastify-collab: it rewraps every route handler. Remove it; see "Migrating from @fastify/websocket" in the README', 500)
+
+/** `reply.upgrade()` was called on a request that did not ask for `Upgrade: websocket`. Answered with 426 and `Upgrade: websocket` (RFC 7230 §6.7). */
+export const FST_COLLAB_NOT_UPGRADE_REQUEST = createError(
+  'FST_COLLAB_NOT_UPGRADE_REQUEST', 'This route expects a WebSocket upgrade request', 426)
+
+/** The upgrade request is not a valid RFC 6455 §4.2.1 opening handshake. Answered with 400. */
+export const FST_COLLAB_BAD_HANDSHAKE = createError<[string]>(
+  'FST_COLLAB_BAD_HANDSHAKE', 'Invalid WebSocket handshake: %s', 400)
+
+/** The client asked for a WebSocket version other than 13 (or 8). Answered with 426 and `Sec-WebSocket-Version: 13` (RFC 6455 §4.4). */
+export const FST_COLLAB_UNSUPPORTED_VERSION = createError(
+  'FST_COLLAB_UNSUPPORTED_VERSION', 'Unsupported WebSocket version; this server speaks version 13', 426)
+
+/** `reply.upgrade()` was called while `fastify.close()` is running. Answered with 503. */
+export const FST_COLLAB_CLOSING = createError(
+  'FST_COLLAB_CLOSING', 'The server is shutting down', 503)
+
+/** `reply.upgrade()` was called twice, or after the reply was sent. */
+export const FST_COLLAB_REPLY_ALREADY_SENT = createError(
+  'FST_COLLAB_REPLY_ALREADY_SENT', 'reply.upgrade() called on a reply that was already sent or upgraded', 500)
+
+/** The client went away before the WebSocket handshake completed: the `reply.upgrade()` promise rejects with it. */
+export const FST_COLLAB_UPGRADE_ABORTED = createError(
+  'FST_COLLAB_UPGRADE_ABORTED', 'The client closed the connection before the WebSocket handshake completed', 499)
+
 // --- collab ----------------------------------------------------------------
+// (Invalid collab options throw the shared FST_COLLAB_INVALID_OPTION above.)
+
+/** A client frame could not be decoded, or is a type a client never sends. Logged; the connection closes with 4400. */
+export const FST_COLLAB_BAD_FRAME = createError<[string]>(
+  'FST_COLLAB_BAD_FRAME', 'Malformed or unexpected collab frame: %s', 400)
+
+/** A document was refused before any hook ran (empty name, or a name other than the one the route bound). Sent as the PermissionDenied reason. */
+export const FST_COLLAB_FORBIDDEN = createError<[string]>(
+  'FST_COLLAB_FORBIDDEN', 'Permission denied: %s', 403)
+
+/** `openDirectConnection()` or a new connection arrived after `fastify.close()` began. */
+export const FST_COLLAB_CLOSED = createError(
+  'FST_COLLAB_CLOSED', 'The collab instance is closing', 503)
 
 // --- storage ---------------------------------------------------------------
+
+/** `fastify-collab/sqlite` was imported but the optional peer dependency `better-sqlite3` (^12) is not installed. Thrown by `sqlite()`. */
+export const FST_COLLAB_SQLITE_MISSING = createError<[{ cause: unknown }]>(
+  'FST_COLLAB_SQLITE_MISSING', 'fastify-collab/sqlite needs the optional peer dependency better-sqlite3@^12: npm install better-sqlite3', 500)
+
+/** The SQLite file could not be opened or its schema created. Thrown by `sqlite()`; `cause` is the SqliteError. */
+export const FST_COLLAB_STORAGE_OPEN = createError<[string, { cause: unknown }]>(
+  'FST_COLLAB_STORAGE_OPEN', 'Could not open the store at "%s"', 500)
+
+/**
+ * A group commit failed (busy, locked, read-only or full database). Logged, never thrown: the updates stay in memory,
+ * their acknowledgements wait, and the write is retried after `delay` ms. `cause` is the storage's own error.
+ */
+export const FST_COLLAB_STORAGE_APPEND = createError<[number, number, { cause: unknown }]>(
+  'FST_COLLAB_STORAGE_APPEND', 'Could not append %d update(s) to the update log; retrying in %d ms', 503)
+
+/** The last write at shutdown failed: the updates it held are lost. Logged by `close`; pending `onChange` promises reject with it. */
+export const FST_COLLAB_STORAGE_LOST = createError<[number, { cause: unknown }]>(
+  'FST_COLLAB_STORAGE_LOST', 'The store closed with %d update(s) that could not be written', 500)
+
+/** Reading a document's snapshot and update log failed. `onLoadDocument` rejects with it; `cause` is the storage's error. */
+export const FST_COLLAB_STORAGE_LOAD = createError<[string, { cause: unknown }]>(
+  'FST_COLLAB_STORAGE_LOAD', 'Could not load document "%s" from the store', 503)
+
+/** Writing a compacted snapshot failed. `onStoreDocument` rejects with it (the core retries); a size-triggered compaction logs it. */
+export const FST_COLLAB_STORAGE_COMPACT = createError<[string, { cause: unknown }]>(
+  'FST_COLLAB_STORAGE_COMPACT', 'Could not compact document "%s"', 503)
+
+/** `onChange` or `onStoreDocument` ran for a document whose `onLoadDocument` did not go through the storage extension. */
+export const FST_COLLAB_STORAGE_NOT_LOADED = createError<[string]>(
+  'FST_COLLAB_STORAGE_NOT_LOADED', 'Document "%s" was not loaded through the storage extension', 500)
+
+/** An update arrived after the store was closed. `onChange` rejects with it. */
+export const FST_COLLAB_STORAGE_CLOSED = createError(
+  'FST_COLLAB_STORAGE_CLOSED', 'The store is closed', 503)

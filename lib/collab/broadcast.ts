@@ -1,0 +1,100 @@
+import * as Y from 'yjs'
+import { type Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness'
+import type { Codec } from './protocol/codec.js'
+
+/** Something a document broadcasts to: a socket session. */
+export interface Receiver {
+  readonly codec: Codec
+  readonly address: string
+  send: (frame: Uint8Array) => void
+}
+
+// Y.mergeUpdates is super-linear in the number of inputs, so a busy turn is
+// merged as a tree of small batches.
+const MERGE_BATCH = 16
+
+/** Merges updates (Yjs v1) in batches of 16, as a tree. */
+export function mergeInBatches (updates: Uint8Array[]): Uint8Array {
+  let level = updates
+  while (level.length > 1) {
+    const next: Uint8Array[] = []
+    for (let i = 0; i < level.length; i += MERGE_BATCH) {
+      const batch = level.slice(i, i + MERGE_BATCH)
+      next.push(batch.length === 1 ? batch[0] : Y.mergeUpdates(batch))
+    }
+    level = next
+  }
+  return level[0]
+}
+
+/**
+ * Encodes one frame per wire format and address, and reuses it for every
+ * receiver: the cost of encoding does not grow with the audience.
+ */
+export function sendToAll (receivers: Iterable<Receiver>, encode: (codec: Codec, address: string) => Uint8Array): void {
+  const frames = new Map<Codec, Map<string, Uint8Array>>()
+  for (const receiver of receivers) {
+    let byAddress = frames.get(receiver.codec)
+    if (byAddress === undefined) frames.set(receiver.codec, byAddress = new Map())
+    let frame = byAddress.get(receiver.address)
+    if (frame === undefined) byAddress.set(receiver.address, frame = encode(receiver.codec, receiver.address))
+    receiver.send(frame)
+  }
+}
+
+/**
+ * Everything a document applied during one event-loop turn, waiting to go
+ * out as one update frame and one awareness frame per connection.
+ */
+export class Outbox {
+  private updates: Uint8Array[] = []
+  private awarenessClients: Set<number> | null = null
+
+  constructor (private readonly awareness: Awareness, private readonly receivers: () => Iterable<Receiver>) {}
+
+  /** Queues an applied update for this turn's frame. */
+  addUpdate (update: Uint8Array): void {
+    this.updates.push(update)
+    schedule(this)
+  }
+
+  /** Queues changed, renewed or removed awareness clients for this turn's frame. */
+  addAwareness (clients: readonly number[]): void {
+    this.awarenessClients ??= new Set()
+    for (const client of clients) this.awarenessClients.add(client)
+    schedule(this)
+  }
+
+  /** Sends what this turn produced, encoded once, to every receiver (the senders included: the echo keeps y-websocket clients alive). */
+  flush (): void {
+    const { updates, awarenessClients } = this
+    this.updates = []
+    this.awarenessClients = null
+    if (updates.length > 0) {
+      const merged = mergeInBatches(updates)
+      sendToAll(this.receivers(), (codec, address) => codec.update(address, merged))
+    }
+    if (awarenessClients !== null) {
+      const update = encodeAwarenessUpdate(this.awareness, [...awarenessClients])
+      sendToAll(this.receivers(), (codec, address) => codec.awareness(address, update))
+    }
+  }
+}
+
+// One immediate for every document, not one timer per document.
+const dirty = new Set<Outbox>()
+let scheduled = false
+
+function schedule (outbox: Outbox): void {
+  dirty.add(outbox)
+  if (scheduled) return
+  scheduled = true
+  setImmediate(flushAll)
+}
+
+function flushAll (): void {
+  scheduled = false
+  const outboxes = [...dirty]
+  dirty.clear()
+  for (const outbox of outboxes) outbox.flush()
+}

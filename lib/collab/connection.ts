@@ -1,0 +1,303 @@
+import type { FastifyRequest } from 'fastify'
+import type { WebSocket, RawData } from 'ws'
+import { FST_COLLAB_BAD_FRAME, FST_COLLAB_FORBIDDEN } from '../errors.js'
+import type { CollabCore } from './collab.js'
+import type { CollabDocument } from './document.js'
+import type { ConnectionConfig, ConnectionPayload, HookContext } from './hooks.js'
+import { type Codec, hocuspocusCodec, type WireProtocol, yWebsocketCodec } from './protocol/codec.js'
+import { decodeHocuspocusFrame, encodeAuthenticated, encodeClose, encodePermissionDenied as hocuspocusDenied, parseAddress, PONG_FRAME } from './protocol/hocuspocus.js'
+import { decodeYWebsocketFrame, encodePermissionDenied as yWebsocketDenied } from './protocol/y-websocket.js'
+import { type DocumentMessage, Session, type SessionSocket } from './session.js'
+
+/**
+ * Close codes this module sends (RFC 6455 §7.4: 4000–4999 are private use).
+ * y-websocket stops reconnecting on 4400–4499 and retries on anything else.
+ */
+export const CloseCode = {
+  /** A text frame: only binary frames are spoken (RFC 6455 §7.4.1). */
+  UNSUPPORTED_DATA: 1003,
+  /** The document could not be loaded for a y-websocket client; it will retry. */
+  INTERNAL_ERROR: 1011,
+  /** Queue bound exceeded during auth, or `closeConnections()` (Hocuspocus's ResetConnection). Clients reconnect. */
+  RESET_CONNECTION: 4205,
+  /** A malformed or unknown frame, or a y-websocket socket without a document name. */
+  BAD_FRAME: 4400,
+  /** A y-websocket client was refused by onConnect/onAuthenticate, or beforeHandleMessage threw. */
+  FORBIDDEN: 4403
+} as const
+
+/** A document waiting for its authentication: the frames that came first, in order. */
+interface Pending {
+  frames: Array<{ message: DocumentMessage, frame: Uint8Array }>
+  authenticating: boolean
+  cancelled: boolean
+}
+
+type Entry = Session | Pending
+
+function toBytes (data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data)
+  if (data instanceof ArrayBuffer) return new Uint8Array(data)
+  return data
+}
+
+function reasonOf (error: unknown): string {
+  if (error instanceof Error && error.message !== '') return error.message
+  if (typeof error === 'string' && error !== '') return error
+  return 'permission-denied'
+}
+
+/**
+ * One socket. It detects the wire format from the first frame, queues what
+ * arrives before authentication ends (bounded), and routes each frame to the
+ * session of its document. y-websocket keeps its one session under the
+ * address '' since its frames carry no name.
+ */
+export class Connection implements SessionSocket {
+  private protocol: WireProtocol | null
+  private closed = false
+  private readonly entries = new Map<string, Entry>()
+  private queuedBytes = 0
+  private queuedFrames = 0
+
+  constructor (
+    private readonly core: CollabCore,
+    private readonly socket: WebSocket,
+    readonly request: FastifyRequest,
+    private readonly boundName: string | undefined,
+    private readonly initialContext: HookContext
+  ) {
+    this.protocol = core.options.protocol === 'auto' ? null : core.options.protocol
+    socket.on('message', (data, isBinary) => this.onMessage(data, isBinary))
+    socket.on('close', () => this.onClose())
+    socket.on('error', error => this.request.log.debug({ err: error }, 'collab socket error'))
+  }
+
+  get instance (): CollabCore['instance'] {
+    return this.core.instance
+  }
+
+  get hooks (): CollabCore['hooks'] {
+    return this.core.hooks
+  }
+
+  send (frame: Uint8Array): void {
+    if (this.socket.readyState === 1) this.socket.send(frame)
+  }
+
+  fail (code: number, reason: string, error?: unknown): void {
+    if (this.closed) return
+    this.request.log.warn({ err: error, code }, `collab connection closed: ${reason}`)
+    this.close(code, reason)
+  }
+
+  /** Closes the socket; its sessions end in onClose. */
+  close (code: number, reason: string): void {
+    if (this.closed) return
+    this.closed = true
+    this.socket.close(code, reason)
+    this.detachAll()
+  }
+
+  endSession (session: Session): void {
+    if (session.codec.protocol === 'y-websocket') return this.close(1000, 'Normal Closure')
+    this.send(encodeClose(session.address, 'server closed the document'))
+    this.entries.delete(session.address)
+    session.document.detach(session, session.ownedAwarenessClients())
+  }
+
+  /** The sessions of this socket, for counting and `closeConnections()`. */
+  sessions (): Session[] {
+    return [...this.entries.values()].filter(entry => entry instanceof Session)
+  }
+
+  // --- incoming -------------------------------------------------------------
+
+  private onMessage (data: RawData, isBinary: boolean): void {
+    if (this.closed) return
+    if (!isBinary) return this.fail(CloseCode.UNSUPPORTED_DATA, 'Unsupported Data: binary frames only')
+    const frame = toBytes(data)
+    if (this.protocol === null) {
+      // The rule: a y-websocket client always opens with SyncStep1, `00 00`;
+      // a Hocuspocus provider opens with a length-prefixed, non-empty name.
+      this.protocol = frame.length >= 2 && frame[0] === 0 && frame[1] === 0 ? 'y-websocket' : 'hocuspocus'
+    }
+    try {
+      if (this.protocol === 'y-websocket') this.onYWebsocketFrame(frame)
+      else this.onHocuspocusFrame(frame)
+    } catch (error) {
+      this.fail(CloseCode.BAD_FRAME, 'Bad frame', new FST_COLLAB_BAD_FRAME(reasonOf(error)))
+    }
+  }
+
+  private onYWebsocketFrame (frame: Uint8Array): void {
+    const message = decodeYWebsocketFrame(frame)
+    const entry = this.entries.get('')
+    if (entry instanceof Session) return entry.receive(message, frame)
+    if (this.boundName === undefined) {
+      return this.fail(CloseCode.BAD_FRAME, 'y-websocket needs a document name')
+    }
+    const pending = entry ?? this.addPending('')
+    if (pending === undefined) return
+    this.enqueue(pending, message, frame)
+    if (!pending.authenticating) {
+      pending.authenticating = true
+      this.authenticate(pending, '', this.boundName, undefined, undefined, yWebsocketCodec).catch(noop)
+    }
+  }
+
+  private onHocuspocusFrame (frame: Uint8Array): void {
+    const message = decodeHocuspocusFrame(frame)
+    if (message.type === 'ping') return this.send(PONG_FRAME)
+    if (message.type === 'pong') return
+    const { address } = message
+    const entry = this.entries.get(address)
+    if (entry instanceof Session) {
+      // A repeated token on an authenticated document is ignored, as Hocuspocus 4.7 does.
+      if (message.type === 'auth') return
+      if (message.type === 'close') return this.endClientSession(entry)
+      return entry.receive(message, frame)
+    }
+    if (message.type === 'close') {
+      if (entry !== undefined) this.dropPending(address, entry)
+      return
+    }
+    const pending = entry ?? this.addPending(address)
+    if (pending === undefined) return
+    if (message.type !== 'auth') return this.enqueue(pending, message, frame)
+    if (pending.authenticating) return
+    pending.authenticating = true
+    const { documentName } = parseAddress(address)
+    if (documentName === '') return this.deny(pending, address, new FST_COLLAB_FORBIDDEN('the document name is empty'))
+    if (this.boundName !== undefined && documentName !== this.boundName) {
+      return this.deny(pending, address, new FST_COLLAB_FORBIDDEN('this route serves another document'))
+    }
+    this.authenticate(pending, address, documentName, message.token, message.providerVersion, hocuspocusCodec).catch(noop)
+  }
+
+  private endClientSession (session: Session): void {
+    this.entries.delete(session.address)
+    session.document.detach(session, session.ownedAwarenessClients())
+  }
+
+  // --- the auth queue -------------------------------------------------------
+
+  private pendingCount (): number {
+    let count = 0
+    for (const entry of this.entries.values()) if (!(entry instanceof Session)) count++
+    return count
+  }
+
+  private addPending (address: string): Pending | undefined {
+    if (this.pendingCount() >= this.core.options.authQueueMaxDocuments) {
+      this.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: too many documents awaiting authentication')
+      return undefined
+    }
+    const pending: Pending = { frames: [], authenticating: false, cancelled: false }
+    this.entries.set(address, pending)
+    return pending
+  }
+
+  private enqueue (pending: Pending, message: DocumentMessage, frame: Uint8Array): void {
+    this.queuedBytes += frame.length
+    this.queuedFrames++
+    pending.frames.push({ message, frame })
+    const { authQueueMaxBytes, authQueueMaxFrames } = this.core.options
+    if (this.queuedBytes > authQueueMaxBytes || this.queuedFrames > authQueueMaxFrames) {
+      this.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: too much data before authentication')
+    }
+  }
+
+  private dropPending (address: string, pending: Pending): void {
+    pending.cancelled = true
+    for (const { frame } of pending.frames) this.queuedBytes -= frame.length
+    this.queuedFrames -= pending.frames.length
+    pending.frames = []
+    if (this.entries.get(address) === pending) this.entries.delete(address)
+  }
+
+  // --- authentication -------------------------------------------------------
+
+  /**
+   * onConnect, onAuthenticate (token undefined for y-websocket), then the
+   * shared load. Only then does the client get any document data.
+   */
+  private async authenticate (pending: Pending, address: string, documentName: string, token: string | undefined, providerVersion: string | undefined, codec: Codec): Promise<void> {
+    const { hooks, instance } = this.core
+    const context: HookContext = { ...this.initialContext }
+    const connectionConfig: ConnectionConfig = { readOnly: false, isAuthenticated: false }
+    const payload: ConnectionPayload = {
+      instance,
+      documentName,
+      request: this.request,
+      requestHeaders: this.request.headers,
+      requestParameters: new URLSearchParams(this.request.url.split('?')[1] ?? ''),
+      socketId: this.request.id,
+      context,
+      connectionConfig,
+      protocol: codec.protocol
+    }
+    try {
+      await hooks.runMerging('onConnect', payload)
+      await hooks.runMerging('onAuthenticate', { ...payload, token, providerVersion })
+    } catch (error) {
+      return this.deny(pending, address, error)
+    }
+    connectionConfig.isAuthenticated = true
+    let document: CollabDocument
+    try {
+      document = await this.core.acquire(documentName, payload)
+    } catch (error) {
+      if (codec.protocol === 'y-websocket') return this.refuseYWebsocket(CloseCode.INTERNAL_ERROR, 'Internal Error: the document could not be loaded', error)
+      return this.deny(pending, address, error)
+    }
+    if (this.closed || pending.cancelled) return document.release()
+    const session = new Session(this, document, codec, address, context, connectionConfig.readOnly)
+    document.attach(session)
+    this.entries.set(address, session)
+    if (codec.protocol === 'hocuspocus') this.send(encodeAuthenticated(address, session.readOnly))
+    session.greet()
+    // Replay what came during auth, in order, before any newer frame.
+    const frames = pending.frames
+    this.dropPending(address, pending)
+    for (const { message, frame } of frames) {
+      if (this.closed) break
+      session.receive(message, frame)
+    }
+    hooks.fire('connected', { ...payload, connection: session })
+  }
+
+  private deny (pending: Pending, address: string, error: unknown): void {
+    if (this.closed) return
+    this.dropPending(address, pending)
+    const reason = reasonOf(error)
+    if (this.protocol === 'y-websocket') return this.refuseYWebsocket(CloseCode.FORBIDDEN, 'Forbidden', error)
+    // The socket stays open for its other documents, as in Hocuspocus.
+    this.send(hocuspocusDenied(address, reason))
+  }
+
+  /** y-protocols auth.js PermissionDenied, then a close code. */
+  private refuseYWebsocket (code: number, reason: string, error: unknown): void {
+    if (this.closed) return
+    this.send(yWebsocketDenied(reasonOf(error)))
+    this.request.log.info({ err: error, code }, `collab connection refused: ${reason}`)
+    this.close(code, reason)
+  }
+
+  // --- closing --------------------------------------------------------------
+
+  private onClose (): void {
+    this.closed = true
+    this.detachAll()
+  }
+
+  private detachAll (): void {
+    for (const [address, entry] of this.entries) {
+      if (entry instanceof Session) entry.document.detach(entry, entry.ownedAwarenessClients())
+      else this.dropPending(address, entry)
+    }
+    this.entries.clear()
+  }
+}
+
+function noop (): void {}

@@ -1,0 +1,457 @@
+import * as Y from 'yjs'
+import * as decoding from 'lib0/decoding'
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Collab } from './collab.js'
+import type { HookContext, HookRunner, LoadPayload } from './hooks.js'
+import type { ResolvedCollabOptions } from './options.js'
+import { Outbox, type Receiver, sendToAll } from './broadcast.js'
+import { encodeStateless } from './protocol/hocuspocus.js'
+
+/**
+ * A transaction origin that is neither a socket nor a direct connection,
+ * e.g. another instance relaying through Redis. `source` tells them apart.
+ */
+export interface RemoteOrigin {
+  readonly source: 'remote'
+  readonly context?: HookContext
+  readonly [key: string]: unknown
+}
+
+/** Something that keeps a document loaded and can make changes to it. */
+export interface Attachment {
+  readonly source: 'connection' | 'direct'
+  readonly context: HookContext
+}
+
+/** Every update a document applies carries one of these as its Yjs transaction origin (or null for server-side edits made outside a direct connection). */
+export type CollabOrigin = Attachment | RemoteOrigin
+
+/** What a document needs from the collab instance that owns it. */
+export interface DocumentHost {
+  readonly instance: Collab
+  readonly hooks: HookRunner
+  readonly options: ResolvedCollabOptions
+  readonly log: FastifyBaseLogger
+  readonly documents: Map<string, CollabDocument>
+}
+
+/**
+ * The lifecycle of a document, in order. `storing` is not a state of its
+ * own: a store runs beside `live`, since edits keep coming while it runs.
+ *
+ * - loading:   onLoadDocument/afterLoadDocument run; nobody is answered yet.
+ * - live:      connections attached; changes are broadcast, debounced stores run.
+ * - unloading: idle and stored; beforeUnloadDocument is deciding.
+ * - unloaded:  out of the map, destroyed. Terminal.
+ */
+type State = 'loading' | 'live' | 'unloading' | 'unloaded'
+
+const MAX_RETRY_DELAY = 30_000
+
+function isReceiver (attachment: Attachment): attachment is Attachment & Receiver {
+  return attachment.source === 'connection'
+}
+
+function contextOf (origin: unknown): HookContext {
+  if (origin !== null && typeof origin === 'object') {
+    const context = (origin as { context?: unknown }).context
+    if (context !== null && typeof context === 'object') return context as HookContext
+  }
+  return {}
+}
+
+/**
+ * Decodes an awareness update completely (y-protocols awareness.js format:
+ * `varUint(count)` then `varUint(clientID) varUint(clock) varString(json)`),
+ * so a malformed one is refused before any state changes.
+ *
+ * @throws when the update is truncated or a state is not JSON.
+ */
+function validateAwarenessUpdate (update: Uint8Array): void {
+  const decoder = decoding.createDecoder(update)
+  const count = decoding.readVarUint(decoder)
+  for (let i = 0; i < count; i++) {
+    decoding.readVarUint(decoder)
+    decoding.readVarUint(decoder)
+    JSON.parse(decoding.readVarString(decoder))
+  }
+}
+
+/**
+ * One loaded document: a Y.Doc with its awareness, its connections and THE
+ * state machine of its lifetime (see {@link State}). Hooks receive it as
+ * `document`, as Hocuspocus's Document.
+ */
+export class CollabDocument extends Y.Doc {
+  /** The document name, byte-exact as the client sent it. */
+  readonly name: string
+  /** The shared awareness. Its per-instance cleanup interval is stopped: states leave with their connection. */
+  readonly awareness: Awareness
+  /** Sockets sessions and direct connections. */
+  readonly connections = new Set<Attachment>()
+  /** Settles when the load ends; rejects with the load hook's error. */
+  readonly ready: Promise<void>
+
+  private state: State = 'loading'
+  // Acquired but not yet attached: such a document must not unload.
+  private holds = 0
+  private readonly outbox: Outbox
+  private changeResult: Promise<void> | undefined
+
+  // Store scheduling. `dirty` means "changed since the last store began".
+  private dirty = false
+  private firstChangeAt = 0
+  private lastChangeAt = 0
+  private retries = 0
+  private storeTimer: NodeJS.Timeout | null = null
+  private storing: Promise<void> | null = null
+  private unloading: Promise<void> | null = null
+  private lastContext: HookContext = {}
+
+  constructor (private readonly host: DocumentHost, name: string, loadPayload: Omit<LoadPayload, 'document'>) {
+    super({ gc: true })
+    this.name = name
+    this.awareness = new Awareness(this)
+    // y-protocols starts a 3 s interval per Awareness; Hocuspocus leaks it
+    // (#1156). States are removed when their connection closes instead.
+    clearInterval(this.awareness._checkInterval)
+    this.awareness.setLocalState(null)
+    this.outbox = new Outbox(this.awareness, () => this.receivers())
+    this.on('update', this.handleUpdate)
+    this.awareness.on('update', this.handleAwareness)
+    this.ready = this.loadContent(loadPayload)
+    // Every acquirer awaits `ready`; this keeps a failure with no waiter left from being unhandled.
+    this.ready.catch(noop)
+  }
+
+  /** Whether the document is loaded and accepting connections. */
+  get isLive (): boolean {
+    return this.state === 'live' || this.state === 'unloading'
+  }
+
+  /** Connections attached (socket sessions and direct connections). */
+  getConnectionsCount (): number {
+    return this.connections.size
+  }
+
+  // --- loading --------------------------------------------------------------
+
+  private async loadContent (payload: Omit<LoadPayload, 'document'>): Promise<void> {
+    const { hooks } = this.host
+    const full: LoadPayload = { ...payload, document: this }
+    try {
+      await hooks.run('onLoadDocument', full, result => {
+        if (result instanceof Y.Doc) Y.applyUpdate(this, Y.encodeStateAsUpdate(result))
+        else if (result instanceof Uint8Array) Y.applyUpdate(this, result)
+      })
+      await hooks.run('afterLoadDocument', full)
+    } catch (error) {
+      // Deny every waiter (they await `ready`) and leave nothing behind.
+      this.finalize()
+      throw error
+    }
+    this.state = 'live'
+  }
+
+  // --- connections ----------------------------------------------------------
+
+  /** Counts an acquirer that will attach or release; keeps the document from unloading meanwhile. */
+  hold (): void {
+    this.holds++
+  }
+
+  /** Turns a hold into an attachment. */
+  attach (attachment: Attachment): void {
+    this.holds--
+    this.connections.add(attachment)
+  }
+
+  /** Drops a hold that never attached (the socket closed during auth). */
+  release (): void {
+    this.holds--
+    this.whenIdle()
+  }
+
+  /**
+   * Detaches a connection, removes the awareness states it set, runs
+   * onDisconnect, and stores and unloads when it was the last one.
+   */
+  detach (attachment: Attachment, awarenessClients: Iterable<number> = []): void {
+    if (!this.connections.delete(attachment)) return
+    const clients = [...awarenessClients]
+    if (clients.length > 0) removeAwarenessStates(this.awareness, clients, attachment)
+    const session = attachment as { request?: LoadPayload['request'], socketId?: string }
+    this.host.hooks.fire('onDisconnect', {
+      instance: this.host.instance,
+      documentName: this.name,
+      document: this,
+      context: attachment.context,
+      request: session.request,
+      socketId: session.socketId,
+      clientsCount: this.connections.size
+    })
+    this.whenIdle()
+  }
+
+  private receivers (): Iterable<Receiver> {
+    return [...this.connections].filter(isReceiver)
+  }
+
+  // --- changes --------------------------------------------------------------
+
+  /**
+   * Applies a Yjs update (v1) with `origin` as the transaction origin.
+   *
+   * @returns the onChange chain for it, or undefined when nothing changed or
+   *   no onChange hook exists. It rejects when an onChange hook throws.
+   * @throws when the update cannot be decoded (Yjs's error).
+   */
+  applyUpdate (update: Uint8Array, origin: CollabOrigin | null): Promise<void> | undefined {
+    return this.transactAs(() => Y.applyUpdate(this, update, origin), origin)
+  }
+
+  /**
+   * Runs `fn` in one transaction with `origin`; returns the onChange chain
+   * like {@link applyUpdate}.
+   */
+  transactAs (fn: () => void, origin: CollabOrigin | null): Promise<void> | undefined {
+    this.changeResult = undefined
+    try {
+      this.transact(fn, origin)
+      return this.changeResult
+    } finally {
+      this.changeResult = undefined
+    }
+  }
+
+  /**
+   * Applies an awareness update with `origin`, from a socket or any other
+   * source. It is validated first, so a malformed one changes nothing.
+   *
+   * @throws when the update is malformed.
+   */
+  applyAwarenessUpdate (update: Uint8Array, origin: CollabOrigin | null): void {
+    validateAwarenessUpdate(update)
+    applyAwarenessUpdate(this.awareness, update, origin)
+  }
+
+  /** The whole awareness as one update, or null when nobody has a state. */
+  encodeAwareness (): Uint8Array | null {
+    const clients = [...this.awareness.getStates().keys()]
+    return clients.length === 0 ? null : encodeAwarenessUpdate(this.awareness, clients)
+  }
+
+  /** Sends a Stateless message (Hocuspocus type 5) to every Hocuspocus connection of this document, encoded once per address. */
+  broadcastStateless (payload: string): void {
+    const hocuspocusReceivers = [...this.receivers()].filter(r => r.codec.protocol === 'hocuspocus')
+    sendToAll(hocuspocusReceivers, (_codec, address) => encodeStateless(address, payload))
+  }
+
+  private readonly handleUpdate = (update: Uint8Array, origin: unknown): void => {
+    // Changes made while loading are the stored state, not news.
+    if (this.state === 'loading' || this.state === 'unloaded') return
+    this.outbox.addUpdate(update)
+    const context = contextOf(origin)
+    this.lastContext = context
+    this.markChanged()
+    const { hooks } = this.host
+    if (!hooks.has('onChange')) return
+    const result = hooks.run('onChange', {
+      instance: this.host.instance,
+      documentName: this.name,
+      document: this,
+      update,
+      origin: (origin ?? null) as CollabOrigin | null,
+      context,
+      request: (origin as { request?: LoadPayload['request'] } | null)?.request,
+      clientsCount: this.connections.size
+    })
+    // Whoever applied the update may await this; nobody else must see a rejection.
+    result.catch(noop)
+    this.changeResult = result
+  }
+
+  private readonly handleAwareness = ({ added, updated, removed }: { added: number[], updated: number[], removed: number[] }, origin: unknown): void => {
+    if (this.state === 'unloaded') return
+    this.outbox.addAwareness([...added, ...updated, ...removed])
+    const tracker = origin as { trackAwareness?: (added: number[], removed: number[]) => void } | null
+    tracker?.trackAwareness?.(added, removed)
+    const { hooks } = this.host
+    if (!hooks.has('onAwarenessUpdate')) return
+    hooks.fire('onAwarenessUpdate', {
+      instance: this.host.instance,
+      documentName: this.name,
+      document: this,
+      awareness: this.awareness,
+      added,
+      updated,
+      removed,
+      origin: (origin ?? null) as CollabOrigin | null,
+      states: [...this.awareness.getStates()].map(([clientId, state]) => ({ clientId, ...state })),
+      context: contextOf(origin)
+    })
+  }
+
+  // --- storing --------------------------------------------------------------
+
+  private get storesAnything (): boolean {
+    return this.host.hooks.has('onStoreDocument') || this.host.hooks.has('afterStoreDocument')
+  }
+
+  private markChanged (): void {
+    if (!this.storesAnything) return
+    const now = Date.now()
+    this.lastChangeAt = now
+    if (!this.dirty) {
+      this.dirty = true
+      this.firstChangeAt = now
+    }
+    // One timer per dirty document; it re-arms itself rather than being reset per change.
+    if (this.storeTimer === null && this.storing === null && this.retries === 0) this.armStore(this.host.options.debounce)
+  }
+
+  private armStore (delay: number): void {
+    this.storeTimer = setTimeout(this.onStoreTimer, delay)
+  }
+
+  private readonly onStoreTimer = (): void => {
+    this.storeTimer = null
+    if (this.retries === 0) {
+      const { debounce, maxDebounce } = this.host.options
+      const due = Math.min(this.lastChangeAt + debounce, this.firstChangeAt + maxDebounce)
+      const wait = due - Date.now()
+      if (wait > 0) return this.armStore(wait)
+    }
+    this.storeNow()
+  }
+
+  /** Starts a store now, unless one is running (it is followed up when it ends). */
+  private storeNow (): void {
+    if (this.storeTimer !== null) {
+      clearTimeout(this.storeTimer)
+      this.storeTimer = null
+    }
+    if (this.storing !== null || this.state === 'unloaded') return
+    this.storing = this.storeOnce()
+  }
+
+  /** Runs onStoreDocument then afterStoreDocument. @returns whether both succeeded (failures are logged by the runner). */
+  private async runStoreHooks (): Promise<boolean> {
+    const payload = {
+      instance: this.host.instance,
+      documentName: this.name,
+      document: this,
+      context: this.lastContext,
+      clientsCount: this.connections.size
+    }
+    try {
+      await this.host.hooks.run('onStoreDocument', payload)
+      await this.host.hooks.run('afterStoreDocument', payload)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  private async storeOnce (): Promise<void> {
+    const since = this.firstChangeAt
+    this.dirty = false
+    const ok = await this.runStoreHooks()
+    this.storing = null
+    if (this.state === 'unloaded') return
+    if (!ok) {
+      // Keep the document and its changes; try again later.
+      if (!this.dirty) this.firstChangeAt = since
+      this.dirty = true
+      this.retries++
+      this.armStore(Math.min(this.host.options.storeRetryDelay * 2 ** (this.retries - 1), MAX_RETRY_DELAY))
+      return
+    }
+    this.retries = 0
+    if (this.dirty && !this.isIdle()) {
+      const { debounce, maxDebounce } = this.host.options
+      this.armStore(Math.max(0, Math.min(this.lastChangeAt + debounce, this.firstChangeAt + maxDebounce) - Date.now()))
+      return
+    }
+    this.whenIdle()
+  }
+
+  // --- unloading ------------------------------------------------------------
+
+  private isIdle (): boolean {
+    return this.connections.size === 0 && this.holds === 0
+  }
+
+  /** Called whenever the document may have become idle: store what changed, then unload. */
+  private whenIdle (): void {
+    if (!this.isIdle() || this.state !== 'live' || this.storing !== null || this.retries > 0) return
+    if (this.dirty) return this.storeNow()
+    this.unloading = this.unload()
+  }
+
+  private async unload (): Promise<void> {
+    this.state = 'unloading'
+    const { hooks, instance } = this.host
+    try {
+      await hooks.run('beforeUnloadDocument', { instance, documentName: this.name, document: this })
+    } catch {
+      // Vetoed: stay loaded until the next disconnect asks again.
+      this.state = 'live'
+      return
+    } finally {
+      this.unloading = null
+    }
+    if (this.state !== 'unloading') return
+    if (!this.isIdle() || this.dirty) {
+      // Someone arrived, or a remote change came in, while the hook ran.
+      this.state = 'live'
+      this.whenIdle()
+      return
+    }
+    this.finalize()
+    hooks.fire('afterUnloadDocument', { instance, documentName: this.name })
+  }
+
+  private finalize (): void {
+    this.state = 'unloaded'
+    if (this.storeTimer !== null) clearTimeout(this.storeTimer)
+    this.storeTimer = null
+    if (this.host.documents.get(this.name) === this) this.host.documents.delete(this.name)
+    this.awareness.destroy()
+    this.destroy()
+  }
+
+  /** Resolves when the store or unload running now has ended (a retry that follows is not awaited). */
+  async settle (): Promise<void> {
+    await this.storing
+    await this.unloading
+  }
+
+  /**
+   * For `fastify.close()`: stores once more if anything changed (a failure
+   * is logged; there is no later), then unloads without asking
+   * beforeUnloadDocument, and runs afterUnloadDocument.
+   */
+  async shutdown (): Promise<void> {
+    try {
+      await this.ready
+    } catch {
+      return
+    }
+    if (this.storeTimer !== null) clearTimeout(this.storeTimer)
+    this.storeTimer = null
+    await this.settle()
+    if (this.state === 'unloaded') return
+    // Not 'live' any more, so no disconnect starts an unload of its own meanwhile.
+    this.state = 'unloading'
+    if (this.dirty) {
+      this.dirty = false
+      await this.runStoreHooks()
+    }
+    this.finalize()
+    await this.host.hooks.run('afterUnloadDocument', { instance: this.host.instance, documentName: this.name }).catch(noop)
+  }
+}
+
+function noop (): void {}

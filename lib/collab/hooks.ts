@@ -1,0 +1,265 @@
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type * as Y from 'yjs'
+import type { Awareness } from 'y-protocols/awareness'
+import type { Collab } from './collab.js'
+import type { CollabDocument, CollabOrigin } from './document.js'
+import type { Session } from './session.js'
+
+/**
+ * The hooks of fastify-collab. Names and meaning follow Hocuspocus 4
+ * (`@hocuspocus/server` `src/types.ts`), with the Fastify `request` added.
+ */
+
+/** Free-form per-connection state, merged from `handleConnection`, `onConnect` and `onAuthenticate`. */
+export type HookContext = Record<string, unknown>
+
+/** Per-connection settings a hook may change. */
+export interface ConnectionConfig {
+  /** When true, the connection's updates are not applied (a Hocuspocus client gets SyncStatus 0). Default false. */
+  readOnly: boolean
+  /** True once onAuthenticate has resolved. */
+  isAuthenticated: boolean
+}
+
+/** What every connection-bound hook receives. */
+export interface ConnectionPayload {
+  instance: Collab
+  documentName: string
+  /** The Fastify request that was upgraded. */
+  request: FastifyRequest
+  requestHeaders: FastifyRequest['headers']
+  requestParameters: URLSearchParams
+  /** The request id, unique per socket. */
+  socketId: string
+  context: HookContext
+  connectionConfig: ConnectionConfig
+  /** The detected wire format. */
+  protocol: 'y-websocket' | 'hocuspocus'
+}
+
+export interface AuthenticatePayload extends ConnectionPayload {
+  /** The Hocuspocus token; `undefined` for y-websocket clients, which send none. */
+  token: string | undefined
+  /** The provider's version, sent by Hocuspocus v4 providers only. */
+  providerVersion: string | undefined
+}
+
+export interface ConnectedPayload extends ConnectionPayload {
+  connection: Session
+}
+
+/** onLoadDocument / afterLoadDocument. The connection fields are absent for a direct connection. */
+export interface LoadPayload extends Partial<Omit<ConnectionPayload, 'instance' | 'documentName' | 'context'>> {
+  instance: Collab
+  documentName: string
+  document: CollabDocument
+  context: HookContext
+}
+
+export interface ChangePayload {
+  instance: Collab
+  documentName: string
+  document: CollabDocument
+  /** The applied Yjs update (v1). */
+  update: Uint8Array
+  /** The transaction origin: a Session, a DirectConnection, or a remote source. */
+  origin: CollabOrigin | null
+  /** The context of the connection that made the change, or `{}`. */
+  context: HookContext
+  request: FastifyRequest | undefined
+  clientsCount: number
+}
+
+export interface StorePayload {
+  instance: Collab
+  documentName: string
+  document: CollabDocument
+  /** The context of the connection that made the last change, or `{}`. */
+  context: HookContext
+  clientsCount: number
+}
+
+export interface AwarenessPayload {
+  instance: Collab
+  documentName: string
+  document: CollabDocument
+  awareness: Awareness
+  added: number[]
+  updated: number[]
+  removed: number[]
+  origin: CollabOrigin | null
+  /** Every current state, as `{ clientId, ...state }`. */
+  states: Array<{ clientId: number } & Record<string, unknown>>
+  context: HookContext
+}
+
+export interface MessagePayload {
+  instance: Collab
+  documentName: string
+  document: CollabDocument
+  connection: Session
+  /** The raw frame, as received. */
+  update: Uint8Array
+  context: HookContext
+  request: FastifyRequest
+  socketId: string
+}
+
+export interface StatelessPayload {
+  instance: Collab
+  documentName: string
+  document: CollabDocument
+  connection: Session
+  payload: string
+  context: HookContext
+  request: FastifyRequest
+}
+
+export interface DisconnectPayload {
+  instance: Collab
+  documentName: string
+  document: CollabDocument
+  context: HookContext
+  request: FastifyRequest | undefined
+  socketId: string | undefined
+  /** Connections left on the document. */
+  clientsCount: number
+}
+
+export interface UnloadPayload {
+  instance: Collab
+  documentName: string
+  document: CollabDocument
+}
+
+export interface AfterUnloadPayload {
+  instance: Collab
+  documentName: string
+}
+
+export interface DestroyPayload {
+  instance: Collab
+}
+
+/**
+ * Every hook, by name. Each may be async and is awaited. A throw stops the
+ * chain; what it then means is given per hook.
+ */
+export interface Hooks {
+  /** A client asks for a document. Return an object to merge into `context`; throw to refuse (PermissionDenied, 4403 for y-websocket). */
+  onConnect?: (payload: ConnectionPayload) => unknown
+  /** Check the token. Return an object to merge into `context`; throw to refuse, the error's message is the reason sent. */
+  onAuthenticate?: (payload: AuthenticatePayload) => unknown
+  /** The connection is authenticated and attached to the loaded document. A throw is logged. */
+  connected?: (payload: ConnectedPayload) => unknown
+  /** Fill the new document: return a `Y.Doc` or a Yjs update (`Uint8Array`), or mutate `document`. A throw denies every waiting connection and leaves nothing behind. */
+  onLoadDocument?: (payload: LoadPayload) => Y.Doc | Uint8Array | undefined | null | void | Promise<Y.Doc | Uint8Array | undefined | null | void>
+  /** The document is loaded. A throw fails the load like onLoadDocument. */
+  afterLoadDocument?: (payload: LoadPayload) => unknown
+  /** An update was applied (never for changes made during the load). Awaited: a Hocuspocus client's SyncStatus waits for it. A throw is logged and the client gets SyncStatus 0. */
+  onChange?: (payload: ChangePayload) => unknown
+  /** Persist the document. Debounced and serialised per document; a throw keeps the document loaded and retries with backoff. */
+  onStoreDocument?: (payload: StorePayload) => unknown
+  /** The store succeeded. A throw counts as a failed store. */
+  afterStoreDocument?: (payload: StorePayload) => unknown
+  /** Awareness changed or was renewed. A throw is logged. */
+  onAwarenessUpdate?: (payload: AwarenessPayload) => unknown
+  /** Before a frame of an attached connection is handled. A throw closes that connection with 4403. */
+  beforeHandleMessage?: (payload: MessagePayload) => unknown
+  /** A Stateless (type 5) message arrived from a Hocuspocus client. A throw is logged. */
+  onStateless?: (payload: StatelessPayload) => unknown
+  /** A connection left a document. A throw is logged. */
+  onDisconnect?: (payload: DisconnectPayload) => unknown
+  /** The document is about to unload. A throw vetoes the unload; it is retried on the next disconnect or store. */
+  beforeUnloadDocument?: (payload: UnloadPayload) => unknown
+  /** The document was unloaded. A throw is logged. */
+  afterUnloadDocument?: (payload: AfterUnloadPayload) => unknown
+  /** `fastify.close()` has stored every document. A throw is logged. */
+  onDestroy?: (payload: DestroyPayload) => unknown
+}
+
+/** A group of hooks with a priority (default 100; higher runs first, as in Hocuspocus). */
+export interface Extension extends Hooks {
+  priority?: number
+}
+
+export type HookName = keyof Hooks
+type Payload<K extends HookName> = Parameters<NonNullable<Hooks[K]>>[0]
+
+export const HOOK_NAMES: readonly HookName[] = [
+  'onConnect', 'onAuthenticate', 'connected', 'onLoadDocument', 'afterLoadDocument', 'onChange',
+  'onStoreDocument', 'afterStoreDocument', 'onAwarenessUpdate', 'beforeHandleMessage', 'onStateless',
+  'onDisconnect', 'beforeUnloadDocument', 'afterUnloadDocument', 'onDestroy'
+]
+
+// A refusal by an auth hook is an expected outcome, not a server fault.
+const QUIET_HOOKS = new Set<HookName>(['onConnect', 'onAuthenticate', 'beforeUnloadDocument'])
+
+/**
+ * Runs hook chains. Every failure of every hook is logged here, once, with
+ * the document name; callers only decide what a failure means.
+ */
+export class HookRunner {
+  private readonly chains = new Map<HookName, Array<(payload: never) => unknown>>()
+
+  /**
+   * @param extensions sorted by `priority` (default 100), higher first; a
+   *   stable sort keeps the given order among equals.
+   * @param ownHooks the top-level option hooks, which run last.
+   */
+  constructor (extensions: readonly Extension[], ownHooks: Hooks, private readonly log: FastifyBaseLogger) {
+    const ordered = [...extensions].sort((a, b) => (b.priority ?? 100) - (a.priority ?? 100))
+    ordered.push(ownHooks)
+    for (const name of HOOK_NAMES) {
+      const chain = ordered.flatMap(extension => {
+        const hook = extension[name]
+        return typeof hook === 'function' ? [hook.bind(extension) as (payload: never) => unknown] : []
+      })
+      if (chain.length > 0) this.chains.set(name, chain)
+    }
+  }
+
+  /** Whether any hook of this name is registered; lets hot paths skip building payloads. */
+  has (name: HookName): boolean {
+    return this.chains.has(name)
+  }
+
+  /**
+   * Runs every hook of `name` in order, awaiting each. `onResult` sees each
+   * hook's return value before the next hook runs.
+   *
+   * @rejects with the first hook's error, after logging it.
+   */
+  async run<K extends HookName> (name: K, payload: Payload<K>, onResult?: (result: unknown) => void): Promise<void> {
+    const chain = this.chains.get(name)
+    if (chain === undefined) return
+    for (const hook of chain) {
+      let result: unknown
+      try {
+        result = await hook(payload as never)
+      } catch (error) {
+        const documentName = (payload as { documentName?: string }).documentName
+        const log = (payload as { request?: FastifyRequest }).request?.log ?? this.log
+        if (QUIET_HOOKS.has(name)) log.info({ err: error, hook: name, documentName }, 'collab hook refused')
+        else log.error({ err: error, hook: name, documentName }, 'collab hook failed')
+        throw error
+      }
+      onResult?.(result)
+    }
+  }
+
+  /** Runs onConnect or onAuthenticate, merging every returned object into `payload.context`. */
+  async runMerging<K extends 'onConnect' | 'onAuthenticate'> (name: K, payload: Payload<K>): Promise<void> {
+    await this.run(name, payload, result => {
+      if (result !== null && typeof result === 'object') Object.assign(payload.context, result)
+    })
+  }
+
+  /** Runs a hook whose failure changes nothing: the error is logged by run() and swallowed here. */
+  fire<K extends HookName> (name: K, payload: Payload<K>): void {
+    if (!this.chains.has(name)) return
+    this.run(name, payload).catch(noop)
+  }
+}
+
+function noop (): void {}
