@@ -11,21 +11,37 @@ import { when } from './wait.js'
  * clients, all closed after the test: the clients first, then `app.close()`,
  * so no client reconnects into a closing server.
  *
+ * @param {import('node:test').TestContext} t
+ * @param {object} [collabOptions] the plugin's flat options (hooks, extensions, debounce…).
+ * @param {ListenOptions} [options]
+ * @returns {Promise<CollabHarness>}
+ */
+export async function startCollabServer (t, collabOptions = {}, options = {}) {
+  const { app, url } = await listenCollab(collabOptions, options)
+  const clients = connectClients(url)
+  t.after(async () => {
+    clients.destroyAll()
+    await app.close()
+  })
+  return { app, url, ...clients }
+}
+
+/**
+ * Registers the plugin with `collabOptions`, adds the two collab routes and
+ * listens on 127.0.0.1, port 0. The caller closes the app.
+ *
  * Routes:
  * - `GET /collab`: `handleConnection(socket, request, undefined, context)`, one
  *   socket for any number of documents. Hocuspocus providers connect here.
  * - `GET /collab/:document`: the socket is bound to the (URL-decoded) name.
- *   y-websocket providers connect here; the factory encodes the room name
+ *   y-websocket providers connect here; `connectClients` encodes the room name
  *   with `encodeURIComponent`, so `/`, spaces and any Unicode survive the path.
  *
- * @param {import('node:test').TestContext} t
- * @param {object} [collabOptions] the plugin's flat options (hooks, extensions, debounce…).
- * @param {{ context?: (request: import('fastify').FastifyRequest) => object, fastify?: object }} [options]
- *   `context` builds the context passed to handleConnection (default `{}`);
- *   `fastify` is passed to `Fastify()` (default `{ logger: false }`).
- * @returns {Promise<CollabHarness>}
+ * @param {object} [collabOptions]
+ * @param {ListenOptions} [options]
+ * @returns {Promise<{ app: import('fastify').FastifyInstance, url: string }>} `url` is `ws://127.0.0.1:<port>/collab`.
  */
-export async function startCollabServer (t, collabOptions = {}, { context = () => ({}), fastify = { logger: false } } = {}) {
+export async function listenCollab (collabOptions = {}, { context = () => ({}), fastify = { logger: false } } = {}) {
   const app = Fastify(fastify)
   await app.register(fastifyCollab, collabOptions)
   app.get('/collab', async (request, reply) => {
@@ -37,25 +53,29 @@ export async function startCollabServer (t, collabOptions = {}, { context = () =
     app.collab.handleConnection(socket, request, request.params.document, context(request))
   })
   await app.listen({ host: '127.0.0.1', port: 0 })
-  const base = `ws://127.0.0.1:${app.server.address().port}`
+  return { app, url: `ws://127.0.0.1:${app.server.address().port}/collab` }
+}
 
+/**
+ * @typedef {object} ListenOptions
+ * @property {(request: import('fastify').FastifyRequest) => object} [context]
+ *   builds the context passed to handleConnection; default `{}`.
+ * @property {object} [fastify] options for `Fastify()`; default `{ logger: false }`.
+ */
+
+/**
+ * Factories for real clients of a collab server at `url` (its `/collab`
+ * route, see `startCollabServer`), which remember what they made so that
+ * `destroyAll()` can close it. For a server the harness did not start.
+ *
+ * @param {string} url `ws://host:port/collab`
+ * @returns {CollabClients}
+ */
+export function connectClients (url) {
   const clients = new Set()
-  t.after(async () => {
-    for (const provider of clients) provider.destroy()
-    await app.close()
-  })
-
   return {
-    app,
-    /** `ws://127.0.0.1:<port>/collab` */
-    url: `${base}/collab`,
-    /**
-     * A y-websocket 3.1 WebsocketProvider on `/collab/<encodeURIComponent(room)>`.
-     * @param {string} room
-     * @param {{ doc?: Y.Doc } & object} [options] passed to WebsocketProvider after the Node defaults.
-     */
     yws (room, { doc = new Y.Doc(), ...options } = {}) {
-      const provider = new WebsocketProvider(`${base}/collab`, encodeURIComponent(room), doc, {
+      const provider = new WebsocketProvider(url, encodeURIComponent(room), doc, {
         WebSocketPolyfill: WebSocket,
         disableBc: true,
         ...options
@@ -63,14 +83,9 @@ export async function startCollabServer (t, collabOptions = {}, { context = () =
       clients.add(provider)
       return provider
     },
-    /**
-     * A @hocuspocus/provider 4.8 HocuspocusProvider on `/collab`, naming `name` in every frame.
-     * @param {string} name
-     * @param {object} [options] HocuspocusProvider configuration; `document` defaults to a new Y.Doc, `token` to 'token'.
-     */
     hocus (name, options = {}) {
       const provider = new HocuspocusProvider({
-        url: `${base}/collab`,
+        url,
         name,
         document: new Y.Doc(),
         token: 'token',
@@ -80,24 +95,32 @@ export async function startCollabServer (t, collabOptions = {}, { context = () =
       clients.add(provider)
       return provider
     },
-    /**
-     * Destroys a client made here and forgets it.
-     * @param {WebsocketProvider | HocuspocusProvider} provider
-     */
     drop (provider) {
       clients.delete(provider)
       provider.destroy()
+    },
+    destroyAll () {
+      for (const provider of clients) provider.destroy()
+      clients.clear()
     }
   }
 }
 
 /**
- * @typedef {object} CollabHarness
- * @property {import('fastify').FastifyInstance} app
- * @property {string} url
- * @property {(room: string, options?: object) => WebsocketProvider} yws
+ * @typedef {object} CollabClients
+ * @property {(room: string, options?: { doc?: Y.Doc } & object) => WebsocketProvider} yws
+ *   a y-websocket 3.1 WebsocketProvider on `<url>/<encodeURIComponent(room)>`;
+ *   `options` go to WebsocketProvider after the Node defaults (`WebSocketPolyfill`, `disableBc`).
  * @property {(name: string, options?: object) => HocuspocusProvider} hocus
- * @property {(provider: WebsocketProvider | HocuspocusProvider) => void} drop
+ *   a @hocuspocus/provider 4.8 HocuspocusProvider on `<url>`, naming `name` in
+ *   every frame; `document` defaults to a new Y.Doc, `token` to 'token'.
+ * @property {(provider: WebsocketProvider | HocuspocusProvider) => void} drop destroys one client.
+ * @property {() => void} destroyAll destroys every client made here.
+ */
+
+/**
+ * @typedef {{ app: import('fastify').FastifyInstance, url: string } & CollabClients} CollabHarness
+ *   `url` is `ws://127.0.0.1:<port>/collab`.
  */
 
 /**

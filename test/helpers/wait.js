@@ -6,25 +6,29 @@
  */
 
 /**
- * Resolves with the event's arguments (an array) the first time `event` fires
- * on `target` with arguments that pass `predicate`.
+ * Resolves with the event's arguments (an array) the first time `event` (or
+ * any of several events) fires on `target` with arguments that pass
+ * `predicate`.
  *
  * `target` is anything with `on(event, fn)` and `off(event, fn)`: a Node
  * EventEmitter, a lib0 Observable (Y.Doc, Awareness, y-websocket's
- * WebsocketProvider) or Hocuspocus's EventEmitter. `check` (optional) is tried
- * once at once, so a condition that already holds resolves without an event.
+ * WebsocketProvider) or Hocuspocus's EventEmitter. `check` (optional) replaces
+ * `predicate` and is also tried once at once, so a condition that already
+ * holds resolves without an event.
  *
  * @param {{ on: Function, off: Function }} target
- * @param {string} event
+ * @param {string | string[]} event
  * @param {{ predicate?: (...args: any[]) => boolean, check?: () => boolean, timeout?: number, what?: string }} [options]
  *   `timeout` in ms, default 5000; `what` names the wait in the rejection.
- * @returns {Promise<any[]>} rejects with an Error after `timeout` ms.
+ * @returns {Promise<any[]>} rejects with an Error after `timeout` ms, or with what `predicate`/`check` threw.
  */
-export function when (target, event, { predicate = () => true, check, timeout = 5000, what = event } = {}) {
+export function when (target, event, { predicate = () => true, check, timeout = 5000, what = String(event) } = {}) {
+  const events = [event].flat()
   return new Promise((resolve, reject) => {
     if (check?.()) return resolve([])
+    const off = () => { for (const name of events) target.off(name, listener) }
     const timer = setTimeout(() => {
-      target.off(event, listener)
+      off()
       reject(new Error(`timed out after ${timeout} ms waiting for ${what}`))
     }, timeout)
     function listener (...args) {
@@ -36,11 +40,11 @@ export function when (target, event, { predicate = () => true, check, timeout = 
       }
       if (!done) return
       clearTimeout(timer)
-      target.off(event, listener)
+      off()
       if (done instanceof Error) reject(done)
       else resolve(args)
     }
-    target.on(event, listener)
+    for (const name of events) target.on(name, listener)
   })
 }
 

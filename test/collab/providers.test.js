@@ -1,0 +1,142 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import * as decoding from 'lib0/decoding'
+import { startCollabServer, synced, acknowledged } from '../helpers/server.js'
+import { when, untilDocs } from '../helpers/wait.js'
+
+// y-websocket (room in the URL) and Hocuspocus (name in each frame) clients on
+// one document of one server: issue 3, "Protocols" items 1–5.
+
+const text = provider => (provider.doc ?? provider.document).getText('text').toString()
+
+test('a y-websocket and a Hocuspocus client on one document converge in both directions', async t => {
+  const { app, yws, hocus } = await startCollabServer(t)
+  const a = yws('converge')
+  const b = hocus('converge')
+  await Promise.all([synced(a), synced(b)])
+
+  a.doc.getText('text').insert(0, 'from y-websocket')
+  await untilDocs([b.document], () => text(b) === 'from y-websocket', { what: 'the y-websocket edit at Hocuspocus' })
+
+  b.document.getText('text').insert(0, 'from Hocuspocus, ')
+  await untilDocs([a.doc], () => text(a) === 'from Hocuspocus, from y-websocket', { what: 'the Hocuspocus edit at y-websocket' })
+  // The server acknowledged the Hocuspocus client's update with SyncStatus.
+  await acknowledged(b)
+
+  // Concurrent edits from both sides meet in one state.
+  a.doc.getText('text').insert(0, 'A')
+  b.document.getText('text').insert(text(b).length, 'B')
+  await untilDocs([a.doc, b.document], () => text(a) === text(b) && text(a).length === 35, { what: 'concurrent edits to converge' })
+  assert.equal(text(a), 'Afrom Hocuspocus, from y-websocketB')
+
+  // A late joiner of each kind gets the server's state.
+  const lateY = yws('converge')
+  const lateH = hocus('converge')
+  await Promise.all([synced(lateY), synced(lateH)])
+  assert.equal(text(lateY), text(a))
+  assert.equal(text(lateH), text(a))
+  assert.equal(app.collab.getDocumentsCount(), 1)
+  assert.equal(app.collab.getConnectionsCount(), 4)
+})
+
+test('awareness flows both ways, and a closed client is removed at the others', async t => {
+  const { yws, hocus, drop } = await startCollabServer(t)
+  const a = yws('awareness')
+  const b = hocus('awareness')
+  const c = yws('awareness')
+  await Promise.all([synced(a), synced(b), synced(c)])
+  const idA = a.doc.clientID
+  const idB = b.document.clientID
+
+  a.awareness.setLocalStateField('user', { name: 'y-websocket' })
+  await when(b.awareness, 'change', { check: () => b.awareness.getStates().get(idA)?.user?.name === 'y-websocket', what: 'y-websocket awareness at Hocuspocus' })
+
+  b.setAwarenessField('user', { name: 'hocuspocus' })
+  await when(a.awareness, 'change', { check: () => a.awareness.getStates().get(idB)?.user?.name === 'hocuspocus', what: 'Hocuspocus awareness at y-websocket' })
+  await when(c.awareness, 'change', { check: () => c.awareness.getStates().get(idB)?.user?.name === 'hocuspocus', what: 'Hocuspocus awareness at the second y-websocket client' })
+
+  // y-websocket's destroy() sends no awareness removal: only the server can tell the others.
+  drop(a)
+  await Promise.all([
+    when(b.awareness, 'change', { check: () => !b.awareness.getStates().has(idA), what: 'the closed y-websocket client to leave Hocuspocus awareness' }),
+    when(c.awareness, 'change', { check: () => !c.awareness.getStates().has(idA), what: 'the closed y-websocket client to leave y-websocket awareness' })
+  ])
+
+  drop(b)
+  await when(c.awareness, 'change', { check: () => !c.awareness.getStates().has(idB), what: 'the closed Hocuspocus client to leave y-websocket awareness' })
+})
+
+test('a new connection receives the full awareness state', async t => {
+  const { yws, hocus } = await startCollabServer(t)
+  const a = yws('awareness-late')
+  const b = hocus('awareness-late')
+  a.awareness.setLocalStateField('user', { name: 'early y-websocket' })
+  b.setAwarenessField('user', { name: 'early hocuspocus' })
+  await Promise.all([synced(a), synced(b)])
+  await when(a.awareness, 'change', { check: () => a.awareness.getStates().get(b.document.clientID)?.user !== undefined, what: 'the peers to see each other' })
+
+  for (const late of [yws('awareness-late'), hocus('awareness-late')]) {
+    const awareness = late.awareness
+    await when(awareness, 'change', {
+      check: () => awareness.getStates().get(a.doc.clientID)?.user?.name === 'early y-websocket' &&
+        awareness.getStates().get(b.document.clientID)?.user?.name === 'early hocuspocus',
+      what: 'both earlier awareness states at a late joiner'
+    })
+  }
+})
+
+// A Hocuspocus frame from the server, decoded far enough to find SyncStatus (type 8).
+function syncStatusOf ({ event }) {
+  const decoder = decoding.createDecoder(new Uint8Array(event.data))
+  decoding.readVarString(decoder)
+  if (decoding.readVarUint(decoder) !== 8) return undefined
+  return decoding.readVarInt(decoder)
+}
+
+test('read-only connections receive everything but change nothing; Hocuspocus gets SyncStatus false', async t => {
+  const authenticated = []
+  const { yws, hocus } = await startCollabServer(t, {
+    // Read-only by token (Hocuspocus) or by a URL parameter (y-websocket sends no token).
+    async onAuthenticate ({ token, request }) {
+      const readOnly = token === 'read' || request.query.mode === 'read'
+      authenticated.push(readOnly)
+      if (readOnly) return { connectionConfig: { readOnly: true } }
+    }
+  })
+  const writer = yws('read-only')
+  const readerY = yws('read-only', { params: { mode: 'read' } })
+  const readerH = hocus('read-only', { token: 'read' })
+  const statuses = []
+  readerH.on('message', event => {
+    const status = syncStatusOf(event)
+    if (status !== undefined) statuses.push(status)
+  })
+  await Promise.all([synced(writer), synced(readerY), synced(readerH)])
+  assert.equal(readerH.authorizedScope, 'readonly')
+  assert.deepEqual(authenticated.toSorted(), [false, true, true])
+
+  // Readers receive document updates and awareness.
+  writer.doc.getText('text').insert(0, 'written')
+  writer.awareness.setLocalStateField('user', { name: 'writer' })
+  await untilDocs([readerY.doc, readerH.document], () => text(readerY) === 'written' && text(readerH) === 'written', { what: 'the writer\'s edit at both readers' })
+  await when(readerH.awareness, 'change', { check: () => readerH.awareness.getStates().get(writer.doc.clientID)?.user?.name === 'writer', what: 'the writer\'s awareness at the Hocuspocus reader' })
+
+  // The Hocuspocus reader's update is refused with SyncStatus 0.
+  readerH.document.getText('text').insert(0, 'H')
+  await when(readerH, 'message', { check: () => statuses.includes(0), what: 'SyncStatus false' })
+  assert.ok(readerH.hasUnsyncedChanges, 'a refused update stays unsynced at the client')
+
+  // The y-websocket reader's update, then its awareness: frames of one socket
+  // are handled in order, so once the writer sees the awareness, the update
+  // before it has been handled too.
+  readerY.doc.getText('text').insert(0, 'Y')
+  readerY.awareness.setLocalStateField('user', { name: 'reader' })
+  await when(writer.awareness, 'change', { check: () => writer.awareness.getStates().get(readerY.doc.clientID)?.user?.name === 'reader', what: 'the reader\'s awareness at the writer' })
+
+  assert.equal(text(writer), 'written')
+  // A fresh client sees the server's state: neither reader changed it.
+  const fresh = hocus('read-only')
+  await synced(fresh)
+  assert.equal(text(fresh), 'written')
+  assert.equal(text(writer), 'written')
+})
