@@ -110,8 +110,11 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
 
   function logError (err: Error, documentName?: string): void {
     // Without a logger the error would vanish; stderr is the last resort, before any hook has run.
-    if (log === null) process.emitWarning(err)
-    else log.error({ err, documentName }, err.message)
+    if (log === null) return process.emitWarning(err)
+    // The store's own code (SQLITE_BUSY, ECONNREFUSED, …) is what an operator searches for.
+    const { cause } = err
+    const causeCode = typeof cause === 'object' && cause !== null && 'code' in cause ? cause.code : undefined
+    log.error({ err, documentName, causeCode }, err.message)
   }
 
   const commit = new GroupCommit(storage, options.retry ?? {}, (cause, entries, delay) => {

@@ -1,0 +1,150 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import * as Y from 'yjs'
+import { SqliteStorage, storageExtension, sqlite } from 'fastify-collab/sqlite'
+import { waitFor } from '../helpers/wait.js'
+import { change, readTables, tempDir, typedUpdates } from './support.js'
+
+/** The real SQLite storage, with a record of how many entries each append call carried. */
+function countingStorage (path) {
+  const storage = new SqliteStorage({ path })
+  const appends = []
+  return {
+    appends,
+    load: (name) => storage.load(name),
+    append (entries) {
+      appends.push(entries.length)
+      return storage.append(entries)
+    },
+    compact: (name, state, upToSeq) => storage.compact(name, state, upToSeq),
+    close: () => storage.close()
+  }
+}
+
+test('the updates of one turn, across documents, commit in one append; each onChange resolves after it', async (t) => {
+  const path = join(tempDir(t), 'a.db')
+  const storage = countingStorage(path)
+  const extension = storageExtension(storage)
+  t.after(() => extension.onDestroy())
+  const docs = { a: new Y.Doc(), b: new Y.Doc() }
+  await extension.onLoadDocument({ documentName: 'a', document: docs.a })
+  await extension.onLoadDocument({ documentName: 'b', document: docs.b })
+  const a = typedUpdates(60, 'a').updates
+  const b = typedUpdates(40, 'b').updates
+
+  const acks = []
+  for (let i = 0; i < 60; i++) {
+    acks.push(extension.onChange(change('a', docs.a, a[i])))
+    if (i < 40) acks.push(extension.onChange(change('b', docs.b, b[i])))
+  }
+  assert.equal(readTables(path).updates.length, 0, 'nothing is written before the turn ends')
+  let settled = 0
+  for (const ack of acks) ack.then(() => settled++)
+  await acks[0]
+  assert.equal(readTables(path).updates.length, 100, 'the first acknowledgement comes after the whole batch committed')
+  await Promise.all(acks)
+  assert.equal(settled, 100)
+  assert.deepEqual(storage.appends, [100])
+
+  // One update per turn: one append each.
+  for (let i = 0; i < 3; i++) await extension.onChange(change('a', docs.a, typedUpdates(1, `x${i}`).updates[0]))
+  assert.deepEqual(storage.appends, [100, 1, 1, 1])
+  const rows = readTables(path).updates.filter((row) => row.document === 'a')
+  assert.deepEqual(rows.map((row) => row.seq), Array.from({ length: 63 }, (_, i) => i + 1), 'seqs have no gaps')
+})
+
+test('a new process loads the snapshot plus the log into an equal document', async (t) => {
+  const path = join(tempDir(t), 'a.db')
+  const first = sqlite({ path })
+  const live = new Y.Doc()
+  await first.onLoadDocument({ documentName: 'doc', document: live })
+  const { updates, doc: source } = typedUpdates(30)
+  await Promise.all(updates.slice(0, 20).map((update) => first.onChange(change('doc', live, update))))
+  await first.onStoreDocument({ documentName: 'doc', document: live })
+  for (const update of updates.slice(20)) await first.onChange(change('doc', live, update))
+  await first.onDestroy()
+
+  const tables = readTables(path)
+  assert.deepEqual(tables.snapshots.map((row) => [row.document, row.seq]), [['doc', 20]])
+  assert.deepEqual(tables.updates.map((row) => row.seq), [21, 22, 23, 24, 25, 26, 27, 28, 29, 30])
+
+  const second = sqlite({ path })
+  t.after(() => second.onDestroy())
+  const loaded = new Y.Doc()
+  await second.onLoadDocument({ documentName: 'doc', document: loaded })
+  assert.equal(loaded.getText('text').toString(), source.getText('text').toString())
+  // Appends continue after the stored seq.
+  await second.onChange(change('doc', loaded, typedUpdates(1, 'more').updates[0]))
+  assert.equal(readTables(path).updates.at(-1).seq, 31)
+})
+
+test('storing compacts the whole log; storing again without changes writes nothing', async (t) => {
+  const path = join(tempDir(t), 'a.db')
+  const storage = countingStorage(path)
+  let compactions = 0
+  const compact = storage.compact
+  storage.compact = (...args) => { compactions++; return compact(...args) }
+  const extension = storageExtension(storage)
+  t.after(() => extension.onDestroy())
+  const doc = new Y.Doc()
+  await extension.onLoadDocument({ documentName: 'doc', document: doc })
+  await Promise.all(typedUpdates(5).updates.map((update) => extension.onChange(change('doc', doc, update))))
+  await extension.onStoreDocument({ documentName: 'doc', document: doc })
+  await extension.onStoreDocument({ documentName: 'doc', document: doc })
+  await extension.beforeUnloadDocument({ documentName: 'doc' })
+  assert.equal(compactions, 1)
+  const tables = readTables(path)
+  assert.equal(tables.updates.length, 0)
+  const check = new Y.Doc()
+  Y.applyUpdate(check, tables.snapshots[0].state)
+  assert.equal(check.getText('text').toString(), doc.getText('text').toString())
+})
+
+test('a document loaded with a log is compacted when it unloads', async (t) => {
+  const path = join(tempDir(t), 'a.db')
+  const first = sqlite({ path })
+  const doc = new Y.Doc()
+  await first.onLoadDocument({ documentName: 'doc', document: doc })
+  await Promise.all(typedUpdates(8).updates.map((update) => first.onChange(change('doc', doc, update))))
+  await first.onDestroy()
+
+  const second = sqlite({ path })
+  t.after(() => second.onDestroy())
+  await second.onLoadDocument({ documentName: 'doc', document: new Y.Doc() })
+  await second.beforeUnloadDocument({ documentName: 'doc' })
+  await second.afterUnloadDocument({ documentName: 'doc' })
+  const tables = readTables(path)
+  assert.equal(tables.updates.length, 0)
+  assert.deepEqual(tables.snapshots.map((row) => row.seq), [8])
+})
+
+test('a log past maxLogUpdates or maxLogBytes is compacted without a store', async (t) => {
+  const path = join(tempDir(t), 'a.db')
+  const byCount = sqlite({ path, maxLogUpdates: 10 })
+  t.after(() => byCount.onDestroy())
+  const doc = new Y.Doc()
+  await byCount.onLoadDocument({ documentName: 'count', document: doc })
+  for (const update of typedUpdates(25).updates) await byCount.onChange(change('count', doc, update))
+  await waitFor(() => readTables(path).snapshots.length === 1, { what: 'the size-bound compaction' })
+  const count = readTables(path)
+  assert.ok(count.snapshots[0].seq >= 10)
+  assert.ok(count.updates.every((row) => row.seq > count.snapshots[0].seq))
+
+  const bytesPath = join(tempDir(t), 'b.db')
+  const byBytes = sqlite({ path: bytesPath, maxLogBytes: 200 })
+  t.after(() => byBytes.onDestroy())
+  const other = new Y.Doc()
+  await byBytes.onLoadDocument({ documentName: 'bytes', document: other })
+  for (const update of typedUpdates(25).updates) await byBytes.onChange(change('bytes', other, update))
+  await waitFor(() => readTables(bytesPath).snapshots.length === 1, { what: 'the byte-bound compaction' })
+})
+
+test('misuse rejects with coded errors', async (t) => {
+  const extension = sqlite({ path: join(tempDir(t), 'a.db') })
+  const doc = new Y.Doc()
+  await assert.rejects(extension.onChange(change('never-loaded', doc, typedUpdates(1).updates[0])), { code: 'FST_COLLAB_STORAGE_NOT_LOADED' })
+  await extension.onLoadDocument({ documentName: 'doc', document: doc })
+  await extension.onDestroy()
+  await assert.rejects(extension.onChange(change('doc', doc, typedUpdates(1).updates[0])), { code: 'FST_COLLAB_STORAGE_CLOSED' })
+})
