@@ -151,6 +151,8 @@ export class Connection implements SessionSocket {
     if (message.type === 'ping') return this.send(PONG_FRAME)
     if (message.type === 'pong') return
     const { address } = message
+    // No document has the empty name; only its Auth gets an answer (PermissionDenied).
+    if (address === '' && message.type !== 'auth') throw new RangeError('a frame for the empty document name')
     const entry = this.entries.get(address)
     if (entry instanceof Session) {
       // A repeated token on an authenticated document is ignored, as Hocuspocus 4.7 does.

@@ -1,0 +1,81 @@
+import { once } from 'node:events'
+import { WebSocket } from 'ws'
+import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
+
+/**
+ * A raw `ws` client that records every binary frame it receives, for tests
+ * that speak the wire formats byte by byte.
+ */
+export async function rawClient (t, url) {
+  const socket = new WebSocket(url)
+  const frames = []
+  const waiters = new Set()
+  socket.on('message', data => {
+    const frame = new Uint8Array(data)
+    frames.push(frame)
+    for (const waiter of waiters) waiter()
+  })
+  const closed = once(socket, 'close').then(([code, reason]) => ({ code, reason: reason.toString() }))
+  t.after(() => socket.terminate())
+  await once(socket, 'open')
+  let seen = 0
+  return {
+    socket,
+    frames,
+    closed,
+    send: frame => socket.send(frame),
+    /** Resolves with the next frame (after those already returned) that passes `predicate`; rejects on close or after `timeout` ms. */
+    next (predicate = () => true, { timeout = 3000, what = 'a frame' } = {}) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          while (seen < frames.length) {
+            const frame = frames[seen++]
+            if (predicate(frame)) {
+              finish()
+              resolve(frame)
+              return
+            }
+          }
+        }
+        const timer = setTimeout(() => { finish(); reject(new Error(`timed out waiting for ${what}`)) }, timeout)
+        const finish = () => { clearTimeout(timer); waiters.delete(check) }
+        waiters.add(check)
+        check()
+      })
+    }
+  }
+}
+
+export function frame (write) {
+  const encoder = encoding.createEncoder()
+  write(encoder)
+  return encoding.toUint8Array(encoder)
+}
+
+/** A Hocuspocus frame: `varString(name) varUint(type)` then `write`. */
+export function hp (name, type, write = () => {}) {
+  return frame(e => { encoding.writeVarString(e, name); encoding.writeVarUint(e, type); write(e) })
+}
+
+/** Hocuspocus Auth Token frame, as a v4 provider sends it. */
+export const hpAuth = (name, token = 'token') => hp(name, 2, e => { encoding.writeVarUint(e, 0); encoding.writeVarString(e, token); encoding.writeVarString(e, '4.8.0') })
+
+/** Decodes a Hocuspocus server frame's head. */
+export function readHp (bytes) {
+  const d = decoding.createDecoder(bytes)
+  const name = decoding.readVarString(d)
+  const type = decoding.readVarUint(d)
+  return { name, type, d }
+}
+
+/** Predicate: a Hocuspocus frame for `name` of `type` (and sub-type, for Sync and Auth). */
+export const isHp = (name, type, sub) => bytes => {
+  try {
+    const { name: n, type: ty, d } = readHp(bytes)
+    if (n !== name || ty !== type) return false
+    return sub === undefined || decoding.readVarUint(d) === sub
+  } catch {
+    return false
+  }
+}
