@@ -35,8 +35,8 @@ export interface StorageExtensionOptions {
   /** Backoff of failed appends. Defaults: 50 ms doubling up to 5000 ms, no attempt limit. */
   retry?: RetryOptions
   /**
-   * Where storage errors are logged. Default: the logger of the Fastify instance the collab hooks run in
-   * (`instance.log` of the first hook call), which is where errors go in any normal setup.
+   * Where storage errors are logged. Default: the Fastify instance's logger (`request.server.log`), taken
+   * from the first hook call made for a client connection.
    */
   log?: FastifyBaseLogger
 }
@@ -45,8 +45,8 @@ export interface StorageExtensionOptions {
 export interface StoragePayload {
   documentName: string
   document: Y.Doc
-  /** The Fastify instance; its `log` is the default logger. */
-  instance?: unknown
+  /** The client's FastifyRequest, absent for direct connections; its `server.log` is the default logger. */
+  request?: unknown
 }
 
 /** The applied update given to `onChange`, Yjs update format v1. */
@@ -62,7 +62,7 @@ export interface StorageExtension {
   onStoreDocument (payload: StoragePayload): Promise<void>
   beforeUnloadDocument (payload: Pick<StoragePayload, 'documentName'>): Promise<void>
   afterUnloadDocument (payload: Pick<StoragePayload, 'documentName'>): Promise<void>
-  onDestroy (payload?: Pick<StoragePayload, 'instance'>): Promise<void>
+  onDestroy (): Promise<void>
 }
 
 /** What the extension knows about one loaded document's log. */
@@ -76,9 +76,12 @@ interface LogState {
   logBytes: number
 }
 
-function loggerOf (instance: unknown): FastifyBaseLogger | null {
-  if (typeof instance !== 'object' || instance === null || !('log' in instance)) return null
-  const log = instance.log
+// The instance's logger, not the request's child logger: a storage error belongs to no one request.
+function serverLoggerOf (request: unknown): FastifyBaseLogger | null {
+  if (typeof request !== 'object' || request === null || !('server' in request)) return null
+  const server = request.server
+  if (typeof server !== 'object' || server === null || !('log' in server)) return null
+  const log = server.log
   return typeof log === 'object' && log !== null && 'error' in log ? log as FastifyBaseLogger : null
 }
 
@@ -104,8 +107,8 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
   let log = options.log ?? null
   const documents = new Map<string, LogState>()
 
-  function useLoggerOf (instance: unknown): void {
-    log ??= loggerOf(instance)
+  function useLoggerOf (request: unknown): void {
+    log ??= serverLoggerOf(request)
   }
 
   function logError (err: Error, documentName?: string): void {
@@ -145,8 +148,8 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
   return {
     priority: options.priority ?? 100,
 
-    async onLoadDocument ({ documentName, document, instance }) {
-      useLoggerOf(instance)
+    async onLoadDocument ({ documentName, document, request }) {
+      useLoggerOf(request)
       try {
         const stored = await commit.exclusive(() => storage.load(documentName))
         let logBytes = 0
@@ -165,8 +168,8 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
       }
     },
 
-    async onChange ({ documentName, update, instance }) {
-      useLoggerOf(instance)
+    async onChange ({ documentName, update, request }) {
+      useLoggerOf(request)
       const state = stateOf(documentName)
       state.seq++
       state.logBytes += update.byteLength
@@ -176,8 +179,7 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
       }
     },
 
-    async onStoreDocument ({ documentName, document, instance }) {
-      useLoggerOf(instance)
+    async onStoreDocument ({ documentName, document }) {
       const state = stateOf(documentName)
       state.document = document
       await compact(documentName, state)
@@ -195,8 +197,7 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
       if (state !== undefined && state.snapshotSeq === state.seq) documents.delete(documentName)
     },
 
-    async onDestroy (payload) {
-      useLoggerOf(payload?.instance)
+    async onDestroy () {
       const lost = await commit.close()
       if (lost !== null) logError(lost)
     }
