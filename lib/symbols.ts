@@ -2,3 +2,15 @@
 // Fastify instances, requests, replies and sockets, as Fastify core does.
 export const kUpgradeHooks = Symbol('fastify-collab.upgradeHooks')
 export const kUpgradeState = Symbol('fastify-collab.upgradeState')
+// Set by the 'upgrade' listener on the raw IncomingMessage: the bytes read past
+// the request head. Its presence is what marks a request as an upgrade request.
+export const kUpgradeHead = Symbol('fastify-collab.upgradeHead')
+// The 'data' listener that keeps an upgrade socket read while its hooks run.
+export const kEarlyData = Symbol('fastify-collab.earlyData')
+// Extra 101 headers asked for with reply.upgrade({ headers }), read by the
+// WebSocketServer 'headers' listener.
+export const kResponseHeaders = Symbol('fastify-collab.responseHeaders')
+// Per-socket heartbeat flag: false once a ping is out and unanswered.
+export const kAlive = Symbol('fastify-collab.alive')
+// The request an upgraded socket came from, for logging.
+export const kRequest = Symbol('fastify-collab.request')

@@ -1,0 +1,70 @@
+import { type IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import { kEarlyData, kUpgradeHead } from '../symbols.js'
+import type { Sockets } from './sockets.js'
+
+declare module 'node:http' {
+  interface IncomingMessage {
+    [kUpgradeHead]?: Buffer
+    [kEarlyData]?: (chunk: Buffer) => void
+  }
+}
+
+/** Bytes a client may send before the 101 (RFC 6455 allows none) before it is cut off. */
+const MAX_EARLY_DATA = 64 * 1024
+
+/** True when an `Upgrade` header value names the WebSocket protocol (RFC 6455 §4.1, case-insensitive). */
+export function isWebSocketUpgrade (upgrade: string | undefined): boolean {
+  return upgrade !== undefined && upgrade.toLowerCase() === 'websocket'
+}
+
+/**
+ * Node 20 gives an upgrade socket no 'error' listener, so an ECONNRESET while
+ * the hooks run would crash the process. Nothing else is needed here: the
+ * 'close' that follows settles a pending reply.upgrade(), and an HTTP answer to
+ * a destroyed socket is dropped by Node.
+ */
+export function ignoreSocketError (): void {}
+
+// An upgrade request answered over HTTP leaves nothing to keep the socket for:
+// close it once the response has been written (no keep-alive on upgrade sockets).
+function closeAfterResponse (this: ServerResponse): void {
+  (this.socket as Socket | null)?.destroySoon()
+}
+
+/**
+ * Builds the listener for the HTTP server's 'upgrade' event. It runs the
+ * request through Fastify's router and lifecycle like any request, with a
+ * ServerResponse written straight onto the raw socket, so that every hook and
+ * the error handler can still answer with a plain HTTP status.
+ */
+export function createUpgradeListener (fastify: FastifyInstance, sockets: Sockets) {
+  return function onUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', ignoreSocketError)
+    // Decided here, from the raw request, before any hook runs: no hook order
+    // can make an upgrade request look like a plain one.
+    if (isWebSocketUpgrade(req.headers.upgrade)) {
+      req[kUpgradeHead] = head
+      // Node leaves the socket unread here, so a client that leaves while the
+      // hooks run would go unnoticed and "complete" a handshake on a dead socket.
+      // Reading it sees EOF and resets; what the client sends meanwhile is kept
+      // in the head, which ws replays into the WebSocket.
+      const collect = (chunk: Buffer): void => {
+        const early = Buffer.concat([req[kUpgradeHead] as Buffer, chunk])
+        if (early.length > MAX_EARLY_DATA) socket.destroy()
+        req[kUpgradeHead] = early
+      }
+      req[kEarlyData] = collect
+      socket.on('data', collect)
+    }
+    sockets.trackPending(socket)
+    const res = new ServerResponse(req)
+    res.assignSocket(socket as Socket)
+    // Makes Node write `Connection: close` on any HTTP answer.
+    res.shouldKeepAlive = false
+    res.once('finish', closeAfterResponse)
+    fastify.routing(req, res)
+  }
+}

@@ -1,0 +1,124 @@
+import type { Duplex } from 'node:stream'
+import type { FastifyRequest } from 'fastify'
+import type { WebSocket } from 'ws'
+import { kAlive, kRequest } from '../symbols.js'
+
+interface TrackedSocket extends WebSocket {
+  [kAlive]: boolean
+  [kRequest]: FastifyRequest
+}
+
+/** RFC 6455 §7.4.1: 1001 Going Away, "a server going down". */
+const CLOSE_GOING_AWAY = 1001
+
+// Listeners shared by every socket, with the socket as `this`: a closure per
+// socket would cost memory on every idle connection.
+function onPong (this: WebSocket): void {
+  (this as TrackedSocket)[kAlive] = true
+}
+
+function onSocketError (this: WebSocket, err: Error): void {
+  // ws closes the socket itself after an error (invalid frame, 1009, ECONNRESET):
+  // this listener only keeps the 'error' event from crashing the process.
+  (this as TrackedSocket)[kRequest].log.info({ err }, 'WebSocket error')
+}
+
+/**
+ * The sockets this plugin is responsible for: raw sockets between the 'upgrade'
+ * event and their answer (pending), and upgraded WebSockets (open). It owns the
+ * heartbeat and the shutdown of both.
+ */
+export class Sockets {
+  /** Upgraded sockets, until their 'close'. */
+  readonly open = new Set<WebSocket>()
+  /** Raw sockets whose upgrade request is still in Fastify's lifecycle. */
+  readonly pending = new Set<Duplex>()
+  /** True once `fastify.close()` has started: no new upgrade may complete. */
+  closing = false
+
+  readonly #heartbeatInterval: number
+  readonly #closeTimeout: number
+  #heartbeat: NodeJS.Timeout | null = null
+  #drained: (() => void) | null = null
+  readonly #onOpenClose: (this: WebSocket) => void
+  readonly #onPendingClose: (this: Duplex) => void
+
+  constructor (heartbeatInterval: number, closeTimeout: number) {
+    this.#heartbeatInterval = heartbeatInterval
+    this.#closeTimeout = closeTimeout
+    const sockets = this
+    // One listener per registry, not per socket: `this` is the socket.
+    this.#onOpenClose = function () {
+      sockets.open.delete(this)
+      sockets.#checkDrained()
+    }
+    this.#onPendingClose = function () {
+      sockets.pending.delete(this)
+      sockets.#checkDrained()
+    }
+  }
+
+  /** Tracks a raw socket from the 'upgrade' event until it closes or is upgraded. */
+  trackPending (socket: Duplex): void {
+    this.pending.add(socket)
+    socket.once('close', this.#onPendingClose)
+  }
+
+  /** Moves an upgraded socket from pending to open: heartbeat, error logging, shutdown. */
+  add (raw: Duplex, ws: WebSocket, request: FastifyRequest): void {
+    this.pending.delete(raw)
+    raw.removeListener('close', this.#onPendingClose)
+    const socket = ws as TrackedSocket
+    socket[kAlive] = true
+    socket[kRequest] = request
+    socket.on('pong', onPong)
+    socket.on('error', onSocketError)
+    socket.once('close', this.#onOpenClose)
+    this.open.add(socket)
+    if (this.#heartbeat === null && this.#heartbeatInterval > 0) {
+      this.#heartbeat = setInterval(this.#beat, this.#heartbeatInterval).unref()
+    }
+  }
+
+  // A socket that has not answered the previous ping by now is gone.
+  readonly #beat = (): void => {
+    for (const ws of this.open) {
+      const socket = ws as TrackedSocket
+      if (!socket[kAlive]) {
+        socket.terminate()
+        continue
+      }
+      socket[kAlive] = false
+      socket.ping()
+    }
+  }
+
+  /**
+   * Shuts down: closes every open socket with 1001, waits up to `closeTimeout` ms
+   * for their closing handshakes and for pending upgrade requests to end, then
+   * terminates and destroys what is left.
+   */
+  async close (): Promise<void> {
+    this.closing = true
+    if (this.#heartbeat !== null) {
+      clearInterval(this.#heartbeat)
+      this.#heartbeat = null
+    }
+    for (const ws of this.open) ws.close(CLOSE_GOING_AWAY, 'Server shutting down')
+    if (this.open.size > 0 || this.pending.size > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await new Promise<void>((resolve) => {
+        this.#drained = resolve
+        timer = setTimeout(resolve, this.#closeTimeout)
+      })
+      clearTimeout(timer)
+      this.#drained = null
+    }
+    for (const ws of this.open) ws.terminate()
+    for (const socket of this.pending) socket.destroy()
+  }
+
+  #checkDrained (): void {
+    if (this.#drained !== null && this.open.size === 0 && this.pending.size === 0) this.#drained()
+  }
+}

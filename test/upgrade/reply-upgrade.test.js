@@ -1,0 +1,214 @@
+import { once } from 'node:events'
+import assert from 'node:assert/strict'
+import net from 'node:net'
+import { test } from 'node:test'
+import { WebSocket, WebSocketServer } from 'ws'
+import { buildApp, connect, KEY, listen, logCollector, rawUpgrade } from './helpers.js'
+
+test('reply.upgrade() resolves to a ws WebSocket and adds options.headers to the 101', async (t) => {
+  const app = await buildApp(t)
+  app.get('/ws', async (request, reply) => {
+    const socket = await reply.upgrade({ headers: { 'x-room': 'lobby', 'set-cookie': ['a=1', 'b=2'] } })
+    assert.ok(socket instanceof WebSocket)
+    socket.on('message', (data) => socket.send(data))
+  })
+  const url = await listen(app)
+  const ws = new WebSocket(`${url}/ws`)
+  const opened = once(ws, 'open')
+  const [response] = await once(ws, 'upgrade')
+  assert.equal(response.headers['x-room'], 'lobby')
+  assert.deepEqual(response.headers['set-cookie'], ['a=1', 'b=2'])
+  await opened
+  ws.send('ping')
+  const [echo] = await once(ws, 'message')
+  assert.equal(echo.toString(), 'ping')
+  ws.close()
+})
+
+test('options.server completes the handshake with the caller\'s own noServer WebSocketServer', async (t) => {
+  const app = await buildApp(t)
+  const own = new WebSocketServer({ noServer: true, handleProtocols: () => 'own-protocol' })
+  t.after(() => own.close())
+  const connections = []
+  own.on('connection', (socket) => connections.push(socket))
+  app.get('/own', async (request, reply) => {
+    const socket = await reply.upgrade({ server: own, headers: { 'x-own': 'yes' } })
+    socket.send('from own server')
+  })
+  const url = await listen(app)
+  const ws = new WebSocket(`${url}/own`, ['own-protocol'])
+  const received = once(ws, 'message')
+  const [response] = await once(ws, 'upgrade')
+  assert.equal(response.headers['x-own'], 'yes')
+  const [message] = await received
+  assert.equal(message.toString(), 'from own server')
+  assert.equal(ws.protocol, 'own-protocol')
+  assert.equal(connections.length, 1)
+  ws.close()
+})
+
+test('on a plain HTTP request reply.upgrade() answers 426 with Upgrade: websocket', async (t) => {
+  const app = await buildApp(t)
+  app.get('/ws', async (request, reply) => reply.upgrade())
+  const response = await app.inject('/ws')
+  assert.equal(response.statusCode, 426)
+  assert.equal(response.headers.upgrade, 'websocket')
+  assert.equal(response.json().code, 'FST_COLLAB_NOT_UPGRADE_REQUEST')
+})
+
+test('the upgrade promise rejects with a coded error when the client is gone before the handshake', async (t) => {
+  const app = await buildApp(t)
+  let settled
+  const outcome = new Promise((resolve) => { settled = resolve })
+  app.get('/slow', {
+    // Hold the request until the server has seen the client's FIN.
+    onUpgrade: async (request) => { await once(request.raw.socket, 'end') }
+  }, async (request, reply) => {
+    try {
+      await reply.upgrade()
+      settled('resolved')
+    } catch (err) {
+      settled(err.code)
+    }
+  })
+  const url = await listen(app)
+  const socket = net.connect(Number(new URL(url).port), '127.0.0.1')
+  await once(socket, 'connect')
+  socket.write(`GET /slow HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${KEY}\r\n\r\n`)
+  // Half-close: ws destroys such a socket without ever calling back.
+  socket.end()
+  assert.equal(await outcome, 'FST_COLLAB_UPGRADE_ABORTED')
+  socket.destroy()
+})
+
+test('a first message sent right on open is never lost, even after slow hooks', async (t) => {
+  const app = await buildApp(t)
+  app.addHook('preValidation', async () => { await new Promise((resolve) => setTimeout(resolve, 50)) })
+  app.get('/ws', async (request, reply) => {
+    const socket = await reply.upgrade()
+    socket.on('message', (data) => socket.send(`got ${data}`))
+  })
+  const url = await listen(app)
+  const ws = new WebSocket(`${url}/ws`)
+  ws.on('open', () => ws.send('first'))
+  const [reply] = await once(ws, 'message')
+  assert.equal(reply.toString(), 'got first')
+  ws.close()
+})
+
+test('after the upgrade, a returned value and reply.send() are ignored with a debug log', async (t) => {
+  const { lines, logger } = logCollector()
+  const app = await buildApp(t, { fastify: { logger } })
+  app.get('/ws', async (request, reply) => {
+    const socket = await reply.upgrade()
+    reply.send({ too: 'late' })
+    socket.send('still open')
+    return { ignored: true }
+  })
+  const url = await listen(app)
+  const ws = new WebSocket(`${url}/ws`)
+  const [message] = await once(ws, 'message')
+  assert.equal(message.toString(), 'still open')
+  assert.equal(ws.readyState, WebSocket.OPEN)
+  const debug = lines.filter((line) => line.level === 20).map((line) => line.msg)
+  assert.ok(debug.some((msg) => /reply\.send\(\) after reply\.upgrade\(\)/.test(msg)), debug.join('\n'))
+  assert.ok(debug.some((msg) => /returned by a handler after reply\.upgrade\(\)/.test(msg)), debug.join('\n'))
+  assert.equal(lines.filter((line) => line.level >= 40).length, 0)
+  ws.close()
+})
+
+test('a handler that throws after the upgrade closes the socket with 1011 and logs the error', async (t) => {
+  const { lines, logger } = logCollector()
+  const app = await buildApp(t, { fastify: { logger } })
+  app.get('/ws', async (request, reply) => {
+    await reply.upgrade()
+    throw new Error('handler broke')
+  })
+  const url = await listen(app)
+  const ws = await connect(`${url}/ws`)
+  const [code] = await once(ws, 'close')
+  assert.equal(code, 1011)
+  const errors = lines.filter((line) => line.level === 50)
+  assert.equal(errors.length, 1)
+  assert.equal(errors[0].err.message, 'handler broke')
+})
+
+test('the errorHandler option replaces what happens after a handler error', async (t) => {
+  const handled = []
+  const app = await buildApp(t, {
+    plugin: {
+      errorHandler (error, socket, request) {
+        handled.push([error.message, request.url])
+        socket.close(4000, 'custom')
+      }
+    }
+  })
+  app.get('/ws', async (request, reply) => {
+    await reply.upgrade()
+    throw new Error('handled elsewhere')
+  })
+  const url = await listen(app)
+  const ws = await connect(`${url}/ws`)
+  const [code, reason] = await once(ws, 'close')
+  assert.equal(code, 4000)
+  assert.equal(reason.toString(), 'custom')
+  assert.deepEqual(handled, [['handled elsewhere', '/ws']])
+})
+
+test('socket errors never crash the process: an invalid frame, and a reset while hooks run', async (t) => {
+  const app = await buildApp(t)
+  let hookStarted
+  const started = new Promise((resolve) => { hookStarted = resolve })
+  let releaseHook
+  const released = new Promise((resolve) => { releaseHook = resolve })
+  app.get('/slow', { onUpgrade: async () => { hookStarted(); await released } }, async (request, reply) => {
+    await reply.upgrade().catch(() => {})
+  })
+  app.get('/ws', async (request, reply) => { await reply.upgrade() })
+  const url = await listen(app)
+  const port = Number(new URL(url).port)
+
+  // A reserved opcode (0x3) is a protocol error: ws closes that socket with 1002.
+  const ws = await connect(`${url}/ws`)
+  const closed = once(ws, 'close')
+  ws._socket.write(Buffer.from([0x83, 0x80, 0, 0, 0, 0]))
+  const [code] = await closed
+  assert.equal(code, 1002)
+
+  // RST while the onUpgrade hook is still running.
+  const socket = net.connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  socket.write(`GET /slow HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${KEY}\r\n\r\n`)
+  await started
+  socket.resetAndDestroy()
+  await once(socket, 'close')
+  releaseHook()
+
+  // The server still serves.
+  const after = await connect(`${url}/ws`)
+  after.close()
+  await once(after, 'close')
+})
+
+test('calling reply.upgrade() twice throws FST_COLLAB_REPLY_ALREADY_SENT', async (t) => {
+  const app = await buildApp(t)
+  let second
+  app.get('/ws', async (request, reply) => {
+    const socket = await reply.upgrade()
+    try { reply.upgrade() } catch (err) { second = err.code }
+    socket.close(1000)
+  })
+  const url = await listen(app)
+  const ws = await connect(`${url}/ws`)
+  await once(ws, 'close')
+  assert.equal(second, 'FST_COLLAB_REPLY_ALREADY_SENT')
+})
+
+test('a non-WebSocket Upgrade (h2c) is routed as a plain request', async (t) => {
+  const app = await buildApp(t)
+  app.get('/h2c', async (request) => ({ isUpgrade: request.isUpgrade }))
+  const url = await listen(app)
+  const response = await rawUpgrade(url, '/h2c', {}, { upgrade: 'h2c' })
+  assert.equal(response.statusCode, 200)
+  assert.deepEqual(response.json(), { isUpgrade: false })
+})
