@@ -51,4 +51,3 @@ app.get('/array', {
 app.get('/bad', { onUpgrade: (a: number) => a }, async () => {})
 
 expectTypeOf(new FST_COLLAB_NOT_UPGRADE_REQUEST().code).toEqualTypeOf<'FST_COLLAB_NOT_UPGRADE_REQUEST'>()
-void badOptions
