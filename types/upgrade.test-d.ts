@@ -18,7 +18,7 @@ await app.register(fastifyCollab, {
 // @ts-expect-error the plugin handles upgrades itself: ws's `port` is not an option
 await app.register(fastifyCollab, { ws: { port: 1234 } })
 // @ts-expect-error heartbeatInterval is a number of ms
-const badOptions: FastifyCollabOptions = { heartbeatInterval: '30s' }
+expectTypeOf<FastifyCollabOptions>().toMatchTypeOf({ heartbeatInterval: '30s' })
 
 expectTypeOf(app.websocketServer).toEqualTypeOf<WebSocketServer>()
 expectTypeOf(app.injectWS).toBeCallableWith('/path', { headers: { authorization: 'x' } })
