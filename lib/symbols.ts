@@ -12,5 +12,5 @@ export const kEarlyData = Symbol('fastify-collab.earlyData')
 export const kResponseHeaders = Symbol('fastify-collab.responseHeaders')
 // Per-socket heartbeat flag: false once a ping is out and unanswered.
 export const kAlive = Symbol('fastify-collab.alive')
-// The request an upgraded socket came from, for logging.
-export const kRequest = Symbol('fastify-collab.request')
+// The logger of the request an upgraded socket came from.
+export const kLog = Symbol('fastify-collab.log')

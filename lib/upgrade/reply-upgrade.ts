@@ -145,7 +145,7 @@ export function createReplyUpgrade (wss: WebSocketServer, sockets: Sockets) {
         socket.removeListener('close', onClose)
         socket.removeListener('error', ignoreSocketError)
         state.socket = ws
-        sockets.add(socket, ws, request)
+        sockets.add(socket, ws, request.log)
         // As ws's own server mode does, so 'connection' listeners see every socket.
         server.emit('connection', ws, raw)
         resolve(ws)

@@ -1,11 +1,11 @@
 import type { Duplex } from 'node:stream'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
-import { kAlive, kRequest } from '../symbols.js'
+import { kAlive, kLog } from '../symbols.js'
 
 interface TrackedSocket extends WebSocket {
   [kAlive]: boolean
-  [kRequest]: FastifyRequest
+  [kLog]: FastifyBaseLogger
 }
 
 /** RFC 6455 §7.4.1: 1001 Going Away, "a server going down". */
@@ -20,7 +20,7 @@ function onPong (this: WebSocket): void {
 function onSocketError (this: WebSocket, err: Error): void {
   // ws closes the socket itself after an error (invalid frame, 1009, ECONNRESET):
   // this listener only keeps the 'error' event from crashing the process.
-  (this as TrackedSocket)[kRequest].log.info({ err }, 'WebSocket error')
+  (this as TrackedSocket)[kLog].info({ err }, 'WebSocket error')
 }
 
 /**
@@ -65,12 +65,14 @@ export class Sockets {
   }
 
   /** Moves an upgraded socket from pending to open: heartbeat, error logging, shutdown. */
-  add (raw: Duplex, ws: WebSocket, request: FastifyRequest): void {
+  add (raw: Duplex, ws: WebSocket, log: FastifyBaseLogger): void {
     this.pending.delete(raw)
     raw.removeListener('close', this.#onPendingClose)
     const socket = ws as TrackedSocket
     socket[kAlive] = true
-    socket[kRequest] = request
+    // Only the request's logger: holding the whole request would keep it, its
+    // IncomingMessage and its reply alive for as long as the socket is idle.
+    socket[kLog] = log
     socket.on('pong', onPong)
     socket.on('error', onSocketError)
     socket.once('close', this.#onOpenClose)
