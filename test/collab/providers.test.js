@@ -93,14 +93,27 @@ function syncStatusOf ({ event }) {
   return decoding.readVarInt(decoder)
 }
 
-test('read-only connections receive everything but change nothing; Hocuspocus gets SyncStatus false', async t => {
+// Two ways to make a connection read-only in onAuthenticate: Hocuspocus's
+// (set `connectionConfig.readOnly` on the payload), and returning it.
+const READ_ONLY_STYLES = {
+  'setting payload.connectionConfig.readOnly': payload => { payload.connectionConfig.readOnly = true },
+  'returning { connectionConfig: { readOnly: true } }': () => ({ connectionConfig: { readOnly: true } })
+}
+
+for (const [style, markReadOnly] of Object.entries(READ_ONLY_STYLES)) {
+  test(`read-only (${style}): receive everything, change nothing; Hocuspocus gets SyncStatus false`, async t => {
+    await readOnlyScenario(t, markReadOnly)
+  })
+}
+
+async function readOnlyScenario (t, markReadOnly) {
   const authenticated = []
   const { yws, hocus } = await startCollabServer(t, {
     // Read-only by token (Hocuspocus) or by a URL parameter (y-websocket sends no token).
-    async onAuthenticate ({ token, request }) {
-      const readOnly = token === 'read' || request.query.mode === 'read'
+    async onAuthenticate (payload) {
+      const readOnly = payload.token === 'read' || payload.request.query.mode === 'read'
       authenticated.push(readOnly)
-      if (readOnly) return { connectionConfig: { readOnly: true } }
+      if (readOnly) return markReadOnly(payload)
     }
   })
   const writer = yws('read-only')
@@ -139,4 +152,4 @@ test('read-only connections receive everything but change nothing; Hocuspocus ge
   await synced(fresh)
   assert.equal(text(fresh), 'written')
   assert.equal(text(writer), 'written')
-})
+}

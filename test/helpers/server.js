@@ -97,13 +97,20 @@ export function connectClients (url) {
     },
     drop (provider) {
       clients.delete(provider)
-      provider.destroy()
+      destroy(provider)
     },
     destroyAll () {
-      for (const provider of clients) provider.destroy()
+      for (const provider of clients) destroy(provider)
       clients.clear()
     }
   }
+}
+
+// y-websocket's destroy() leaves the Awareness it created, and that
+// Awareness's 3 s interval keeps the process alive. Hocuspocus destroys its own.
+function destroy (provider) {
+  provider.destroy()
+  if (provider instanceof WebsocketProvider) provider.awareness.destroy()
 }
 
 /**
