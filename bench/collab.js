@@ -1,0 +1,216 @@
+// Issue 3 (and the durability overhead of issue 4): the collaboration
+// benchmarks. Every measurement runs in a fresh server process on core 0; the
+// lightweight clients of lib/collab-client.js run here, on core 1.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startServer } from './lib/server-process.js'
+import { CollabClient } from './lib/collab-client.js'
+import { perConnection } from './lib/memory.js'
+import { typingUpdates, oneUpdate, cachedTraceUpdates } from './lib/updates.js'
+import { pool, withTimeout } from './lib/stats.js'
+import { readCores, busySince } from './lib/cores.js'
+
+export const systems = {
+  'ours-hp': { module: 'collab-ours', protocol: 'hocuspocus', label: 'fastify-collab, Hocuspocus clients' },
+  'ours-yws': { module: 'collab-ours', protocol: 'y-websocket', label: 'fastify-collab, y-websocket clients' },
+  'ours-sqlite': { module: 'collab-ours', protocol: 'hocuspocus', sqlite: true, label: 'fastify-collab + SQLite store, Hocuspocus clients' },
+  hocuspocus4: { module: 'collab-hocuspocus4', protocol: 'hocuspocus', label: '@hocuspocus/server 4.7.0' },
+  hocuspocus3: { module: 'collab-hocuspocus3', protocol: 'hocuspocus', label: '@hocuspocus/server 3.4.4' },
+  'y-websocket-server': { module: 'collab-y-websocket-server', protocol: 'y-websocket', label: '@y/websocket-server 0.1.1' }
+}
+
+/** Starts `system` in a fresh process (with a fresh SQLite dir if it needs one) and runs `fn(server, url(doc))`. */
+async function withServer (id, fn) {
+  const system = systems[id]
+  const dir = system.sqlite ? mkdtempSync(join(tmpdir(), 'fastify-collab-bench-')) : null
+  const server = await startServer(system.module, dir === null ? {} : { sqlite: dir })
+  const url = (doc) => `ws://127.0.0.1:${server.port}/collab/${encodeURIComponent(doc)}`
+  try {
+    return await fn(server, url, system)
+  } finally {
+    await server.stop()
+    if (dir !== null) rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function makeClient (url, system, documentName, clientID, extra = {}) {
+  return new CollabClient(url(documentName), {
+    protocol: system.protocol,
+    documentName,
+    clientID,
+    awareness: { user: { name: `user ${clientID}`, color: '#30bced' } },
+    ...extra
+  })
+}
+
+/**
+ * Sends update k of client i at t0 + k·interval + i·interval/n: every client
+ * types one update per `interval`, the clients evenly staggered. Resolves with
+ * the largest lateness (ms) of any send, to show when this process fell behind.
+ */
+function typeOnSchedule (clients, updates, interval, t0) {
+  const n = clients.length
+  const total = n * updates[0].length
+  let next = 0
+  let maxLate = 0
+  return new Promise((resolve) => {
+    function run () {
+      const now = performance.now()
+      while (next < total) {
+        const k = Math.floor(next / n)
+        const i = next % n
+        const due = t0 + k * interval + i * interval / n
+        if (due > now) return setTimeout(run, due - now)
+        maxLate = Math.max(maxLate, now - due)
+        clients[i].sendUpdate(updates[i][k])
+        next++
+      }
+      resolve(maxLate)
+    }
+    run()
+  })
+}
+
+/**
+ * Fan-out: `n` clients on one document, each sending `count` one-character
+ * updates, one per `interval` ms. Measures the time from the first send until
+ * every client has every other client's updates (and, for Hocuspocus clients,
+ * a SyncStatus for each of its own), and the server's CPU-seconds over it.
+ */
+export function fanout (id, { n, count = 100, interval = 20, timeoutMs }) {
+  return withServer(id, async (server, url, system) => {
+    const updates = Array.from({ length: n }, (_, i) => typingUpdates(i + 1, count))
+    const clients = Array.from({ length: n }, (_, i) => makeClient(url, system, 'fanout', i + 1))
+    try {
+      await withTimeout(pool(clients, 32, (c) => c.connect()), timeoutMs, 'connect')
+      await withTimeout(Promise.all(clients.map((c) => c.until(() => c.awarenessSeen.size >= n))), timeoutMs, 'awareness')
+      const expected = (n - 1) * count
+      const hocuspocus = system.protocol === 'hocuspocus'
+      const ackTargets = clients.map((c) => c.sent + count)
+      const before = await server.usage()
+      const cpu0 = process.cpuUsage()
+      const cores0 = readCores()
+      const t0 = performance.now()
+      const late = typeOnSchedule(clients, updates, interval, t0)
+      const converged = clients.map((c) => c.until(() => c.received >= expected).then(() => performance.now() - t0))
+      const acked = clients.map((c, i) => hocuspocus ? c.until(() => c.acks >= ackTargets[i]).then(() => performance.now() - t0) : 0)
+      let done
+      try {
+        done = await withTimeout(Promise.all([Promise.all(converged), Promise.all(acked), late]), timeoutMs, 'convergence')
+      } catch (error) {
+        const behind = clients.filter((c) => c.received < expected).length
+        throw new Error(`${error.message}; ${behind} of ${n} clients still behind`)
+      }
+      const cores = busySince(cores0)
+      const after = await server.usage()
+      const generator = process.cpuUsage(cpu0)
+      const [convergedAt, ackedAt, maxLate] = done
+      return {
+        seconds: Math.max(...convergedAt) / 1000,
+        ackSeconds: hocuspocus ? Math.max(...ackedAt) / 1000 : NaN,
+        cpuSeconds: after.cpuSeconds - before.cpuSeconds,
+        generatorCpuSeconds: (generator.user + generator.system) / 1e6,
+        maxLateMs: maxLate,
+        serverCoreBusy: cores[0],
+        generatorCoreBusy: cores[1],
+        gaps: clients.reduce((sum, c) => sum + c.gaps, 0)
+      }
+    } finally {
+      for (const c of clients) c.close()
+    }
+  })
+}
+
+/**
+ * `docs` documents × 2 clients: from the first connect until both clients of
+ * every document have synced and hold each other's initial content. The
+ * clients connect with at most 64 handshakes in flight.
+ */
+export function manyDocuments (id, { docs, timeoutMs }) {
+  return withServer(id, async (server, url, system) => {
+    const content = 'hello from a client '
+    const clients = []
+    for (let d = 0; d < docs; d++) {
+      for (const clientID of [1, 2]) clients.push(makeClient(url, system, `doc-${d}`, clientID))
+    }
+    const initial = [null, oneUpdate(1, content), oneUpdate(2, content)]
+    try {
+      const before = await server.usage()
+      const t0 = performance.now()
+      const synced = withTimeout(pool(clients, 64, async (c) => {
+        await c.connect()
+        c.sendUpdate(initial[c.clientID])
+        await c.until(() => c.received >= content.length)
+      }), timeoutMs, 'sync')
+      await synced
+      const seconds = (performance.now() - t0) / 1000
+      const after = await server.usage()
+      return { seconds, cpuSeconds: after.cpuSeconds - before.cpuSeconds }
+    } finally {
+      for (const c of clients) c.close()
+    }
+  })
+}
+
+/**
+ * Idle memory: `connections` synced clients, each with an awareness state, on
+ * `connections / perDocument` documents, between two full-GC snapshots.
+ */
+export function idleMemory (id, { connections, perDocument, timeoutMs }) {
+  return withServer(id, async (server, url, system) => {
+    const clients = Array.from({ length: connections }, (_, i) =>
+      makeClient(url, system, `idle-${Math.floor(i / perDocument)}`, (i % perDocument) + 1))
+    try {
+      const before = await server.usage({ gc: true })
+      await withTimeout(pool(clients, 32, (c) => c.connect()), timeoutMs, 'connect')
+      await withTimeout(Promise.all(clients.map((c) => c.until(() => c.awarenessSeen.size >= perDocument))), timeoutMs, 'awareness')
+      const after = await server.usage({ gc: true })
+      return perConnection(before, after, connections)
+    } finally {
+      for (const c of clients) c.close()
+    }
+  })
+}
+
+/**
+ * Trace replay: one client sends every update of a trace as fast as the socket
+ * takes them, and waits until they all come back from the server (every
+ * system here echoes updates to their sender) and, for Hocuspocus clients,
+ * until each has its SyncStatus.
+ */
+const BATCH = 1000
+
+export function traceReplay (id, { trace, timeoutMs }) {
+  const { updates, clock } = cachedTraceUpdates(trace)
+  return withServer(id, async (server, url, system) => {
+    const client = makeClient(url, system, 'trace', 1, { trackSelf: true, awareness: null })
+    try {
+      await withTimeout(client.connect(), timeoutMs, 'connect')
+      const ackTarget = client.sent + updates.length
+      const before = await server.usage()
+      const cpu0 = process.cpuUsage()
+      const t0 = performance.now()
+      const echoed = client.until(() => client.received >= clock)
+      const acked = system.protocol === 'hocuspocus' ? client.until(() => client.acks >= ackTarget) : null
+      for (let i = 0; i < updates.length; i += BATCH) {
+        client.sendUpdates(updates.slice(i, i + BATCH))
+        // Yield between batches so that the echoes are read while sending.
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      await withTimeout(Promise.all([echoed, acked]), timeoutMs, 'replay')
+      const seconds = (performance.now() - t0) / 1000
+      const after = await server.usage()
+      const generator = process.cpuUsage(cpu0)
+      return {
+        updates: updates.length,
+        seconds,
+        perSecond: updates.length / seconds,
+        cpuSeconds: after.cpuSeconds - before.cpuSeconds,
+        generatorCpuSeconds: (generator.user + generator.system) / 1e6
+      }
+    } finally {
+      client.close()
+    }
+  })
+}

@@ -1,0 +1,9 @@
+// Per-connection memory: the growth of a server's memory between two full-GC
+// snapshots, divided by the number of connections opened in between.
+export function perConnection (before, after, connections) {
+  const heap = (m) => m.heapUsed + m.external
+  return {
+    heap: (heap(after.memory) - heap(before.memory)) / connections,
+    rss: (after.memory.rss - before.memory.rss) / connections
+  }
+}

@@ -1,0 +1,242 @@
+// Renders bench/results/latest.json as the markdown tables of bench/README.md,
+// between the markers `<!-- results:start -->` and `<!-- results:end -->`.
+import { median, fmt } from './stats.js'
+
+const START = '<!-- results:start -->'
+const END = '<!-- results:end -->'
+
+const names = {
+  raw: 'raw `ws` on `http.Server` (the limit)',
+  'fastify-websocket': '@fastify/websocket 11.3.6',
+  ours: '**fastify-collab** `onUpgrade` + `reply.upgrade()`',
+  'ours-hp': '**fastify-collab**, Hocuspocus clients',
+  'ours-yws': '**fastify-collab**, y-websocket clients',
+  'ours-sqlite': '**fastify-collab** + SQLite store, Hocuspocus clients',
+  hocuspocus4: '@hocuspocus/server 4.7.0',
+  hocuspocus3: '@hocuspocus/server 3.4.4',
+  'y-websocket-server': '@y/websocket-server 0.1.1',
+  limit: 'plain `Y.applyUpdate` in one process (the limit)'
+}
+
+/** Median of `key` over a system's rounds, with the spread when there are several. */
+function stat (entry, key) {
+  const values = (entry?.rounds ?? []).map((r) => r[key]).filter((v) => Number.isFinite(v))
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values), n: values.length }
+}
+
+function cell (s, format) {
+  if (s.n === 0) return '—'
+  if (s.n === 1 || format(s.min) === format(s.max)) return format(s.median)
+  return `${format(s.median)} <sub>${format(s.min)}–${format(s.max)}</sub>`
+}
+
+const ratio = (a, b) => a / b
+const verdict = (ok) => Number.isNaN(ok) ? 'not measured' : ok ? 'met' : '**missed**'
+function check (value, op, bound) {
+  if (!Number.isFinite(value)) return NaN
+  return op === '>=' ? value >= bound : value <= bound
+}
+
+function table (header, rows) {
+  return [
+    '| ' + header.join(' | ') + ' |',
+    '| ' + header.map((_, i) => i === 0 ? '---' : '---:').join(' | ') + ' |',
+    ...rows.map((row) => '| ' + row.join(' | ') + ' |')
+  ].join('\n')
+}
+
+function errorsOf (results) {
+  const lines = []
+  for (const [id, entry] of Object.entries(results)) {
+    for (const error of entry.errors ?? []) lines.push(`- ${names[id] ?? id}: ${error}`)
+  }
+  return lines.length === 0 ? '' : '\nFailures in this run:\n' + lines.join('\n') + '\n'
+}
+
+function when (suite) {
+  return `Measured ${suite.date.slice(0, 16).replace('T', ' ')} UTC, Node ${suite.node}, ${suite.plan.rounds ?? 1} alternating round(s); median, with the range of the rounds in small print.`
+}
+
+function upgradeSection (suite) {
+  const r = suite.results
+  const m = (id, key) => stat(r[id], key).median
+  const rows = ['raw', 'fastify-websocket', 'ours'].map((id) => [
+    names[id],
+    cell(stat(r[id], 'handshakesPerSecond'), fmt.int),
+    cell(stat(r[id], 'rejectionsPerSecond'), fmt.int),
+    cell(stat(r[id], 'echoesPerSecond'), fmt.int),
+    cell(stat(r[id], 'handshakeCpuMicros'), fmt.int),
+    cell(stat(r[id], 'rejectionCpuMicros'), fmt.int),
+    cell(stat(r[id], 'echoCpuMicros'), fmt.n1),
+    cell(stat(r[id], 'idleHeapBytes'), fmt.kib),
+    cell(stat(r[id], 'idleRssBytes'), fmt.kib)
+  ])
+  const vs = (a, b) => ['handshakesPerSecond', 'rejectionsPerSecond', 'echoesPerSecond', 'idleHeapBytes'].map((k) => ratio(m(a, k), m(b, k)))
+  const oursRaw = vs('ours', 'raw')
+  const oursFws = vs('ours', 'fastify-websocket')
+  const fwsRaw = vs('fastify-websocket', 'raw')
+  const targets = [
+    ['handshakes ≥ 0.9 × raw `ws`', oursRaw[0], check(oursRaw[0], '>=', 0.9)],
+    ['handshakes ≥ 1.0 × @fastify/websocket', oursFws[0], check(oursFws[0], '>=', 1.0)],
+    ['rejections ≥ 0.9 × raw `ws`', oursRaw[1], check(oursRaw[1], '>=', 0.9)],
+    ['rejections ≥ 1.0 × @fastify/websocket', oursFws[1], check(oursFws[1], '>=', 1.0)],
+    ['echo ≥ 0.97 × raw `ws`', oursRaw[2], check(oursRaw[2], '>=', 0.97)],
+    ['idle memory per socket ≤ 1.1 × raw `ws`', oursRaw[3], check(oursRaw[3], '<=', 1.1)]
+  ]
+  return `### Upgrades (issue 2)
+
+${when(suite)}
+
+${table(['system', 'handshakes/s', '401 rejections/s', '1 KiB echoes/s', 'server CPU µs / handshake', '/ rejection', '/ echo', 'idle heap KiB / socket', 'idle RSS KiB / socket'], rows)}
+
+${table(['ratio', 'handshakes', 'rejections', 'echo', 'idle heap'], [
+    ['fastify-collab ÷ raw `ws`', ...oursRaw.map(fmt.ratio)],
+    ['fastify-collab ÷ @fastify/websocket', ...oursFws.map(fmt.ratio)],
+    ['@fastify/websocket ÷ raw `ws` (issue: 0.88, 0.86, 0.98)', ...fwsRaw.map(fmt.ratio)]
+  ])}
+
+${table(['target', 'measured', ''], targets.map(([t, v, ok]) => [t, fmt.ratio(v), verdict(ok)]))}
+${errorsOf(r)}`
+}
+
+function fanoutSection (suite, durability) {
+  const parts = [`### Fan-out: one document, N clients, 100 one-character updates each, one per 20 ms (issue 3)
+
+${when(suite)} The floor is 2.0 s. *Converged*: every client holds every other client's updates. *Acked*: every Hocuspocus client also has a SyncStatus for each of its own. Server CPU is counted from the first update to the end of both. *Late* is how far behind schedule this load generator sent its worst update.
+`]
+  const targets = []
+  for (const [n, results] of Object.entries(suite.results)) {
+    const hp4 = results.hocuspocus4
+    const rows = Object.keys(results).map((id) => {
+      const e = results[id]
+      return [
+        names[id] ?? id,
+        cell(stat(e, 'seconds'), fmt.n2),
+        fmt.ratio(ratio(stat(e, 'seconds').median, stat(hp4, 'seconds').median)),
+        cell(stat(e, 'ackSeconds'), fmt.n2),
+        cell(stat(e, 'cpuSeconds'), fmt.n2),
+        fmt.ratio(ratio(stat(e, 'cpuSeconds').median, stat(hp4, 'cpuSeconds').median)),
+        cell(stat(e, 'generatorCpuSeconds'), fmt.n2),
+        cell(stat(e, 'maxLateMs'), fmt.int)
+      ]
+    })
+    parts.push(`#### ${n} clients\n\n${table(['system', 'converged s', '÷ Hocuspocus 4.7', 'acked s', 'server CPU-s', '÷ Hocuspocus 4.7', 'load generator CPU-s', 'late ms'], rows)}\n${errorsOf(results)}`)
+    for (const id of ['ours-hp', 'ours-yws']) {
+      if (!results[id]) continue
+      const who = id === 'ours-hp' ? 'Hocuspocus clients' : 'y-websocket clients'
+      if (n === '128') {
+        const v = ratio(stat(results[id], 'cpuSeconds').median, stat(hp4, 'cpuSeconds').median)
+        targets.push([`server CPU at 128 clients ≤ 0.7 × Hocuspocus 4.7 (${who})`, v, check(v, '<=', 0.7)])
+      }
+      if (n === '384') {
+        const v = ratio(stat(results[id], 'seconds').median, stat(hp4, 'seconds').median)
+        targets.push([`convergence at 384 clients ≤ 0.5 × Hocuspocus 4.7 (${who})`, v, check(v, '<=', 0.5)])
+      }
+    }
+  }
+  parts.push(table(['target', 'measured', ''], targets.map(([t, v, ok]) => [t, fmt.ratio(v), verdict(ok)])))
+  return parts.join('\n')
+}
+
+function durabilitySection (suite) {
+  const r = suite.results
+  const done = (id) => {
+    const values = (r[id]?.rounds ?? []).map((x) => Math.max(x.seconds, x.ackSeconds))
+    return { median: median(values), min: Math.min(...values), max: Math.max(...values), n: values.length }
+  }
+  const rows = ['ours-hp', 'ours-sqlite'].map((id) => [names[id], cell(stat(r[id], 'seconds'), fmt.n2), cell(stat(r[id], 'ackSeconds'), fmt.n2), cell(done(id), fmt.n2), cell(stat(r[id], 'cpuSeconds'), fmt.n2)])
+  const slowdown = ratio(done('ours-sqlite').median, done('ours-hp').median) - 1
+  const cpu = ratio(stat(r['ours-sqlite'], 'cpuSeconds').median, stat(r['ours-hp'], 'cpuSeconds').median) - 1
+  const pct = (v) => Number.isFinite(v) ? `${(v * 100).toFixed(1)} %` : '—'
+  return `### Durability overhead: the fan-out at ${suite.plan.n} clients with and without the SQLite store (issue 4)
+
+${when(suite)} *Done* is the later of converged and acked: with the store, a SyncStatus goes out only after its update's group commit.
+
+${table(['system', 'converged s', 'acked s', 'done s', 'server CPU-s'], rows)}
+
+${table(['target', 'measured', ''], [
+    ['slowdown of the fan-out (done) ≤ 10 %', pct(slowdown), verdict(check(slowdown, '<=', 0.1))],
+    ['extra server CPU (for information)', pct(cpu), '']
+  ])}
+${errorsOf(r)}`
+}
+
+function manySection (suite) {
+  const r = suite.results
+  const base = stat(r['y-websocket-server'], 'seconds').median
+  const rows = Object.keys(r).map((id) => [names[id] ?? id, cell(stat(r[id], 'seconds'), fmt.n2), fmt.ratio(ratio(stat(r[id], 'seconds').median, base)), cell(stat(r[id], 'cpuSeconds'), fmt.n2)])
+  const targets = ['ours-hp', 'ours-yws'].filter((id) => r[id]).map((id) => {
+    const v = ratio(stat(r[id], 'seconds').median, base)
+    return [`${names[id]} ≤ 0.8 × @y/websocket-server`, fmt.ratio(v), verdict(check(v, '<=', 0.8))]
+  })
+  return `### ${suite.plan.docs} documents × 2 clients (issue 3)
+
+${when(suite)} From the first connection until both clients of every document have synced and hold each other's first update (at most 64 handshakes in flight).
+
+${table(['system', 'seconds', '÷ @y/websocket-server', 'server CPU-s'], rows)}
+
+${table(['target', 'measured', ''], targets)}
+${errorsOf(r)}`
+}
+
+function idleSection (suite) {
+  const r = suite.results
+  const base = stat(r['y-websocket-server'], 'heap').median
+  const rows = Object.keys(r).map((id) => [names[id] ?? id, cell(stat(r[id], 'heap'), fmt.kib), fmt.ratio(ratio(stat(r[id], 'heap').median, base)), cell(stat(r[id], 'rss'), fmt.kib)])
+  const targets = ['ours-hp', 'ours-yws'].filter((id) => r[id]).map((id) => {
+    const v = ratio(stat(r[id], 'heap').median, base)
+    return [`${names[id]} ≤ 1.0 × @y/websocket-server`, fmt.ratio(v), verdict(check(v, '<=', 1.0))]
+  })
+  return `### Idle memory per connection (issue 3)
+
+${when(suite)} ${suite.plan.connections} synced connections, each with an awareness state, ${suite.plan.perDocument} per document; growth of heapUsed + external (and of RSS) between two full GCs, divided by the connections.
+
+${table(['system', 'heap KiB / connection', '÷ @y/websocket-server', 'RSS KiB / connection'], rows)}
+
+${table(['target (heap)', 'measured', ''], targets)}
+${errorsOf(r)}`
+}
+
+function traceSection (suite) {
+  const r = suite.results
+  const limit = stat(r.limit, 'perSecond').median
+  const rows = Object.keys(r).map((id) => [names[id] ?? id, cell(stat(r[id], 'seconds'), fmt.n2), cell(stat(r[id], 'perSecond'), fmt.int), fmt.ratio(ratio(stat(r[id], 'perSecond').median, limit)), cell(stat(r[id], 'cpuSeconds'), fmt.n2)])
+  const targets = ['ours-hp', 'ours-yws'].filter((id) => r[id]).map((id) => {
+    const v = ratio(stat(r[id], 'perSecond').median, limit)
+    return [`${names[id]} ≥ 0.5 × plain Y.applyUpdate`, fmt.ratio(v), verdict(check(v, '>=', 0.5))]
+  })
+  const count = r.limit?.rounds?.[0]?.updates
+  return `### Replaying the \`${suite.plan.trace}\` trace through one client (issue 3)
+
+${when(suite)} One client sends all ${fmt.int(count)} updates (one per patch) as fast as its socket takes them; the time runs until every update has come back to it from the server (and, for Hocuspocus clients, every SyncStatus). The limit applies the same updates with \`Y.applyUpdate\`, one by one, in a fresh process on the server's core.
+
+${table(['system', 'seconds', 'updates/s', '÷ limit', 'server CPU-s'], rows)}
+
+${table(['target', 'measured', ''], targets)}
+${errorsOf(r)}`
+}
+
+function storeSection (suite) {
+  const body = suite.results.error ? `Not measured: ${suite.results.error}` : suite.results.markdown
+  return `### Store throughput and cold load (issue 4, \`bench/store.js\`)
+
+Measured ${suite.date.slice(0, 16).replace('T', ' ')} UTC, Node ${suite.node}, pinned to core 0. Output of \`node bench/store.js\`, verbatim:
+
+${body}
+`
+}
+
+export function renderReadme (readme, results) {
+  const sections = []
+  if (results.upgrade) sections.push(upgradeSection(results.upgrade))
+  if (results.fanout) sections.push(fanoutSection(results.fanout))
+  if (results.durability) sections.push(durabilitySection(results.durability))
+  if (results.many) sections.push(manySection(results.many))
+  if (results.idle) sections.push(idleSection(results.idle))
+  if (results.trace) sections.push(traceSection(results.trace))
+  if (results.store) sections.push(storeSection(results.store))
+  const start = readme.indexOf(START)
+  const end = readme.indexOf(END)
+  if (start < 0 || end < start) throw new Error(`bench/README.md lacks the ${START} … ${END} markers`)
+  return readme.slice(0, start + START.length) + '\n\n' + sections.join('\n') + '\n' + readme.slice(end)
+}

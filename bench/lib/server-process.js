@@ -1,0 +1,69 @@
+// Starts one system under test in a child process pinned to core 0 and gives
+// the load generator (pinned to core 1) its port, CPU time and memory.
+import { spawn, execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { once } from 'node:events'
+
+const entry = fileURLToPath(new URL('../server.js', import.meta.url))
+export const SERVER_CORE = '0'
+export const CLIENT_CORE = '1'
+
+/** Pins this process (every thread) to the load generator's core. */
+export function pinLoadGenerator () {
+  execFileSync('taskset', ['-a', '-p', '-c', CLIENT_CORE, String(process.pid)], { stdio: 'ignore' })
+}
+
+/**
+ * @param {string} system module name under bench/servers/
+ * @param {object} [options] JSON-serialisable options for its start()
+ */
+export async function startServer (system, options = {}) {
+  // BENCH_SERVER_FLAGS adds node flags to the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const flags = process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []
+  const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, '--expose-gc', ...flags, entry, system, JSON.stringify(options)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+  })
+  const pending = new Map()
+  let nextId = 0
+  let exited = null
+  child.on('message', (message) => {
+    const waiter = pending.get(message.id)
+    if (waiter === undefined) return
+    pending.delete(message.id)
+    waiter.resolve(message)
+  })
+  child.on('exit', (code, signal) => {
+    exited = new Error(`server ${system} exited (${code ?? signal})`)
+    for (const waiter of pending.values()) waiter.reject(exited)
+    pending.clear()
+  })
+  const request = (message) => {
+    if (exited !== null) return Promise.reject(exited)
+    const id = ++nextId
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject })
+      child.send({ id, ...message })
+    })
+  }
+  const ready = await new Promise((resolve, reject) => {
+    child.once('message', resolve)
+    child.once('exit', () => reject(exited))
+  })
+  return {
+    port: ready.port,
+    pid: child.pid,
+    /** Server CPU time in seconds (user + system) and memoryUsage(), after a full GC if asked. */
+    async usage ({ gc = false } = {}) {
+      const { cpu, memory } = await request({ cmd: 'usage', gc })
+      return { cpuSeconds: (cpu.user + cpu.system) / 1e6, memory }
+    },
+    async stop () {
+      if (exited !== null) return
+      const exit = once(child, 'exit')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10000)
+      await request({ cmd: 'stop' }).catch(() => {})
+      await exit
+      clearTimeout(timer)
+    }
+  }
+}

@@ -1,0 +1,132 @@
+// `npm run bench`: every benchmark of issues 2, 3 and 4 in one run.
+//
+//   node bench/run.js                 the full run (about 15 minutes)
+//   node bench/run.js --quick         small sizes, one round: checks that everything works
+//   node bench/run.js --only fanout,trace
+//   node bench/run.js --no-readme     do not rewrite the tables in bench/README.md
+//
+// This process is the load generator, pinned to core 1; each system under test
+// runs in a fresh child process pinned to core 0 (lib/server-process.js).
+// Results are merged into bench/results/latest.json (or quick.json) and the
+// tables of bench/README.md are regenerated from that file.
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { pinLoadGenerator, SERVER_CORE } from './lib/server-process.js'
+import { alternate } from './lib/rounds.js'
+import { measureUpgrade, systems as upgradeSystems } from './upgrade.js'
+import { fanout, manyDocuments, idleMemory, traceReplay } from './collab.js'
+import { cachedTraceUpdates } from './lib/updates.js'
+import { renderReadme } from './lib/report.js'
+
+const here = (path) => fileURLToPath(new URL(path, import.meta.url))
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'no-readme': { type: 'boolean', default: false }
+  }
+})
+
+const everyCollab = ['ours-hp', 'ours-yws', 'hocuspocus4', 'hocuspocus3', 'y-websocket-server']
+const plans = {
+  full: {
+    upgrade: { rounds: 5, handshakes: 2000, echoMs: 1500, idleSockets: 1000 },
+    // @hocuspocus/server 3.4 and @y/websocket-server send one frame per update
+    // per receiver: at 384 clients that is 14.7 million frames, minutes per
+    // round, so they run at 32 and 128 clients only.
+    fanout: { rounds: 3, timeoutMs: 120000, sizes: { 32: everyCollab, 128: everyCollab, 384: ['ours-hp', 'ours-yws', 'hocuspocus4'] } },
+    durability: { rounds: 5, n: 128, timeoutMs: 60000 },
+    many: { rounds: 3, docs: 500, timeoutMs: 120000, systems: everyCollab },
+    idle: { rounds: 3, connections: 1000, perDocument: 100, timeoutMs: 120000, systems: everyCollab },
+    trace: { rounds: 3, trace: 'automerge-paper', timeoutMs: 180000, systems: ['limit', ...everyCollab] },
+    store: {}
+  },
+  quick: {
+    upgrade: { rounds: 1, handshakes: 300, echoMs: 300, idleSockets: 200 },
+    fanout: { rounds: 1, timeoutMs: 60000, sizes: { 32: everyCollab } },
+    durability: { rounds: 1, n: 32, timeoutMs: 30000 },
+    many: { rounds: 1, docs: 50, timeoutMs: 30000, systems: everyCollab },
+    idle: { rounds: 1, connections: 200, perDocument: 50, timeoutMs: 30000, systems: everyCollab },
+    trace: { rounds: 1, trace: 'sveltecomponent', timeoutMs: 60000, systems: ['limit', ...everyCollab] },
+    store: {}
+  }
+}
+const plan = args.quick ? plans.quick : plans.full
+const only = args.only?.split(',') ?? Object.keys(plan)
+
+const logLines = []
+function log (line) {
+  const stamped = `[${new Date().toISOString().slice(11, 19)}] ${line}`
+  logLines.push(stamped)
+  process.stderr.write(stamped + '\n')
+}
+
+/** The plain Y.applyUpdate rate, in a fresh process on the server's core. */
+function applyLimit (trace) {
+  const out = execFileSync('taskset', ['-c', SERVER_CORE, process.execPath, here('./apply-limit.js'), trace], { encoding: 'utf8' })
+  return JSON.parse(out)
+}
+
+/** bench/store.js belongs to the storage work; it prints a markdown table. */
+function storeBenchmark () {
+  const script = here('./store.js')
+  if (!existsSync(script)) throw new Error('bench/store.js does not exist yet')
+  const t0 = performance.now()
+  const markdown = execFileSync('taskset', ['-c', SERVER_CORE, process.execPath, script], { encoding: 'utf8', maxBuffer: 1 << 24 })
+  return { markdown: markdown.trim(), seconds: (performance.now() - t0) / 1000 }
+}
+
+const suites = {
+  upgrade: (p) => alternate('upgrade', upgradeSystems.map((s) => s.id), p.rounds, (id) => measureUpgrade(id, p), log),
+  fanout: async (p) => {
+    const bySize = {}
+    for (const [n, ids] of Object.entries(p.sizes)) {
+      bySize[n] = await alternate(`fan-out ${n}`, ids, p.rounds, (id) => fanout(id, { n: Number(n), timeoutMs: p.timeoutMs }), log)
+    }
+    return bySize
+  },
+  durability: (p) => alternate(`durability ${p.n}`, ['ours-hp', 'ours-sqlite'], p.rounds, (id) => fanout(id, { n: p.n, timeoutMs: p.timeoutMs }), log),
+  many: (p) => alternate(`${p.docs} docs × 2`, p.systems, p.rounds, (id) => manyDocuments(id, p), log),
+  idle: (p) => alternate('idle memory', p.systems, p.rounds, (id) => idleMemory(id, p), log),
+  trace: (p) => {
+    cachedTraceUpdates(p.trace) // generate the cache outside any measurement
+    return alternate(`trace ${p.trace}`, p.systems, p.rounds, (id) => id === 'limit' ? applyLimit(p.trace) : traceReplay(id, p), log)
+  },
+  store: async () => {
+    try {
+      const result = storeBenchmark()
+      log(`store.js done in ${result.seconds.toFixed(0)} s`)
+      return result
+    } catch (error) {
+      log(`store.js FAILED ${error.message}`)
+      return { error: error.message }
+    }
+  }
+}
+
+pinLoadGenerator()
+const resultsDir = here('./results/')
+mkdirSync(resultsDir, { recursive: true })
+const file = resultsDir + (args.quick ? 'quick.json' : 'latest.json')
+const results = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {}
+for (const name of only) {
+  if (!(name in suites)) throw new Error(`unknown suite ${name}; known: ${Object.keys(suites).join(', ')}`)
+  const t0 = performance.now()
+  log(`suite ${name}: start`)
+  results[name] = {
+    date: new Date().toISOString(),
+    node: process.version,
+    plan: plan[name],
+    results: await suites[name](plan[name]),
+    seconds: (performance.now() - t0) / 1000
+  }
+  writeFileSync(file, JSON.stringify(results, null, 1) + '\n')
+  log(`suite ${name}: done in ${results[name].seconds.toFixed(0)} s`)
+}
+if (!args.quick && !args['no-readme']) {
+  const readme = here('./README.md')
+  writeFileSync(readme, renderReadme(readFileSync(readme, 'utf8'), results))
+  log('bench/README.md tables regenerated')
+}
