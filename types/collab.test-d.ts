@@ -1,0 +1,55 @@
+// Type tests of `fastify.collab` and of the collaboration hooks.
+import Fastify, { type FastifyRequest } from 'fastify'
+import { expectTypeOf } from 'expect-type'
+import type { WebSocket } from 'ws'
+import * as Y from 'yjs'
+import fastifyCollab, { type Collab } from 'fastify-collab'
+
+const app = Fastify()
+await app.register(fastifyCollab, {
+  protocol: 'auto',
+  debounce: 2000,
+  maxDebounce: 10000,
+  async onConnect ({ request, documentName, context }) {
+    expectTypeOf(request).toEqualTypeOf<FastifyRequest>()
+    expectTypeOf(documentName).toEqualTypeOf<string>()
+    expectTypeOf(context).toEqualTypeOf<Record<string, unknown>>()
+    return { connectedAt: Date.now() }
+  },
+  async onAuthenticate ({ token, connectionConfig }) {
+    expectTypeOf(token).toEqualTypeOf<string | undefined>()
+    connectionConfig.readOnly = token === 'reader'
+    return { user: 'ada' }
+  },
+  async onLoadDocument ({ document }) {
+    expectTypeOf(document).toMatchTypeOf<Y.Doc>()
+    return Y.encodeStateAsUpdate(new Y.Doc())
+  },
+  async onChange ({ update, documentName }) {
+    expectTypeOf(update).toEqualTypeOf<Uint8Array>()
+    expectTypeOf(documentName).toEqualTypeOf<string>()
+  },
+  async onStoreDocument ({ document }) {
+    expectTypeOf(Y.encodeStateAsUpdate(document)).toEqualTypeOf<Uint8Array>()
+  },
+  extensions: [{ priority: 200, async onStoreDocument () {} }]
+})
+// @ts-expect-error protocol is 'auto' | 'y-websocket' | 'hocuspocus'
+await app.register(fastifyCollab, { protocol: 'websocket' })
+
+expectTypeOf(app.collab).toEqualTypeOf<Collab>()
+expectTypeOf(app.collab.handleConnection).parameters.toEqualTypeOf<[WebSocket, FastifyRequest, string?, Record<string, unknown>?]>()
+expectTypeOf(app.collab.getDocumentsCount()).toEqualTypeOf<number>()
+expectTypeOf(app.collab.getConnectionsCount()).toEqualTypeOf<number>()
+
+app.get<{ Params: { document: string } }>('/collab/:document', async (request, reply) => {
+  const socket = await reply.upgrade()
+  app.collab.handleConnection(socket, request, request.params.document, { user: 'ada' })
+})
+
+const direct = await app.collab.openDirectConnection('notes', { user: 'server' })
+await direct.transact((document) => {
+  expectTypeOf(document).toMatchTypeOf<Y.Doc>()
+  document.getText('body').insert(0, 'hello')
+})
+await direct.disconnect()
