@@ -2,7 +2,7 @@
 // servers/shape.js), alternating rounds, the server on core 0 and this load
 // generator on core 1.
 import { once } from 'node:events'
-import WebSocket from 'ws'
+import { upgradeRequest, readBytes, clientFrame, serverFrameSize, PING_FRAME, CLOSE_FRAME } from './lib/ws-wire.js'
 import { startServer } from './lib/server-process.js'
 import { perConnection } from './lib/memory.js'
 import { pool } from './lib/stats.js'
@@ -13,36 +13,36 @@ export const systems = [
   { id: 'ours', module: 'upgrade-ours', label: 'fastify-collab `reply.upgrade()`' }
 ]
 
-const clientOptions = { perMessageDeflate: false }
 const KIB = Buffer.alloc(1024, 120)
+const KIB_FRAME = clientFrame(0x2, KIB)
+const KIB_ECHO = serverFrameSize(KIB.length)
+const PING_ECHO = serverFrameSize(4)
 
-async function open (url) {
-  const ws = new WebSocket(url, clientOptions)
-  await once(ws, 'open')
-  return ws
+/** An accepted upgrade that has echoed one message. */
+async function open (port, path) {
+  const { socket, status, rest } = await upgradeRequest(port, path)
+  if (status !== 101) throw new Error(`expected 101, got ${status}`)
+  socket.write(PING_FRAME)
+  await readBytes(socket, PING_ECHO, rest.length)
+  return socket
 }
 
-/** Connect, one echo, close (waiting for the server's close frame). */
-async function handshake (url) {
-  const ws = await open(url)
-  ws.send('ping')
-  await once(ws, 'message')
-  ws.close()
-  await once(ws, 'close')
+/** Connect, one echo, close: sends a close frame and waits until the server ends the TCP connection. */
+async function handshake (port, path) {
+  const socket = await open(port, path)
+  const ended = once(socket, 'end')
+  socket.write(CLOSE_FRAME)
+  socket.resume()
+  await ended
+  socket.destroy()
 }
 
 /** An upgrade with a bad token; resolves once the whole 401 response was read. */
-function rejection (url) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, clientOptions)
-    ws.on('error', reject)
-    ws.on('open', () => reject(new Error('a bad token was accepted')))
-    ws.on('unexpected-response', (request, response) => {
-      if (response.statusCode !== 401) return reject(new Error(`expected 401, got ${response.statusCode}`))
-      response.resume()
-      response.on('end', () => { request.destroy(); resolve() })
-    })
-  })
+async function rejection (port, path) {
+  const { socket, status, contentLength, rest } = await upgradeRequest(port, path)
+  if (status !== 401) throw new Error(`expected 401, got ${status}`)
+  await readBytes(socket, contentLength, rest.length)
+  socket.destroy()
 }
 
 /** `total` operations from `concurrency` loops: ops/s and server CPU µs per op. */
@@ -56,37 +56,38 @@ async function rate (server, total, concurrency, op) {
 }
 
 /** `sockets` sockets, each keeping one 1 KiB message in flight, for `ms`. */
-async function echo (url, server, sockets, ms) {
-  const clients = await pool(new Array(sockets), 16, () => open(url))
+async function echo (port, path, server, sockets, ms) {
+  const clients = await pool(new Array(sockets), 16, () => open(port, path))
   const before = await server.usage()
   let count = 0
   const t0 = performance.now()
   const deadline = t0 + ms
-  await Promise.all(clients.map((ws) => new Promise((resolve) => {
-    ws.on('message', () => {
-      count++
-      if (performance.now() >= deadline) return resolve()
-      ws.send(KIB)
+  await Promise.all(clients.map((socket) => new Promise((resolve) => {
+    let pending = 0
+    socket.on('data', (chunk) => {
+      pending += chunk.length
+      while (pending >= KIB_ECHO) {
+        pending -= KIB_ECHO
+        count++
+        if (performance.now() >= deadline) return resolve()
+        socket.write(KIB_FRAME)
+      }
     })
-    ws.send(KIB)
+    socket.resume()
+    socket.write(KIB_FRAME)
   })))
   const seconds = (performance.now() - t0) / 1000
   const after = await server.usage()
-  for (const ws of clients) ws.terminate()
+  for (const socket of clients) socket.destroy()
   return { perSecond: count / seconds, cpuMicros: (after.cpuSeconds - before.cpuSeconds) * 1e6 / count }
 }
 
 /** Opens `sockets` idle sockets (each echoed once) between two full-GC snapshots. */
-async function idleMemory (url, server, sockets) {
+async function idleMemory (port, path, server, sockets) {
   const before = await server.usage({ gc: true })
-  const clients = await pool(new Array(sockets), 32, async () => {
-    const ws = await open(url)
-    ws.send('ping')
-    await once(ws, 'message')
-    return ws
-  })
+  const clients = await pool(new Array(sockets), 32, () => open(port, path))
   const after = await server.usage({ gc: true })
-  for (const ws of clients) ws.terminate()
+  for (const socket of clients) socket.destroy()
   return perConnection(before, after, sockets)
 }
 
@@ -102,15 +103,16 @@ async function idleMemory (url, server, sockets) {
 export async function measureUpgrade (id, plan) {
   const server = await startServer(systems.find((s) => s.id === id).module)
   try {
-    const good = `ws://127.0.0.1:${server.port}/echo?token=ok`
-    const bad = `ws://127.0.0.1:${server.port}/echo?token=bad`
-    const memory = await idleMemory(good, server, plan.idleSockets)
-    await rate(server, Math.min(1000, plan.handshakes), 32, () => handshake(good))
-    await rate(server, Math.min(1000, plan.handshakes), 32, () => rejection(bad))
-    await echo(good, server, 64, 300)
-    const handshakes = await rate(server, plan.handshakes, 32, () => handshake(good))
-    const rejections = await rate(server, plan.handshakes, 32, () => rejection(bad))
-    const echoes = await echo(good, server, 64, plan.echoMs)
+    const { port } = server
+    const good = '/echo?token=ok'
+    const bad = '/echo?token=bad'
+    const memory = await idleMemory(port, good, server, plan.idleSockets)
+    await rate(server, Math.min(1000, plan.handshakes), 32, () => handshake(port, good))
+    await rate(server, Math.min(1000, plan.handshakes), 32, () => rejection(port, bad))
+    await echo(port, good, server, 64, 300)
+    const handshakes = await rate(server, plan.handshakes, 32, () => handshake(port, good))
+    const rejections = await rate(server, plan.handshakes, 32, () => rejection(port, bad))
+    const echoes = await echo(port, good, server, 64, plan.echoMs)
     return {
       handshakesPerSecond: handshakes.perSecond,
       handshakeCpuMicros: handshakes.cpuMicros,
