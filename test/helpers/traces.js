@@ -75,15 +75,26 @@ export async function typeSequential (doc, trace, field = 'text') {
  * recorded updates of exactly that prefix. Its state is then the parents'
  * merged state, no more and no less.
  *
+ * Concurrent insertions at one place do occur in friendsforever, and its
+ * `endContent` puts agent 0's text first. Yjs (YATA) orders such a tie by
+ * client id, lower first, so the client ids must ascend with the agent index.
+ * Live, a typist may already hold the other's concurrent text in the gap
+ * where it inserts; agent 0 then inserts at the gap's left end (after the
+ * character before it at the parent state) and agent 1 at its right end
+ * (before the character after it), which is the same order.
+ *
  * @param {ReturnType<typeof loadTrace>} trace a concurrent trace (`agent`, `parents` on each transaction).
- * @param {number[]} clientIds the live Y.Doc client id of each agent.
+ * @param {number[]} clientIds the live Y.Doc client id of each agent, ascending.
  * @param {string} [field] the Y.Text's name, default 'text'.
  * @returns {{ steps: PlanStep[], offlineContent: string[] }} one step per transaction, in trace order,
  *   and each offline doc's final text once it has integrated everything (a check on the plan itself).
- * @throws {Error} if an agent's transactions do not form a chain.
+ * @throws {Error} if there are not two agents, if the client ids do not
+ *   ascend, or if an agent's transactions do not form a chain.
  */
 export function planConcurrent (trace, clientIds, field = 'text') {
   const agents = clientIds.length
+  if (trace.numAgents !== 2 || agents !== 2) throw new Error('the replay orders ties for exactly two agents')
+  if (!(clientIds[0] < clientIds[1])) throw new Error('client ids must ascend with the agent index')
   const docs = clientIds.map(id => {
     const doc = new Y.Doc()
     doc.clientID = id
@@ -135,9 +146,9 @@ export function planConcurrent (trace, clientIds, field = 'text') {
           deletes.push(character)
         }
         if (deleteCount > 0) text.delete(position, deleteCount)
-        // Anchored to the character before the insertion (or the start): no
-        // two agents insert at one place concurrently, so this is unambiguous.
-        const at = insert.length > 0 ? Y.createRelativePositionFromTypeIndex(text, position, -1) : null
+        // Agent 0 anchors to the character before (or the start), agent 1 to
+        // the character after (or the end): see the tie rule above.
+        const at = insert.length > 0 ? Y.createRelativePositionFromTypeIndex(text, position, agent === 0 ? -1 : 0) : null
         if (at !== null) text.insert(position, insert)
         planned.push({ deletes, at, insert })
       }
@@ -164,8 +175,9 @@ export function planConcurrent (trace, clientIds, field = 'text') {
  * @property {Array<[number, number]>} needs `[clientID, clock]` pairs: the
  *   other agents' characters that must be in the doc first (its parents).
  * @property {Array<{ deletes: Y.RelativePosition[], at: Y.RelativePosition | null, insert: string }>} patches
- *   the characters to delete, by id, and where to insert (after the character
- *   the insertion followed at the parent state, or at the start).
+ *   the characters to delete, by id, and where to insert: for agent 0 after
+ *   the character before the insertion at the parent state (or at the start),
+ *   for agent 1 before the character after it (or at the end).
  */
 
 /**
@@ -177,17 +189,23 @@ export function planConcurrent (trace, clientIds, field = 'text') {
  * @param {{ steps: PlanStep[] }} plan
  * @param {number} agent
  * @param {{ field?: string, timeout?: number }} [options] `timeout` in ms for one wait for parents, default 10000.
- * @returns {Promise<number>} the number of transactions typed.
+ * @returns {Promise<{ typed: number, concurrent: number }>} the number of
+ *   transactions typed, and how many of them were typed while the doc already
+ *   held the other typists' later, concurrent characters (which shows that the
+ *   replay really overlapped).
  * @throws {Error} when the parents do not arrive within `timeout`.
  */
 export async function typeConcurrent (doc, plan, agent, { field = 'text', timeout = 10000 } = {}) {
   const text = doc.getText(field)
   const has = needs => needs.every(([client, clock]) => Y.getState(doc.store, client) >= clock)
+  const beyond = needs => needs.some(([client, clock]) => Y.getState(doc.store, client) > clock)
   let typed = 0
+  let concurrent = 0
   for (let t = 0; t < plan.steps.length; t++) {
     const step = plan.steps[t]
     if (step.agent !== agent) continue
     if (!has(step.needs)) await untilDocs([doc], () => has(step.needs), { timeout, what: `the parents of transaction ${t}` })
+    if (beyond(step.needs)) concurrent++
     doc.transact(() => {
       for (const { deletes, at, insert } of step.patches) {
         // Last first, so the indexes of the earlier ones stay valid.
@@ -202,5 +220,5 @@ export async function typeConcurrent (doc, plan, agent, { field = 'text', timeou
     })
     if (++typed % TURN === 0) await new Promise(setImmediate)
   }
-  return typed
+  return { typed, concurrent }
 }
