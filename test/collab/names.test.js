@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startCollabServer, synced } from '../helpers/server.js'
+import { startCollabServer, connectClients, synced } from '../helpers/server.js'
 import { when, untilDocs } from '../helpers/wait.js'
 
 // Document names arrive byte-exact in the hooks. y-websocket puts the name in
@@ -46,6 +46,27 @@ test('names with umlauts, slashes, spaces, emoji and CJK arrive byte-exact from 
   // One load per name, with exactly the given names and nothing else.
   assert.deepEqual(seen.onLoadDocument.map(bytes).toSorted(), NAMES.map(bytes).toSorted())
   assert.equal(app.collab.getDocumentsCount(), NAMES.length)
+})
+
+test('y-websocket names put in the URL unencoded arrive byte-exact through a wildcard route', async t => {
+  const loaded = []
+  const { url, hocus } = await startCollabServer(t, {
+    async onLoadDocument ({ documentName }) { loaded.push(documentName) }
+  })
+  const raw = connectClients(url.replace(/\/collab$/, '/collab-raw'))
+  t.after(() => raw.destroyAll())
+  // The URL parser strips leading and trailing spaces from the whole URL, so
+  // an unencoded name cannot end in one: one more reason to encode.
+  const names = NAMES.filter(name => name === name.trim())
+
+  for (const name of names) {
+    const y = raw.yws(name, { encode: false })
+    const h = hocus(name)
+    await Promise.all([synced(y), synced(h)])
+    h.document.getText('text').insert(0, name)
+    await untilDocs([y.doc], () => y.doc.getText('text').toString() === name, { what: `an edit on "${name}" to cross client kinds` })
+  }
+  assert.deepEqual(loaded.map(bytes).toSorted(), names.map(bytes).toSorted())
 })
 
 test('an empty document name is refused for both client kinds, and nothing is loaded', async t => {

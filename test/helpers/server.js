@@ -36,6 +36,11 @@ export async function startCollabServer (t, collabOptions = {}, options = {}) {
  * - `GET /collab/:document`: the socket is bound to the (URL-decoded) name.
  *   y-websocket providers connect here; `connectClients` encodes the room name
  *   with `encodeURIComponent`, so `/`, spaces and any Unicode survive the path.
+ * - `GET /collab-raw/*`: bound to the rest of the path, URL-decoded, for
+ *   y-websocket clients that put the name in the URL as it is (y-websocket
+ *   itself does not encode it; the WHATWG URL parser percent-encodes spaces
+ *   and non-ASCII and keeps `/`). Use `connectClients(<base>/collab-raw)` with
+ *   `yws(room, { encode: false })`.
  *
  * @param {object} [collabOptions]
  * @param {ListenOptions} [options]
@@ -51,6 +56,10 @@ export async function listenCollab (collabOptions = {}, { context = () => ({}), 
   app.get('/collab/:document', async (request, reply) => {
     const socket = await reply.upgrade()
     app.collab.handleConnection(socket, request, request.params.document, context(request))
+  })
+  app.get('/collab-raw/*', async (request, reply) => {
+    const socket = await reply.upgrade()
+    app.collab.handleConnection(socket, request, request.params['*'], context(request))
   })
   await app.listen({ host: '127.0.0.1', port: 0 })
   return { app, url: `ws://127.0.0.1:${app.server.address().port}/collab` }
@@ -74,8 +83,8 @@ export async function listenCollab (collabOptions = {}, { context = () => ({}), 
 export function connectClients (url) {
   const clients = new Set()
   return {
-    yws (room, { doc = new Y.Doc(), ...options } = {}) {
-      const provider = new WebsocketProvider(url, encodeURIComponent(room), doc, {
+    yws (room, { doc = new Y.Doc(), encode = true, ...options } = {}) {
+      const provider = new WebsocketProvider(url, encode ? encodeURIComponent(room) : room, doc, {
         WebSocketPolyfill: WebSocket,
         disableBc: true,
         ...options
@@ -115,9 +124,10 @@ function destroy (provider) {
 
 /**
  * @typedef {object} CollabClients
- * @property {(room: string, options?: { doc?: Y.Doc } & object) => WebsocketProvider} yws
- *   a y-websocket 3.1 WebsocketProvider on `<url>/<encodeURIComponent(room)>`;
- *   `options` go to WebsocketProvider after the Node defaults (`WebSocketPolyfill`, `disableBc`).
+ * @property {(room: string, options?: { doc?: Y.Doc, encode?: boolean } & object) => WebsocketProvider} yws
+ *   a y-websocket 3.1 WebsocketProvider on `<url>/<encodeURIComponent(room)>`
+ *   (`<url>/<room>` with `encode: false`); the other `options` go to
+ *   WebsocketProvider after the Node defaults (`WebSocketPolyfill`, `disableBc`).
  * @property {(name: string, options?: object) => HocuspocusProvider} hocus
  *   a @hocuspocus/provider 4.8 HocuspocusProvider on `<url>`, naming `name` in
  *   every frame; `document` defaults to a new Y.Doc, `token` to 'token'.
