@@ -41,6 +41,10 @@ test('fastify.close() stores every changed document with its latest state, then 
   await record.until('onChange', call => call.documentName === 'alpha' && call.text === 'alpha and more', { what: 'the second alpha edit at the server' })
   assert.equal(record.calls.onStoreDocument.length, 0, 'nothing stored before the shutdown')
 
+  const closes = Promise.all([
+    when(alpha, 'connection-close', { what: 'the y-websocket client to see the close' }),
+    when(beta, 'close', { what: 'the Hocuspocus client to see the close' })
+  ])
   await app.close()
   order.push('closed')
 
@@ -50,6 +54,9 @@ test('fastify.close() stores every changed document with its latest state, then 
   assert.equal(record.calls.onDestroy.length, 1)
   assert.equal(order.at(-2), 'destroy', `onDestroy runs after the stores and before close() resolves: ${order}`)
   assert.equal(app.collab.getDocumentsCount(), 0)
+  // Clients were told the server is going away (RFC 6455 §7.4.1: 1001).
+  const [[yEvent], [{ event: hEvent }]] = await closes
+  assert.deepEqual([yEvent.code, hEvent.code], [1001, 1001])
 })
 
 test('after fastify.close() with clients still connected, the server process exits by itself', { timeout: 20000 }, async t => {
