@@ -134,7 +134,7 @@ export class Connection implements SessionSocket {
     const message = decodeYWebsocketFrame(frame)
     const entry = this.entries.get('')
     if (entry instanceof Session) return entry.receive(message, frame)
-    if (this.boundName === undefined) {
+    if (this.boundName === undefined || this.boundName === '') {
       return this.fail(CloseCode.BAD_FRAME, 'y-websocket needs a document name')
     }
     const pending = entry ?? this.addPending('')

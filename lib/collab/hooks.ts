@@ -248,10 +248,17 @@ export class HookRunner {
     }
   }
 
-  /** Runs onConnect or onAuthenticate, merging every returned object into `payload.context`. */
+  /**
+   * Runs onConnect or onAuthenticate, merging every returned object into
+   * `payload.context`; a returned `connectionConfig` object is merged into
+   * `payload.connectionConfig` instead.
+   */
   async runMerging<K extends 'onConnect' | 'onAuthenticate'> (name: K, payload: Payload<K>): Promise<void> {
     await this.run(name, payload, result => {
-      if (result !== null && typeof result === 'object') Object.assign(payload.context, result)
+      if (result === null || typeof result !== 'object') return
+      const { connectionConfig, ...rest } = result as { connectionConfig?: unknown }
+      if (connectionConfig !== null && typeof connectionConfig === 'object') Object.assign(payload.connectionConfig, connectionConfig)
+      Object.assign(payload.context, rest)
     })
   }
 
