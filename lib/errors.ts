@@ -85,6 +85,6 @@ export const FST_COLLAB_STORAGE_COMPACT = createError<[string, { cause: unknown 
 export const FST_COLLAB_STORAGE_NOT_LOADED = createError<[string]>(
   'FST_COLLAB_STORAGE_NOT_LOADED', 'Document "%s" was not loaded through the storage extension', 500)
 
-/** An update arrived after the store was closed. `onChange` rejects with it. */
+/** A store call came after the store was closed: `onChange` and `onLoadDocument` reject with it (the latter as the `cause` of FST_COLLAB_STORAGE_LOAD). */
 export const FST_COLLAB_STORAGE_CLOSED = createError(
   'FST_COLLAB_STORAGE_CLOSED', 'The store is closed', 503)

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import type { CollabStorage, LogEntry, StoredDocument } from '../storage/storage.js'
-import { FST_COLLAB_INVALID_OPTION, FST_COLLAB_SQLITE_MISSING, FST_COLLAB_STORAGE_OPEN } from '../errors.js'
+import { FST_COLLAB_INVALID_OPTION, FST_COLLAB_SQLITE_MISSING, FST_COLLAB_STORAGE_CLOSED, FST_COLLAB_STORAGE_OPEN } from '../errors.js'
 
 /**
  * `PRAGMA synchronous` in WAL mode (https://www.sqlite.org/pragma.html#pragma_synchronous,
@@ -96,12 +96,14 @@ function needsReopen (error: unknown): boolean {
  * database, schema creation refused), FST_COLLAB_SQLITE_MISSING when better-sqlite3 is not installed, and
  * FST_COLLAB_INVALID_OPTION (a TypeError) for a bad option.
  * Later calls throw better-sqlite3's SqliteError (`code` e.g. SQLITE_BUSY, SQLITE_READONLY,
- * SQLITE_IOERR_WRITE, SQLITE_FULL), which the extension logs and retries.
+ * SQLITE_IOERR_WRITE, SQLITE_FULL), which the extension logs and retries; after `close()` they throw
+ * FST_COLLAB_STORAGE_CLOSED.
  */
 export class SqliteStorage implements CollabStorage {
   readonly #driver: typeof BetterSqlite3
   readonly #options: Required<SqliteStorageOptions>
   #connection: Connection | null
+  #closed = false
 
   constructor (options: SqliteStorageOptions) {
     const { path, synchronous = 'NORMAL', busyTimeout = 0 } = options
@@ -131,16 +133,22 @@ export class SqliteStorage implements CollabStorage {
   }
 
   close (): void {
+    this.#closed = true
+    this.#disconnect()
+  }
+
+  #disconnect (): void {
     this.#connection?.db.close()
     this.#connection = null
   }
 
   #use<T> (fn: (connection: Connection) => T): T {
+    if (this.#closed) throw new FST_COLLAB_STORAGE_CLOSED()
     try {
       this.#connection ??= this.#open()
       return fn(this.#connection)
     } catch (error) {
-      if (needsReopen(error)) this.close()
+      if (needsReopen(error)) this.#disconnect()
       throw error
     }
   }

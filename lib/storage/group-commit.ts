@@ -79,11 +79,6 @@ export class GroupCommit {
     this.#onRetry = onRetry
   }
 
-  /** Entries waiting for a write, including those of a failed write waiting for its retry. */
-  get pending (): number {
-    return this.#pending.entries.length
-  }
-
   /**
    * Queues an entry for this turn's batch. Resolves once the batch holding it has committed; rejects with
    * FST_COLLAB_STORAGE_CLOSED after close, or FST_COLLAB_STORAGE_LOST if the last write at close failed.
@@ -95,9 +90,15 @@ export class GroupCommit {
     return this.#pending.promise
   }
 
-  /** Runs `fn` when no other storage call is running, and returns its result. */
+  /**
+   * Runs `fn` when no other storage call is running, and returns its result. Rejects with
+   * FST_COLLAB_STORAGE_CLOSED, without running `fn`, once the store is closed.
+   */
   exclusive<T> (fn: () => T | Promise<T>): Promise<T> {
-    const result = this.#lock.then(fn)
+    const result = this.#lock.then(() => {
+      if (this.#state === 'closed') throw new FST_COLLAB_STORAGE_CLOSED()
+      return fn()
+    })
     this.#lock = result.catch(() => {})
     return result
   }
@@ -124,8 +125,11 @@ export class GroupCommit {
         batch.reject(lost)
       }
     }
-    this.#state = 'closed'
-    await this.exclusive(() => this.#storage.close())
+    // Set inside the lock, so calls queued behind the close are refused rather than reopening the store.
+    await this.exclusive(() => {
+      this.#state = 'closed'
+      return this.#storage.close()
+    })
     return lost
   }
 

@@ -147,4 +147,9 @@ test('misuse rejects with coded errors', async (t) => {
   await extension.onLoadDocument({ documentName: 'doc', document: doc })
   await extension.onDestroy()
   await assert.rejects(extension.onChange(change('doc', doc, typedUpdates(1).updates[0])), { code: 'FST_COLLAB_STORAGE_CLOSED' })
+  await assert.rejects(extension.onLoadDocument({ documentName: 'other', document: new Y.Doc() }), (error) => {
+    assert.equal(error.code, 'FST_COLLAB_STORAGE_LOAD')
+    assert.equal(error.cause.code, 'FST_COLLAB_STORAGE_CLOSED')
+    return true
+  })
 })

@@ -88,3 +88,10 @@ test('bad options and unusable files throw coded errors', (t) => {
     return true
   })
 })
+
+test('a closed storage refuses calls instead of reopening the file', (t) => {
+  const storage = new SqliteStorage({ path: join(tempDir(t), 'a.db') })
+  storage.close()
+  assert.throws(() => storage.load('a'), { code: 'FST_COLLAB_STORAGE_CLOSED' })
+  assert.throws(() => storage.append([{ documentName: 'a', seq: 1, update: bytes(1) }]), { code: 'FST_COLLAB_STORAGE_CLOSED' })
+})
