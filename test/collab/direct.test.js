@@ -24,7 +24,11 @@ test('transact() reaches connected clients, goes through onChange with the conte
   await direct.transact(doc => doc.getText('text').insert(0, 'from the server'))
   await untilDocs(docs, () => docs.every(doc => text(doc) === 'from the server'), { what: 'the direct edit at both clients' })
 
-  await record.until('onChange', call => call.documentName === 'direct' && call.context?.user === 'server', { what: 'onChange for the direct edit, with its context' })
+  await record.until('onChange', call => call.documentName === 'direct' && call.text === 'from the server', { what: 'onChange for the direct edit' })
+  const change = record.calls.onChange.find(call => call.text === 'from the server')
+  assert.equal(change.context.user, 'server', 'the direct connection\'s context')
+  assert.equal(change.origin.source, 'direct', 'the transaction origin is the direct connection')
+  assert.ok(change.update instanceof Uint8Array && change.update.length > 0)
   await record.until('onStoreDocument', call => call.documentName === 'direct' && call.text === 'from the server', { what: 'the direct edit to be stored' })
 
   // Clients' edits reach the direct connection's document.

@@ -1,8 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as decoding from 'lib0/decoding'
+import { WebSocket } from 'ws'
+import { HocuspocusProviderWebsocket } from '@hocuspocus/provider'
 import { startCollabServer, synced, acknowledged } from '../helpers/server.js'
 import { when, untilDocs } from '../helpers/wait.js'
+import { recordHooks } from '../helpers/hooks.js'
 
 // y-websocket (room in the URL) and Hocuspocus (name in each frame) clients on
 // one document of one server: issue 3, "Protocols" items 1–5.
@@ -153,3 +156,49 @@ async function readOnlyScenario (t, markReadOnly) {
   assert.equal(text(fresh), 'written')
   assert.equal(text(writer), 'written')
 }
+
+test('the route\'s context reaches the hooks for both client kinds, with the connection as the origin', async t => {
+  const record = recordHooks(['connected', 'onChange'])
+  const { url, yws, hocus } = await startCollabServer(t, record.hooks, {
+    context: request => ({ user: request.query.user ?? 'nobody' })
+  })
+  const a = yws('context', { params: { user: 'ana' } })
+  const b = hocus('context', { url: `${url}?user=bob` })
+  await Promise.all([synced(a), synced(b)])
+  await record.until('connected', call => call.context.user === 'bob', { what: 'connected with bob\'s context' })
+  assert.deepEqual(record.calls.connected.map(call => call.context.user).toSorted(), ['ana', 'bob'])
+
+  a.doc.getText('text').insert(0, 'a')
+  await record.until('onChange', call => call.text === 'a', { what: 'ana\'s change' })
+  await untilDocs([b.document], () => text(b) === 'a', { what: 'ana\'s change at bob' })
+  b.document.getText('text').insert(1, 'b')
+  await record.until('onChange', call => call.text === 'ab', { what: 'bob\'s change' })
+  const [ana, bob] = ['a', 'ab'].map(text => record.calls.onChange.find(call => call.text === text))
+  assert.equal(ana.context.user, 'ana')
+  assert.equal(bob.context.user, 'bob')
+  assert.equal(ana.origin.source, 'connection')
+  assert.equal(bob.origin.source, 'connection')
+  assert.equal(ana.documentName, 'context')
+})
+
+test('one Hocuspocus socket carries several documents beside y-websocket clients, and nothing crosses between them', async t => {
+  const { url, yws, hocus } = await startCollabServer(t)
+  const socket = new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: WebSocket })
+  t.after(() => socket.destroy())
+  const names = ['multi-1', 'multi-2', 'multi-3']
+  const shared = names.map(name => {
+    const provider = hocus(name, { websocketProvider: socket })
+    provider.attach()
+    return provider
+  })
+  const single = names.map(name => yws(name))
+  await Promise.all([...shared, ...single].map(provider => synced(provider)))
+
+  const docs = [...shared.map(provider => provider.document), ...single.map(provider => provider.doc)]
+  names.forEach((name, i) => single[i].doc.getText('text').insert(0, `y-websocket ${name}`))
+  await untilDocs(docs, () => names.every((name, i) => text(shared[i]) === `y-websocket ${name}`), { what: 'each y-websocket edit on the shared socket' })
+  names.forEach((name, i) => shared[i].document.getText('text').insert(text(shared[i]).length, `, hocuspocus ${name}`))
+  const expected = i => `y-websocket ${names[i]}, hocuspocus ${names[i]}`
+  await untilDocs(docs, () => names.every((_, i) => text(shared[i]) === expected(i) && text(single[i]) === expected(i)), { what: 'each document to converge on its own' })
+  await Promise.all(shared.map(provider => acknowledged(provider)))
+})
