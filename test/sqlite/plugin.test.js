@@ -5,7 +5,7 @@ import Database from 'better-sqlite3'
 import * as Y from 'yjs'
 import { sqlite } from 'fastify-collab/sqlite'
 import { acknowledged, startCollabServer, synced } from '../helpers/server.js'
-import { untilDocs, when } from '../helpers/wait.js'
+import { untilDocs, waitFor, when } from '../helpers/wait.js'
 import { captureLog, readTables, tempDir } from './support.js'
 
 test('Hocuspocus edits are in the log when acknowledged, and a restarted server loads them', async (t) => {
@@ -71,4 +71,31 @@ test('while the file is locked the acknowledgement waits and a coded error is lo
   other.exec('COMMIT')
   await acknowledged(writer)
   assert.equal(readTables(path).updates.length, 1)
+})
+
+test('a document unloaded and loaded again in the same process continues its log after the snapshot', async (t) => {
+  const path = join(tempDir(t), 'collab.db')
+  const server = await startCollabServer(t, { extensions: [sqlite({ path })] })
+  const first = server.hocus('again')
+  await synced(first)
+  first.document.getText('text').insert(0, 'one ')
+  await acknowledged(first)
+  server.drop(first)
+  await waitFor(() => server.app.collab.getDocumentsCount() === 0, { what: 'the document to unload' })
+  assert.deepEqual(readTables(path).snapshots.map((row) => row.seq), [1])
+
+  const second = server.hocus('again')
+  await synced(second)
+  assert.equal(second.document.getText('text').toString(), 'one ')
+  second.document.getText('text').insert(4, 'two')
+  await acknowledged(second)
+  assert.deepEqual(readTables(path).updates.map((row) => row.seq), [2])
+  const expected = second.document.getText('text').toString()
+  server.drop(second)
+  await server.app.close()
+
+  const restarted = await startCollabServer(t, { extensions: [sqlite({ path })] })
+  const third = restarted.hocus('again')
+  await synced(third)
+  assert.equal(third.document.getText('text').toString(), expected)
 })
