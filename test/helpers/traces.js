@@ -123,13 +123,11 @@ export function planConcurrent (trace, clientIds, field = 'text') {
       throw new Error(`transaction ${t} does not follow its agent's previous transaction`)
     }
     const doc = docs[agent]
-    const needs = []
     for (let b = 0; b < agents; b++) {
       if (b === agent) continue
       while (integrated[agent][b] < chains[b].length && chains[b][integrated[agent][b]] <= f[b]) {
         Y.applyUpdate(doc, updates[chains[b][integrated[agent][b]++]])
       }
-      if (f[b] >= 0) needs.push([clientIds[b], clockAfter[f[b]]])
     }
 
     const text = doc.getText(field)
@@ -158,7 +156,7 @@ export function planConcurrent (trace, clientIds, field = 'text') {
     frontier.push(f)
     clockAfter.push(Y.getState(doc.store, clientIds[agent]))
     chain.push(t)
-    steps.push({ agent, needs, patches: planned })
+    steps.push({ agent, client: clientIds[agent], clock: clockAfter[t], frontier: f, patches: planned })
   }
 
   for (let a = 0; a < agents; a++) {
@@ -172,8 +170,10 @@ export function planConcurrent (trace, clientIds, field = 'text') {
 /**
  * @typedef {object} PlanStep
  * @property {number} agent who types it.
- * @property {Array<[number, number]>} needs `[clientID, clock]` pairs: the
- *   other agents' characters that must be in the doc first (its parents).
+ * @property {number} client the agent's client id.
+ * @property {number} clock the agent's clock once it is typed.
+ * @property {number[]} frontier per agent, the latest of its transactions in
+ *   this one's history (parents included), -1 if none.
  * @property {Array<{ deletes: Y.RelativePosition[], at: Y.RelativePosition | null, insert: string }>} patches
  *   the characters to delete, by id, and where to insert: for agent 0 after
  *   the character before the insertion at the parent state (or at the start),
@@ -182,8 +182,9 @@ export function planConcurrent (trace, clientIds, field = 'text') {
 
 /**
  * Types one agent's share of a plan into a live Y.Doc, each transaction only
- * once the doc holds that transaction's parents (it waits for the other
- * typists' updates to arrive through the server).
+ * once the doc holds all of that transaction's parents, insertions and
+ * deletions alike (it waits for the other typists' updates to arrive through
+ * the server). It may hold more: the other typists' concurrent edits.
  *
  * @param {Y.Doc} doc the live doc, with `doc.clientID` the agent's id given to `planConcurrent`.
  * @param {{ steps: PlanStep[] }} plan
@@ -197,22 +198,39 @@ export function planConcurrent (trace, clientIds, field = 'text') {
  */
 export async function typeConcurrent (doc, plan, agent, { field = 'text', timeout = 10000 } = {}) {
   const text = doc.getText(field)
-  const has = needs => needs.every(([client, clock]) => Y.getState(doc.store, client) >= clock)
-  const beyond = needs => needs.some(([client, clock]) => Y.getState(doc.store, client) > clock)
+  const { steps } = plan
+  // Per other agent: its transactions in order, and how many of them the doc
+  // is known to hold in full. A chain is integrated in order, so a counter will do.
+  const others = new Map()
+  steps.forEach((step, t) => {
+    if (step.agent === agent) return
+    if (!others.has(step.agent)) others.set(step.agent, { client: step.client, chain: [], held: 0 })
+    others.get(step.agent).chain.push(t)
+  })
+  const holds = step => Y.getState(doc.store, step.client) >= step.clock &&
+    step.patches.every(({ deletes }) => deletes.every(character => Y.getItem(doc.store, character.item).deleted))
+  const holdsHistory = frontier => [...others].every(([b, other]) => {
+    while (other.held < other.chain.length && other.chain[other.held] <= frontier[b] && holds(steps[other.chain[other.held]])) other.held++
+    return other.held === other.chain.length || other.chain[other.held] > frontier[b]
+  })
+  const holdsMore = frontier => [...others].some(([b, other]) =>
+    Y.getState(doc.store, other.client) > (frontier[b] >= 0 ? steps[frontier[b]].clock : 0))
+
   let typed = 0
   let concurrent = 0
-  for (let t = 0; t < plan.steps.length; t++) {
-    const step = plan.steps[t]
+  for (let t = 0; t < steps.length; t++) {
+    const step = steps[t]
     if (step.agent !== agent) continue
-    if (!has(step.needs)) await untilDocs([doc], () => has(step.needs), { timeout, what: `the parents of transaction ${t}` })
-    if (beyond(step.needs)) concurrent++
+    if (!holdsHistory(step.frontier)) {
+      await untilDocs([doc], () => holdsHistory(step.frontier), { timeout, what: `the parents of transaction ${t}` })
+    }
+    if (holdsMore(step.frontier)) concurrent++
     doc.transact(() => {
       for (const { deletes, at, insert } of step.patches) {
         // Last first, so the indexes of the earlier ones stay valid.
         for (let k = deletes.length - 1; k >= 0; k--) {
-          const item = Y.getItem(doc.store, deletes[k].item)
           // A concurrent edit of the other typist may have deleted it already.
-          if (item.deleted) continue
+          if (Y.getItem(doc.store, deletes[k].item).deleted) continue
           text.delete(Y.createAbsolutePositionFromRelativePosition(deletes[k], doc).index, 1)
         }
         if (at !== null) text.insert(Y.createAbsolutePositionFromRelativePosition(at, doc).index, insert)
