@@ -14,6 +14,7 @@ import * as Y from 'yjs'
 import type { CollabStorage } from './storage.js'
 import { GroupCommit, type RetryOptions } from './group-commit.js'
 import {
+  FST_COLLAB_INVALID_OPTION,
   FST_COLLAB_STORAGE_APPEND,
   FST_COLLAB_STORAGE_COMPACT,
   FST_COLLAB_STORAGE_LOAD,
@@ -85,6 +86,13 @@ function serverLoggerOf (request: unknown): FastifyBaseLogger | null {
   return typeof log === 'object' && log !== null && 'error' in log ? log as FastifyBaseLogger : null
 }
 
+// Infinity is allowed: it turns a size bound off.
+function positive (name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !(value > 0)) throw new FST_COLLAB_INVALID_OPTION(name, 'expected a number > 0')
+  return value
+}
+
 /**
  * Makes collab hooks that persist every document in `storage`: an update log written before each update
  * is acknowledged, plus a compacted snapshot.
@@ -100,10 +108,16 @@ function serverLoggerOf (request: unknown): FastifyBaseLogger | null {
  *   which keeps the document loaded for the core's retry.
  * - `onDestroy` makes one last attempt at pending appends and closes the storage; updates that still
  *   cannot be written are logged as FST_COLLAB_STORAGE_LOST.
+ *
+ * Throws FST_COLLAB_INVALID_OPTION (a TypeError) when a size bound or retry delay is not a number > 0.
  */
 export function storageExtension (storage: CollabStorage, options: StorageExtensionOptions = {}): StorageExtension {
-  const maxLogUpdates = options.maxLogUpdates ?? 10_000
-  const maxLogBytes = options.maxLogBytes ?? 16 * 1024 * 1024
+  const maxLogUpdates = positive('maxLogUpdates', options.maxLogUpdates, 10_000)
+  const maxLogBytes = positive('maxLogBytes', options.maxLogBytes, 16 * 1024 * 1024)
+  const retry = {
+    initialDelay: positive('retry.initialDelay', options.retry?.initialDelay, 50),
+    maxDelay: positive('retry.maxDelay', options.retry?.maxDelay, 5000)
+  }
   let log = options.log ?? null
   const documents = new Map<string, LogState>()
 
@@ -120,7 +134,7 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
     log.error({ err, documentName, causeCode }, err.message)
   }
 
-  const commit = new GroupCommit(storage, options.retry ?? {}, (cause, entries, delay) => {
+  const commit = new GroupCommit(storage, retry, (cause, entries, delay) => {
     logError(new FST_COLLAB_STORAGE_APPEND(entries, delay, { cause }))
   })
 

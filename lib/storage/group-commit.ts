@@ -72,10 +72,10 @@ export class GroupCommit {
    * @param onRetry called after each failed append with the storage's error, the number of entries kept
    *   in memory and the delay in ms before the next attempt; the extension logs it.
    */
-  constructor (storage: CollabStorage, retry: RetryOptions, onRetry: (error: unknown, entries: number, delay: number) => void) {
+  constructor (storage: CollabStorage, retry: Required<RetryOptions>, onRetry: (error: unknown, entries: number, delay: number) => void) {
     this.#storage = storage
-    this.#initialDelay = retry.initialDelay ?? 50
-    this.#maxDelay = retry.maxDelay ?? 5000
+    this.#initialDelay = retry.initialDelay
+    this.#maxDelay = retry.maxDelay
     this.#onRetry = onRetry
   }
 

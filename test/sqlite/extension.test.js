@@ -153,3 +153,12 @@ test('misuse rejects with coded errors', async (t) => {
     return true
   })
 })
+
+test('bad size bounds and retry delays throw a coded TypeError', (t) => {
+  const path = join(tempDir(t), 'a.db')
+  for (const options of [{ maxLogUpdates: 0 }, { maxLogBytes: -1 }, { maxLogUpdates: '10' }, { retry: { initialDelay: Number.NaN } }, { retry: { maxDelay: 0 } }]) {
+    const storage = new SqliteStorage({ path })
+    assert.throws(() => storageExtension(storage, options), (error) => error instanceof TypeError && error.code === 'FST_COLLAB_INVALID_OPTION', JSON.stringify(options))
+    storage.close()
+  }
+})
