@@ -39,6 +39,9 @@ test('fastify.close() stores every changed document with its latest state, then 
   beta.document.getText('text').insert(4, ' and more')
   await acknowledged(beta)
   await record.until('onChange', call => call.documentName === 'alpha' && call.text === 'alpha and more', { what: 'the second alpha edit at the server' })
+  // A direct connection left open must not hold the shutdown up.
+  const direct = await app.collab.openDirectConnection('gamma')
+  await direct.transact(doc => doc.getText('text').insert(0, 'gamma, left open'))
   assert.equal(record.calls.onStoreDocument.length, 0, 'nothing stored before the shutdown')
 
   const closes = Promise.all([
@@ -51,6 +54,7 @@ test('fastify.close() stores every changed document with its latest state, then 
   const last = name => record.calls.onStoreDocument.filter(call => call.documentName === name).at(-1)?.text
   assert.equal(last('alpha'), 'alpha and more')
   assert.equal(last('beta'), 'beta and more')
+  assert.equal(last('gamma'), 'gamma, left open')
   assert.equal(record.calls.onDestroy.length, 1)
   assert.equal(order.at(-2), 'destroy', `onDestroy runs after the stores and before close() resolves: ${order}`)
   assert.equal(app.collab.getDocumentsCount(), 0)
