@@ -53,10 +53,10 @@ test('y-websocket edits survive a restart; the last disconnect compacts the log 
   assert.equal(c.doc.getText('text').toString(), expected)
 })
 
-test('while the file is locked the acknowledgement waits and a coded error is logged; it comes once the lock goes', async (t) => {
+test('while the file is locked the acknowledgement waits and a coded error goes to the app log; it comes once the lock goes', async (t) => {
   const path = join(tempDir(t), 'collab.db')
   const capture = captureLog()
-  const server = await startCollabServer(t, { extensions: [sqlite({ path, log: capture.log, retry: { initialDelay: 5, maxDelay: 20 } })] })
+  const server = await startCollabServer(t, { extensions: [sqlite({ path, retry: { initialDelay: 5, maxDelay: 20 } })] }, { fastify: { logger: capture.logger } })
   const writer = server.hocus('locked')
   await synced(writer)
   const other = new Database(path)

@@ -19,24 +19,23 @@ export function tempDir (t) {
 
 /**
  * A real pino logger (Fastify's) whose JSON lines are kept in `lines` and emitted as 'line' events.
- * @returns {{ log: import('fastify').FastifyBaseLogger, lines: object[], events: EventEmitter }}
+ * `logger` is the matching Fastify `logger` option, for an app that should log there too.
+ * @returns {{ log: import('fastify').FastifyBaseLogger, logger: object, lines: object[], events: EventEmitter }}
  */
 export function captureLog () {
   const lines = []
   const events = new EventEmitter()
-  const app = Fastify({
-    logger: {
-      level: 'info',
-      stream: {
-        write (line) {
-          const entry = JSON.parse(line)
-          lines.push(entry)
-          events.emit('line', entry)
-        }
+  const logger = {
+    level: 'info',
+    stream: {
+      write (line) {
+        const entry = JSON.parse(line)
+        lines.push(entry)
+        events.emit('line', entry)
       }
     }
-  })
-  return { log: app.log, lines, events }
+  }
+  return { log: Fastify({ logger }).log, logger, lines, events }
 }
 
 /**
