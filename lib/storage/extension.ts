@@ -75,6 +75,8 @@ interface LogState {
   snapshotSeq: number
   /** Bytes of the updates past the snapshot. */
   logBytes: number
+  /** A size-triggered compaction is queued or running: updates arriving meanwhile must not queue more. */
+  compacting: boolean
 }
 
 // The instance's logger, not the request's child logger: a storage error belongs to no one request.
@@ -176,7 +178,7 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
         }, storage)
         // A document unloaded while its last appends were still retrying keeps counting from where it was.
         const seq = Math.max(stored.seq, documents.get(documentName)?.seq ?? 0)
-        documents.set(documentName, { document, seq, snapshotSeq: seq - stored.updates.length, logBytes })
+        documents.set(documentName, { document, seq, snapshotSeq: seq - stored.updates.length, logBytes, compacting: false })
       } catch (cause) {
         throw new FST_COLLAB_STORAGE_LOAD(documentName, { cause })
       }
@@ -188,8 +190,11 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
       state.seq++
       state.logBytes += update.byteLength
       await commit.append({ documentName, seq: state.seq, update })
-      if (state.seq - state.snapshotSeq >= maxLogUpdates || state.logBytes >= maxLogBytes) {
-        compact(documentName, state).catch((err: Error) => logError(err, documentName))
+      if (!state.compacting && (state.seq - state.snapshotSeq >= maxLogUpdates || state.logBytes >= maxLogBytes)) {
+        state.compacting = true
+        compact(documentName, state)
+          .catch((err: Error) => logError(err, documentName))
+          .finally(() => { state.compacting = false })
       }
     },
 

@@ -131,6 +131,19 @@ test('a log past maxLogUpdates or maxLogBytes is compacted without a store', asy
   assert.ok(count.snapshots[0].seq >= 10)
   assert.ok(count.updates.every((row) => row.seq > count.snapshots[0].seq))
 
+  // Acknowledgements past the bound while a size-triggered compaction is queued do not queue more of them.
+  let compactions = 0
+  const storage = countingStorage(join(tempDir(t), 'storm.db'))
+  const compact = storage.compact
+  storage.compact = (...args) => { compactions++; return compact(...args) }
+  const storm = storageExtension(storage, { maxLogUpdates: 10 })
+  t.after(() => storm.onDestroy())
+  const stormDoc = new Y.Doc()
+  await storm.onLoadDocument({ documentName: 'storm', document: stormDoc })
+  await Promise.all(typedUpdates(40).updates.map((update) => storm.onChange(change('storm', stormDoc, update))))
+  await storm.onStoreDocument({ documentName: 'storm', document: stormDoc })
+  assert.equal(compactions, 1, 'one compaction for the 31 acknowledgements past the bound; the store then has nothing left to do')
+
   const bytesPath = join(tempDir(t), 'b.db')
   const byBytes = sqlite({ path: bytesPath, maxLogBytes: 200 })
   t.after(() => byBytes.onDestroy())
