@@ -37,7 +37,8 @@ export interface StorageExtensionOptions {
   retry?: RetryOptions
   /**
    * Where storage errors are logged. Default: the Fastify instance's logger (`request.server.log`), taken
-   * from the first hook call made for a client connection.
+   * from the first hook call made for a client connection. Until there is one (only direct connections
+   * so far), errors go to `process.emitWarning`.
    */
   log?: FastifyBaseLogger
 }
