@@ -14,3 +14,6 @@ export const kResponseHeaders = Symbol('fastify-collab.responseHeaders')
 export const kAlive = Symbol('fastify-collab.alive')
 // The logger of the request an upgraded socket came from.
 export const kLog = Symbol('fastify-collab.log')
+// The collab Connection serving an upgraded socket; lets one shared listener
+// function serve every socket instead of three closures per socket.
+export const kCollabConnection = Symbol('fastify-collab.collabConnection')

@@ -49,6 +49,8 @@ export interface Collab {
 /** What the connection and document modules share. */
 export interface CollabCore extends DocumentHost {
   closing: boolean
+  /** Whether a hook that runs after the handshake and sees the request is registered. */
+  readonly keepsRequest: boolean
   /**
    * Loads a document once for every concurrent caller, and holds it until
    * the caller attaches or releases.
@@ -104,9 +106,11 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
     documents
   }
 
+  const hooks = new HookRunner(resolved.extensions, resolved.hooks, log)
   const core: CollabCore = {
     instance: collab,
-    hooks: new HookRunner(resolved.extensions, resolved.hooks, log),
+    hooks,
+    keepsRequest: (['onChange', 'onStateless', 'onDisconnect', 'beforeHandleMessage', 'onAwarenessUpdate'] as const).some(name => hooks.has(name)),
     options: resolved,
     log,
     documents,

@@ -1,6 +1,7 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { WebSocket, RawData } from 'ws'
 import { FST_COLLAB_BAD_FRAME, FST_COLLAB_FORBIDDEN } from '../errors.js'
+import { kCollabConnection } from '../symbols.js'
 import type { CollabCore } from './collab.js'
 import type { CollabDocument } from './document.js'
 import type { ConnectionConfig, ConnectionPayload, HookContext } from './hooks.js'
@@ -54,6 +55,14 @@ function reasonOf (error: unknown): string {
  * address '' since its frames carry no name.
  */
 export class Connection implements SessionSocket {
+  /**
+   * The upgraded request, for the hooks. Dropped once a bound socket is
+   * attached when no hook that runs after the handshake is registered:
+   * nothing can see it then, and it is most of an idle connection's memory.
+   */
+  request: FastifyRequest | undefined
+  readonly socketId: string
+  readonly log: FastifyBaseLogger
   private protocol: WireProtocol | null
   private closed = false
   private readonly entries = new Map<string, Entry>()
@@ -63,14 +72,19 @@ export class Connection implements SessionSocket {
   constructor (
     private readonly core: CollabCore,
     private readonly socket: WebSocket,
-    readonly request: FastifyRequest,
+    request: FastifyRequest,
     private readonly boundName: string | undefined,
     private readonly initialContext: HookContext
   ) {
+    this.request = request
+    this.socketId = request.id
+    this.log = request.log
     this.protocol = core.options.protocol === 'auto' ? null : core.options.protocol
-    socket.on('message', (data, isBinary) => this.onMessage(data, isBinary))
-    socket.on('close', () => this.onClose())
-    socket.on('error', error => this.request.log.debug({ err: error }, 'collab socket error'))
+    const holder = socket as WebSocket & { [kCollabConnection]?: Connection }
+    holder[kCollabConnection] = this
+    socket.on('message', onSocketMessage)
+    socket.on('close', onSocketClose)
+    socket.on('error', onSocketError)
   }
 
   get instance (): CollabCore['instance'] {
@@ -87,7 +101,7 @@ export class Connection implements SessionSocket {
 
   fail (code: number, reason: string, error?: unknown): void {
     if (this.closed) return
-    this.request.log.warn({ err: error, code }, `collab connection closed: ${reason}`)
+    this.log.warn({ err: error, code }, `collab connection closed: ${reason}`)
     this.close(code, reason)
   }
 
@@ -113,7 +127,7 @@ export class Connection implements SessionSocket {
 
   // --- incoming -------------------------------------------------------------
 
-  private onMessage (data: RawData, isBinary: boolean): void {
+  onMessage (data: RawData, isBinary: boolean): void {
     if (this.closed) return
     if (!isBinary) return this.fail(CloseCode.UNSUPPORTED_DATA, 'Unsupported Data: binary frames only')
     const frame = toBytes(data)
@@ -226,15 +240,20 @@ export class Connection implements SessionSocket {
    */
   private async authenticate (pending: Pending, address: string, documentName: string, token: string | undefined, providerVersion: string | undefined, codec: Codec): Promise<void> {
     const { hooks, instance } = this.core
+    const { request } = this
+    if (request === undefined) {
+      // A bound socket whose only document was closed: a new socket brings a new request.
+      return this.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: reconnect to open the document again')
+    }
     const context: HookContext = { ...this.initialContext }
     const connectionConfig: ConnectionConfig = { readOnly: false, isAuthenticated: false }
     const payload: ConnectionPayload = {
       instance,
       documentName,
-      request: this.request,
-      requestHeaders: this.request.headers,
-      requestParameters: new URLSearchParams(this.request.url.split('?')[1] ?? ''),
-      socketId: this.request.id,
+      request,
+      requestHeaders: request.headers,
+      requestParameters: new URLSearchParams(request.url.split('?')[1] ?? ''),
+      socketId: this.socketId,
       context,
       connectionConfig,
       protocol: codec.protocol
@@ -267,6 +286,7 @@ export class Connection implements SessionSocket {
       session.receive(message, frame)
     }
     hooks.fire('connected', { ...payload, connection: session })
+    if (this.boundName !== undefined && !this.core.keepsRequest) this.request = undefined
   }
 
   private deny (pending: Pending, address: string, error: unknown): void {
@@ -282,13 +302,13 @@ export class Connection implements SessionSocket {
   private refuseYWebsocket (code: number, reason: string, error: unknown): void {
     if (this.closed) return
     this.send(yWebsocketDenied(reasonOf(error)))
-    this.request.log.info({ err: error, code }, `collab connection refused: ${reason}`)
+    this.log.info({ err: error, code }, `collab connection refused: ${reason}`)
     this.close(code, reason)
   }
 
   // --- closing --------------------------------------------------------------
 
-  private onClose (): void {
+  onClose (): void {
     this.closed = true
     this.detachAll()
   }
@@ -300,6 +320,22 @@ export class Connection implements SessionSocket {
     }
     this.entries.clear()
   }
+}
+
+function connectionOf (socket: WebSocket): Connection {
+  return (socket as WebSocket & { [kCollabConnection]: Connection })[kCollabConnection]
+}
+
+function onSocketMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
+  connectionOf(this).onMessage(data, isBinary)
+}
+
+function onSocketClose (this: WebSocket): void {
+  connectionOf(this).onClose()
+}
+
+function onSocketError (this: WebSocket, error: Error): void {
+  connectionOf(this).log.debug({ err: error }, 'collab socket error')
 }
 
 function noop (): void {}

@@ -101,7 +101,8 @@ export interface MessagePayload {
   /** The raw frame, as received. */
   update: Uint8Array
   context: HookContext
-  request: FastifyRequest
+  /** Always set: registering this hook keeps the request. */
+  request: FastifyRequest | undefined
   socketId: string
 }
 
@@ -112,7 +113,8 @@ export interface StatelessPayload {
   connection: Session
   payload: string
   context: HookContext
-  request: FastifyRequest
+  /** Always set: registering this hook keeps the request. */
+  request: FastifyRequest | undefined
 }
 
 export interface DisconnectPayload {

@@ -18,7 +18,8 @@ export type DocumentMessage =
 export interface SessionSocket {
   readonly instance: Collab
   readonly hooks: HookRunner
-  readonly request: FastifyRequest
+  readonly request: FastifyRequest | undefined
+  readonly socketId: string
   send: (frame: Uint8Array) => void
   /** Closes the socket with a close code (RFC 6455 §7.4) and logs why. */
   fail: (code: number, reason: string, error?: unknown) => void
@@ -35,8 +36,9 @@ export interface SessionSocket {
  */
 export class Session {
   readonly source = 'connection'
-  // Awareness client ids this session set, removed for everyone when it ends. Allocated on first use.
-  private awarenessClients: Set<number> | null = null
+  // Awareness client ids this session set, removed for everyone when it ends.
+  // Almost always exactly one, so a Set is only made for a second.
+  private awarenessClients: number | Set<number> | null = null
   // Only exists while beforeHandleMessage hooks run, to keep frames in order.
   private chain: Promise<void> | null = null
 
@@ -55,12 +57,19 @@ export class Session {
     return this.document.name
   }
 
-  get request (): FastifyRequest {
+  /**
+   * The upgraded request. Kept for the socket's lifetime when any of onChange,
+   * onStateless, onDisconnect, beforeHandleMessage or onAwarenessUpdate is
+   * registered (or the socket may open more documents); otherwise undefined
+   * after the handshake, to keep idle connections small.
+   */
+  get request (): FastifyRequest | undefined {
     return this.socket.request
   }
 
+  /** The upgraded request's id. */
   get socketId (): string {
-    return this.socket.request.id
+    return this.socket.socketId
   }
 
   /** Sends a raw frame on the socket (dropped when the socket is not open). */
@@ -90,18 +99,23 @@ export class Session {
 
   /** Called by the document for awareness changes whose origin is this session. */
   trackAwareness (added: number[], removed: number[]): void {
-    if (added.length > 0) {
-      this.awarenessClients ??= new Set()
-      for (const client of added) this.awarenessClients.add(client)
+    for (const client of added) {
+      const owned = this.awarenessClients
+      if (owned === null) this.awarenessClients = client
+      else if (typeof owned === 'number') { if (owned !== client) this.awarenessClients = new Set([owned, client]) } else owned.add(client)
     }
-    if (removed.length > 0 && this.awarenessClients !== null) {
-      for (const client of removed) this.awarenessClients.delete(client)
+    for (const client of removed) {
+      const owned = this.awarenessClients
+      if (owned === client) this.awarenessClients = null
+      else if (owned instanceof Set) owned.delete(client)
     }
   }
 
   /** The awareness clients to remove when this session ends. */
   ownedAwarenessClients (): Iterable<number> {
-    return this.awarenessClients ?? []
+    const owned = this.awarenessClients
+    if (owned === null) return []
+    return typeof owned === 'number' ? [owned] : owned
   }
 
   /** Sends what a newly attached client needs first: the server's SyncStep1 (y-websocket only; Hocuspocus gets it in answer to its own) and the full awareness. */
