@@ -25,7 +25,7 @@ async function withServer (id, fn) {
   const system = systems[id]
   const dir = system.sqlite ? mkdtempSync(join(tmpdir(), 'fastify-collab-bench-')) : null
   const server = await startServer(system.module, dir === null ? {} : { sqlite: dir })
-  const url = (doc) => `ws://127.0.0.1:${server.port}/collab/${encodeURIComponent(doc)}`
+  const url = (doc) => ({ port: server.port, path: `/collab/${encodeURIComponent(doc)}` })
   try {
     return await fn(server, url, system)
   } finally {

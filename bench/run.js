@@ -53,8 +53,10 @@ const plans = {
     store: {}
   }
 }
+// bench/store.js takes minutes: a quick run leaves it out unless named.
+const quickDefault = ['upgrade', 'fanout', 'durability', 'many', 'idle', 'trace']
 const plan = args.quick ? plans.quick : plans.full
-const only = args.only?.split(',') ?? Object.keys(plan)
+const only = args.only?.split(',') ?? (args.quick ? quickDefault : Object.keys(plan))
 
 const logLines = []
 function log (line) {

@@ -1,16 +1,17 @@
 // A lightweight collaboration client for the load generator: it speaks the
-// y-websocket or the Hocuspocus wire format on a real `ws` socket, but keeps
-// no Y.Doc. It only records, per Yjs client ID, how far (clock) the updates it
+// y-websocket or the Hocuspocus wire format over a real WebSocket (the
+// minimal client of ws-wire.js, on a bare TCP socket), but keeps no Y.Doc.
+// It only records, per Yjs client ID, how far (clock) the updates it
 // received reach, which is enough to know exactly when it has every update,
 // at a fraction of a provider's CPU cost.
-import WebSocket from 'ws'
+import { upgradeRequest, WireSocket } from './ws-wire.js'
 import * as decoding from 'lib0/decoding'
 import { forEachRange } from './update-scan.js'
 import * as f from './frames.js'
 
 export class CollabClient {
   /**
-   * @param {string} url WebSocket URL (for y-websocket the path names the room)
+   * @param {{ port: number, path: string }} target where to upgrade (for y-websocket the path names the room)
    * @param {object} options
    * @param {'y-websocket'|'hocuspocus'} options.protocol
    * @param {string} options.documentName
@@ -18,8 +19,8 @@ export class CollabClient {
    * @param {object} [options.awareness] awareness state sent on open
    * @param {boolean} [options.trackSelf] also count this client's own updates when they come back
    */
-  constructor (url, { protocol, documentName, clientID, awareness = null, token = 'ok', trackSelf = false }) {
-    this.url = url
+  constructor (target, { protocol, documentName, clientID, awareness = null, token = 'ok', trackSelf = false }) {
+    this.target = target
     this.protocol = protocol
     this.name = protocol === 'hocuspocus' ? documentName : null
     this.clientID = clientID
@@ -38,20 +39,19 @@ export class CollabClient {
   }
 
   /** Opens the socket and resolves once the first SyncStep2 (and for Hocuspocus, Authenticated) arrived. */
-  connect () {
-    const ws = new WebSocket(this.url, { perMessageDeflate: false, skipUTF8Validation: true })
-    this.ws = ws
-    ws.on('open', () => {
-      if (this.name !== null) ws.send(f.tokenFrame(this.name, this.token))
-      ws.send(f.syncFrame(this.name, f.SYNC_STEP1, f.EMPTY_STATE_VECTOR))
-      if (this.awareness !== null) {
-        ws.send(f.awarenessFrame(this.name, f.awarenessUpdate(this.clientID, 1, this.awareness)))
-      }
-    })
-    ws.on('message', (data) => this.read(data))
-    ws.on('error', (error) => this.fail(error))
-    ws.on('close', (code) => this.fail(new Error(`socket closed with ${code}`)))
+  async connect () {
     this.authenticated = this.name === null
+    const { socket, status, rest } = await upgradeRequest(this.target.port, this.target.path)
+    if (status !== 101) {
+      socket.destroy()
+      throw new Error(`upgrade answered ${status}`)
+    }
+    this.ws = new WireSocket(socket, rest, { onMessage: (data) => this.read(data), onClose: (error) => this.fail(error) })
+    if (this.name !== null) this.ws.send(f.tokenFrame(this.name, this.token))
+    this.ws.send(f.syncFrame(this.name, f.SYNC_STEP1, f.EMPTY_STATE_VECTOR))
+    if (this.awareness !== null) {
+      this.ws.send(f.awarenessFrame(this.name, f.awarenessUpdate(this.clientID, 1, this.awareness)))
+    }
     return this.until(() => this.synced && this.authenticated)
   }
 
@@ -60,17 +60,14 @@ export class CollabClient {
     this.ws.send(f.syncFrame(this.name, f.SYNC_UPDATE, update))
   }
 
-  /** Sends updates as consecutive frames in one socket write (the socket is corked meanwhile). */
+  /** Sends updates as consecutive frames in one socket write. */
   sendUpdates (updates) {
-    const socket = this.ws._socket
-    socket.cork()
     for (const update of updates) this.sendUpdate(update)
-    socket.uncork()
   }
 
   close () {
     this.closed = true
-    this.ws?.terminate()
+    this.ws?.close()
   }
 
   /** Resolves when `condition()` holds, checked after every received frame. */

@@ -70,3 +70,106 @@ export function readBytes (socket, count, already = 0) {
     socket.resume()
   })
 }
+
+/**
+ * An open WebSocket over `socket` after a 101: reads unmasked server frames
+ * (RFC 6455 §5.2; fragmented messages are joined), answers pings, and sends
+ * binary messages with the zero masking key, where the masked payload is the
+ * payload itself and needs no copy.
+ */
+export class WireSocket {
+  constructor (socket, rest, { onMessage, onClose }) {
+    this.socket = socket
+    this.onMessage = onMessage
+    this.pending = null
+    this.fragments = null
+    this.closed = false
+    this.onClose = onClose
+    socket.on('error', (error) => this.end(error))
+    socket.on('close', () => this.end(new Error('connection closed')))
+    // Frames that came with the 101 are read once the caller holds this object.
+    queueMicrotask(() => {
+      if (rest.length > 0) this.read(rest)
+      socket.on('data', (chunk) => this.read(chunk))
+      socket.resume()
+    })
+  }
+
+  /** Sends `payload` as one binary message. */
+  send (payload) {
+    const length = payload.length
+    let header
+    if (length < 126) header = Buffer.from([0x82, 0x80 | length, 0, 0, 0, 0])
+    else if (length < 65536) header = Buffer.from([0x82, 0xfe, length >> 8, length & 0xff, 0, 0, 0, 0])
+    else {
+      header = Buffer.alloc(14)
+      header[0] = 0x82
+      header[1] = 0xff
+      header.writeBigUInt64BE(BigInt(length), 2)
+    }
+    this.socket.cork()
+    this.socket.write(header)
+    this.socket.write(payload)
+    process.nextTick(uncork, this.socket)
+  }
+
+  close () {
+    this.closed = true
+    this.socket.destroy()
+  }
+
+  end (error) {
+    if (this.closed) return
+    this.closed = true
+    this.socket.destroy()
+    this.onClose(error)
+  }
+
+  read (chunk) {
+    if (this.pending !== null) {
+      chunk = Buffer.concat([this.pending, chunk])
+      this.pending = null
+    }
+    let pos = 0
+    while (chunk.length - pos >= 2) {
+      const b0 = chunk[pos]
+      let length = chunk[pos + 1] & 0x7f
+      let head = 2
+      if (length === 126) {
+        if (chunk.length - pos < 4) break
+        length = chunk.readUInt16BE(pos + 2)
+        head = 4
+      } else if (length === 127) {
+        if (chunk.length - pos < 10) break
+        length = Number(chunk.readBigUInt64BE(pos + 2))
+        head = 10
+      }
+      if (chunk.length - pos < head + length) break
+      this.frame(b0 & 0x0f, (b0 & 0x80) !== 0, chunk.subarray(pos + head, pos + head + length))
+      pos += head + length
+      if (this.closed) return
+    }
+    if (pos < chunk.length) this.pending = chunk.subarray(pos)
+  }
+
+  frame (opcode, fin, payload) {
+    if (opcode === 0x9) { // ping: answer with a pong carrying the same payload
+      this.socket.write(Buffer.concat([Buffer.from([0x8a, 0x80 | payload.length, 0, 0, 0, 0]), payload]))
+      return
+    }
+    if (opcode === 0x8) return this.end(new Error(`closed by the server with ${payload.length >= 2 ? payload.readUInt16BE(0) : 1005}`))
+    if (opcode === 0xa) return
+    if (!fin || this.fragments !== null) {
+      this.fragments ??= []
+      this.fragments.push(Buffer.from(payload))
+      if (!fin) return
+      payload = Buffer.concat(this.fragments)
+      this.fragments = null
+    }
+    this.onMessage(payload)
+  }
+}
+
+function uncork (socket) {
+  socket.uncork()
+}
