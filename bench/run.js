@@ -18,7 +18,7 @@ import { alternate } from './lib/rounds.js'
 import { measureUpgrade, systems as upgradeSystems } from './upgrade.js'
 import { fanout, manyDocuments, idleMemory, traceReplay } from './collab.js'
 import { cachedTraceUpdates } from './lib/updates.js'
-import { renderReadme } from './lib/report.js'
+import { renderReadme, renderTables } from './lib/report.js'
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url))
 const { values: args } = parseArgs({
@@ -127,6 +127,7 @@ for (const name of only) {
   writeFileSync(file, JSON.stringify(results, null, 1) + '\n')
   log(`suite ${name}: done in ${results[name].seconds.toFixed(0)} s`)
 }
+process.stdout.write(renderTables(results) + '\n')
 if (!args.quick && !args['no-readme']) {
   const readme = here('./README.md')
   writeFileSync(readme, renderReadme(readFileSync(readme, 'utf8'), results))

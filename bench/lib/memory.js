@@ -4,6 +4,7 @@ export function perConnection (before, after, connections) {
   const heap = (m) => m.heapUsed + m.external
   return {
     heap: (heap(after.memory) - heap(before.memory)) / connections,
+    external: (after.memory.external - before.memory.external) / connections,
     rss: (after.memory.rss - before.memory.rss) / connections
   }
 }

@@ -38,6 +38,7 @@ function check (value, op, bound) {
 }
 
 function table (header, rows) {
+  if (rows.length === 0) return ''
   return [
     '| ' + header.join(' | ') + ' |',
     '| ' + header.map((_, i) => i === 0 ? '---' : '---:').join(' | ') + ' |',
@@ -226,7 +227,8 @@ ${body}
 `
 }
 
-export function renderReadme (readme, results) {
+/** The markdown tables for whatever suites `results` holds. */
+export function renderTables (results) {
   const sections = []
   if (results.upgrade) sections.push(upgradeSection(results.upgrade))
   if (results.fanout) sections.push(fanoutSection(results.fanout))
@@ -235,8 +237,13 @@ export function renderReadme (readme, results) {
   if (results.idle) sections.push(idleSection(results.idle))
   if (results.trace) sections.push(traceSection(results.trace))
   if (results.store) sections.push(storeSection(results.store))
+  return sections.join('\n')
+}
+
+/** `readme` with the part between the result markers replaced by the tables. */
+export function renderReadme (readme, results) {
   const start = readme.indexOf(START)
   const end = readme.indexOf(END)
   if (start < 0 || end < start) throw new Error(`bench/README.md lacks the ${START} … ${END} markers`)
-  return readme.slice(0, start + START.length) + '\n\n' + sections.join('\n') + '\n' + readme.slice(end)
+  return readme.slice(0, start + START.length) + '\n\n' + renderTables(results) + '\n' + readme.slice(end)
 }
