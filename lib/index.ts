@@ -146,4 +146,9 @@ export type { InjectWSOptions } from './upgrade/inject.js'
 export type { UpgradeErrorHandler, UpgradeOptions, WebSocketServerOptions } from './upgrade/options.js'
 export type { ReplyUpgradeOptions } from './upgrade/reply-upgrade.js'
 export type { UpgradeHookFunction } from './upgrade/upgrade-hooks.js'
+// The storage-agnostic durable store: implement CollabStorage (Postgres, S3, ...)
+// and wrap it with storageExtension. The SQLite one is `fastify-collab/sqlite`.
+export { storageExtension, type StorageExtension, type StorageExtensionOptions } from './storage/extension.js'
+export type { CollabStorage, LogEntry, StoredDocument } from './storage/storage.js'
+export type { RetryOptions } from './storage/group-commit.js'
 export * from './errors.js'
