@@ -22,6 +22,14 @@ function textUpdate (text) {
   return Y.encodeStateAsUpdate(doc)
 }
 
+function cutInDeleteSet () {
+  const doc = new Y.Doc()
+  doc.getText('text').insert(0, 'hello world')
+  doc.getText('text').delete(0, 3)
+  const update = Y.encodeStateAsUpdate(doc)
+  return update.slice(0, update.length - 1)
+}
+
 function syncStatusOf (bytes) {
   const { d } = readHp(bytes)
   return decoding.readVarInt(d)
@@ -147,6 +155,8 @@ test('bad frames close only their own connection, with 4400 (malformed/unknown) 
     ['truncated y-websocket update', c => { c.send(syncStep1()); c.send(Uint8Array.of(0, 2, 50, 1, 2)) }, 4400, '/bad'],
     ['unknown sync sub-type', c => { c.send(syncStep1()); c.send(Uint8Array.of(0, 9, 0)) }, 4400, '/bad'],
     ['garbage Yjs update', c => { c.send(syncStep1()); c.send(ywsUpdate(Uint8Array.of(200, 1, 2, 3))) }, 4400, '/bad'],
+    // Yjs alone would integrate this one's structs, then throw on its cut delete set.
+    ['Yjs update cut in its delete set', c => { c.send(syncStep1()); c.send(ywsUpdate(cutInDeleteSet())) }, 4400, '/bad'],
     ['awareness that is not JSON', c => {
       c.send(hpAuth('bad'))
       c.send(hp('bad', 1, e => encoding.writeVarUint8Array(e, frame(a => { encoding.writeVarUint(a, 1); encoding.writeVarUint(a, 7); encoding.writeVarUint(a, 1); encoding.writeVarString(a, '{nope') }))))
