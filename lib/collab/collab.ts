@@ -44,6 +44,8 @@ export interface Collab {
   closeConnections: (documentName?: string) => void
   /** The loaded documents by name. */
   readonly documents: ReadonlyMap<string, CollabDocument>
+  /** The root Fastify logger, so extensions can log outside any request (hook payloads carry `instance`). */
+  readonly log: FastifyBaseLogger
 }
 
 /** What the connection and document modules share. */
@@ -103,7 +105,8 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
         }
       }
     },
-    documents
+    documents,
+    log
   }
 
   const hooks = new HookRunner(resolved.extensions, resolved.hooks, log)
