@@ -120,11 +120,6 @@ export class Connection implements SessionSocket {
     session.document.detach(session, session.ownedAwarenessClients())
   }
 
-  /** The sessions of this socket, for counting and `closeConnections()`. */
-  sessions (): Session[] {
-    return [...this.entries.values()].filter(entry => entry instanceof Session)
-  }
-
   // --- incoming -------------------------------------------------------------
 
   onMessage (data: RawData, isBinary: boolean): void {
