@@ -157,7 +157,8 @@ export class Session {
   }
 
   private handleSafely (message: DocumentMessage): void {
-    if (!this.document.isLive) return
+    // A frame that waited for beforeHandleMessage may find its session ended.
+    if (!this.document.isLive || !this.document.connections.has(this)) return
     try {
       this.handle(message)
     } catch (error) {

@@ -183,3 +183,28 @@ test('fire-and-forget hooks (onAwarenessUpdate, onStateless, connected, onDiscon
   await synced(again)
   assert.deepEqual(unhandled, [])
 })
+
+test('beforeHandleMessage sees each frame in order before it is handled; a throw closes the socket with 4403', async t => {
+  const seen = []
+  const { url, app } = await startCollabServer(t, {
+    async beforeHandleMessage ({ update, documentName, connection }) {
+      assert.equal(connection.documentName, documentName)
+      seen.push(readHp(update).type)
+      // Slow down the first frame: the next ones must still wait their turn.
+      if (seen.length === 1) await new Promise(resolve => setImmediate(resolve))
+      if (readHp(update).type === 5) throw new Error('no stateless here')
+    }
+  })
+  const raw = await rawClient(t, url)
+  raw.send(hpAuth('bhm'))
+  await raw.next(isHp('bhm', 2, 2))
+  const doc = new Y.Doc()
+  doc.getText('text').insert(0, 'a')
+  raw.send(hp('bhm', 0, e => { encoding.writeVarUint(e, 2); encoding.writeVarUint8Array(e, Y.encodeStateAsUpdate(doc)) }))
+  raw.send(hp('bhm', 3))
+  await raw.next(isHp('bhm', 8), { what: 'SyncStatus' })
+  assert.equal(app.collab.documents.get('bhm').getText('text').toString(), 'a')
+  assert.deepEqual(seen, [0, 3])
+  raw.send(hp('bhm', 5, e => encoding.writeVarString(e, 'hi')))
+  assert.equal((await raw.closed).code, 4403)
+})
