@@ -136,7 +136,7 @@ ${when(suite)} The floor is 2.0 s. *Converged*: every client holds every other c
     }
   }
   parts.push(table(['target', 'measured', ''], targets.map(([t, v, ok]) => [t, fmt.ratio(v), verdict(ok)])))
-  return parts.join('\n')
+  return parts.join('\n') + '\n'
 }
 
 function durabilitySection (suite) {

@@ -8,12 +8,15 @@
  * @param {number} rounds
  * @param {(id: string, round: number) => Promise<object>} measure one fresh measurement
  * @param {(line: string) => void} log
+ * @param {Record<string, number>} [fewer] systems that take part in fewer
+ *   rounds (the first ones), to bound the time the slow ones take
  * @returns {Promise<Record<string, { rounds: object[], errors: string[] }>>}
  */
-export async function alternate (label, ids, rounds, measure, log) {
+export async function alternate (label, ids, rounds, measure, log, fewer = {}) {
   const results = Object.fromEntries(ids.map((id) => [id, { rounds: [], errors: [] }]))
   for (let round = 1; round <= rounds; round++) {
     for (const id of ids) {
+      if (round > (fewer[id] ?? rounds)) continue
       try {
         const value = await measure(id, round)
         results[id].rounds.push(value)
