@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { loadavg } from 'node:os'
 import { pinLoadGenerator, SERVER_CORE } from './lib/server-process.js'
 import { alternate } from './lib/rounds.js'
 import { measureUpgrade, systems as upgradeSystems } from './upgrade.js'
@@ -129,12 +130,16 @@ for (const name of only) {
   if (!(name in suites)) throw new Error(`unknown suite ${name}; known: ${Object.keys(suites).join(', ')}`)
   const t0 = performance.now()
   log(`suite ${name}: start`)
+  const loadBefore = loadavg()[0]
   results[name] = {
     date: new Date().toISOString(),
     node: process.version,
+    loadBefore,
     plan: plan[name],
     results: await suites[name](plan[name]),
-    seconds: (performance.now() - t0) / 1000
+    seconds: (performance.now() - t0) / 1000,
+    // The 1-minute load average; above the ~2 this run adds, other work shared the cores.
+    loadAfter: loadavg()[0]
   }
   writeFileSync(file, JSON.stringify(results, null, 1) + '\n')
   log(`suite ${name}: done in ${results[name].seconds.toFixed(0)} s`)

@@ -54,8 +54,13 @@ function errorsOf (results) {
   return lines.length === 0 ? '' : '\nFailures in this run:\n' + lines.join('\n') + '\n'
 }
 
+function load (suite) {
+  if (suite.loadBefore === undefined) return ''
+  return ` Load average ${suite.loadBefore.toFixed(1)} before, ${suite.loadAfter.toFixed(1)} after (this run alone adds about 2).`
+}
+
 function when (suite) {
-  return `Measured ${suite.date.slice(0, 16).replace('T', ' ')} UTC, Node ${suite.node}, ${suite.plan.rounds ?? 1} alternating round(s); median, with the range of the rounds in small print.`
+  return `Measured ${suite.date.slice(0, 16).replace('T', ' ')} UTC, Node ${suite.node}, ${suite.plan.rounds ?? 1} alternating round(s); median, with the range of the rounds in small print.${load(suite)}`
 }
 
 function upgradeSection (suite) {
@@ -221,7 +226,7 @@ function storeSection (suite) {
   const body = suite.results.error ? `Not measured: ${suite.results.error}` : suite.results.markdown
   return `### Store throughput and cold load (issue 4, \`bench/store.js\`)
 
-Measured ${suite.date.slice(0, 16).replace('T', ' ')} UTC, Node ${suite.node}, pinned to core 0. Output of \`node bench/store.js\`, verbatim:
+Measured ${suite.date.slice(0, 16).replace('T', ' ')} UTC, Node ${suite.node}, pinned to core 0.${load(suite)} Output of \`node bench/store.js\`, verbatim:
 
 ${body}
 `
