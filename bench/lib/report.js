@@ -18,6 +18,12 @@ const names = {
   limit: 'plain `Y.applyUpdate` in one process (the limit)'
 }
 
+/** The system's name, with its number of rounds when it took part in fewer than the suite's. */
+function label (id, entry, rounds) {
+  const n = entry?.rounds?.length ?? 0
+  return n < rounds ? `${names[id] ?? id} (${n} round${n === 1 ? '' : 's'})` : names[id] ?? id
+}
+
 /** Median of `key` over a system's rounds, with the spread when there are several. */
 function stat (entry, key) {
   const values = (entry?.rounds ?? []).map((r) => r[key]).filter((v) => Number.isFinite(v))
@@ -116,7 +122,7 @@ ${when(suite)} The floor is 2.0 s. *Converged*: every client holds every other c
     const rows = Object.keys(results).map((id) => {
       const e = results[id]
       return [
-        names[id] ?? id,
+        label(id, e, suite.plan.rounds),
         cell(stat(e, 'seconds'), fmt.n2),
         fmt.ratio(ratio(stat(e, 'seconds').median, stat(hp4, 'seconds').median)),
         cell(stat(e, 'ackSeconds'), fmt.n2),
@@ -206,7 +212,7 @@ ${errorsOf(r)}`
 function traceSection (suite) {
   const r = suite.results
   const limit = stat(r.limit, 'perSecond').median
-  const rows = Object.keys(r).map((id) => [names[id] ?? id, cell(stat(r[id], 'seconds'), fmt.n2), cell(stat(r[id], 'perSecond'), fmt.int), fmt.ratio(ratio(stat(r[id], 'perSecond').median, limit)), cell(stat(r[id], 'cpuSeconds'), fmt.n2)])
+  const rows = Object.keys(r).map((id) => [label(id, r[id], suite.plan.rounds), cell(stat(r[id], 'seconds'), fmt.n2), cell(stat(r[id], 'perSecond'), fmt.int), fmt.ratio(ratio(stat(r[id], 'perSecond').median, limit)), cell(stat(r[id], 'cpuSeconds'), fmt.n2)])
   const targets = ['ours-hp', 'ours-yws'].filter((id) => r[id]).map((id) => {
     const v = ratio(stat(r[id], 'perSecond').median, limit)
     return [`${names[id]} ≥ 0.5 × plain Y.applyUpdate`, fmt.ratio(v), verdict(check(v, '>=', 0.5))]
