@@ -36,9 +36,9 @@ export interface StorageExtensionOptions {
   /** Backoff of failed appends. Defaults: 50 ms doubling up to 5000 ms, no attempt limit. */
   retry?: RetryOptions
   /**
-   * Where storage errors are logged. Default: the Fastify instance's logger (`request.server.log`), taken
-   * from the first hook call made for a client connection. Until there is one (only direct connections
-   * so far), errors go to `process.emitWarning`.
+   * Where storage errors are logged. Default: the app's root logger, `fastify.collab.log`, taken from the
+   * `instance` of the first hook call. Hooks called by hand without an `instance` fall back to
+   * `process.emitWarning`.
    */
   log?: FastifyBaseLogger
 }
@@ -47,8 +47,8 @@ export interface StorageExtensionOptions {
 export interface StoragePayload {
   documentName: string
   document: Y.Doc
-  /** The client's FastifyRequest, absent for direct connections; its `server.log` is the default logger. */
-  request?: unknown
+  /** `fastify.collab`, whose `log` is the default logger. */
+  instance?: { readonly log: FastifyBaseLogger }
 }
 
 /** The applied update given to `onChange`, Yjs update format v1. */
@@ -78,15 +78,6 @@ interface LogState {
   logBytes: number
   /** A size-triggered compaction is queued or running: updates arriving meanwhile must not queue more. */
   compacting: boolean
-}
-
-// The instance's logger, not the request's child logger: a storage error belongs to no one request.
-function serverLoggerOf (request: unknown): FastifyBaseLogger | null {
-  if (typeof request !== 'object' || request === null || !('server' in request)) return null
-  const server = request.server
-  if (typeof server !== 'object' || server === null || !('log' in server)) return null
-  const log = server.log
-  return typeof log === 'object' && log !== null && 'error' in log ? log as FastifyBaseLogger : null
 }
 
 // Infinity is allowed: it turns a size bound off.
@@ -124,8 +115,9 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
   let log = options.log ?? null
   const documents = new Map<string, LogState>()
 
-  function useLoggerOf (request: unknown): void {
-    log ??= serverLoggerOf(request)
+  // The root logger, not a request's child: a storage error belongs to no one request.
+  function useLoggerOf (instance: StoragePayload['instance']): void {
+    log ??= instance?.log ?? null
   }
 
   function logError (err: Error, documentName?: string): void {
@@ -165,8 +157,8 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
   return {
     priority: options.priority ?? 100,
 
-    async onLoadDocument ({ documentName, document, request }) {
-      useLoggerOf(request)
+    async onLoadDocument ({ documentName, document, instance }) {
+      useLoggerOf(instance)
       try {
         const stored = await commit.exclusive(() => storage.load(documentName))
         let logBytes = 0
@@ -185,8 +177,8 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
       }
     },
 
-    async onChange ({ documentName, update, request }) {
-      useLoggerOf(request)
+    async onChange ({ documentName, update, instance }) {
+      useLoggerOf(instance)
       const state = stateOf(documentName)
       state.seq++
       state.logBytes += update.byteLength
