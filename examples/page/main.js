@@ -1,0 +1,91 @@
+// The demo page: CodeMirror 6 bound to a Y.Text through y-codemirror.next, synced with
+// @hocuspocus/provider. Hocuspocus clients get a SyncStatus after the server has durably
+// stored each update, so "Saved" here means written to SQLite, not merely sent.
+import * as Y from 'yjs'
+import { HocuspocusProvider } from '@hocuspocus/provider'
+import { basicSetup, EditorView } from 'codemirror'
+import { EditorState } from '@codemirror/state'
+import { keymap } from '@codemirror/view'
+import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next'
+import { pickDocument, pickUser } from './identity.js'
+
+const params = new URLSearchParams(window.location.search)
+const documentName = pickDocument(params)
+const user = pickUser(params)
+
+const ydoc = new Y.Doc()
+const ytext = ydoc.getText('codemirror')
+const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws'
+const provider = new HocuspocusProvider({
+  url: `${scheme}://${window.location.host}/collab/${encodeURIComponent(documentName)}`,
+  name: documentName,
+  document: ydoc
+})
+provider.awareness.setLocalStateField('user', user)
+
+const undoManager = new Y.UndoManager(ytext)
+const view = new EditorView({
+  parent: document.querySelector('#editor'),
+  state: EditorState.create({
+    doc: ytext.toString(),
+    extensions: [
+      keymap.of(yUndoManagerKeymap),
+      basicSetup,
+      EditorView.lineWrapping,
+      yCollab(ytext, provider.awareness, { undoManager })
+    ]
+  })
+})
+
+// Status: the socket's state, then whether every local change has been acknowledged.
+const statusElement = document.querySelector('#status')
+let socketStatus = 'connecting'
+function renderStatus () {
+  let text = socketStatus
+  if (socketStatus === 'connected') {
+    if (!provider.isSynced) text = 'syncing'
+    else text = provider.hasUnsyncedChanges ? 'saving' : 'saved'
+  }
+  statusElement.textContent = text
+  statusElement.dataset.state = text
+}
+provider.on('status', ({ status }) => { socketStatus = status; renderStatus() })
+provider.on('synced', renderStatus)
+provider.on('unsyncedChanges', renderStatus)
+provider.on('authenticationFailed', ({ reason }) => {
+  socketStatus = `denied: ${reason}`
+  renderStatus()
+})
+
+// Presence: one entry per awareness state that carries a user, this tab first.
+const presenceElement = document.querySelector('#presence')
+function renderPresence () {
+  const entries = []
+  for (const [clientId, state] of provider.awareness.getStates()) {
+    if (state.user == null) continue
+    entries.push({ clientId, self: clientId === ydoc.clientID, ...state.user })
+  }
+  entries.sort((a, b) => Number(b.self) - Number(a.self) || a.name.localeCompare(b.name))
+  presenceElement.replaceChildren(...entries.map((entry) => {
+    const item = document.createElement('li')
+    item.dataset.clientId = String(entry.clientId)
+    const swatch = document.createElement('span')
+    swatch.className = 'swatch'
+    swatch.style.background = entry.color
+    const name = document.createElement('span')
+    name.className = 'name'
+    name.textContent = entry.self ? `${entry.name} (you)` : entry.name
+    item.append(swatch, name)
+    return item
+  }))
+}
+provider.awareness.on('change', renderPresence)
+renderPresence()
+
+// Document switcher: a plain GET form to `/?doc=name`, plus the current name.
+document.querySelector('#doc-name').value = documentName
+document.querySelector('#current-doc').textContent = documentName
+document.title = `${documentName} · fastify-collab`
+
+// Handles for the browser test and for curious people in the console.
+window.collab = { provider, ydoc, ytext, view, documentName, user }
