@@ -1,0 +1,114 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+import { startExampleServer, tempDataDir } from './example-server.js'
+
+const executablePath = '/usr/bin/chromium'
+const artifacts = fileURLToPath(new URL('../artifacts/', import.meta.url))
+
+async function launch (t) {
+  const profile = mkdtempSync(join(tmpdir(), 'fastify-collab-chromium-'))
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+    viewport: { width: 1100, height: 600 }
+  })
+  t.after(async () => {
+    await context.close()
+    rmSync(profile, { recursive: true, force: true })
+  })
+  return context
+}
+
+// Every uncaught error on a page fails the test, not just the step that notices it.
+async function open (context, url) {
+  const page = await context.newPage()
+  const errors = []
+  page.on('pageerror', (error) => errors.push(error))
+  await page.goto(url)
+  page.errors = errors
+  return page
+}
+
+// The editor's own document, which is what it renders; the DOM text would also hold the
+// remote carets' name labels.
+const editorText = (page) => page.evaluate(() => window.collab.view.state.doc.toString())
+const until = (page, fn, arg) => page.waitForFunction(fn, arg, { timeout: 10_000 })
+const saved = (page) => until(page, () => document.querySelector('#status').dataset.state === 'saved')
+const shows = (page, text) => until(page, (expected) => window.collab.view.state.doc.toString().includes(expected), text)
+const present = (page, name) => until(page, (expected) => [...document.querySelectorAll('#presence .name')].some(node => node.textContent === expected), name)
+
+test('two browsers edit one document; the text survives a reload and a server restart', async (t) => {
+  if (!existsSync(executablePath)) {
+    const message = `${executablePath} is missing: install Debian's chromium (apt-get install chromium) to run the browser test`
+    if (process.env.CI === 'true') assert.fail(message)
+    t.diagnostic(message)
+    t.skip(message)
+    return
+  }
+  mkdirSync(artifacts, { recursive: true })
+  const dataDir = tempDataDir(t)
+  const first = await startExampleServer(t, dataDir)
+  const context = await launch(t)
+  const doc = `${first.httpUrl}/?doc=e2e`
+
+  const alice = await open(context, `${doc}&name=Alice`)
+  const bob = await open(context, `${doc}&name=Bob`)
+  await Promise.all([saved(alice), saved(bob)])
+  assert.equal(await alice.locator('#current-doc').textContent(), 'e2e')
+
+  await alice.locator('.cm-content').click()
+  await alice.keyboard.type('Alice was here. ')
+  await shows(bob, 'Alice was here. ')
+
+  await bob.locator('.cm-content').click()
+  await bob.keyboard.press('Control+End')
+  await bob.keyboard.type('Bob too.')
+  await shows(alice, 'Alice was here. Bob too.')
+
+  // Presence: each lists the other by name with a colour; each draws the other's caret.
+  await Promise.all([present(alice, 'Alice (you)'), present(alice, 'Bob'), present(bob, 'Alice'), present(bob, 'Bob (you)')])
+  await until(alice, () => document.querySelector('.cm-ySelectionCaret') !== null)
+  await until(bob, () => document.querySelector('.cm-ySelectionCaret') !== null)
+  const bobColour = await bob.evaluate(() => window.collab.user.color)
+  const swatch = await alice.locator('#presence li', { hasText: 'Bob' }).locator('.swatch').evaluate((node) => getComputedStyle(node).backgroundColor)
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(bobColour.slice(i, i + 2), 16))
+  assert.equal(swatch, `rgb(${r}, ${g}, ${b})`, "Alice sees Bob in Bob's colour")
+
+  // "saved" means every keystroke was acknowledged, which the store does after the SQLite write.
+  await Promise.all([saved(alice), saved(bob)])
+  const expected = 'Alice was here. Bob too.'
+  assert.equal(await editorText(alice), expected)
+  assert.equal(await editorText(bob), expected)
+  await alice.screenshot({ path: join(artifacts, 'browser-two-pages.png') })
+
+  await bob.reload()
+  await saved(bob)
+  assert.equal(await editorText(bob), expected, 'a reload keeps the text')
+
+  // The switcher opens another, empty document.
+  await bob.locator('#doc-name').fill('elsewhere')
+  await Promise.all([bob.waitForURL(/\?doc=elsewhere$/), bob.locator('#switcher button').click()])
+  await saved(bob)
+  assert.equal(await bob.locator('#current-doc').textContent(), 'elsewhere')
+  assert.equal(await editorText(bob), '')
+
+  assert.deepEqual([...alice.errors, ...bob.errors], [])
+  await alice.close()
+  await bob.close()
+  assert.equal(await first.stop(), 0, 'SIGTERM stores everything and exits with 0')
+
+  const second = await startExampleServer(t, dataDir)
+  const carol = await open(context, `${second.httpUrl}/?doc=e2e&name=Carol`)
+  await saved(carol)
+  assert.equal(await editorText(carol), expected, 'the text survives a server restart on the same DATA_DIR')
+  await carol.screenshot({ path: join(artifacts, 'browser-after-restart.png') })
+  assert.deepEqual(carol.errors, [])
+  await carol.close()
+  assert.equal(await second.stop(), 0)
+})
