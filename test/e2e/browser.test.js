@@ -38,7 +38,7 @@ async function open (context, url) {
 // The editor's own document, which is what it renders; the DOM text would also hold the
 // remote carets' name labels.
 const editorText = (page) => page.evaluate(() => window.collab.view.state.doc.toString())
-const until = (page, fn, arg) => page.waitForFunction(fn, arg, { timeout: 10_000 })
+const until = (page, fn, arg) => page.waitForFunction(fn, arg, { timeout: 20_000 })
 const saved = (page) => until(page, () => document.querySelector('#status').dataset.state === 'saved')
 const shows = (page, text) => until(page, (expected) => window.collab.view.state.doc.toString().includes(expected), text)
 const present = (page, name) => until(page, (expected) => [...document.querySelectorAll('#presence .name')].some(node => node.textContent === expected), name)
@@ -76,7 +76,7 @@ test('two browsers edit one document; the text survives a reload and a server re
   await until(alice, () => document.querySelector('.cm-ySelectionCaret') !== null)
   await until(bob, () => document.querySelector('.cm-ySelectionCaret') !== null)
   const bobColour = await bob.evaluate(() => window.collab.user.color)
-  const swatch = await alice.locator('#presence li', { hasText: 'Bob' }).locator('.swatch').evaluate((node) => getComputedStyle(node).backgroundColor)
+  const swatch = await alice.locator('#presence li', { hasText: 'Bob' }).locator('.swatch').evaluate((node) => window.getComputedStyle(node).backgroundColor)
   const [r, g, b] = [1, 3, 5].map((i) => parseInt(bobColour.slice(i, i + 2), 16))
   assert.equal(swatch, `rgb(${r}, ${g}, ${b})`, "Alice sees Bob in Bob's colour")
 

@@ -1,0 +1,76 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { WebSocket } from 'ws'
+import * as Y from 'yjs'
+import { HocuspocusProvider } from '@hocuspocus/provider'
+import { replay } from '../../examples/replay.js'
+import { textField } from '../../examples/app.js'
+import { loadTrace } from '../helpers/traces.js'
+import { when } from '../helpers/wait.js'
+import { startExampleServer, tempDataDir } from './example-server.js'
+
+const replayPath = fileURLToPath(new URL('../../examples/replay.js', import.meta.url))
+
+// `npm run replay -- …` is `node examples/replay.js …`.
+async function runReplayCommand (args) {
+  const child = spawn(process.execPath, [replayPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk) => { stdout += chunk })
+  child.stderr.setEncoding('utf8').on('data', (chunk) => { stderr += chunk })
+  const [code] = await once(child, 'exit')
+  return { code, stdout, stderr }
+}
+
+async function readThroughServer (t, wsUrl, documentName) {
+  const provider = new HocuspocusProvider({
+    url: `${wsUrl}/collab/${documentName}?token=demo`,
+    name: documentName,
+    document: new Y.Doc(),
+    WebSocketPolyfill: WebSocket
+  })
+  t.after(() => provider.destroy())
+  await when(provider, 'synced', { check: () => provider.isSynced, timeout: 10_000, what: `${documentName} to sync` })
+  const text = provider.document.getText(textField).toString()
+  provider.destroy()
+  return text
+}
+
+test('replayed traces reach endContent, and a restarted server reloads them from SQLite', async (t) => {
+  const dataDir = tempDataDir(t)
+  const first = await startExampleServer(t, dataDir)
+
+  // The command, as a person runs it: sequential trace, one typist and one watcher.
+  const svelte = loadTrace('sveltecomponent')
+  const command = await runReplayCommand(['sveltecomponent', '--clients', '2', '--url', first.wsUrl, '--doc', 'svelte'])
+  assert.equal(command.code, 0, command.stderr)
+  assert.match(command.stderr, new RegExp(`\\] ${svelte.txns.length}/${svelte.txns.length} acknowledged`), 'the progress bar reaches the end')
+  assert.match(command.stdout, /^updates\/s: +\d+ /m)
+  assert.match(command.stdout, /^bytes stored: +[1-9]\d* /m)
+  assert.match(command.stdout, /^reload \(disk\): +\d+\.\d ms /m)
+
+  // The concurrent trace: two typists, each on top of the state named by `parents`.
+  const friends = loadTrace('friendsforever')
+  const result = await replay({ trace: friends, url: first.wsUrl, documentName: 'friends', clients: 2 })
+  assert.equal(result.writers, 2)
+  assert.equal(result.transactions, friends.txns.length)
+  assert.ok(result.bytesStored > 0)
+
+  assert.equal(await first.stop(), 0, 'SIGTERM stores everything and exits with 0')
+  const second = await startExampleServer(t, dataDir)
+  assert.equal(await readThroughServer(t, second.wsUrl, 'svelte'), svelte.endContent)
+  assert.equal(await readThroughServer(t, second.wsUrl, 'friends'), friends.endContent)
+  assert.equal(await second.stop(), 0)
+})
+
+test('the replay command explains its usage and rejects a bad --clients', async () => {
+  const none = await runReplayCommand([])
+  assert.equal(none.code, 2)
+  assert.match(none.stderr, /^usage: npm run replay -- <trace>/)
+  const bad = await runReplayCommand(['sveltecomponent', '--clients', 'zero'])
+  assert.equal(bad.code, 2)
+  assert.match(bad.stderr, /--clients must be a positive integer/)
+})
