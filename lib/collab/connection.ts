@@ -42,7 +42,10 @@ function toBytes (data: RawData): Uint8Array {
   return data
 }
 
+// Hocuspocus hooks refuse with `{ reason }`; ours may also throw an Error.
 function reasonOf (error: unknown): string {
+  const reason = (error as { reason?: unknown } | null)?.reason
+  if (typeof reason === 'string' && reason !== '') return reason
   if (error instanceof Error && error.message !== '') return error.message
   if (typeof error === 'string' && error !== '') return error
   return 'permission-denied'
@@ -149,7 +152,7 @@ export class Connection implements SessionSocket {
     const pending = entry ?? this.addPending('')
     if (pending === undefined) return
     this.enqueue(pending, message, frame)
-    if (!pending.authenticating) {
+    if (!pending.authenticating && !this.closed) {
       pending.authenticating = true
       this.authenticate(pending, '', this.boundName, undefined, undefined, yWebsocketCodec).catch(noop)
     }

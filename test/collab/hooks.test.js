@@ -55,12 +55,18 @@ test('context flows from handleConnection through onConnect and onAuthenticate i
 test('an onAuthenticate failure refuses with its reason, and no document is ever loaded', async t => {
   let loads = 0
   const { app, hocus } = await startCollabServer(t, {
-    onAuthenticate ({ token }) { if (token !== 'good') throw new Error('bad token') },
+    onAuthenticate ({ token }) {
+      // Hocuspocus hooks refuse with a plain `{ reason }` object; an Error's message works too.
+      if (token === 'object') throw Object.assign(new Error('ignored'), { reason: 'custom reason' })
+      if (token !== 'good') throw new Error('bad token')
+    },
     onLoadDocument () { loads++ }
   })
   const refused = hocus('auth', { token: 'bad' })
   const [{ reason }] = await when(refused, 'authenticationFailed')
   assert.equal(reason, 'bad token')
+  const [{ reason: custom }] = await when(hocus('auth', { token: 'object' }), 'authenticationFailed')
+  assert.equal(custom, 'custom reason')
   assert.equal(loads, 0)
   assert.equal(app.collab.getDocumentsCount(), 0)
   const accepted = hocus('auth', { token: 'good' })
