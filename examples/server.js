@@ -1,6 +1,6 @@
 // `npm start`: the demo collaboration server. PORT (default 1234), HOST (default 127.0.0.1),
 // DATA_DIR (default ./data) and DEMO_TOKEN (default demo) change it. Ctrl-C stores every
-// document and exits.
+// document and exits; a second Ctrl-C exits at once.
 import { resolve } from 'node:path'
 import { buildApp } from './app.js'
 
@@ -12,7 +12,11 @@ const app = await buildApp({ dataDir, token: process.env.DEMO_TOKEN ?? 'demo', l
 
 let closing = false
 async function shutdown (signal) {
-  if (closing) return
+  // A second Ctrl-C is the way out of a close that hangs.
+  if (closing) {
+    app.log.warn({ signal }, 'exiting without waiting for the close')
+    process.exit(1)
+  }
   closing = true
   app.log.info({ signal }, 'storing every document, then exiting')
   try {
