@@ -108,6 +108,7 @@ export class CollabDocument extends Y.Doc {
   private storing: Promise<void> | null = null
   private unloading: Promise<void> | null = null
   private lastContext: HookContext = {}
+  private lastOrigin: CollabOrigin | null = null
 
   constructor (private readonly host: DocumentHost, name: string, loadPayload: Omit<LoadPayload, 'document'>) {
     super({ gc: true })
@@ -261,6 +262,7 @@ export class CollabDocument extends Y.Doc {
     this.outbox.addUpdate(update, transaction.beforeState)
     const context = contextOf(origin)
     this.lastContext = context
+    this.lastOrigin = (origin ?? null) as CollabOrigin | null
     this.markChanged()
     const { hooks } = this.host
     if (!hooks.has('onChange')) return
@@ -269,9 +271,11 @@ export class CollabDocument extends Y.Doc {
       documentName: this.name,
       document: this,
       update,
-      origin: (origin ?? null) as CollabOrigin | null,
+      origin: this.lastOrigin,
+      transactionOrigin: this.lastOrigin,
       context,
       request: (origin as { request?: LoadPayload['request'] } | null)?.request,
+      socketId: (origin as { socketId?: string } | null)?.socketId,
       clientsCount: this.connections.size
     })
     // Whoever applied the update may await this; nobody else must see a rejection.
@@ -350,6 +354,8 @@ export class CollabDocument extends Y.Doc {
       documentName: this.name,
       document: this,
       context: this.lastContext,
+      lastContext: this.lastContext,
+      lastTransactionOrigin: this.lastOrigin,
       clientsCount: this.connections.size
     }
     try {

@@ -64,9 +64,13 @@ export interface ChangePayload {
   update: Uint8Array
   /** The transaction origin: a Session, a DirectConnection, or a remote source. */
   origin: CollabOrigin | null
+  /** The same as `origin`, under Hocuspocus's name. */
+  transactionOrigin: CollabOrigin | null
   /** The context of the connection that made the change, or `{}`. */
   context: HookContext
   request: FastifyRequest | undefined
+  /** The request id of the socket that made the change, if a socket did. */
+  socketId: string | undefined
   clientsCount: number
 }
 
@@ -76,6 +80,10 @@ export interface StorePayload {
   document: CollabDocument
   /** The context of the connection that made the last change, or `{}`. */
   context: HookContext
+  /** The same as `context`, under Hocuspocus's name. */
+  lastContext: HookContext
+  /** The origin of the last change (Hocuspocus's name). */
+  lastTransactionOrigin: CollabOrigin | null
   clientsCount: number
 }
 
