@@ -67,7 +67,8 @@ export async function buildApp ({ dataDir, token = 'demo', logger = true }) {
     }
   }, async (request, reply) => {
     const socket = await reply.upgrade()
-    app.collab.handleConnection(socket, request, request.params.document, { user: { token: request.query.token !== undefined } })
+    // The hook context tells later hooks (and logs) how this client got in.
+    app.collab.handleConnection(socket, request, request.params.document, { access: request.query.token === token ? 'token' : 'origin' })
   })
 
   // For the replay command: what is on disk for one document, and how long reading it
