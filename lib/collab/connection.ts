@@ -9,6 +9,7 @@ import { type Codec, hocuspocusCodec, type WireProtocol, yWebsocketCodec } from 
 import { decodeHocuspocusFrame, encodeAuthenticated, encodeClose, encodePermissionDenied as hocuspocusDenied, parseAddress, PONG_FRAME } from './protocol/hocuspocus.js'
 import { decodeYWebsocketFrame, encodePermissionDenied as yWebsocketDenied } from './protocol/y-websocket.js'
 import { type DocumentMessage, Session, type SessionSocket } from './session.js'
+import { SmallMap } from './small-map.js'
 
 /**
  * Close codes this module sends (RFC 6455 §7.4: 4000–4999 are private use).
@@ -68,7 +69,7 @@ export class Connection implements SessionSocket {
   readonly log: FastifyBaseLogger
   private protocol: WireProtocol | null
   private closed = false
-  private readonly entries = new Map<string, Entry>()
+  private readonly entries = new SmallMap<string, Entry>()
   private queuedBytes = 0
   private queuedFrames = 0
 
@@ -87,7 +88,9 @@ export class Connection implements SessionSocket {
     holder[kCollabConnection] = this
     socket.on('message', onSocketMessage)
     socket.on('close', onSocketClose)
-    socket.on('error', onSocketError)
+    // An 'error' without a listener would crash the process. reply.upgrade()'s
+    // sockets already have one; a second would only cost memory.
+    if (socket.listenerCount('error') === 0) socket.on('error', onSocketError)
   }
 
   get instance (): CollabCore['instance'] {
@@ -312,7 +315,7 @@ export class Connection implements SessionSocket {
   }
 
   private detachAll (): void {
-    for (const [address, entry] of this.entries) {
+    for (const [address, entry] of this.entries.entries()) {
       if (entry instanceof Session) entry.document.detach(entry, entry.ownedAwarenessClients())
       else this.dropPending(address, entry)
     }
