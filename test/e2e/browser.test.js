@@ -56,6 +56,8 @@ test('two browsers edit one document; the text survives a reload and a server re
   const dataDir = tempDataDir(t)
   const first = await startExampleServer(t, dataDir)
   const context = await launch(t)
+  const requests = []
+  context.on('request', (request) => requests.push(request.url()))
   const doc = `${first.httpUrl}/?doc=e2e`
 
   const alice = await open(context, `${doc}&name=Alice`)
@@ -112,4 +114,9 @@ test('two browsers edit one document; the text survives a reload and a server re
   assert.deepEqual(carol.errors, [])
   await carol.close()
   assert.equal(await second.stop(), 0)
+
+  // Everything is bundled: the pages asked nothing of any other host.
+  const servers = [first.httpUrl, second.httpUrl].map((url) => `${url}/`)
+  assert.deepEqual(requests.filter((url) => !url.startsWith('data:') && !servers.some((origin) => url.startsWith(origin))), [])
+  assert.ok(requests.some((url) => url.endsWith('/build/main.js')), 'the requests were seen')
 })
