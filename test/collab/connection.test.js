@@ -73,6 +73,13 @@ test('both formats are told apart by the first frame on one route, and the proto
   raw.send(syncStep1())
   const closed = await raw.closed
   assert.equal(closed.code, 4400)
+
+  // Forced to y-websocket, a client that opens with QueryAwareness (not SyncStep1) is still served.
+  const forcedY = await startCollabServer(t, { protocol: 'y-websocket' })
+  const odd = await rawClient(t, forcedY.url + '/odd')
+  odd.send(Uint8Array.of(3))
+  const greeting = await odd.next()
+  assert.deepEqual([...greeting.slice(0, 2)], [0, 0], 'greeted with the server\'s SyncStep1')
 })
 
 test('y-websocket: the server greets with SyncStep1 after auth, answers SyncStep1 with SyncStep2 and QueryAwareness with every state', async t => {
