@@ -7,6 +7,8 @@ export const kUpgradeState = Symbol('fastify-collab.upgradeState')
 export const kUpgradeHead = Symbol('fastify-collab.upgradeHead')
 // The 'data' listener that keeps an upgrade socket read while its hooks run.
 export const kEarlyData = Symbol('fastify-collab.earlyData')
+// The handshake error ws found after the hijack, answered with 400.
+export const kHandshakeError = Symbol('fastify-collab.handshakeError')
 // Extra 101 headers asked for with reply.upgrade({ headers }), read by the
 // WebSocketServer 'headers' listener.
 export const kResponseHeaders = Symbol('fastify-collab.responseHeaders')

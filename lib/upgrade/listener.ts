@@ -1,7 +1,7 @@
 import { type IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { kEarlyData, kUpgradeHead } from '../symbols.js'
 import type { Sockets } from './sockets.js'
 
@@ -18,6 +18,14 @@ const MAX_EARLY_DATA = 64 * 1024
 /** True when an `Upgrade` header value names the WebSocket protocol (RFC 6455 §4.1, case-insensitive). */
 export function isWebSocketUpgrade (upgrade: string | undefined): boolean {
   return upgrade !== undefined && upgrade.toLowerCase() === 'websocket'
+}
+
+/**
+ * The `request.isUpgrade` getter: true exactly when the request came through the
+ * server's 'upgrade' event with `Upgrade: websocket`, as the listener marks it.
+ */
+export function isUpgradeRequest (this: FastifyRequest): boolean {
+  return this.raw[kUpgradeHead] !== undefined
 }
 
 /**

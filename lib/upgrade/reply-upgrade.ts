@@ -1,4 +1,5 @@
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http'
+import { type IncomingMessage, type OutgoingHttpHeaders, validateHeaderName, validateHeaderValue } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { WebSocket, WebSocketServer } from 'ws'
 import {
@@ -9,14 +10,18 @@ import {
   FST_COLLAB_UNSUPPORTED_VERSION,
   FST_COLLAB_UPGRADE_ABORTED
 } from '../errors.js'
-import { kEarlyData, kResponseHeaders, kUpgradeHead, kUpgradeState } from '../symbols.js'
+import { kEarlyData, kHandshakeError, kResponseHeaders, kUpgradeHead, kUpgradeState } from '../symbols.js'
 import { ignoreSocketError } from './listener.js'
 import type { UpgradeErrorHandler } from './options.js'
 import type { Sockets } from './sockets.js'
 
 /** Options of `reply.upgrade()`. */
 export interface ReplyUpgradeOptions {
-  /** Extra headers for the `101 Switching Protocols` response. */
+  /**
+   * Extra headers for the `101 Switching Protocols` response. Names and values are checked as
+   * Node's `setHeader` checks them, so that a value taken from the request cannot split the response.
+   * @throws ERR_INVALID_HTTP_TOKEN or ERR_INVALID_CHAR (Node's codes; Fastify answers 500).
+   */
   headers?: OutgoingHttpHeaders
   /**
    * A `ws` WebSocketServer of your own, created with `{ noServer: true }`, to
@@ -38,6 +43,7 @@ export interface UpgradeState {
 declare module 'node:http' {
   interface IncomingMessage {
     [kResponseHeaders]?: OutgoingHttpHeaders
+    [kHandshakeError]?: Error
   }
 }
 
@@ -56,7 +62,7 @@ const CLOSE_INTERNAL_ERROR = 1011
  * `reply.upgrade({ headers })` to the 101. ws emits it synchronously right
  * before writing the response, for this very request.
  */
-export function addResponseHeaders (headers: string[], req: IncomingMessage): void {
+function addResponseHeaders (headers: string[], req: IncomingMessage): void {
   const extra = req[kResponseHeaders]
   if (extra === undefined) return
   for (const name of Object.keys(extra)) {
@@ -66,8 +72,43 @@ export function addResponseHeaders (headers: string[], req: IncomingMessage): vo
   }
 }
 
-// Servers passed with reply.upgrade({ server }) get the same listener, once.
-const serversWithHeaders = new WeakSet<WebSocketServer>()
+/**
+ * 'wsClientError' listener of a WebSocketServer: ws found the handshake invalid
+ * (e.g. a malformed Sec-WebSocket-Protocol, RFC 6455 §4.1) after the hijack,
+ * where Fastify can no longer answer. Answer 400 as Fastify would, and let the
+ * 'close' that follows reject reply.upgrade() with FST_COLLAB_BAD_HANDSHAKE.
+ */
+function answerBadHandshake (error: Error, socket: Duplex, req: IncomingMessage): void {
+  const err = new FST_COLLAB_BAD_HANDSHAKE(error.message)
+  req[kHandshakeError] = err
+  const body = JSON.stringify({ statusCode: 400, code: err.code, error: 'Bad Request', message: err.message })
+  socket.once('finish', socket.destroy)
+  socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+}
+
+// Every server that completes handshakes gets both listeners, once: the
+// plugin's own, and those passed with reply.upgrade({ server }).
+const preparedServers = new WeakSet<WebSocketServer>()
+
+/** Adds the plugin's 'headers' and 'wsClientError' listeners to a WebSocketServer, once. */
+export function prepareServer (server: WebSocketServer): void {
+  if (preparedServers.has(server)) return
+  preparedServers.add(server)
+  server.on('headers', addResponseHeaders)
+  server.on('wsClientError', answerBadHandshake)
+}
+
+function checkResponseHeaders (headers: OutgoingHttpHeaders): void {
+  for (const name of Object.keys(headers)) {
+    validateHeaderName(name)
+    const value = headers[name]
+    if (value === undefined) continue
+    for (const item of Array.isArray(value) ? value : [value]) validateHeaderValue(name, String(item))
+  }
+}
+
+function noop (): void {}
 
 // After the upgrade there is no HTTP reply left to send: a late reply.send(),
 // or a value returned by the handler, is dropped.
@@ -103,8 +144,10 @@ export function createReplyUpgrade (wss: WebSocketServer, sockets: Sockets) {
    * @throws FST_COLLAB_BAD_HANDSHAKE (400) or FST_COLLAB_UNSUPPORTED_VERSION (426) on an invalid handshake (RFC 6455 §4.2.1).
    * @throws FST_COLLAB_CLOSING (503) while `fastify.close()` runs.
    * @throws FST_COLLAB_REPLY_ALREADY_SENT when the reply was already sent or upgraded.
+   * @throws ERR_INVALID_HTTP_TOKEN / ERR_INVALID_CHAR for an invalid `options.headers` entry.
    * @returns the `ws` WebSocket, once the 101 is written. Rejects with
-   * FST_COLLAB_UPGRADE_ABORTED if the client goes away before that: it never hangs.
+   * FST_COLLAB_UPGRADE_ABORTED if the client goes away before that (it never hangs), or with
+   * FST_COLLAB_BAD_HANDSHAKE when ws refuses the handshake (the client then gets a 400).
    */
   return function upgrade (this: FastifyReply, options?: ReplyUpgradeOptions): Promise<WebSocket> {
     const request: FastifyRequest = this.request
@@ -115,43 +158,51 @@ export function createReplyUpgrade (wss: WebSocketServer, sockets: Sockets) {
     if (this.sent || this[kUpgradeState] !== null) throw new FST_COLLAB_REPLY_ALREADY_SENT()
     if (sockets.closing) throw new FST_COLLAB_CLOSING()
     checkHandshake(raw)
+    if (options?.headers !== undefined) {
+      checkResponseHeaders(options.headers)
+      raw[kResponseHeaders] = options.headers
+    }
+    const server = options?.server ?? wss
+    prepareServer(server)
 
     this.hijack()
     this.send = sendAfterUpgrade
     // The ServerResponse only existed for an HTTP answer; ws writes the 101 itself.
     this.raw.detachSocket(raw.socket)
-    if (options?.headers !== undefined) raw[kResponseHeaders] = options.headers
-    const server = options?.server ?? wss
-    if (server !== wss && !serversWithHeaders.has(server)) {
-      serversWithHeaders.add(server)
-      server.on('headers', addResponseHeaders)
-    }
-
     const socket = raw.socket
     // Hand reading over to ws: it attaches its own 'data' listener synchronously
     // inside handleUpgrade, and replays the bytes collected so far (the head).
     socket.removeListener('data', raw[kEarlyData] as (chunk: Buffer) => void)
-    const state: UpgradeState = { socket: null, promise: null as unknown as Promise<WebSocket> }
-    this[kUpgradeState] = state
-    state.promise = new Promise((resolve, reject) => {
-      // ws destroys a socket that is already half-closed without calling back:
+    const promise = new Promise<WebSocket>((resolve, reject) => {
+      // Gone already (a reset, or too much early data): its 'close' may be past.
+      if (socket.destroyed || !socket.readable || !socket.writable) {
+        socket.destroy()
+        reject(new FST_COLLAB_UPGRADE_ABORTED())
+        return
+      }
+      // ws destroys a socket that half-closes now without calling back:
       // 'close' is the one event that always comes, so it settles the promise.
       function onClose (): void {
-        reject(new FST_COLLAB_UPGRADE_ABORTED())
+        reject(raw[kHandshakeError] ?? new FST_COLLAB_UPGRADE_ABORTED())
       }
       socket.once('close', onClose)
       // ws may complete the handshake synchronously, inside this executor.
       server.handleUpgrade(raw, socket, raw[kUpgradeHead] as Buffer, (ws) => {
         socket.removeListener('close', onClose)
         socket.removeListener('error', ignoreSocketError)
-        state.socket = ws
         sockets.add(socket, ws, request.log)
         // As ws's own server mode does, so 'connection' listeners see every socket.
         server.emit('connection', ws, raw)
         resolve(ws)
       })
     })
-    return state.promise
+    const state: UpgradeState = { socket: null, promise }
+    // Runs before the caller's own continuation. It also marks the promise as
+    // handled: a handler that ignores it must not crash the process when the
+    // client leaves; one that awaits it still sees the rejection.
+    promise.then((ws) => { state.socket = ws }, noop)
+    this[kUpgradeState] = state
+    return promise
   }
 }
 
@@ -176,17 +227,15 @@ export function createUpgradedErrorHandler (errorHandler: UpgradeErrorHandler | 
   }
 
   return function onUpgradedError (error: unknown, request: FastifyRequest, state: UpgradeState): void {
-    if (error instanceof FST_COLLAB_UPGRADE_ABORTED) {
-      request.log.info({ err: error }, 'WebSocket upgrade aborted by the client')
-      return
-    }
     if (state.socket !== null) {
       handle(error, state.socket, request)
       return
     }
-    // The handler failed before the handshake finished: close once it does.
+    // Before the handshake finished: either the upgrade itself failed (the
+    // client left, or ws refused the handshake), which is the client's doing,
+    // or the handler failed meanwhile, and the socket closes once it opens.
     state.promise.then((socket) => handle(error, socket, request), () => {
-      request.log.error({ err: error }, 'WebSocket route handler failed during the upgrade')
+      request.log.info({ err: error }, 'WebSocket upgrade failed')
     })
   }
 }

@@ -77,6 +77,11 @@ export class Sockets {
     socket.on('error', onSocketError)
     socket.once('close', this.#onOpenClose)
     this.open.add(socket)
+    // A handshake that a caller's own server completed late, during close().
+    if (this.closing) {
+      socket.close(CLOSE_GOING_AWAY, 'Server shutting down')
+      return
+    }
     if (this.#heartbeat === null && this.#heartbeatInterval > 0) {
       this.#heartbeat = setInterval(this.#beat, this.#heartbeatInterval).unref()
     }

@@ -22,15 +22,31 @@ declare module 'fastify' {
 }
 
 /**
- * `fastify.addUpgradeHook(hook)`: adds an `onUpgrade` hook to this encapsulation
- * context. Like `addHook`, it applies to the routes of this context and of its
- * child plugins registered afterwards, never to the parent's.
- * @throws FST_COLLAB_INVALID_OPTION when `hook` is not a function.
+ * Refuses what Fastify's `addHook` refuses: a non-function, and an async
+ * function that also takes `done`, which would advance the chain twice.
+ * @throws FST_COLLAB_INVALID_OPTION
  */
-export function addUpgradeHook (this: FastifyInstance, hook: UpgradeHookFunction): FastifyInstance {
-  if (typeof hook !== 'function') throw new FST_COLLAB_INVALID_OPTION('addUpgradeHook', 'the hook must be a function')
-  this[kUpgradeHooks].push(hook)
-  return this
+function checkHook (hook: unknown, where: string): asserts hook is UpgradeHookFunction {
+  if (typeof hook !== 'function') throw new FST_COLLAB_INVALID_OPTION(where, 'a hook must be a function')
+  if (hook.constructor.name === 'AsyncFunction' && hook.length === 3) {
+    throw new FST_COLLAB_INVALID_OPTION(where, 'an async hook must not take a `done` callback')
+  }
+}
+
+/**
+ * Builds `fastify.addUpgradeHook(hook)`: adds an `onUpgrade` hook to this
+ * encapsulation context. Like `addHook`, it applies to the routes of this
+ * context and of its child plugins registered afterwards, never to the parent's,
+ * and it is refused once the app is ready.
+ * @throws FST_COLLAB_INVALID_OPTION when `hook` is not a valid hook, or after `ready()`.
+ */
+export function createAddUpgradeHook (isReady: () => boolean) {
+  return function addUpgradeHook (this: FastifyInstance, hook: UpgradeHookFunction): FastifyInstance {
+    if (isReady()) throw new FST_COLLAB_INVALID_OPTION('addUpgradeHook', 'hooks cannot be added once the app is ready')
+    checkHook(hook, 'addUpgradeHook')
+    this[kUpgradeHooks].push(hook)
+    return this
+  }
 }
 
 /**
@@ -44,11 +60,9 @@ export function copyUpgradeHooks (instance: FastifyInstance): void {
 /** Normalises the `onUpgrade` route option: a function, an array of them, or nothing. */
 export function routeUpgradeHooks (option: unknown): UpgradeHookFunction[] {
   if (option === undefined) return []
-  const hooks = Array.isArray(option) ? option : [option]
-  for (const hook of hooks) {
-    if (typeof hook !== 'function') throw new FST_COLLAB_INVALID_OPTION('onUpgrade', 'must be a function or an array of functions')
-  }
-  return hooks
+  const hooks: unknown[] = Array.isArray(option) ? option : [option]
+  for (const hook of hooks) checkHook(hook, 'onUpgrade')
+  return hooks as UpgradeHookFunction[]
 }
 
 /**

@@ -1,8 +1,6 @@
-import { EventEmitter } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import Fastify from 'fastify'
 import Database from 'better-sqlite3'
 import * as Y from 'yjs'
 
@@ -17,26 +15,7 @@ export function tempDir (t) {
   return dir
 }
 
-/**
- * A real pino logger (Fastify's) whose JSON lines are kept in `lines` and emitted as 'line' events.
- * `logger` is the matching Fastify `logger` option, for an app that should log there too.
- * @returns {{ log: import('fastify').FastifyBaseLogger, logger: object, lines: object[], events: EventEmitter }}
- */
-export function captureLog () {
-  const lines = []
-  const events = new EventEmitter()
-  const logger = {
-    level: 'info',
-    stream: {
-      write (line) {
-        const entry = JSON.parse(line)
-        lines.push(entry)
-        events.emit('line', entry)
-      }
-    }
-  }
-  return { log: Fastify({ logger }).log, logger, lines, events }
-}
+export { captureLog } from '../helpers/log.js'
 
 /**
  * Reads the two tables through a separate connection, as another process would see them.

@@ -2,7 +2,6 @@
 // see exactly the bytes the server writes on the socket, and a log collector.
 import { once } from 'node:events'
 import net from 'node:net'
-import { Writable } from 'node:stream'
 import Fastify from 'fastify'
 import { WebSocket } from 'ws'
 import fastifyCollab from 'fastify-collab'
@@ -28,18 +27,6 @@ export async function connect (url, options) {
   const ws = new WebSocket(url, options)
   await once(ws, 'open')
   return ws
-}
-
-/** A pino destination that keeps every log line, parsed. */
-export function logCollector () {
-  const lines = []
-  const stream = new Writable({
-    write (chunk, _encoding, callback) {
-      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line))
-      callback()
-    }
-  })
-  return { lines, logger: { level: 'debug', stream } }
 }
 
 /**

@@ -5,12 +5,12 @@ import fp from 'fastify-plugin'
 import { WebSocket } from 'ws'
 import { buildApp, connect, listen } from './helpers.js'
 
-test('an upgrade request runs the whole lifecycle in order, then skips the HTTP-only hooks', async (t) => {
+test('an upgrade request runs the whole lifecycle in order; onSend, preSerialization and onResponse do not run after it', async (t) => {
   const app = await buildApp(t)
   const calls = []
   let upgraded
   const done = new Promise((resolve) => { upgraded = resolve })
-  for (const name of ['onRequest', 'preParsing', 'preValidation', 'preHandler', 'onSend', 'preSerialization', 'onResponse', 'onTimeout']) {
+  for (const name of ['onRequest', 'preParsing', 'preValidation', 'preHandler', 'onSend', 'preSerialization', 'onResponse']) {
     app.addHook(name, async () => { calls.push(name) })
   }
   app.get('/room/:name', {

@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import Fastify from 'fastify'
 import fastifyCollab from 'fastify-collab'
 import { WebSocket } from 'ws'
+import { when } from '../helpers/wait.js'
 import { buildApp, connect, echoRoute, listen, rawUpgrade } from './helpers.js'
 
 test('request.isUpgrade is true exactly for Upgrade: websocket', async (t) => {
@@ -41,8 +42,10 @@ test('a client that never answers the close handshake is terminated after closeT
   // Stop reading: the client can no longer answer the server's close frame.
   ws._socket.pause()
   ws._socket.removeAllListeners('data')
+  const started = process.hrtime.bigint()
   await app.close()
-  // close() could only resolve once the server had terminated the socket; the client reads the end of it.
+  // close() waited for the handshake that never came, then terminated the socket.
+  assert.ok(process.hrtime.bigint() - started >= 45_000_000n, 'close() waited closeTimeout')
   ws._socket.resume()
   await once(ws._socket, 'close')
 })
@@ -59,27 +62,36 @@ test('an upgrade attempted while closing gets 503', async (t) => {
   const closing = app.close()
   const response = await rawUpgrade(url, '/echo')
   assert.equal(response.statusCode, 503)
+  assert.equal(response.headers.connection, 'close')
   live.terminate()
   await closing
 })
 
+// A predicate for `when` that holds on the n-th event.
+function counter (n) {
+  let seen = 0
+  return () => ++seen >= n
+}
+
 test('the heartbeat pings, and terminates a socket that does not answer', async (t) => {
-  const app = await buildApp(t, { plugin: { heartbeatInterval: 25 } })
+  const app = await buildApp(t, { plugin: { heartbeatInterval: 200 } })
   echoRoute(app)
   const url = await listen(app)
   const answering = await connect(`${url}/echo`)
+  const secondPing = when(answering, 'ping', { predicate: counter(2) })
   const silent = new WebSocket(`${url}/echo`, { autoPong: false })
   await once(silent, 'open')
-  await once(answering, 'ping')
   await once(silent, 'ping')
   const [code] = await once(silent, 'close')
+  // The answering socket lives on through the beat that ended the silent one.
+  await secondPing
   // Terminated, not closed: no close frame, so the client reports 1006 (RFC 6455 §7.1.5).
   assert.equal(code, 1006)
   assert.equal(answering.readyState, WebSocket.OPEN)
   answering.close()
 })
 
-test('ws options pass through; the default maxPayload closes an oversized frame with 1009', async (t) => {
+test('ws options pass through; a message over maxPayload closes with 1009', async (t) => {
   const app = await buildApp(t, { plugin: { ws: { maxPayload: 1024, handleProtocols: (protocols) => protocols.has('b') ? 'b' : false } } })
   echoRoute(app)
   const url = await listen(app)

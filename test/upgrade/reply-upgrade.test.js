@@ -3,7 +3,9 @@ import assert from 'node:assert/strict'
 import net from 'node:net'
 import { test } from 'node:test'
 import { WebSocket, WebSocketServer } from 'ws'
-import { buildApp, connect, KEY, listen, logCollector, rawUpgrade } from './helpers.js'
+import { deferred } from '../helpers/wait.js'
+import { captureLog } from '../helpers/log.js'
+import { buildApp, connect, KEY, listen, rawUpgrade } from './helpers.js'
 
 test('reply.upgrade() resolves to a ws WebSocket and adds options.headers to the 101', async (t) => {
   const app = await buildApp(t)
@@ -58,18 +60,12 @@ test('on a plain HTTP request reply.upgrade() answers 426 with Upgrade: websocke
 
 test('the upgrade promise rejects with a coded error when the client is gone before the handshake', async (t) => {
   const app = await buildApp(t)
-  let settled
-  const outcome = new Promise((resolve) => { settled = resolve })
+  const outcome = deferred()
   app.get('/slow', {
     // Hold the request until the server has seen the client's FIN.
     onUpgrade: async (request) => { await once(request.raw.socket, 'end') }
   }, async (request, reply) => {
-    try {
-      await reply.upgrade()
-      settled('resolved')
-    } catch (err) {
-      settled(err.code)
-    }
+    await reply.upgrade().then(() => outcome.resolve('resolved'), (err) => outcome.resolve(err.code))
   })
   const url = await listen(app)
   const socket = net.connect(Number(new URL(url).port), '127.0.0.1')
@@ -77,7 +73,7 @@ test('the upgrade promise rejects with a coded error when the client is gone bef
   socket.write(`GET /slow HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${KEY}\r\n\r\n`)
   // Half-close: ws destroys such a socket without ever calling back.
   socket.end()
-  assert.equal(await outcome, 'FST_COLLAB_UPGRADE_ABORTED')
+  assert.equal(await outcome.promise, 'FST_COLLAB_UPGRADE_ABORTED')
   socket.destroy()
 })
 
@@ -97,7 +93,7 @@ test('a first message sent right on open is never lost, even after slow hooks', 
 })
 
 test('after the upgrade, a returned value and reply.send() are ignored with a debug log', async (t) => {
-  const { lines, logger } = logCollector()
+  const { lines, logger } = captureLog({ level: 'debug' })
   const app = await buildApp(t, { fastify: { logger } })
   app.get('/ws', async (request, reply) => {
     const socket = await reply.upgrade()
@@ -118,7 +114,7 @@ test('after the upgrade, a returned value and reply.send() are ignored with a de
 })
 
 test('a handler that throws after the upgrade closes the socket with 1011 and logs the error', async (t) => {
-  const { lines, logger } = logCollector()
+  const { lines, logger } = captureLog({ level: 'debug' })
   const app = await buildApp(t, { fastify: { logger } })
   app.get('/ws', async (request, reply) => {
     await reply.upgrade()
@@ -157,16 +153,20 @@ test('the errorHandler option replaces what happens after a handler error', asyn
 
 test('socket errors never crash the process: an invalid frame, and a reset while hooks run', async (t) => {
   const app = await buildApp(t)
-  let hookStarted
-  const started = new Promise((resolve) => { hookStarted = resolve })
-  let releaseHook
-  const released = new Promise((resolve) => { releaseHook = resolve })
-  app.get('/slow', { onUpgrade: async () => { hookStarted(); await released } }, async (request, reply) => {
-    await reply.upgrade().catch(() => {})
+  const started = deferred()
+  const outcome = deferred()
+  app.get('/slow', {
+    // Hold the request until the server has seen the reset.
+    onUpgrade: async (request) => {
+      started.resolve()
+      // Not events.once: it would reject on the ECONNRESET that comes first.
+      await new Promise((resolve) => request.raw.socket.once('close', resolve))
+    }
+  }, async (request, reply) => {
+    await reply.upgrade().then(() => outcome.resolve('resolved'), (err) => outcome.resolve(err.code))
   })
   app.get('/ws', async (request, reply) => { await reply.upgrade() })
   const url = await listen(app)
-  const port = Number(new URL(url).port)
 
   // A reserved opcode (0x3) is a protocol error: ws closes that socket with 1002.
   const ws = await connect(`${url}/ws`)
@@ -175,19 +175,125 @@ test('socket errors never crash the process: an invalid frame, and a reset while
   const [code] = await closed
   assert.equal(code, 1002)
 
-  // RST while the onUpgrade hook is still running.
-  const socket = net.connect(port, '127.0.0.1')
-  await once(socket, 'connect')
-  socket.write(`GET /slow HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${KEY}\r\n\r\n`)
-  await started
+  // RST while the onUpgrade hook is still running: the upgrade rejects, it does not hang.
+  const socket = await rawHandshake(url, '/slow')
+  await started.promise
   socket.resetAndDestroy()
-  await once(socket, 'close')
-  releaseHook()
+  assert.equal(await outcome.promise, 'FST_COLLAB_UPGRADE_ABORTED')
 
   // The server still serves.
   const after = await connect(`${url}/ws`)
   after.close()
   await once(after, 'close')
+})
+
+// Opens a TCP connection and writes a valid opening handshake, nothing more.
+async function rawHandshake (url, path, extra = '') {
+  const socket = net.connect(Number(new URL(url).port), '127.0.0.1')
+  await once(socket, 'connect')
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${KEY}\r\n${extra}\r\n`)
+  return socket
+}
+
+// A masked client text frame (RFC 6455 §5.2) with an all-zero masking key.
+function textFrame (text) {
+  const payload = Buffer.from(text)
+  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload])
+}
+
+test('bytes a client sends before the 101 reach the WebSocket; too many end the upgrade', async (t) => {
+  const app = await buildApp(t)
+  const received = deferred()
+  const outcome = deferred()
+  // RFC 6455 §4.1 forbids sending before the 101; bytes that come anyway are
+  // replayed at once, as ws does with its head: 'connection' sees them.
+  app.websocketServer.on('connection', (socket) => {
+    socket.on('message', (data) => received.resolve(data.toString()))
+  })
+  const hookRunning = deferred()
+  app.get('/ws', {
+    // Hold the request until the early bytes have arrived at the server.
+    onUpgrade: async (request) => {
+      hookRunning.resolve()
+      await once(request.raw.socket, 'data')
+    }
+  }, async (request, reply) => { await reply.upgrade() })
+  app.get('/flood', {
+    onUpgrade: async (request) => { await new Promise((resolve) => request.raw.socket.once('close', resolve)) }
+  }, async (request, reply) => {
+    await reply.upgrade().then(() => outcome.resolve('resolved'), (err) => outcome.resolve(err.code))
+  })
+  const url = await listen(app)
+  const early = await rawHandshake(url, '/ws')
+  await hookRunning.promise
+  early.write(textFrame('early'))
+  assert.equal(await received.promise, 'early')
+  early.destroy()
+
+  const flood = await rawHandshake(url, '/flood')
+  flood.on('error', () => {})
+  flood.write(Buffer.alloc(70 * 1024))
+  assert.equal(await outcome.promise, 'FST_COLLAB_UPGRADE_ABORTED')
+  flood.destroy()
+})
+
+test('an ignored upgrade promise does not crash the process when the client leaves', async (t) => {
+  const app = await buildApp(t)
+  const own = new WebSocketServer({ noServer: true })
+  t.after(() => own.close())
+  const handled = deferred()
+  app.get('/ws', {
+    onUpgrade: async (request) => { await once(request.raw.socket, 'end') }
+  }, (request, reply) => {
+    // "Handle the upgrade yourself": the socket comes from own's 'connection'.
+    reply.upgrade({ server: own })
+    handled.resolve()
+  })
+  const url = await listen(app)
+  const socket = await rawHandshake(url, '/ws')
+  socket.end()
+  await handled.promise
+  await once(socket, 'close')
+  // Still alive and serving.
+  assert.equal((await app.inject('/ws')).statusCode, 426)
+})
+
+test('headers for the 101 are checked: a value that would split the response is refused', async (t) => {
+  const app = await buildApp(t)
+  app.get('/chat/:room', async (request, reply) => {
+    await reply.upgrade({ headers: { 'x-room': request.params.room } })
+  })
+  const url = await listen(app)
+  const response = await rawUpgrade(url, '/chat/lobby%0D%0ASet-Cookie:%20session=attacker')
+  assert.equal(response.statusCode, 500)
+  assert.equal(response.headers['set-cookie'], undefined)
+  assert.equal(response.json().code, 'ERR_INVALID_CHAR')
+})
+
+test('a handshake ws refuses after the hijack gets a 400, and the upgrade rejects with FST_COLLAB_BAD_HANDSHAKE', async (t) => {
+  const app = await buildApp(t)
+  const outcome = deferred()
+  app.get('/ws', async (request, reply) => {
+    await reply.upgrade().then(() => outcome.resolve('resolved'), (err) => outcome.resolve(err.code))
+  })
+  const url = await listen(app)
+  const response = await rawUpgrade(url, '/ws', { 'Sec-WebSocket-Protocol': 'a,,b' })
+  assert.equal(response.statusCode, 400)
+  assert.equal(response.headers.connection, 'close')
+  assert.equal(response.json().code, 'FST_COLLAB_BAD_HANDSHAKE')
+  assert.equal(await outcome.promise, 'FST_COLLAB_BAD_HANDSHAKE')
+})
+
+test('a synchronous throw after the upgrade also closes with 1011', async (t) => {
+  const app = await buildApp(t)
+  app.get('/ws', (request, reply) => {
+    reply.upgrade()
+    throw new Error('sync failure')
+  })
+  const url = await listen(app)
+  const ws = new WebSocket(`${url}/ws`)
+  const [code] = await once(ws, 'close')
+  assert.equal(code, 1011)
 })
 
 test('calling reply.upgrade() twice throws FST_COLLAB_REPLY_ALREADY_SENT', async (t) => {

@@ -1,6 +1,7 @@
 import { once } from 'node:events'
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import fp from 'fastify-plugin'
 import { buildApp, connect, echoRoute, listen, rawUpgrade } from './helpers.js'
 
 test('onUpgrade takes a function or an array, async or with done, and runs them in order', async (t) => {
@@ -116,8 +117,33 @@ test('a hook that replies stops the chain; one that throws goes to the error han
   assert.deepEqual(calls, ['first', 'done(err)'])
 })
 
-test('invalid hooks are refused with FST_COLLAB_INVALID_OPTION', async (t) => {
+test('invalid hooks are refused with FST_COLLAB_INVALID_OPTION, as addHook refuses them', async (t) => {
   const app = await buildApp(t)
   assert.throws(() => app.addUpgradeHook('nope'), { code: 'FST_COLLAB_INVALID_OPTION' })
   assert.throws(() => app.get('/bad', { onUpgrade: [42] }, async () => {}), { code: 'FST_COLLAB_INVALID_OPTION' })
+  // An async hook that also takes `done` would advance the chain twice.
+  assert.throws(() => app.addUpgradeHook(async (request, reply, done) => done()), /must not take a `done`/)
+  await app.ready()
+  assert.throws(() => app.addUpgradeHook(async () => {}), /once the app is ready/)
+})
+
+test('a synchronous throw in a hook goes to the error handler', async (t) => {
+  const app = await buildApp(t)
+  echoRoute(app, '/sync', { onUpgrade: () => { throw Object.assign(new Error('sync'), { statusCode: 409 }) } })
+  const url = await listen(app)
+  const response = await rawUpgrade(url, '/sync')
+  assert.equal(response.statusCode, 409)
+  assert.equal(response.json().message, 'sync')
+})
+
+test('a hook added in a fastify-plugin plugin applies to its parent\'s routes', async (t) => {
+  const app = await buildApp(t)
+  await app.register(fp(async (instance) => {
+    instance.addUpgradeHook(async (request, reply) => reply.code(401).send({ error: 'from fp' }))
+  }))
+  echoRoute(app, '/guarded')
+  const url = await listen(app)
+  const response = await rawUpgrade(url, '/guarded')
+  assert.equal(response.statusCode, 401)
+  assert.deepEqual(response.json(), { error: 'from fp' })
 })
