@@ -83,9 +83,19 @@ function asBuffer (bytes: Uint8Array): Buffer {
 
 // A connection that opened read-only (the file was not writable at the time) stays read-only, and one
 // that could not open stays unusable: after these errors the next call reopens the file.
+function sqliteCode (error: unknown): string {
+  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : ''
+}
+
 function needsReopen (error: unknown): boolean {
-  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : ''
+  const code = sqliteCode(error)
   return code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN')
+}
+
+// Another connection holds the lock for now (a backup, a rolling restart): worth another try.
+function isTransient (error: unknown): boolean {
+  const code = sqliteCode(error)
+  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')
 }
 
 /**
@@ -94,7 +104,8 @@ function needsReopen (error: unknown): boolean {
  *
  * The constructor opens the file and throws FST_COLLAB_STORAGE_OPEN when it cannot (bad path, not a
  * database, schema creation refused), FST_COLLAB_SQLITE_MISSING when better-sqlite3 is not installed, and
- * FST_COLLAB_INVALID_OPTION (a TypeError) for a bad option.
+ * FST_COLLAB_INVALID_OPTION (a TypeError) for a bad option. A file that is only locked for now
+ * (SQLITE_BUSY, SQLITE_LOCKED) is opened on first use instead, where failures are logged and retried.
  * Later calls throw better-sqlite3's SqliteError (`code` e.g. SQLITE_BUSY, SQLITE_READONLY,
  * SQLITE_IOERR_WRITE, SQLITE_FULL), which the extension logs and retries; after `close()` they throw
  * FST_COLLAB_STORAGE_CLOSED.
@@ -116,7 +127,8 @@ export class SqliteStorage implements CollabStorage {
       mkdirSync(dirname(options.path), { recursive: true })
       this.#connection = this.#open()
     } catch (cause) {
-      throw new FST_COLLAB_STORAGE_OPEN(options.path, { cause })
+      if (!isTransient(cause)) throw new FST_COLLAB_STORAGE_OPEN(options.path, { cause })
+      this.#connection = null
     }
   }
 

@@ -160,7 +160,8 @@ export class GroupCommit {
       (error: unknown) => {
         // The failed entries go back in front: log order is seq order, and the next batch must hold both.
         const newer = this.#pending
-        batch.entries.push(...newer.entries)
+        // A loop, not push(...): a long outage can queue more entries than a call takes arguments.
+        for (const entry of newer.entries) batch.entries.push(entry)
         batch.promise.then(newer.resolve, newer.reject)
         this.#pending = batch
         if (this.#state !== 'writing') return
