@@ -57,7 +57,16 @@ export default fastifyCollab
 
 export type { FastifyCollabOptions } from './augment.js'
 export type { Collab } from './collab/collab.js'
-export type { CollabOptions } from './collab/options.js'
+export type { CollabOptions, CollabProtocol } from './collab/options.js'
+export type { CollabDocument, CollabOrigin, RemoteOrigin } from './collab/document.js'
+export type { DirectConnection } from './collab/direct.js'
+export type { Session } from './collab/session.js'
+export type {
+  AfterUnloadPayload, AuthenticatePayload, AwarenessPayload, ChangePayload, ConnectedPayload, ConnectionConfig,
+  ConnectionPayload, DestroyPayload, DisconnectPayload, Extension, HookContext, HookName, Hooks, LoadPayload,
+  MessagePayload, StatelessPayload, StorePayload, UnloadPayload
+} from './collab/hooks.js'
+export { CloseCode } from './collab/connection.js'
 export type { InjectWSOptions } from './upgrade/inject.js'
 export type { UpgradeErrorHandler, UpgradeOptions, WebSocketServerOptions } from './upgrade/options.js'
 export type { ReplyUpgradeOptions } from './upgrade/reply-upgrade.js'

@@ -3,7 +3,7 @@ import Fastify, { type FastifyRequest } from 'fastify'
 import { expectTypeOf } from 'expect-type'
 import type { WebSocket } from 'ws'
 import * as Y from 'yjs'
-import fastifyCollab, { type Collab } from 'fastify-collab'
+import fastifyCollab, { CloseCode, type ChangePayload, type Collab, type CollabOrigin, type Extension } from 'fastify-collab'
 
 const app = Fastify()
 await app.register(fastifyCollab, {
@@ -53,3 +53,14 @@ await direct.transact((document) => {
   document.getText('body').insert(0, 'hello')
 })
 await direct.disconnect()
+
+// The collab types are exported for extensions written elsewhere.
+await app.register(fastifyCollab, {
+  extensions: [{
+    priority: 150,
+    async onChange (payload: ChangePayload) {
+      expectTypeOf(payload.origin).toEqualTypeOf<CollabOrigin | null>()
+    }
+  } satisfies Extension]
+})
+expectTypeOf(CloseCode.FORBIDDEN).toEqualTypeOf<4403>()
