@@ -12,8 +12,8 @@ export const kHandshakeError = Symbol('fastify-collab.handshakeError')
 // Extra 101 headers asked for with reply.upgrade({ headers }), read by the
 // WebSocketServer 'headers' listener.
 export const kResponseHeaders = Symbol('fastify-collab.responseHeaders')
-// Per-socket heartbeat flag: false once a ping is out and unanswered.
-export const kAlive = Symbol('fastify-collab.alive')
+// Per-socket heartbeat mark: the TCP socket's bytesRead when the last ping went out.
+export const kBytesRead = Symbol('fastify-collab.bytesRead')
 // The logger of the request an upgraded socket came from.
 export const kLog = Symbol('fastify-collab.log')
 // The collab Connection serving an upgraded socket; lets one shared listener

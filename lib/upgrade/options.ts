@@ -29,14 +29,15 @@ export interface UpgradeOptions {
    */
   ws?: WebSocketServerOptions
   /**
-   * Interval in ms between heartbeat pings to every upgraded socket. A socket that has not
-   * answered one ping with a pong by the next is terminated. `0` disables the heartbeat.
+   * Interval in ms between heartbeat pings to every upgraded socket (RFC 6455 §5.5.2). A socket
+   * that has read nothing since the previous ping (neither the pong nor any other frame) is
+   * terminated at the next. `0` disables the heartbeat.
    * @defaultValue 30000
    */
   heartbeatInterval?: number
   /**
    * How long, in ms, `fastify.close()` waits for upgraded sockets to finish their closing
-   * handshake (close code 1001) and for pending upgrade requests to end, before it
+   * handshake (close code 1001, RFC 6455 §7.4.1) and for pending upgrade requests to end, before it
    * terminates what is left.
    * @defaultValue 2000
    */

@@ -1,11 +1,15 @@
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
-import { kAlive, kLog } from '../symbols.js'
+import { kBytesRead, kLog } from '../symbols.js'
 
 interface TrackedSocket extends WebSocket {
-  [kAlive]: boolean
+  /** The TCP socket's bytesRead at the last heartbeat ping. */
+  [kBytesRead]: number
   [kLog]: FastifyBaseLogger
+  /** ws's own reference to the TCP socket. */
+  _socket: Socket
 }
 
 /** RFC 6455 §7.4.1: 1001 Going Away, "a server going down". */
@@ -13,10 +17,6 @@ const CLOSE_GOING_AWAY = 1001
 
 // Listeners shared by every socket, with the socket as `this`: a closure per
 // socket would cost memory on every idle connection.
-function onPong (this: WebSocket): void {
-  (this as TrackedSocket)[kAlive] = true
-}
-
 function onSocketError (this: WebSocket, err: Error): void {
   // ws closes the socket itself after an error (invalid frame, 1009, ECONNRESET):
   // this listener only keeps the 'error' event from crashing the process.
@@ -61,7 +61,7 @@ export class Sockets {
   /** Tracks a raw socket from the 'upgrade' event until it closes or is upgraded. */
   trackPending (socket: Duplex): void {
     this.pending.add(socket)
-    socket.once('close', this.#onPendingClose)
+    socket.on('close', this.#onPendingClose)
   }
 
   /** Moves an upgraded socket from pending to open: heartbeat, error logging, shutdown. */
@@ -69,13 +69,13 @@ export class Sockets {
     this.pending.delete(raw)
     raw.removeListener('close', this.#onPendingClose)
     const socket = ws as TrackedSocket
-    socket[kAlive] = true
+    socket[kBytesRead] = -1
     // Only the request's logger: holding the whole request would keep it, its
     // IncomingMessage and its reply alive for as long as the socket is idle.
     socket[kLog] = log
-    socket.on('pong', onPong)
     socket.on('error', onSocketError)
-    socket.once('close', this.#onOpenClose)
+    // `on`, not `once`: a socket closes once, and `once` allocates a wrapper per socket.
+    socket.on('close', this.#onOpenClose)
     this.open.add(socket)
     // A handshake that a caller's own server completed late, during close().
     if (this.closing) {
@@ -87,15 +87,18 @@ export class Sockets {
     }
   }
 
-  // A socket that has not answered the previous ping by now is gone.
+  // RFC 6455 §5.5.2: a ping must be answered with a pong. A socket that has
+  // read nothing since the previous ping (no pong, no frame at all) is gone.
+  // Counting bytes instead of listening for 'pong' saves a listener per socket.
   readonly #beat = (): void => {
     for (const ws of this.open) {
       const socket = ws as TrackedSocket
-      if (!socket[kAlive]) {
+      const read = socket._socket.bytesRead
+      if (read === socket[kBytesRead]) {
         socket.terminate()
         continue
       }
-      socket[kAlive] = false
+      socket[kBytesRead] = read
       socket.ping()
     }
   }
