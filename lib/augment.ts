@@ -36,13 +36,17 @@ declare module 'fastify' {
      * Adds an onUpgrade hook to this encapsulation context (and its children), with the
      * signature of a preValidation hook. It runs only for upgrade requests, after the
      * preValidation hooks and before schema validation.
-     * @throws FST_COLLAB_INVALID_OPTION when `hook` is not a function.
+     * @throws FST_COLLAB_INVALID_OPTION when `hook` is not a function, is async and takes `done`,
+     * or the app is already ready.
      */
     addUpgradeHook(hook: UpgradeHookFunction): FastifyInstance
     /**
      * Connects a real `ws` client to this app without `listen()`, for tests.
      * @param path - path and query string, default `/`.
-     * @returns the open WebSocket; rejects with the client's error when the server answers over HTTP.
+     * @param options - `headers` of the upgrade request, `protocols` for Sec-WebSocket-Protocol, and
+     * further `ws` client options as `client`.
+     * @returns the open WebSocket; rejects with the client's error ("Unexpected server response: 401")
+     * when the server answers over HTTP.
      */
     injectWS(path?: string, options?: InjectWSOptions): Promise<WebSocket>
     /** The Yjs collaboration backend. */

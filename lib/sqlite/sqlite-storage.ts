@@ -132,18 +132,22 @@ export class SqliteStorage implements CollabStorage {
     }
   }
 
+  /** Reads the snapshot and the log after it, in one read transaction. @throws SqliteError, FST_COLLAB_STORAGE_CLOSED. */
   load (documentName: string): StoredDocument {
     return this.#use((connection) => connection.load(documentName))
   }
 
+  /** Inserts every entry in one transaction; an entry already stored (same document and seq) is ignored. @throws SqliteError, FST_COLLAB_STORAGE_CLOSED. */
   append (entries: readonly LogEntry[]): void {
     this.#use((connection) => connection.append(entries))
   }
 
+  /** Replaces the snapshot with `state` (Yjs update v1) and deletes the log up to `upToSeq`, in one transaction. @throws SqliteError, FST_COLLAB_STORAGE_CLOSED. */
   compact (documentName: string, state: Uint8Array, upToSeq: number): void {
     this.#use((connection) => connection.compact(documentName, state, upToSeq))
   }
 
+  /** Closes the database; later calls throw FST_COLLAB_STORAGE_CLOSED. */
   close (): void {
     this.#closed = true
     this.#disconnect()

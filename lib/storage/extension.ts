@@ -58,12 +58,19 @@ export interface StorageChangePayload extends StoragePayload {
 
 /** The collab hooks returned by {@link storageExtension}. */
 export interface StorageExtension {
+  /** Hook order among the extensions, higher first. */
   priority: number
+  /** Applies the stored snapshot, then the log after it. @rejects FST_COLLAB_STORAGE_LOAD (`cause`: the store's error). */
   onLoadDocument (payload: StoragePayload): Promise<void>
+  /** Appends the update to the log; resolves once its group commit is durable. Waits through retries; rejects with FST_COLLAB_STORAGE_LOST only at close. */
   onChange (payload: StorageChangePayload): Promise<void>
+  /** Compacts the log into a snapshot. @rejects FST_COLLAB_STORAGE_COMPACT, which keeps the document loaded for the core's retry. */
   onStoreDocument (payload: StoragePayload): Promise<void>
+  /** Compacts before the document unloads. @rejects FST_COLLAB_STORAGE_COMPACT, which vetoes the unload. */
   beforeUnloadDocument (payload: Pick<StoragePayload, 'documentName'>): Promise<void>
+  /** Forgets the document's log bookkeeping once nothing of it is pending. */
   afterUnloadDocument (payload: Pick<StoragePayload, 'documentName'>): Promise<void>
+  /** Makes a last attempt at pending appends (FST_COLLAB_STORAGE_LOST for what still fails), then closes the storage. */
   onDestroy (): Promise<void>
 }
 
