@@ -48,9 +48,13 @@ export const FST_COLLAB_BAD_FRAME = createError<[string]>(
 export const FST_COLLAB_FORBIDDEN = createError<[string]>(
   'FST_COLLAB_FORBIDDEN', 'Permission denied: %s', 403)
 
-/** `openDirectConnection()` or a new connection arrived after `fastify.close()` began. */
+/** `openDirectConnection()` or a new connection arrived after `fastify.close()` began, or a change was offered to a document that is closing or unloaded (`document.applyUpdate`, `transactAs`, `DirectConnection.transact`). */
 export const FST_COLLAB_CLOSED = createError(
   'FST_COLLAB_CLOSED', 'The collab instance is closing', 503)
+
+/** `document.applyUpdate()`/`transactAs()` was called while the document is still loading. Await `document.ready`, then apply. */
+export const FST_COLLAB_LOADING = createError<[string]>(
+  'FST_COLLAB_LOADING', 'Document "%s" is still loading; await document.ready before applying changes', 409)
 
 // --- storage ---------------------------------------------------------------
 

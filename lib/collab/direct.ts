@@ -23,7 +23,9 @@ export class DirectConnection {
    * Runs `fn(document)` in one Yjs transaction whose origin is this connection.
    *
    * @returns a promise that resolves once every onChange hook for the change has resolved.
-   * @rejects with FST_COLLAB_CLOSED after `disconnect()`, or with the first onChange error.
+   * @rejects with FST_COLLAB_CLOSED after `disconnect()`, once `fastify.close()`
+   *   began or after the document unloaded (`fn` is then not called), with
+   *   what `fn` threw, or with the first onChange error.
    */
   async transact (fn: (document: Y.Doc) => void): Promise<void> {
     if (!this.connected) throw new FST_COLLAB_CLOSED()

@@ -7,6 +7,7 @@ import type { HookContext, HookRunner, LoadPayload } from './hooks.js'
 import type { ResolvedCollabOptions } from './options.js'
 import { Outbox, type Receiver, sendToAll } from './broadcast.js'
 import { encodeStateless } from './protocol/hocuspocus.js'
+import { FST_COLLAB_CLOSED, FST_COLLAB_LOADING } from '../errors.js'
 
 /**
  * A transaction origin that is neither a socket nor a direct connection,
@@ -40,12 +41,26 @@ export interface DocumentHost {
  * The lifecycle of a document, in order. `storing` is not a state of its
  * own: a store runs beside `live`, since edits keep coming while it runs.
  *
- * - loading:   onLoadDocument/afterLoadDocument run; nobody is answered yet.
- * - live:      connections attached; changes are broadcast, debounced stores run.
- * - unloading: idle and stored; beforeUnloadDocument is deciding.
- * - unloaded:  out of the map, destroyed. Terminal.
+ * - loading:   onLoadDocument/afterLoadDocument run; nobody is answered yet;
+ *              changes are refused (FST_COLLAB_LOADING).
+ *              → live when the load succeeds, → unloaded when it fails.
+ * - live:      changes are accepted, broadcast and stored (debounced).
+ *              → unloading once idle (no connection, no hold), with no store
+ *              running, none failed and nothing unstored (see `whenIdle`).
+ *              → closing on `fastify.close()`.
+ * - unloading: beforeUnloadDocument is deciding. Changes are still accepted
+ *              (remote sources, server-side edits), but no store starts:
+ *              it is deferred until the hook has decided.
+ *              → unloaded when the hook agrees and the document is still
+ *              idle, stored and not dirty; → live otherwise (veto, arrival,
+ *              change), which starts the deferred store if one is due.
+ *              → closing on `fastify.close()`.
+ * - closing:   `fastify.close()` runs. Changes are refused (FST_COLLAB_CLOSED);
+ *              the running store or unload hook ends, then the final store.
+ *              → unloaded.
+ * - unloaded:  out of the map, destroyed. Terminal; changes are refused.
  */
-type State = 'loading' | 'live' | 'unloading' | 'unloaded'
+type State = 'loading' | 'live' | 'unloading' | 'closing' | 'unloaded'
 
 const MAX_RETRY_DELAY = 30_000
 
@@ -107,6 +122,8 @@ export class CollabDocument extends Y.Doc {
   private storeTimer: NodeJS.Timeout | null = null
   private storing: Promise<void> | null = null
   private unloading: Promise<void> | null = null
+  // Which attachment set each awareness state, to remove exactly its states when it leaves.
+  private readonly awarenessOwners = new Map<number, Attachment>()
   private lastContext: HookContext = {}
   private lastOrigin: CollabOrigin | null = null
 
@@ -128,9 +145,18 @@ export class CollabDocument extends Y.Doc {
     this.ready.catch(noop)
   }
 
-  /** Whether the document is loaded and accepting connections. */
+  /** Whether the document is loaded and accepts changes: false while loading, once `fastify.close()` began, and after unloading. */
   get isLive (): boolean {
     return this.state === 'live' || this.state === 'unloading'
+  }
+
+  /**
+   * @throws {FST_COLLAB_LOADING} while the document loads.
+   * @throws {FST_COLLAB_CLOSED} once `fastify.close()` began or after unloading.
+   */
+  private assertLive (): void {
+    if (this.state === 'loading') throw new FST_COLLAB_LOADING(this.name)
+    if (!this.isLive) throw new FST_COLLAB_CLOSED()
   }
 
   /** Connections attached (socket sessions and direct connections). */
@@ -179,11 +205,17 @@ export class CollabDocument extends Y.Doc {
   /**
    * Detaches a connection, removes the awareness states it set, runs
    * onDisconnect, and stores and unloads when it was the last one.
+   *
+   * @param awarenessClients the awareness client IDs to remove for everyone;
+   *   default (and what `Session.ownedAwarenessClients()` gives) those this
+   *   attachment last set, see {@link awarenessClientsOf}.
    */
-  detach (attachment: Attachment, awarenessClients: Iterable<number> = []): void {
+  detach (attachment: Attachment, awarenessClients: Iterable<number> = this.awarenessClientsOf(attachment)): void {
     if (!this.connections.delete(attachment)) return
     const clients = [...awarenessClients]
     if (clients.length > 0) removeAwarenessStates(this.awareness, clients, attachment)
+    // A state another attachment now owns is not in `clients`; anything else is no longer anyone's.
+    for (const client of clients) this.awarenessOwners.delete(client)
     const session = attachment as { request?: LoadPayload['request'], socketId?: string }
     this.host.hooks.fire('onDisconnect', {
       instance: this.host.instance,
@@ -197,6 +229,19 @@ export class CollabDocument extends Y.Doc {
     this.whenIdle()
   }
 
+  /**
+   * The awareness client IDs whose latest state came from `attachment`.
+   * Ownership follows the last attachment that added or updated a state:
+   * y-protocols keeps a client's clock after its state is removed, so a
+   * provider that reconnects with the same `doc.clientID` (every y-websocket
+   * and Hocuspocus reconnect) comes back as `updated`, not `added`.
+   */
+  awarenessClientsOf (attachment: Attachment): number[] {
+    const clients: number[] = []
+    for (const [client, owner] of this.awarenessOwners) if (owner === attachment) clients.push(client)
+    return clients
+  }
+
   private receivers (): Receiver[] {
     return this.state === 'unloaded' ? [] : [...this.connections].filter(isReceiver)
   }
@@ -208,10 +253,14 @@ export class CollabDocument extends Y.Doc {
    *
    * @returns the onChange chain for it, or undefined when nothing changed or
    *   no onChange hook exists. It rejects when an onChange hook throws.
+   * @throws {FST_COLLAB_LOADING} while the document loads (await `ready` first).
+   * @throws {FST_COLLAB_CLOSED} once `fastify.close()` began or after
+   *   unloading: the change could no longer be stored.
    * @throws when the update cannot be decoded (Yjs's error); the document
    *   is then unchanged.
    */
   applyUpdate (update: Uint8Array, origin: CollabOrigin | null): Promise<void> | undefined {
+    this.assertLive()
     // Yjs integrates the structs before it reads the delete set, so a
     // truncated update would be half applied when it throws. Decoding it
     // first (about 7% of the cost of applying) refuses it whole.
@@ -221,9 +270,10 @@ export class CollabDocument extends Y.Doc {
 
   /**
    * Runs `fn` in one transaction with `origin`; returns the onChange chain
-   * like {@link applyUpdate}.
+   * and throws like {@link applyUpdate}.
    */
   transactAs (fn: () => void, origin: CollabOrigin | null): Promise<void> | undefined {
+    this.assertLive()
     this.changeResult = undefined
     try {
       this.transact(fn, origin)
@@ -286,8 +336,11 @@ export class CollabDocument extends Y.Doc {
   private readonly handleAwareness = ({ added, updated, removed }: { added: number[], updated: number[], removed: number[] }, origin: unknown): void => {
     if (this.state === 'unloaded') return
     this.outbox.addAwareness([...added, ...updated, ...removed])
-    const tracker = origin as { trackAwareness?: (added: number[], removed: number[]) => void } | null
-    tracker?.trackAwareness?.(added, removed)
+    if (this.connections.has(origin as Attachment)) {
+      for (const client of added) this.awarenessOwners.set(client, origin as Attachment)
+      for (const client of updated) this.awarenessOwners.set(client, origin as Attachment)
+    }
+    for (const client of removed) this.awarenessOwners.delete(client)
     const { hooks } = this.host
     if (!hooks.has('onAwarenessUpdate')) return
     hooks.fire('onAwarenessUpdate', {
@@ -319,7 +372,8 @@ export class CollabDocument extends Y.Doc {
       this.firstChangeAt = now
     }
     // One timer per dirty document; it re-arms itself rather than being reset per change.
-    if (this.storeTimer === null && this.storing === null && this.retries === 0) this.armStore(this.host.options.debounce)
+    // Only while live: unload() and shutdown() look at `dirty` themselves.
+    if (this.state === 'live' && this.storeTimer === null && this.storing === null && this.retries === 0) this.armStore(this.host.options.debounce)
   }
 
   private armStore (delay: number): void {
@@ -337,13 +391,18 @@ export class CollabDocument extends Y.Doc {
     this.storeNow()
   }
 
-  /** Starts a store now, unless one is running (it is followed up when it ends). */
+  /**
+   * Starts a store now, unless one is running (it is followed up when it
+   * ends) or the state forbids it: while `unloading` the store is deferred
+   * (`unload()` goes back to live and starts it), while `closing`
+   * `shutdown()` makes the last one.
+   */
   private storeNow (): void {
     if (this.storeTimer !== null) {
       clearTimeout(this.storeTimer)
       this.storeTimer = null
     }
-    if (this.storing !== null || this.state === 'unloaded') return
+    if (this.storing !== null || this.state !== 'live') return
     this.storing = this.storeOnce()
   }
 
@@ -372,11 +431,14 @@ export class CollabDocument extends Y.Doc {
     this.dirty = false
     const ok = await this.runStoreHooks()
     this.storing = null
-    if (this.state === 'unloaded') return
     if (!ok) {
-      // Keep the document and its changes; try again later.
+      // Keep the document and its changes; try again later (or at shutdown).
       if (!this.dirty) this.firstChangeAt = since
       this.dirty = true
+    }
+    // shutdown() awaits this store, then makes the last one itself.
+    if (this.state !== 'live') return
+    if (!ok) {
       this.retries++
       this.armStore(Math.min(this.host.options.storeRetryDelay * 2 ** (this.retries - 1), MAX_RETRY_DELAY))
       return
@@ -396,34 +458,48 @@ export class CollabDocument extends Y.Doc {
     return this.connections.size === 0 && this.holds === 0
   }
 
-  /** Called whenever the document may have become idle: store what changed, then unload. */
+  /** Whether nothing is left to store: no store running, none failed, nothing changed since the last one began. */
+  private isStored (): boolean {
+    return this.storing === null && this.retries === 0 && !this.dirty
+  }
+
+  /**
+   * Called whenever the document may have become idle (a detach, a
+   * release, a store that ended, an unload that did not happen): store
+   * what changed, then unload.
+   */
   private whenIdle (): void {
     if (!this.isIdle() || this.state !== 'live' || this.storing !== null || this.retries > 0) return
     if (this.dirty) return this.storeNow()
     this.unloading = this.unload()
   }
 
+  /** live → unloading → unloaded, or back to live (see {@link State}). */
   private async unload (): Promise<void> {
     this.state = 'unloading'
     const { hooks, instance } = this.host
+    let vetoed = false
     try {
       await hooks.run('beforeUnloadDocument', { instance, documentName: this.name, document: this })
     } catch {
-      // Vetoed: stay loaded until the next disconnect asks again.
-      this.state = 'live'
-      return
+      vetoed = true
     } finally {
       this.unloading = null
     }
+    // shutdown() began while the hook ran: it finishes the document.
     if (this.state !== 'unloading') return
-    if (!this.isIdle() || this.dirty) {
-      // Someone arrived, or a remote change came in, while the hook ran.
-      this.state = 'live'
-      this.whenIdle()
+    if (!vetoed && this.isIdle() && this.isStored()) {
+      this.finalize()
+      hooks.fire('afterUnloadDocument', { instance, documentName: this.name })
       return
     }
-    this.finalize()
-    hooks.fire('afterUnloadDocument', { instance, documentName: this.name })
+    this.state = 'live'
+    // A change that came in while the hook ran has a deferred store: arm it
+    // (whenIdle starts it at once when nobody is attached).
+    if (this.dirty) this.armStore(this.host.options.debounce)
+    // After a veto with nothing to store, nothing asks again until the document
+    // next becomes idle (a disconnect, or a store after a change).
+    if (this.dirty || !vetoed) this.whenIdle()
   }
 
   private finalize (): void {
@@ -442,25 +518,30 @@ export class CollabDocument extends Y.Doc {
   }
 
   /**
-   * For `fastify.close()`: stores once more if anything changed (a failure
-   * is logged; there is no later), then unloads without asking
-   * beforeUnloadDocument, and runs afterUnloadDocument.
+   * For `fastify.close()`: from now on changes are refused
+   * (FST_COLLAB_CLOSED; a Hocuspocus sender gets SyncStatus 0). Waits for
+   * the running store or beforeUnloadDocument, stores once more if anything
+   * changed (a failure is logged; there is no later), then unloads without
+   * asking beforeUnloadDocument, and runs afterUnloadDocument.
    */
   async shutdown (): Promise<void> {
-    try {
-      await this.ready
-    } catch {
-      return
+    if (this.state === 'loading') {
+      try {
+        await this.ready
+      } catch {
+        return
+      }
     }
+    if (this.state === 'unloaded' || this.state === 'closing') return
+    this.state = 'closing'
     if (this.storeTimer !== null) clearTimeout(this.storeTimer)
     this.storeTimer = null
     await this.settle()
-    if (this.state === 'unloaded') return
-    // Not 'live' any more, so no disconnect starts an unload of its own meanwhile.
-    this.state = 'unloading'
-    if (this.dirty) {
+    // Changes are refused now, but a server-side edit outside transactAs still
+    // dirties the document; store until nothing is left or a store fails.
+    while (this.dirty) {
       this.dirty = false
-      await this.runStoreHooks()
+      if (!await this.runStoreHooks()) break
     }
     this.finalize()
     await this.host.hooks.run('afterUnloadDocument', { instance: this.host.instance, documentName: this.name }).catch(noop)

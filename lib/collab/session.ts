@@ -36,9 +36,6 @@ export interface SessionSocket {
  */
 export class Session {
   readonly source = 'connection'
-  // Awareness client ids this session set, removed for everyone when it ends.
-  // Almost always exactly one, so a Set is only made for a second.
-  private awarenessClients: number | Set<number> | null = null
   // Only exists while beforeHandleMessage hooks run, to keep frames in order.
   private chain: Promise<void> | null = null
 
@@ -97,25 +94,9 @@ export class Session {
     this.socket.close(4205, 'Reset Connection')
   }
 
-  /** Called by the document for awareness changes whose origin is this session. */
-  trackAwareness (added: number[], removed: number[]): void {
-    for (const client of added) {
-      const owned = this.awarenessClients
-      if (owned === null) this.awarenessClients = client
-      else if (typeof owned === 'number') { if (owned !== client) this.awarenessClients = new Set([owned, client]) } else owned.add(client)
-    }
-    for (const client of removed) {
-      const owned = this.awarenessClients
-      if (owned === client) this.awarenessClients = null
-      else if (owned instanceof Set) owned.delete(client)
-    }
-  }
-
-  /** The awareness clients to remove when this session ends. */
+  /** The awareness client IDs to remove when this session ends: those whose latest state it sent (the document keeps the owners). */
   ownedAwarenessClients (): Iterable<number> {
-    const owned = this.awarenessClients
-    if (owned === null) return []
-    return typeof owned === 'number' ? [owned] : owned
+    return this.document.awarenessClientsOf(this)
   }
 
   /** Sends what a newly attached client needs first: the server's SyncStep1 (y-websocket only; Hocuspocus gets it in answer to its own) and the full awareness. */
@@ -128,7 +109,9 @@ export class Session {
   /**
    * Handles one decoded frame. With beforeHandleMessage hooks, frames wait
    * for them one by one, in order; a throw there closes the socket with 4403.
-   * A frame that fails to apply closes it with 4400.
+   * A frame that fails to apply closes it with 4400. An update that arrives
+   * once `fastify.close()` began is refused: a Hocuspocus client gets
+   * SyncStatus 0, so it keeps the change for its next server.
    */
   receive (message: DocumentMessage, frame: Uint8Array): void {
     const { hooks } = this.socket
@@ -158,11 +141,19 @@ export class Session {
 
   private handleSafely (message: DocumentMessage): void {
     // A frame that waited for beforeHandleMessage may find its session ended.
-    if (!this.document.isLive || !this.document.connections.has(this)) return
+    if (!this.document.connections.has(this)) return
+    if (!this.document.isLive) return this.refuse(message)
     try {
       this.handle(message)
     } catch (error) {
       this.socket.fail(4400, 'Bad frame', error)
+    }
+  }
+
+  /** Answers a frame the closing document no longer takes: an update gets SyncStatus 0 (Hocuspocus; y-websocket has no answer). */
+  private refuse (message: DocumentMessage): void {
+    if ((message.type === 'update' || message.type === 'sync-step-2') && this.codec.protocol === 'hocuspocus') {
+      this.send(encodeSyncStatus(this.address, false))
     }
   }
 
