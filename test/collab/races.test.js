@@ -1,0 +1,251 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { setTimeout as delay } from 'node:timers/promises'
+import * as Y from 'yjs'
+import * as encoding from 'lib0/encoding'
+import { listenCollab, startCollabServer, synced } from '../helpers/server.js'
+import { deferred, untilDocs, when } from '../helpers/wait.js'
+import { frame, rawClient } from './core-raw-client.js'
+
+// Races in the document state machine found in review: a change while
+// beforeUnloadDocument decides, a change during fastify.close()'s final
+// store, ghost awareness after a reconnect with the same clientID, a change
+// while the document loads, and a veto with nobody attached.
+
+/** A Yjs update from another client that inserts `text` into Y.Text 't'. */
+function remoteInsert (text) {
+  const other = new Y.Doc()
+  other.getText('t').insert(0, text)
+  return Y.encodeStateAsUpdate(other)
+}
+
+test('a change while beforeUnloadDocument decides is stored after it, a failed store is retried, and the document unloads only once all is stored', async t => {
+  const events = []
+  const deciding = deferred()
+  const decide = deferred()
+  const unloaded = deferred()
+  let stores = 0
+  let asked = 0
+  const { app } = await startCollabServer(t, {
+    debounce: 10,
+    maxDebounce: 10,
+    storeRetryDelay: 10,
+    async onStoreDocument ({ document }) {
+      const n = ++stores
+      events.push(`store ${n}: ${document.getText('t').length} chars`)
+      if (n === 2) throw new Error('disk full')
+    },
+    async beforeUnloadDocument () {
+      events.push('beforeUnload')
+      if (++asked === 1) {
+        deciding.resolve()
+        await decide.promise
+      }
+      events.push('decided')
+    },
+    afterUnloadDocument () {
+      events.push('afterUnload')
+      unloaded.resolve()
+    }
+  })
+  const direct = await app.collab.openDirectConnection('race')
+  const document = direct.document
+  await direct.transact(doc => doc.getText('t').insert(0, 'a'))
+  const disconnected = direct.disconnect()
+  await deciding.promise
+  document.applyUpdate(remoteInsert('R'), { source: 'remote' })
+  // The debounce (10 ms) elapses several times over while the hook still
+  // decides: the store it would start must wait for the decision.
+  await delay(60)
+  events.push('released')
+  decide.resolve()
+  await unloaded.promise
+  await disconnected
+  assert.deepEqual(events, [
+    'store 1: 1 chars',
+    'beforeUnload',
+    'released',
+    'decided',
+    'store 2: 2 chars', // fails
+    'store 3: 2 chars', // the retry
+    'beforeUnload',
+    'decided',
+    'afterUnload'
+  ])
+  assert.equal(app.collab.getDocumentsCount(), 0)
+})
+
+test('once fastify.close() begins, changes are refused, and the final stores hold every change the document accepted', async t => {
+  const stored = []
+  const storing = deferred()
+  const finish = deferred()
+  const { app } = await listenCollab({
+    debounce: 60_000,
+    maxDebounce: 60_000,
+    async onStoreDocument ({ document }) {
+      const text = document.getText('t').toString()
+      if (stored.length === 0) {
+        storing.resolve()
+        await finish.promise
+      }
+      stored.push(text)
+    }
+  })
+  t.after(() => app.close())
+  const direct = await app.collab.openDirectConnection('shutdown')
+  const document = direct.document
+  await direct.transact(doc => doc.getText('t').insert(0, 'A'))
+  assert.equal(document.isLive, true)
+  const closing = app.close()
+  await storing.promise
+  assert.equal(document.isLive, false)
+  await assert.rejects(direct.transact(doc => doc.getText('t').insert(1, 'B')), { code: 'FST_COLLAB_CLOSED' })
+  assert.throws(() => document.applyUpdate(remoteInsert('R'), { source: 'remote' }), { code: 'FST_COLLAB_CLOSED' })
+  // A server-side edit outside any connection cannot be refused: it gets a store of its own.
+  document.getText('t').insert(1, 'C')
+  finish.resolve()
+  await closing
+  assert.deepEqual(stored, ['A', 'AC'])
+  await assert.rejects(direct.transact(doc => doc.getText('t').insert(0, 'late')), { code: 'FST_COLLAB_CLOSED' })
+})
+
+test('a y-websocket provider that loses its socket and reconnects with the same clientID leaves no ghost awareness state', async t => {
+  const { app, yws } = await startCollabServer(t)
+  const keeper = yws('ghost')
+  await synced(keeper)
+  const doc = new Y.Doc()
+  doc.clientID = 77
+  const provider = yws('ghost', { doc })
+  await synced(provider)
+  const states = keeper.awareness.getStates()
+  const sees = user => ({ check: () => states.get(77)?.user === user, what: `client 77 as ${user}` })
+  const gone = what => ({ check: () => !states.has(77), what })
+
+  provider.awareness.setLocalState({ user: 'first' })
+  await when(keeper.awareness, 'change', sees('first'))
+  // A network drop: no null state is sent (a graceful disconnect() sends one), and y-websocket reconnects by itself.
+  provider.ws.terminate()
+  await when(keeper.awareness, 'change', gone('client 77 to leave after its first socket'))
+  await when(provider, 'status', { check: () => provider.wsconnected, what: 'the reconnect' })
+  await synced(provider)
+
+  // The server kept client 77's clock: the state the reconnect resent was
+  // not newer and was ignored, and this one arrives as `updated`, not `added`.
+  provider.awareness.setLocalStateField('user', 'second')
+  await when(keeper.awareness, 'change', sees('second'))
+  provider.shouldConnect = false
+  provider.ws.terminate()
+  await when(keeper.awareness, 'change', gone('client 77 to leave after its second socket'))
+  assert.equal(app.collab.documents.get('ghost').awareness.getStates().has(77), false)
+})
+
+/** A y-websocket awareness frame (message type 1) with one client's state. */
+const awarenessFrame = (clientId, clock, state) => frame(e => {
+  encoding.writeVarUint(e, 1)
+  const inner = encoding.createEncoder()
+  encoding.writeVarUint(inner, 1)
+  encoding.writeVarUint(inner, clientId)
+  encoding.writeVarUint(inner, clock)
+  encoding.writeVarString(inner, JSON.stringify(state))
+  encoding.writeVarUint8Array(e, encoding.toUint8Array(inner))
+})
+const syncStep1 = () => frame(e => {
+  encoding.writeVarUint(e, 0)
+  encoding.writeVarUint(e, 0)
+  encoding.writeVarUint8Array(e, Y.encodeStateVector(new Y.Doc()))
+})
+
+test('a reconnect that takes over a clientID before the old socket closes keeps its state; its own close removes it', async t => {
+  const disconnects = []
+  let disconnected = deferred()
+  const { app, url, yws } = await startCollabServer(t, {
+    onDisconnect ({ clientsCount }) {
+      disconnects.push(clientsCount)
+      disconnected.resolve()
+    }
+  })
+  const keeper = yws('takeover')
+  await synced(keeper)
+  const states = keeper.awareness.getStates()
+
+  const old = await rawClient(t, `${url}/takeover`)
+  old.send(syncStep1())
+  old.send(awarenessFrame(77, 1, { user: 'old' }))
+  await when(keeper.awareness, 'change', { check: () => states.get(77)?.user === 'old', what: 'the old session\'s state' })
+
+  // The same provider on a new socket: its state is an `updated` for the server.
+  const fresh = await rawClient(t, `${url}/takeover`)
+  fresh.send(syncStep1())
+  fresh.send(awarenessFrame(77, 2, { user: 'new' }))
+  await when(keeper.awareness, 'change', { check: () => states.get(77)?.user === 'new', what: 'the new session\'s state' })
+
+  const document = app.collab.documents.get('takeover')
+  old.socket.close()
+  await disconnected.promise
+  assert.equal(document.awareness.getStates().get(77)?.user, 'new', 'the old session no longer owns client 77')
+
+  disconnected = deferred()
+  fresh.socket.close()
+  await disconnected.promise
+  await when(keeper.awareness, 'change', { check: () => !states.has(77), what: 'client 77 to leave with the new session' })
+  assert.deepEqual(disconnects, [2, 1])
+})
+
+test('a change offered while the document loads is refused with FST_COLLAB_LOADING; once live it is applied, broadcast and stored', async t => {
+  const loading = deferred()
+  const load = deferred()
+  const origins = []
+  const stored = deferred()
+  const { app, hocus } = await startCollabServer(t, {
+    debounce: 10,
+    maxDebounce: 10,
+    async onLoadDocument () {
+      loading.resolve()
+      await load.promise
+    },
+    onChange ({ origin }) { origins.push(origin?.source) },
+    onStoreDocument ({ document }) { stored.resolve(document.getText('t').toString()) }
+  })
+  const client = hocus('loading')
+  await loading.promise
+  const document = app.collab.documents.get('loading')
+  assert.equal(document.isLive, false)
+  assert.throws(() => document.applyUpdate(remoteInsert('R'), { source: 'remote' }), { code: 'FST_COLLAB_LOADING' })
+  assert.equal(document.getText('t').length, 0, 'a refused update changes nothing')
+  load.resolve()
+  await document.ready
+  await document.applyUpdate(remoteInsert('R'), { source: 'remote' })
+  assert.deepEqual(origins, ['remote'])
+  await untilDocs([client.document], () => client.document.getText('t').toString() === 'R', { what: 'the broadcast' })
+  assert.equal(await stored.promise, 'R')
+})
+
+test('after a veto with nobody attached the document stays loaded; the store after its next change asks again', async t => {
+  let asked = 0
+  const vetoed = deferred()
+  const unloaded = deferred()
+  const stores = []
+  const { app } = await startCollabServer(t, {
+    debounce: 10,
+    maxDebounce: 10,
+    onStoreDocument ({ document }) { stores.push(document.getText('t').toString()) },
+    beforeUnloadDocument () {
+      if (++asked === 1) {
+        vetoed.resolve()
+        throw new Error('keep it')
+      }
+    },
+    afterUnloadDocument () { unloaded.resolve() }
+  })
+  const direct = await app.collab.openDirectConnection('veto')
+  const document = direct.document
+  await direct.disconnect()
+  await vetoed.promise
+  assert.equal(app.collab.getDocumentsCount(), 1, 'vetoed: still loaded')
+  assert.equal(document.isLive, true)
+  document.applyUpdate(remoteInsert('R'), { source: 'remote' })
+  await unloaded.promise
+  assert.deepEqual(stores, ['R'])
+  assert.equal(asked, 2)
+  assert.equal(app.collab.getDocumentsCount(), 0)
+})
