@@ -30,24 +30,43 @@ test('simultaneous connections share one load, and none is answered before it en
   for (const c of clients) assert.equal((c.document ?? c.doc).getText('text').toString(), 'loaded')
 })
 
-test('five edits within the debounce give one store with the last state; maxDebounce bounds the wait under constant edits', async t => {
-  const { hooks, calls, until } = recordHooks(['onStoreDocument'])
-  const { hocus } = await startCollabServer(t, { debounce: 150, maxDebounce: 400, ...hooks })
+test('five edits within the debounce give one store with the last state, and no other before the unload', async t => {
+  const { hooks, calls, until } = recordHooks(['onStoreDocument', 'afterUnloadDocument'])
+  const { hocus, drop } = await startCollabServer(t, { debounce: 150, maxDebounce: 400, ...hooks })
   const h = hocus('debounced')
   await synced(h)
   const text = h.document.getText('text')
   for (let i = 0; i < 5; i++) text.insert(text.length, String(i))
   await until('onStoreDocument')
-  assert.equal(calls.onStoreDocument.length, 1)
   assert.equal(calls.onStoreDocument[0].text, '01234')
+  // The unload ends the document's stores: counting then sees any later one.
+  drop(h)
+  await until('afterUnloadDocument')
+  assert.equal(calls.onStoreDocument.length, 1)
+})
 
-  // Edits every 50 ms never leave 150 ms of quiet: maxDebounce (400 ms) forces a store.
-  const started = Date.now()
-  const timer = setInterval(() => text.insert(text.length, '.'), 50)
+test('maxDebounce bounds the wait under constant edits: the store comes before the edits stop', async t => {
+  const { hooks, calls, until } = recordHooks(['onStoreDocument'])
+  const { hocus } = await startCollabServer(t, { debounce: 150, maxDebounce: 400, ...hooks })
+  const h = hocus('constant')
+  await synced(h)
+  const text = h.document.getText('text')
+  // 100 edits 20 ms apart (2 s) never leave 150 ms of quiet; only maxDebounce (400 ms) can store meanwhile.
+  const events = []
+  let edits = 0
+  const timer = setInterval(() => {
+    text.insert(text.length, '.')
+    if (++edits === 100) {
+      clearInterval(timer)
+      events.push('edits stopped')
+    }
+  }, 20)
   t.after(() => clearInterval(timer))
-  await until('onStoreDocument', () => calls.onStoreDocument.length === 2, { timeout: 2000 })
+  await until('onStoreDocument', () => true, { timeout: 4000 })
+  events.push('stored')
   clearInterval(timer)
-  assert.ok(Date.now() - started < 1000, 'stored before the edits stopped')
+  assert.deepEqual(events, ['stored'], 'stored while the edits went on')
+  assert.equal(calls.onStoreDocument.length, 1)
 })
 
 test('the last disconnect stores at once, then the document unloads', async t => {
@@ -66,14 +85,16 @@ test('the last disconnect stores at once, then the document unloads', async t =>
   assert.equal(app.collab.getDocumentsCount(), 0)
 })
 
-test('a failed store keeps the document, retries with backoff, and unloads after the first success', async t => {
+test('a failed store keeps the document, retries with growing delays, and unloads after the first success', async t => {
   let attempts = 0
+  const times = []
   const stored = deferred()
   const { app, hocus, drop } = await startCollabServer(t, {
     storeRetryDelay: 20,
     async onStoreDocument ({ document }) {
       attempts++
-      if (attempts < 3) throw new Error(`disk full ${attempts}`)
+      times.push(performance.now())
+      if (attempts < 4) throw new Error(`disk full ${attempts}`)
       stored.resolve(document.getText('text').toString())
     }
   })
@@ -85,7 +106,11 @@ test('a failed store keeps the document, retries with backoff, and unloads after
   await waitFor(() => attempts >= 1, { what: 'the first store' })
   assert.equal(app.collab.getDocumentsCount(), 1, 'kept after a failed store')
   assert.equal(await stored.promise, 'precious')
-  assert.equal(attempts, 3)
+  assert.equal(attempts, 4)
+  // A timer never fires early, so each gap is at least its delay: 20, 40, 80 ms
+  // (1 ms for timer rounding). A fixed delay would give three gaps of about 20 ms.
+  const gaps = times.slice(1).map((time, i) => time - times[i])
+  gaps.forEach((gap, i) => assert.ok(gap >= 20 * 2 ** i - 1, `retry ${i + 1} waited ${gap} ms, expected at least ${20 * 2 ** i}`))
   await waitFor(() => app.collab.getDocumentsCount() === 0, { what: 'the unload after the successful store' })
 })
 
