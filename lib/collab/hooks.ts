@@ -180,7 +180,16 @@ export interface Hooks {
   onStateless?: (payload: StatelessPayload) => unknown
   /** A connection left a document. A throw is logged. */
   onDisconnect?: (payload: DisconnectPayload) => unknown
-  /** The document is about to unload. A throw vetoes the unload; it is retried on the next disconnect or store. */
+  /**
+   * The document is idle (no connection) and stored, and is about to unload.
+   * A throw vetoes the unload: the document stays loaded, and is asked again
+   * only when it next becomes idle, i.e. after the next disconnect, or after
+   * the store that follows a later change (there is no timer). With nobody
+   * attached and no change, a vetoed document stays loaded until
+   * `fastify.close()`, which unloads it without asking. No store starts
+   * while this hook runs: a change meanwhile is stored after it, and the
+   * document then unloads only once that store succeeded.
+   */
   beforeUnloadDocument?: (payload: UnloadPayload) => unknown
   /** The document was unloaded. A throw is logged. */
   afterUnloadDocument?: (payload: AfterUnloadPayload) => unknown
