@@ -3,9 +3,12 @@ import assert from 'node:assert/strict'
 import { setTimeout as delay } from 'node:timers/promises'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
+import Fastify from 'fastify'
+import fastifyCollab from 'fastify-collab'
 import { listenCollab, startCollabServer, synced } from '../helpers/server.js'
 import { deferred, untilDocs, when } from '../helpers/wait.js'
-import { frame, rawClient } from './core-raw-client.js'
+import { frame, hp, hpAuth, isHp, rawClient, readHp } from './core-raw-client.js'
 
 // Races in the document state machine found in review: a change while
 // beforeUnloadDocument decides, a change during fastify.close()'s final
@@ -91,6 +94,8 @@ test('once fastify.close() begins, changes are refused, and the final stores hol
       stored.push(text)
     }
   })
+  // A failed assertion must not leave the store, and so app.close(), waiting forever.
+  t.after(() => finish.resolve())
   t.after(() => app.close())
   const direct = await app.collab.openDirectConnection('shutdown')
   const document = direct.document
@@ -107,6 +112,52 @@ test('once fastify.close() begins, changes are refused, and the final stores hol
   await closing
   assert.deepEqual(stored, ['A', 'AC'])
   await assert.rejects(direct.transact(doc => doc.getText('t').insert(0, 'late')), { code: 'FST_COLLAB_CLOSED' })
+})
+
+test('a Hocuspocus update that arrives once fastify.close() began gets SyncStatus 0 and is not applied', async t => {
+  const stored = []
+  const storing = deferred()
+  const finish = deferred()
+  const { app } = await listenCollab({
+    debounce: 60_000,
+    maxDebounce: 60_000,
+    async onStoreDocument ({ document }) {
+      storing.resolve()
+      await finish.promise
+      stored.push(document.getText('t').toString())
+    }
+  })
+  // A failed assertion must not leave the store, and so app.close(), waiting forever.
+  t.after(() => finish.resolve())
+  t.after(() => app.close())
+  // The socket is upgraded by a second app, so closing the first one does not
+  // close it (its preClose closes only its own sockets): the session is still
+  // attached while the document closes.
+  const front = Fastify({ logger: false })
+  await front.register(fastifyCollab)
+  front.get('/relay/:document', async (request, reply) => {
+    app.collab.handleConnection(await reply.upgrade(), request, request.params.document)
+  })
+  await front.listen({ host: '127.0.0.1', port: 0 })
+  t.after(() => front.close())
+  const client = await rawClient(t, `ws://127.0.0.1:${front.server.address().port}/relay/late`)
+  const update = text => hp('late', 0, e => {
+    encoding.writeVarUint(e, 2)
+    encoding.writeVarUint8Array(e, remoteInsert(text))
+  })
+  const syncStatus = async () => decoding.readVarInt(readHp(await client.next(isHp('late', 8), { what: 'SyncStatus' })).d)
+  client.send(hpAuth('late'))
+  await client.next(isHp('late', 2, 2), { what: 'Authenticated' })
+  client.send(update('kept'))
+  assert.equal(await syncStatus(), 1)
+
+  const closing = app.close()
+  await storing.promise
+  client.send(update('late'))
+  assert.equal(await syncStatus(), 0)
+  finish.resolve()
+  await closing
+  assert.deepEqual(stored, ['kept'])
 })
 
 test('a y-websocket provider that loses its socket and reconnects with the same clientID leaves no ghost awareness state', async t => {
