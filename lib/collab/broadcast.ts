@@ -1,4 +1,5 @@
 import * as Y from 'yjs'
+import * as encoding from 'lib0/encoding'
 import { type Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness'
 import type { Codec } from './protocol/codec.js'
 
@@ -43,10 +44,47 @@ export function sendToAll (receivers: Iterable<Receiver>, encode: (codec: Codec,
 }
 
 // Past this many updates in one turn, re-encoding the document's difference
-// from the turn's start beats merging: it costs one pass over the document's
-// delete set instead of a merge tree (about 20 times faster on the
-// automerge-paper trace). Below it, the delete set may be the larger cost.
+// from the turn's start beats merging (about 20 times faster on the
+// automerge-paper trace). Below it, the merge is cheap enough.
 const DIFF_THRESHOLD = 32
+
+type DeleteSet = ReturnType<typeof Y.createDeleteSet>
+
+/** A delete set in Yjs update format v1, as Yjs's own writeDeleteSet writes it (yjs DeleteSet.js). */
+function encodeDeleteSet (ds: DeleteSet): Uint8Array {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, ds.clients.size)
+  for (const [client, items] of [...ds.clients].sort((a, b) => b[0] - a[0])) {
+    encoding.writeVarUint(encoder, client)
+    encoding.writeVarUint(encoder, items.length)
+    for (const item of items) {
+      encoding.writeVarUint(encoder, item.clock)
+      encoding.writeVarUint(encoder, item.len)
+    }
+  }
+  return encoding.toUint8Array(encoder)
+}
+
+/**
+ * The turn's changes as one update (v1): the structs added since `turnStart`
+ * and only the deletions this turn made. `Y.encodeStateAsUpdate` alone would
+ * carry the document's whole delete set, which grows with its history, to
+ * every receiver. Its structs part is what precedes that delete set, whose
+ * bytes are also all of a state-vector-current encoding but its first (0 structs).
+ *
+ * @returns null when the document holds pending structs: the layout differs then.
+ */
+function encodeTurn (doc: Y.Doc, turnStart: Map<number, number>, deleteSets: DeleteSet[]): Uint8Array | null {
+  if (doc.store.pendingStructs !== null || doc.store.pendingDs !== null) return null
+  const diff = Y.encodeStateAsUpdate(doc, Y.encodeStateVector(turnStart))
+  const allDeletes = Y.encodeStateAsUpdate(doc, Y.encodeStateVector(doc))
+  const structs = diff.subarray(0, diff.length - (allDeletes.length - 1))
+  const deletes = encodeDeleteSet(Y.mergeDeleteSets(deleteSets))
+  const update = new Uint8Array(structs.length + deletes.length)
+  update.set(structs)
+  update.set(deletes, structs.length)
+  return update
+}
 
 /**
  * Everything a document applied during one event-loop turn, waiting to go
@@ -56,6 +94,10 @@ export class Outbox {
   private updates: Uint8Array[] = []
   // The document's state vector before this turn's first update.
   private turnStart: Map<number, number> | null = null
+  // The delete sets of this turn's transactions, for the busy-turn encoding,
+  // and the beforeState of the last transaction that added one.
+  private deleteSets: DeleteSet[] = []
+  private lastDeleting: Map<number, number> | null = null
   private awarenessClients: Set<number> | null = null
 
   constructor (
@@ -64,7 +106,13 @@ export class Outbox {
     private readonly receivers: () => Receiver[],
     /** Told when a flush throws (it is logged there); the next turn starts clean. */
     readonly onError: (error: unknown) => void
-  ) {}
+  ) {
+    doc.on('afterTransaction', (transaction: Y.Transaction) => {
+      if (transaction.deleteSet.clients.size === 0) return
+      this.deleteSets.push(transaction.deleteSet)
+      this.lastDeleting = transaction.beforeState
+    })
+  }
 
   /**
    * Queues an applied update for this turn's frame.
@@ -72,7 +120,11 @@ export class Outbox {
    * @param beforeState the state vector before the transaction that made it (Yjs `transaction.beforeState`).
    */
   addUpdate (update: Uint8Array, beforeState: Map<number, number>): void {
-    if (this.updates.length === 0) this.turnStart = beforeState
+    if (this.updates.length === 0) {
+      this.turnStart = beforeState
+      // 'afterTransaction' comes before 'update': keep only this transaction's deletions, if any.
+      this.deleteSets = this.lastDeleting === beforeState ? this.deleteSets.slice(-1) : []
+    }
     this.updates.push(update)
     schedule(this)
   }
@@ -86,16 +138,16 @@ export class Outbox {
 
   /** Sends what this turn produced, encoded once, to every receiver (the senders included: the echo keeps y-websocket clients alive). */
   flush (): void {
-    const { updates, turnStart, awarenessClients } = this
+    const { updates, turnStart, deleteSets, awarenessClients } = this
     this.updates = []
     this.turnStart = null
+    this.deleteSets = []
     this.awarenessClients = null
     const receivers = this.receivers()
     if (receivers.length === 0) return
     if (updates.length > 0) {
-      const merged = updates.length > DIFF_THRESHOLD && turnStart !== null
-        ? Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(turnStart))
-        : mergeInBatches(updates)
+      const merged = (updates.length > DIFF_THRESHOLD && turnStart !== null && encodeTurn(this.doc, turnStart, deleteSets)) ||
+        mergeInBatches(updates)
       sendToAll(receivers, (codec, address) => codec.update(address, merged))
     }
     if (awarenessClients !== null) {
