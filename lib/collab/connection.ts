@@ -25,7 +25,9 @@ export const CloseCode = {
   /** A malformed or unknown frame, or a y-websocket socket without a document name. */
   BAD_FRAME: 4400,
   /** A y-websocket client was refused by onConnect/onAuthenticate, or beforeHandleMessage threw. */
-  FORBIDDEN: 4403
+  FORBIDDEN: 4403,
+  /** A Hocuspocus document's frames came, but no Auth for it within `authTimeout` (Hocuspocus's Connection Timeout). */
+  CONNECTION_TIMEOUT: 4408
 } as const
 
 /** A document waiting for its authentication: the frames that came first, in order. */
@@ -72,6 +74,8 @@ export class Connection implements SessionSocket {
   private readonly entries = new SmallMap<string, Entry>()
   private queuedBytes = 0
   private queuedFrames = 0
+  // Runs only while a document waits for its Auth frame: one per socket, then gone.
+  private authTimer: NodeJS.Timeout | null = null
 
   constructor (
     private readonly core: CollabCore,
@@ -179,16 +183,19 @@ export class Connection implements SessionSocket {
       if (entry !== undefined) this.dropPending(address, entry)
       return
     }
+    const { documentName } = parseAddress(address)
+    // A bound route answers another document at once (issue: "frames for any other
+    // document get PermissionDenied"), whatever the frame: nothing is queued for it.
+    if (this.boundName !== undefined && documentName !== this.boundName) {
+      if (entry !== undefined) this.dropPending(address, entry)
+      return this.send(hocuspocusDenied(address, 'this route serves another document'))
+    }
     const pending = entry ?? this.addPending(address)
     if (pending === undefined) return
     if (message.type !== 'auth') return this.enqueue(pending, message, frame)
     if (pending.authenticating) return
     pending.authenticating = true
-    const { documentName } = parseAddress(address)
     if (documentName === '') return this.deny(pending, address, new FST_COLLAB_FORBIDDEN('the document name is empty'))
-    if (this.boundName !== undefined && documentName !== this.boundName) {
-      return this.deny(pending, address, new FST_COLLAB_FORBIDDEN('this route serves another document'))
-    }
     this.authenticate(pending, address, documentName, message.token, message.providerVersion, hocuspocusCodec).catch(noop)
   }
 
@@ -212,7 +219,20 @@ export class Connection implements SessionSocket {
     }
     const pending: Pending = { frames: [], authenticating: false, cancelled: false }
     this.entries.set(address, pending)
+    const { authTimeout } = this.core.options
+    if (this.authTimer === null && authTimeout > 0) this.authTimer = setTimeout(this.onAuthTimeout, authTimeout)
     return pending
+  }
+
+  // A client that sends a document's frames but never its Auth would hold its
+  // queue (up to authQueueMaxBytes) for as long as the socket lives.
+  private readonly onAuthTimeout = (): void => {
+    this.authTimer = null
+    for (const entry of this.entries.values()) {
+      if (!(entry instanceof Session) && !entry.authenticating) {
+        return this.fail(CloseCode.CONNECTION_TIMEOUT, 'Connection Timeout: no authentication')
+      }
+    }
   }
 
   private enqueue (pending: Pending, message: DocumentMessage, frame: Uint8Array): void {
@@ -231,6 +251,7 @@ export class Connection implements SessionSocket {
     this.queuedFrames -= pending.frames.length
     pending.frames = []
     if (this.entries.get(address) === pending) this.entries.delete(address)
+    if (this.pendingCount() === 0) this.clearAuthTimer()
   }
 
   // --- authentication -------------------------------------------------------
@@ -312,6 +333,12 @@ export class Connection implements SessionSocket {
   onClose (): void {
     this.closed = true
     this.detachAll()
+  }
+
+  private clearAuthTimer (): void {
+    if (this.authTimer === null) return
+    clearTimeout(this.authTimer)
+    this.authTimer = null
   }
 
   private detachAll (): void {

@@ -28,6 +28,12 @@ export interface CollabOptions extends Hooks {
   authQueueMaxFrames?: number
   /** Documents a Hocuspocus socket may have waiting for authentication at once. Past it: close 4205. Default 100, as Hocuspocus 4.7. */
   authQueueMaxDocuments?: number
+  /**
+   * Time in ms a Hocuspocus socket may hold frames for a document without sending its Auth
+   * (the provider sends it first, at once). Past it: close 4408, Connection Timeout, as
+   * Hocuspocus does. `0` disables. Default 60000.
+   */
+  authTimeout?: number
   /** Hook groups, run in `priority` order (default 100, higher first), before the top-level hooks. Default `[]`. */
   extensions?: Extension[]
 }
@@ -41,6 +47,7 @@ export interface ResolvedCollabOptions {
   authQueueMaxBytes: number
   authQueueMaxFrames: number
   authQueueMaxDocuments: number
+  authTimeout: number
   extensions: Extension[]
   hooks: Hooks
 }
@@ -88,6 +95,7 @@ export function resolveCollabOptions (options: CollabOptions = {}): ResolvedColl
     authQueueMaxBytes: count(raw, 'authQueueMaxBytes', 5 * 1024 * 1024),
     authQueueMaxFrames: count(raw, 'authQueueMaxFrames', 1000),
     authQueueMaxDocuments: count(raw, 'authQueueMaxDocuments', 100),
+    authTimeout: count(raw, 'authTimeout', 60_000),
     extensions,
     hooks
   }

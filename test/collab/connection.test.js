@@ -223,6 +223,20 @@ test('auth queue bounds: frames, bytes and pending documents past the bound clos
   assert.equal(app.collab.documents.get('q').getText('text').toString(), 'queued')
 })
 
+test('a document whose Auth never comes closes the socket with 4408 after authTimeout; a bound route denies other documents at once', async t => {
+  const { url } = await startCollabServer(t, { authTimeout: 100 })
+  const silent = await rawClient(t, url)
+  silent.send(hpStep1('never-authenticated'))
+  assert.equal((await silent.closed).code, 4408)
+
+  // Bound to `mine`: a frame for another document is answered, not queued.
+  const bound = await rawClient(t, `${url}/mine`)
+  bound.send(hpStep1('theirs'))
+  await bound.next(isHp('theirs', 2, 1), { what: 'PermissionDenied for theirs' })
+  bound.send(hpAuth('mine'))
+  await bound.next(isHp('mine', 2, 2), { what: 'Authenticated for mine' })
+})
+
 test('y-websocket refusal: the y-protocols PermissionDenied message, then close 4403; the document is never loaded', async t => {
   let loads = 0
   const { url, app } = await startCollabServer(t, {
