@@ -253,9 +253,11 @@ export class HookRunner {
     const chain = this.chains.get(name)
     if (chain === undefined) return
     for (const hook of chain) {
-      let result: unknown
       try {
-        result = await hook(payload as never)
+        const result = await hook(payload as never)
+        // Inside the try: what the caller does with a result (e.g. apply an
+        // update onLoadDocument returned) fails as that hook's failure.
+        onResult?.(result)
       } catch (error) {
         const documentName = (payload as { documentName?: string }).documentName
         const log = (payload as { request?: FastifyRequest }).request?.log ?? this.log
@@ -263,7 +265,6 @@ export class HookRunner {
         else log.error({ err: error, hook: name, documentName }, 'collab hook failed')
         throw error
       }
-      onResult?.(result)
     }
   }
 

@@ -119,6 +119,18 @@ test('onLoadDocument may return a Y.Doc or an update; onChange does not fire for
   assert.equal(calls.onChange.length, 1)
 })
 
+test('a malformed update returned by onLoadDocument fails as that hook: logged, the client denied, no document left', async t => {
+  const logs = []
+  const { url, app } = await startCollabServer(t, {
+    async onLoadDocument () { return new Uint8Array([255, 255, 255]) }
+  }, { fastify: { logger: { level: 'error', stream: { write: line => logs.push(JSON.parse(line)) } } } })
+  const client = await rawClient(t, url)
+  client.send(hpAuth('corrupt'))
+  await client.next(isHp('corrupt', 2, 1), { what: 'PermissionDenied' })
+  assert.equal(app.collab.getDocumentsCount(), 0)
+  assert.ok(logs.some(l => l.hook === 'onLoadDocument' && l.documentName === 'corrupt'), 'logged as the hook failure')
+})
+
 test('onChange is awaited before SyncStatus; an onChange throw is logged with the document name and answered with SyncStatus 0', async t => {
   const logs = []
   const gate = deferred()
