@@ -84,6 +84,10 @@ export function decodeHocuspocusFrame (frame: Uint8Array): HocuspocusMessage {
     case TYPE_QUERY_AWARENESS: return { address, type: 'query-awareness' }
     case TYPE_STATELESS: return { address, type: 'stateless', payload: decoding.readVarString(decoder) }
     case TYPE_CLOSE: return { address, type: 'close' }
+    case TYPE_SYNC_REPLY:
+    case TYPE_BROADCAST_STATELESS:
+    case TYPE_SYNC_STATUS:
+      throw new RangeError(`Hocuspocus message type ${type} is server-side only; a client never sends it`)
     default: throw new RangeError(`unexpected Hocuspocus message type ${type} from a client`)
   }
 }
