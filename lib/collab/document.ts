@@ -62,6 +62,31 @@ export interface DocumentHost {
  */
 type State = 'loading' | 'live' | 'unloading' | 'closing' | 'unloaded'
 
+/**
+ * The store schedule, beside the lifecycle. `dirty` (changed since the last
+ * store began) is kept apart: it can be true in every phase.
+ *
+ * - quiet:      no timer, no store. → debouncing on a change while live.
+ *               (While unloading or closing, a change only sets `dirty`:
+ *               unload() and shutdown() look at it.)
+ * - debouncing: the debounce timer runs. → debouncing again when the change
+ *               times moved it; → running when it is due, or at once when
+ *               the document becomes idle.
+ * - running:    a store runs. → quiet after a success (→ debouncing when a
+ *               connection remains and something changed meanwhile);
+ *               → backoff after a failure, while live.
+ * - backoff:    the last `failures` stores failed; the retry timer runs
+ *               (storeRetryDelay, doubled per failure, at most 30 s).
+ *               → running when it fires.
+ */
+type StorePhase =
+  | { readonly name: 'quiet' }
+  | { readonly name: 'debouncing', readonly timer: NodeJS.Timeout }
+  | { readonly name: 'running', readonly done: Promise<void> }
+  | { readonly name: 'backoff', readonly timer: NodeJS.Timeout, readonly failures: number }
+
+const QUIET: StorePhase = { name: 'quiet' }
+
 const MAX_RETRY_DELAY = 30_000
 
 function isReceiver (attachment: Attachment): attachment is Attachment & Receiver {
@@ -114,13 +139,11 @@ export class CollabDocument extends Y.Doc {
   private readonly outbox: Outbox
   private changeResult: Promise<void> | undefined
 
-  // Store scheduling. `dirty` means "changed since the last store began".
+  // Store scheduling (see StorePhase). `dirty` means "changed since the last store began".
+  private storePhase: StorePhase = QUIET
   private dirty = false
   private firstChangeAt = 0
   private lastChangeAt = 0
-  private retries = 0
-  private storeTimer: NodeJS.Timeout | null = null
-  private storing: Promise<void> | null = null
   private unloading: Promise<void> | null = null
   // Which attachment set each awareness state, to remove exactly its states when it leaves.
   private readonly awarenessOwners = new Map<number, Attachment>()
@@ -372,38 +395,42 @@ export class CollabDocument extends Y.Doc {
       this.firstChangeAt = now
     }
     // One timer per dirty document; it re-arms itself rather than being reset per change.
-    // Only while live: unload() and shutdown() look at `dirty` themselves.
-    if (this.state === 'live' && this.storeTimer === null && this.storing === null && this.retries === 0) this.armStore(this.host.options.debounce)
+    if (this.state === 'live' && this.storePhase.name === 'quiet') this.debounce()
   }
 
-  private armStore (delay: number): void {
-    this.storeTimer = setTimeout(this.onStoreTimer, delay)
+  /** → debouncing, due `debounce` ms after the last change and at most `maxDebounce` ms after the first. */
+  private debounce (): void {
+    const { debounce, maxDebounce } = this.host.options
+    const due = Math.min(this.lastChangeAt + debounce, this.firstChangeAt + maxDebounce)
+    this.storePhase = { name: 'debouncing', timer: setTimeout(this.onDebounced, Math.max(0, due - Date.now())) }
   }
 
-  private readonly onStoreTimer = (): void => {
-    this.storeTimer = null
-    if (this.retries === 0) {
-      const { debounce, maxDebounce } = this.host.options
-      const due = Math.min(this.lastChangeAt + debounce, this.firstChangeAt + maxDebounce)
-      const wait = due - Date.now()
-      if (wait > 0) return this.armStore(wait)
-    }
-    this.storeNow()
+  private readonly onDebounced = (): void => {
+    // Edits since the timer was armed moved the due time (but never past maxDebounce).
+    const { debounce, maxDebounce } = this.host.options
+    if (Math.min(this.lastChangeAt + debounce, this.firstChangeAt + maxDebounce) > Date.now()) return this.debounce()
+    this.storePhase = QUIET
+    this.storeNow(0)
+  }
+
+  /** Leaves debouncing or backoff for quiet, clearing the timer (a running store is left alone). @returns the failures so far, for the next store. */
+  private stopTimer (): number {
+    const phase = this.storePhase
+    if (phase.name === 'debouncing' || phase.name === 'backoff') clearTimeout(phase.timer)
+    if (phase.name !== 'running') this.storePhase = QUIET
+    return phase.name === 'backoff' ? phase.failures : 0
   }
 
   /**
-   * Starts a store now, unless one is running (it is followed up when it
-   * ends) or the state forbids it: while `unloading` the store is deferred
-   * (`unload()` goes back to live and starts it), while `closing`
-   * `shutdown()` makes the last one.
+   * → running, unless a store runs already (it is followed up when it ends)
+   * or the lifecycle forbids it: while `unloading` the store is deferred
+   * (unload() goes back to live and starts it); while `closing`,
+   * shutdown() makes the last one.
    */
-  private storeNow (): void {
-    if (this.storeTimer !== null) {
-      clearTimeout(this.storeTimer)
-      this.storeTimer = null
-    }
-    if (this.storing !== null || this.state !== 'live') return
-    this.storing = this.storeOnce()
+  private storeNow (failures: number): void {
+    if (this.storePhase.name === 'running' || this.state !== 'live') return
+    // The phase is set before any hook runs: a hook that edits the document must see `running`.
+    this.storePhase = { name: 'running', done: Promise.resolve().then(() => this.storeOnce(failures)) }
   }
 
   /** Runs onStoreDocument then afterStoreDocument. @returns whether both succeeded (failures are logged by the runner). */
@@ -426,11 +453,11 @@ export class CollabDocument extends Y.Doc {
     }
   }
 
-  private async storeOnce (): Promise<void> {
+  private async storeOnce (failures: number): Promise<void> {
     const since = this.firstChangeAt
     this.dirty = false
     const ok = await this.runStoreHooks()
-    this.storing = null
+    this.storePhase = QUIET
     if (!ok) {
       // Keep the document and its changes; try again later (or at shutdown).
       if (!this.dirty) this.firstChangeAt = since
@@ -439,17 +466,16 @@ export class CollabDocument extends Y.Doc {
     // shutdown() awaits this store, then makes the last one itself.
     if (this.state !== 'live') return
     if (!ok) {
-      this.retries++
-      this.armStore(Math.min(this.host.options.storeRetryDelay * 2 ** (this.retries - 1), MAX_RETRY_DELAY))
+      const delay = Math.min(this.host.options.storeRetryDelay * 2 ** failures, MAX_RETRY_DELAY)
+      this.storePhase = { name: 'backoff', timer: setTimeout(this.onBackoff, delay), failures: failures + 1 }
       return
     }
-    this.retries = 0
-    if (this.dirty && !this.isIdle()) {
-      const { debounce, maxDebounce } = this.host.options
-      this.armStore(Math.max(0, Math.min(this.lastChangeAt + debounce, this.firstChangeAt + maxDebounce) - Date.now()))
-      return
-    }
+    if (this.dirty && !this.isIdle()) return this.debounce()
     this.whenIdle()
+  }
+
+  private readonly onBackoff = (): void => {
+    this.storeNow(this.stopTimer())
   }
 
   // --- unloading ------------------------------------------------------------
@@ -458,9 +484,9 @@ export class CollabDocument extends Y.Doc {
     return this.connections.size === 0 && this.holds === 0
   }
 
-  /** Whether nothing is left to store: no store running, none failed, nothing changed since the last one began. */
+  /** Whether nothing is left to store: no store running or failed, nothing changed since the last one began. */
   private isStored (): boolean {
-    return this.storing === null && this.retries === 0 && !this.dirty
+    return this.storePhase.name === 'quiet' && !this.dirty
   }
 
   /**
@@ -469,8 +495,10 @@ export class CollabDocument extends Y.Doc {
    * what changed, then unload.
    */
   private whenIdle (): void {
-    if (!this.isIdle() || this.state !== 'live' || this.storing !== null || this.retries > 0) return
-    if (this.dirty) return this.storeNow()
+    if (!this.isIdle() || this.state !== 'live') return
+    // A running store calls back when it ends; a failed one retries first.
+    if (this.storePhase.name === 'running' || this.storePhase.name === 'backoff') return
+    if (this.dirty) return this.storeNow(this.stopTimer())
     this.unloading = this.unload()
   }
 
@@ -494,9 +522,9 @@ export class CollabDocument extends Y.Doc {
       return
     }
     this.state = 'live'
-    // A change that came in while the hook ran has a deferred store: arm it
-    // (whenIdle starts it at once when nobody is attached).
-    if (this.dirty) this.armStore(this.host.options.debounce)
+    // A change that came in while the hook ran has a deferred store: schedule
+    // it (whenIdle starts it at once when nobody is attached).
+    if (this.dirty) this.debounce()
     // After a veto with nothing to store, nothing asks again until the document
     // next becomes idle (a disconnect, or a store after a change).
     if (this.dirty || !vetoed) this.whenIdle()
@@ -504,8 +532,7 @@ export class CollabDocument extends Y.Doc {
 
   private finalize (): void {
     this.state = 'unloaded'
-    if (this.storeTimer !== null) clearTimeout(this.storeTimer)
-    this.storeTimer = null
+    this.stopTimer()
     if (this.host.documents.get(this.name) === this) this.host.documents.delete(this.name)
     this.awareness.destroy()
     this.destroy()
@@ -513,7 +540,7 @@ export class CollabDocument extends Y.Doc {
 
   /** Resolves when the store or unload running now has ended (a retry that follows is not awaited). */
   async settle (): Promise<void> {
-    await this.storing
+    if (this.storePhase.name === 'running') await this.storePhase.done
     await this.unloading
   }
 
@@ -534,8 +561,7 @@ export class CollabDocument extends Y.Doc {
     }
     if (this.state === 'unloaded' || this.state === 'closing') return
     this.state = 'closing'
-    if (this.storeTimer !== null) clearTimeout(this.storeTimer)
-    this.storeTimer = null
+    this.stopTimer()
     await this.settle()
     // Changes are refused now, but a server-side edit outside transactAs still
     // dirties the document; store until nothing is left or a store fails.
