@@ -300,3 +300,23 @@ test('after a veto with nobody attached the document stays loaded; the store aft
   assert.equal(asked, 2)
   assert.equal(app.collab.getDocumentsCount(), 0)
 })
+
+test('a store hook that edits the document gets a store of its own, and the unload waits for it', async t => {
+  const stores = []
+  const unloaded = deferred()
+  const { app } = await startCollabServer(t, {
+    debounce: 10,
+    maxDebounce: 10,
+    onStoreDocument ({ document }) {
+      stores.push(document.getText('t').toString())
+      // A server-side edit made by the store itself, while it runs.
+      if (stores.length === 1) document.getText('t').insert(0, 'stamp:')
+    },
+    afterUnloadDocument () { unloaded.resolve() }
+  })
+  const direct = await app.collab.openDirectConnection('stamped')
+  await direct.transact(doc => doc.getText('t').insert(0, 'x'))
+  await direct.disconnect()
+  await unloaded.promise
+  assert.deepEqual(stores, ['x', 'stamp:x'])
+})
