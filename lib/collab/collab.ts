@@ -7,6 +7,7 @@ import { CollabDocument, type DocumentHost } from './document.js'
 import { type HookContext, HookRunner, type LoadPayload } from './hooks.js'
 import { type CollabOptions, resolveCollabOptions } from './options.js'
 import { Session } from './session.js'
+import { noop } from '../noop.js'
 
 export type { CollabOptions } from './options.js'
 export type { CollabDocument } from './document.js'
@@ -139,5 +140,3 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
 
   return collab
 }
-
-function noop (): void {}

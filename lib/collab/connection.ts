@@ -10,6 +10,7 @@ import { decodeHocuspocusFrame, encodeAuthenticated, encodeClose, encodePermissi
 import { decodeYWebsocketFrame, encodePermissionDenied as yWebsocketDenied } from './protocol/y-websocket.js'
 import { type DocumentMessage, Session, type SessionSocket } from './session.js'
 import { SmallMap } from './small-map.js'
+import { noop } from '../noop.js'
 
 /**
  * Close codes this module sends (RFC 6455 §7.4: 4000–4999 are private use).
@@ -127,7 +128,7 @@ export class Connection implements SessionSocket {
     if (session.codec.protocol === 'y-websocket') return this.close(1000, 'Normal Closure')
     this.send(encodeClose(session.address, 'server closed the document'))
     this.entries.delete(session.address)
-    session.document.detach(session, session.ownedAwarenessClients())
+    session.document.detach(session)
   }
 
   // --- incoming -------------------------------------------------------------
@@ -201,7 +202,7 @@ export class Connection implements SessionSocket {
 
   private endClientSession (session: Session): void {
     this.entries.delete(session.address)
-    session.document.detach(session, session.ownedAwarenessClients())
+    session.document.detach(session)
   }
 
   // --- the auth queue -------------------------------------------------------
@@ -343,7 +344,7 @@ export class Connection implements SessionSocket {
 
   private detachAll (): void {
     for (const [address, entry] of this.entries.entries()) {
-      if (entry instanceof Session) entry.document.detach(entry, entry.ownedAwarenessClients())
+      if (entry instanceof Session) entry.document.detach(entry)
       else this.dropPending(address, entry)
     }
     this.entries.clear()
@@ -365,5 +366,3 @@ function onSocketClose (this: WebSocket): void {
 function onSocketError (this: WebSocket, error: Error): void {
   connectionOf(this).log.debug({ err: error }, 'collab socket error')
 }
-
-function noop (): void {}

@@ -8,6 +8,7 @@ import type { ResolvedCollabOptions } from './options.js'
 import { Outbox, type Receiver, sendToAll } from './broadcast.js'
 import { encodeStateless } from './protocol/hocuspocus.js'
 import { FST_COLLAB_CLOSED, FST_COLLAB_LOADING } from '../errors.js'
+import { noop } from '../noop.js'
 
 /**
  * A transaction origin that is neither a socket nor a direct connection,
@@ -226,16 +227,13 @@ export class CollabDocument extends Y.Doc {
   }
 
   /**
-   * Detaches a connection, removes the awareness states it set, runs
-   * onDisconnect, and stores and unloads when it was the last one.
-   *
-   * @param awarenessClients the awareness client IDs to remove for everyone;
-   *   default (and what `Session.ownedAwarenessClients()` gives) those this
-   *   attachment last set, see {@link awarenessClientsOf}.
+   * Detaches a connection, removes for everyone the awareness states it last
+   * set (see {@link awarenessClientsOf}), runs onDisconnect, and stores and
+   * unloads when it was the last one.
    */
-  detach (attachment: Attachment, awarenessClients: Iterable<number> = this.awarenessClientsOf(attachment)): void {
+  detach (attachment: Attachment): void {
     if (!this.connections.delete(attachment)) return
-    const clients = [...awarenessClients]
+    const clients = [...this.awarenessClientsOf(attachment)]
     if (clients.length > 0) removeAwarenessStates(this.awareness, clients, attachment)
     // A state another attachment now owns is not in `clients`; anything else is no longer anyone's.
     for (const client of clients) this.awarenessOwners.delete(client)
@@ -573,5 +571,3 @@ export class CollabDocument extends Y.Doc {
     await this.host.hooks.run('afterUnloadDocument', { instance: this.host.instance, documentName: this.name }).catch(noop)
   }
 }
-
-function noop (): void {}

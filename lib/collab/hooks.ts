@@ -4,6 +4,7 @@ import type { Awareness } from 'y-protocols/awareness'
 import type { Collab } from './collab.js'
 import type { CollabDocument, CollabOrigin } from './document.js'
 import type { Session } from './session.js'
+import { noop } from '../noop.js'
 
 /**
  * The hooks of fastify-collab. Names and meaning follow Hocuspocus 4
@@ -288,5 +289,3 @@ export class HookRunner {
     this.run(name, payload).catch(noop)
   }
 }
-
-function noop (): void {}

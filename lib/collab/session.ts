@@ -6,6 +6,7 @@ import type { Collab } from './collab.js'
 import type { Codec } from './protocol/codec.js'
 import type { SyncMessage } from './protocol/y-websocket.js'
 import { encodeStateless, encodeSyncStatus } from './protocol/hocuspocus.js'
+import { noop } from '../noop.js'
 
 /** A frame a session handles once its connection is attached to the document. */
 export type DocumentMessage =
@@ -92,11 +93,6 @@ export class Session {
   /** Closes the whole socket with 4205 (Reset Connection), as `closeConnections()` does; clients reconnect. */
   reset (): void {
     this.socket.close(4205, 'Reset Connection')
-  }
-
-  /** The awareness client IDs to remove when this session ends: those whose latest state it sent (the document keeps the owners). */
-  ownedAwarenessClients (): Iterable<number> {
-    return this.document.awarenessClientsOf(this)
   }
 
   /** Sends what a newly attached client needs first: the server's SyncStep1 (y-websocket only; Hocuspocus gets it in answer to its own) and the full awareness. */
@@ -204,5 +200,3 @@ export class Session {
     }
   }
 }
-
-function noop (): void {}

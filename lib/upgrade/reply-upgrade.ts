@@ -14,6 +14,7 @@ import { kEarlyData, kHandshakeError, kResponseHeaders, kUpgradeHead, kUpgradeSt
 import { ignoreSocketError } from './listener.js'
 import type { UpgradeErrorHandler } from './options.js'
 import type { Sockets } from './sockets.js'
+import { noop } from '../noop.js'
 
 /** Options of `reply.upgrade()`. */
 export interface ReplyUpgradeOptions {
@@ -107,8 +108,6 @@ function checkResponseHeaders (headers: OutgoingHttpHeaders): void {
     for (const item of Array.isArray(value) ? value : [value]) validateHeaderValue(name, String(item))
   }
 }
-
-function noop (): void {}
 
 // After the upgrade there is no HTTP reply left to send: a late reply.send(),
 // or a value returned by the handler, is dropped.
