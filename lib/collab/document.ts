@@ -374,7 +374,9 @@ export class CollabDocument extends Y.Doc {
       removed,
       origin: (origin ?? null) as CollabOrigin | null,
       states: [...this.awareness.getStates()].map(([clientId, state]) => ({ clientId, ...state })),
-      context: contextOf(origin)
+      context: contextOf(origin),
+      request: (origin as { request?: LoadPayload['request'] } | null)?.request,
+      socketId: (origin as { socketId?: string } | null)?.socketId
     })
   }
 

@@ -100,6 +100,10 @@ export interface AwarenessPayload {
   /** Every current state, as `{ clientId, ...state }`. */
   states: Array<{ clientId: number } & Record<string, unknown>>
   context: HookContext
+  /** The request of the connection that sent the update; undefined for other origins. */
+  request: FastifyRequest | undefined
+  /** That connection's request id; undefined for other origins. */
+  socketId: string | undefined
 }
 
 export interface MessagePayload {

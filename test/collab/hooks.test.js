@@ -173,6 +173,16 @@ test('onChange is awaited before SyncStatus; an onChange throw is logged with th
   assert.deepEqual(unhandled, [])
 })
 
+test('onAwarenessUpdate carries the request and socket id of the connection that sent the state', async t => {
+  const { hooks, until } = recordHooks(['onAwarenessUpdate'])
+  const { hocus } = await startCollabServer(t, hooks)
+  const h = hocus('presence')
+  await synced(h)
+  h.setAwarenessField('user', 'ada')
+  await until('onAwarenessUpdate', call => call.states.some(state => state.user === 'ada') &&
+    call.request?.url === '/collab' && call.socketId === call.request.id)
+})
+
 test('fire-and-forget hooks (onAwarenessUpdate, onStateless, connected, onDisconnect) never make an unhandled rejection', async t => {
   const unhandled = []
   const onUnhandled = error => unhandled.push(error)
