@@ -57,9 +57,11 @@ test('a change while beforeUnloadDocument decides is stored after it, a failed s
   const disconnected = direct.disconnect()
   await deciding.promise
   document.applyUpdate(remoteInsert('R'), { source: 'remote' })
-  // The debounce (10 ms) elapses several times over while the hook still
-  // decides: the store it would start must wait for the decision.
-  await delay(60)
+  // Node fires timers in the order of their expiry, ties in the order they
+  // were armed: this 10 ms timer, armed after the change, fires after the
+  // 10 ms debounce timer the change armed. So the store the debounce would
+  // start has had its turn, and must still be waiting for the decision.
+  await delay(10)
   events.push('released')
   decide.resolve()
   await unloaded.promise
