@@ -8,6 +8,8 @@ export interface Receiver {
   readonly codec: Codec
   readonly address: string
   send: (frame: Uint8Array) => void
+  /** Closes the socket with 4205 (Reset Connection): the client reconnects and resyncs. */
+  reset: () => void
 }
 
 // Y.mergeUpdates is super-linear in the number of inputs, so a busy turn is
@@ -176,7 +178,7 @@ function flushAll (): void {
     try {
       outbox.flush()
     } catch (error) {
-      // One document's failure must not starve the others; its clients resync on reconnect.
+      // One document's failure must not starve the others; its clients are made to resync.
       outbox.onError(error)
     }
   }

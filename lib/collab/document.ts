@@ -161,6 +161,9 @@ export class CollabDocument extends Y.Doc {
     this.awareness.setLocalState(null)
     this.outbox = new Outbox(this, this.awareness, () => this.receivers(), error => {
       this.host.log.error({ err: error, documentName: this.name }, 'collab broadcast failed')
+      // That turn never reached the clients: make them reconnect and resync
+      // (4205) rather than drift apart from the server in silence.
+      for (const receiver of this.receivers()) receiver.reset()
     })
     this.on('update', this.handleUpdate)
     this.awareness.on('update', this.handleAwareness)

@@ -58,3 +58,15 @@ test('a busy turn on a document with a long history goes out as one small frame:
   assert.deepEqual(Y.encodeStateVector(replica), Y.encodeStateVector(document))
   assert.ok(update.length < 1000, `the turn's frame is ${update.length} B, not the document's ${allDeletes} B of deletions`)
 })
+
+test('a turn that cannot be broadcast is logged, and its clients are made to resync with 4205', async (t) => {
+  const logs = []
+  const { app, url } = await startCollabServer(t, {}, { fastify: { logger: { level: 'error', stream: { write: (line) => logs.push(JSON.parse(line)) } } } })
+  const client = await rawClient(t, `${url}/unsendable`)
+  client.send(syncStep1(new Y.Doc()))
+  await client.next(isSync(1), { what: 'SyncStep2' })
+  // Server code puts what JSON cannot encode into the awareness: the flush throws.
+  app.collab.documents.get('unsendable').awareness.setLocalState({ big: 1n })
+  assert.equal((await client.closed).code, 4205)
+  assert.ok(logs.some((line) => line.msg === 'collab broadcast failed' && line.documentName === 'unsendable'))
+})
