@@ -18,7 +18,7 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
   // `websocketServer` decorator collides with ours and boot fails all the same.
   if (fastify.hasPlugin('@fastify/websocket')) throw new FST_COLLAB_WEBSOCKET_CONFLICT()
   const upgradeOptions = resolveUpgradeOptions(options)
-  const sockets = new Sockets(upgradeOptions.heartbeatInterval, upgradeOptions.closeTimeout)
+  const sockets = new Sockets(upgradeOptions.heartbeatInterval, upgradeOptions.closeTimeout, fastify.log)
   const wss = new WebSocketServer(upgradeOptions.ws)
   prepareServer(wss)
 

@@ -14,8 +14,8 @@ export const kHandshakeError = Symbol('fastify-collab.handshakeError')
 export const kResponseHeaders = Symbol('fastify-collab.responseHeaders')
 // Per-socket heartbeat mark: the TCP socket's bytesRead when the last ping went out.
 export const kBytesRead = Symbol('fastify-collab.bytesRead')
-// The logger of the request an upgraded socket came from.
-export const kLog = Symbol('fastify-collab.log')
+// The id of the request an upgraded socket came from, for its log lines.
+export const kRequestId = Symbol('fastify-collab.requestId')
 // The collab Connection serving an upgraded socket; lets one shared listener
 // function serve every socket instead of three closures per socket.
 export const kCollabConnection = Symbol('fastify-collab.collabConnection')

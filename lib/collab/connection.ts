@@ -69,7 +69,6 @@ export class Connection implements SessionSocket {
    */
   request: FastifyRequest | undefined
   readonly socketId: string
-  readonly log: FastifyBaseLogger
   private protocol: WireProtocol | null
   private closed = false
   private readonly entries = new SmallMap<string, Entry>()
@@ -87,7 +86,6 @@ export class Connection implements SessionSocket {
   ) {
     this.request = request
     this.socketId = request.id
-    this.log = request.log
     this.protocol = core.options.protocol === 'auto' ? null : core.options.protocol
     const holder = socket as WebSocket & { [kCollabConnection]?: Connection }
     holder[kCollabConnection] = this
@@ -96,6 +94,14 @@ export class Connection implements SessionSocket {
     // An 'error' without a listener would crash the process. reply.upgrade()'s
     // sockets already have one; a second would only cost memory.
     if (socket.listenerCount('error') === 0) socket.on('error', onSocketError)
+  }
+
+  /**
+   * The root logger. Logs carry `reqId` as the request's child logger would:
+   * keeping that child alive would cost every idle connection its memory.
+   */
+  get log (): FastifyBaseLogger {
+    return this.core.log
   }
 
   get instance (): CollabCore['instance'] {
@@ -112,7 +118,7 @@ export class Connection implements SessionSocket {
 
   fail (code: number, reason: string, error?: unknown): void {
     if (this.closed) return
-    this.log.warn({ err: error, code }, `collab connection closed: ${reason}`)
+    this.log.warn({ reqId: this.socketId, err: error, code }, `collab connection closed: ${reason}`)
     this.close(code, reason)
   }
 
@@ -221,13 +227,15 @@ export class Connection implements SessionSocket {
     const pending: Pending = { frames: [], authenticating: false, cancelled: false }
     this.entries.set(address, pending)
     const { authTimeout } = this.core.options
-    if (this.authTimer === null && authTimeout > 0) this.authTimer = setTimeout(this.onAuthTimeout, authTimeout)
+    if (this.authTimer === null && authTimeout > 0) this.authTimer = setTimeout(authTimedOut, authTimeout, this)
     return pending
   }
 
-  // A client that sends a document's frames but never its Auth would hold its
-  // queue (up to authQueueMaxBytes) for as long as the socket lives.
-  private readonly onAuthTimeout = (): void => {
+  /**
+   * A client that sends a document's frames but never its Auth would hold its
+   * queue (up to authQueueMaxBytes) for as long as the socket lives.
+   */
+  onAuthTimeout (): void {
     this.authTimer = null
     for (const entry of this.entries.values()) {
       if (!(entry instanceof Session) && !entry.authenticating) {
@@ -325,7 +333,7 @@ export class Connection implements SessionSocket {
   private refuseYWebsocket (code: number, reason: string, error: unknown): void {
     if (this.closed) return
     this.send(yWebsocketDenied(reasonOf(error)))
-    this.log.info({ err: error, code }, `collab connection refused: ${reason}`)
+    this.log.info({ reqId: this.socketId, err: error, code }, `collab connection refused: ${reason}`)
     this.close(code, reason)
   }
 
@@ -351,6 +359,12 @@ export class Connection implements SessionSocket {
   }
 }
 
+// Shared by every connection: a bound method or arrow per connection would
+// be a closure kept for the socket's whole life.
+function authTimedOut (connection: Connection): void {
+  connection.onAuthTimeout()
+}
+
 function connectionOf (socket: WebSocket): Connection {
   return (socket as WebSocket & { [kCollabConnection]: Connection })[kCollabConnection]
 }
@@ -364,5 +378,6 @@ function onSocketClose (this: WebSocket): void {
 }
 
 function onSocketError (this: WebSocket, error: Error): void {
-  connectionOf(this).log.debug({ err: error }, 'collab socket error')
+  const connection = connectionOf(this)
+  connection.log.debug({ reqId: connection.socketId, err: error }, 'collab socket error')
 }

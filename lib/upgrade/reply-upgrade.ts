@@ -189,7 +189,7 @@ export function createReplyUpgrade (wss: WebSocketServer, sockets: Sockets) {
       server.handleUpgrade(raw, socket, raw[kUpgradeHead] as Buffer, (ws) => {
         socket.removeListener('close', onClose)
         socket.removeListener('error', ignoreSocketError)
-        sockets.add(socket, ws, request.log)
+        sockets.add(socket, ws, request.id)
         // As ws's own server mode does, so 'connection' listeners see every socket.
         server.emit('connection', ws, raw)
         resolve(ws)

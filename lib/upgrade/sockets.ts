@@ -2,26 +2,19 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
-import { kBytesRead, kLog } from '../symbols.js'
+import { kBytesRead, kRequestId } from '../symbols.js'
 
 interface TrackedSocket extends WebSocket {
   /** The TCP socket's bytesRead at the last heartbeat ping. */
   [kBytesRead]: number
-  [kLog]: FastifyBaseLogger
+  /** The id of the request the socket came from, for its log lines. */
+  [kRequestId]: string
   /** ws's own reference to the TCP socket. */
   _socket: Socket
 }
 
 /** RFC 6455 §7.4.1: 1001 Going Away, "a server going down". */
 const CLOSE_GOING_AWAY = 1001
-
-// Listeners shared by every socket, with the socket as `this`: a closure per
-// socket would cost memory on every idle connection.
-function onSocketError (this: WebSocket, err: Error): void {
-  // ws closes the socket itself after an error (invalid frame, 1009, ECONNRESET):
-  // this listener only keeps the 'error' event from crashing the process.
-  (this as TrackedSocket)[kLog].info({ err }, 'WebSocket error')
-}
 
 /**
  * The sockets this plugin is responsible for: raw sockets between the 'upgrade'
@@ -42,11 +35,21 @@ export class Sockets {
   #drained: (() => void) | null = null
   readonly #onOpenClose: (this: WebSocket) => void
   readonly #onPendingClose: (this: Duplex) => void
+  readonly #onSocketError: (this: WebSocket, err: Error) => void
 
-  constructor (heartbeatInterval: number, closeTimeout: number) {
+  /**
+   * @param log - the root logger: a socket keeps only its request's id, not
+   *   the request's child logger, which would cost every idle socket memory.
+   */
+  constructor (heartbeatInterval: number, closeTimeout: number, log: FastifyBaseLogger) {
     this.#heartbeatInterval = heartbeatInterval
     this.#closeTimeout = closeTimeout
     const sockets = this
+    // ws closes the socket itself after an error (invalid frame, 1009, ECONNRESET):
+    // this listener only keeps the 'error' event from crashing the process.
+    this.#onSocketError = function (err) {
+      log.info({ reqId: (this as TrackedSocket)[kRequestId], err }, 'WebSocket error')
+    }
     // One listener per registry, not per socket: `this` is the socket.
     this.#onOpenClose = function () {
       sockets.open.delete(this)
@@ -65,15 +68,13 @@ export class Sockets {
   }
 
   /** Moves an upgraded socket from pending to open: heartbeat, error logging, shutdown. */
-  add (raw: Duplex, ws: WebSocket, log: FastifyBaseLogger): void {
+  add (raw: Duplex, ws: WebSocket, requestId: string): void {
     this.pending.delete(raw)
     raw.removeListener('close', this.#onPendingClose)
     const socket = ws as TrackedSocket
     socket[kBytesRead] = -1
-    // Only the request's logger: holding the whole request would keep it, its
-    // IncomingMessage and its reply alive for as long as the socket is idle.
-    socket[kLog] = log
-    socket.on('error', onSocketError)
+    socket[kRequestId] = requestId
+    socket.on('error', this.#onSocketError)
     // `on`, not `once`: a socket closes once, and `once` allocates a wrapper per socket.
     socket.on('close', this.#onOpenClose)
     this.open.add(socket)
