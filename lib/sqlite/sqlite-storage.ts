@@ -7,7 +7,7 @@ import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import type { CollabStorage, LogEntry, StoredDocument } from '../storage/storage.js'
-import { FST_COLLAB_INVALID_OPTION, FST_COLLAB_SQLITE_MISSING, FST_COLLAB_STORAGE_CLOSED, FST_COLLAB_STORAGE_OPEN } from '../errors.js'
+import { FST_COLLAB_INVALID_OPTION, FST_COLLAB_SQLITE_MISSING, FST_COLLAB_SQLITE_UNSUPPORTED, FST_COLLAB_STORAGE_CLOSED, FST_COLLAB_STORAGE_OPEN } from '../errors.js'
 
 /**
  * `PRAGMA synchronous` in WAL mode (https://www.sqlite.org/pragma.html#pragma_synchronous,
@@ -68,12 +68,25 @@ CREATE TABLE IF NOT EXISTS collab_snapshots (
   state BLOB NOT NULL
 );`
 
+// Node 24.19 made node::ObjectWrap's destructor require an Environment;
+// better-sqlite3 12 and older still use it, and abort the process from a GC.
+function unsafeOnThisNode (driverVersion: string): boolean {
+  const [major, minor] = process.versions.node.split('.').map(Number)
+  return Number(driverVersion.split('.')[0]) < 13 && (major > 24 || (major === 24 && minor >= 19))
+}
+
 function loadDriver (): typeof BetterSqlite3 {
+  const require = createRequire(import.meta.url)
+  let driver: typeof BetterSqlite3
+  let version: string
   try {
-    return createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3
+    driver = require('better-sqlite3') as typeof BetterSqlite3
+    version = (require('better-sqlite3/package.json') as { version: string }).version
   } catch (cause) {
     throw new FST_COLLAB_SQLITE_MISSING({ cause })
   }
+  if (unsafeOnThisNode(version)) throw new FST_COLLAB_SQLITE_UNSUPPORTED(version, process.versions.node)
+  return driver
 }
 
 // better-sqlite3 binds Buffers, not plain Uint8Arrays; this view shares the memory.
