@@ -39,6 +39,15 @@ function chattrWorks (dir) {
   }
 }
 
+/** Skips where chattr cannot make a file read-only; under CI=true that is a failure, never a skip. */
+function skipWithoutChattr (t, dir) {
+  if (chattrWorks(dir)) return false
+  const message = 'chattr +i is not available here (needs root and ext4/xfs/btrfs)'
+  if (process.env.CI === 'true') assert.fail(`${message}: CI must run the read-only tests`)
+  t.skip(message)
+  return true
+}
+
 async function loaded (extension, documentName = 'doc') {
   const document = new Y.Doc()
   await extension.onLoadDocument({ documentName, document })
@@ -83,7 +92,7 @@ test('a database locked by another connection: logged with a code, kept in memor
 
 test('a file that turns read-only (immutable) under an open store: logged, retried, nothing lost', { timeout: 10_000 }, async (t) => {
   const dir = tempDir(t)
-  if (!chattrWorks(dir)) return t.skip('chattr +i is not available here (needs root and ext4/xfs/btrfs)')
+  if (skipWithoutChattr(t, dir)) return
   const path = join(dir, 'a.db')
   // Not the -shm file: SQLite maps it into memory, and a write to an immutable mapping is SIGBUS.
   const files = [path, `${path}-wal`]
@@ -111,7 +120,7 @@ test('a file that turns read-only (immutable) under an open store: logged, retri
 
 test('a store opened on a read-only file reopens it once it is writable again', { timeout: 10_000 }, async (t) => {
   const dir = tempDir(t)
-  if (!chattrWorks(dir)) return t.skip('chattr +i is not available here (needs root and ext4/xfs/btrfs)')
+  if (skipWithoutChattr(t, dir)) return
   const path = join(dir, 'a.db')
   sqlite({ path }).onDestroy()
   chattr('+i', path)
