@@ -85,3 +85,17 @@ test('hooks registered before the plugin still see upgrade requests', async (t) 
   await once(ws, 'close')
   assert.deepEqual(seen, [true])
 })
+
+test('an upgraded socket outlives connectionTimeout: onTimeout does not run after the upgrade', async (t) => {
+  const app = await buildApp(t, { fastify: { connectionTimeout: 50 }, plugin: { heartbeatInterval: 150 } })
+  const timeouts = []
+  app.addHook('onTimeout', async (request) => { timeouts.push(request.url) })
+  app.get('/ws', async (request, reply) => { await reply.upgrade() })
+  const url = await listen(app)
+  const ws = await connect(`${url}/ws`)
+  // The first heartbeat ping comes 150 ms after the upgrade, well past the 50 ms timeout.
+  await once(ws, 'ping')
+  assert.equal(ws.readyState, WebSocket.OPEN)
+  assert.deepEqual(timeouts, [])
+  ws.close()
+})
