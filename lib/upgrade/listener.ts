@@ -72,7 +72,8 @@ export function createUpgradeListener (fastify: FastifyInstance, sockets: Socket
     res.assignSocket(socket as Socket)
     // Makes Node write `Connection: close` on any HTTP answer.
     res.shouldKeepAlive = false
-    res.once('finish', closeAfterResponse)
+    // 'finish' comes once; `on` spares the wrapper `once` allocates per request.
+    res.on('finish', closeAfterResponse)
     fastify.routing(req, res)
   }
 }
