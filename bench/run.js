@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark of issues 2, 3 and 4 in one run.
 //
-//   node bench/run.js                 the full run (about 20 minutes, store.js included)
+//   node bench/run.js                 the full run (about 15 minutes, store.js included)
 //   node bench/run.js --quick         small sizes, one round: checks that everything works
 //   node bench/run.js --only fanout,trace
 //   node bench/run.js --rounds 1      every suite with one round
