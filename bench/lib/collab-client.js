@@ -96,7 +96,7 @@ export class CollabClient {
       const sub = decoding.readVarUint(decoder)
       if (sub === f.AUTH_AUTHENTICATED) this.authenticated = true
       else this.fail(new Error('permission denied: ' + decoding.readVarString(decoder)))
-    } else if (type === f.CLOSE) this.fail(new Error('closed by server'))
+    } else if (type === f.CLOSE) this.fail(new Error('closed by the server: ' + decoding.readVarString(decoder)))
     if (this.waiters.length > 0) this.check()
   }
 
