@@ -1,9 +1,9 @@
 // @y/websocket-server 0.1.1: `ws` on http.Server with its setupWSConnection,
 // as its own bin/server.js does, the document named by the path.
 import http from 'node:http'
-import { once } from 'node:events'
 import { WebSocketServer } from 'ws'
 import { setupWSConnection } from '@y/websocket-server/utils'
+import { listenRaw } from '../lib/listen.js'
 
 export async function start () {
   const wss = new WebSocketServer({ noServer: true })
@@ -12,13 +12,5 @@ export async function start () {
     const docName = decodeURIComponent(request.url.split('?')[0].replace(/^\/collab\//, ''))
     wss.handleUpgrade(request, socket, head, (ws) => setupWSConnection(ws, request, { docName }))
   })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  return {
-    port: server.address().port,
-    close: () => {
-      for (const socket of wss.clients) socket.terminate()
-      return new Promise((resolve) => server.close(resolve))
-    }
-  }
+  return listenRaw(server, wss)
 }

@@ -1,9 +1,9 @@
 // The limit: `ws` on a bare http.Server, with the token check and the 401
 // written by hand.
 import http from 'node:http'
-import { once } from 'node:events'
 import { WebSocketServer } from 'ws'
 import { echo } from './shape.js'
+import { listenRaw } from '../lib/listen.js'
 
 function reject (socket, status, text) {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
@@ -21,13 +21,5 @@ export async function start () {
     if (token !== 'ok') return reject(socket, 401, 'Unauthorized')
     wss.handleUpgrade(request, socket, head, echo)
   })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  return {
-    port: server.address().port,
-    close: () => {
-      for (const socket of wss.clients) socket.terminate()
-      return new Promise((resolve) => server.close(resolve))
-    }
-  }
+  return listenRaw(server, wss)
 }
