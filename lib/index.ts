@@ -66,7 +66,7 @@ export type {
   ConnectionPayload, DestroyPayload, DisconnectPayload, Extension, HookContext, HookName, Hooks, LoadPayload,
   MessagePayload, StatelessPayload, StorePayload, UnloadPayload
 } from './collab/hooks.js'
-export { CloseCode } from './collab/connection.js'
+export { CloseCode, type CloseCodeValue } from './close-codes.js'
 export type { InjectWSOptions } from './upgrade/inject.js'
 export type { UpgradeErrorHandler, UpgradeOptions, WebSocketServerOptions } from './upgrade/options.js'
 export type { ReplyUpgradeOptions } from './upgrade/reply-upgrade.js'

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
+import { CloseCode } from '../close-codes.js'
 import { FST_COLLAB_CLOSED } from '../errors.js'
 import { Connection } from './connection.js'
 import { DirectConnection } from './direct.js'
@@ -14,7 +15,7 @@ export type { CollabDocument } from './document.js'
 export type { DirectConnection } from './direct.js'
 export type { Session } from './session.js'
 export type * from './hooks.js'
-export { CloseCode } from './connection.js'
+export { CloseCode } from '../close-codes.js'
 
 /** `fastify.collab`: the Yjs collaboration backend. */
 export interface Collab {
@@ -79,7 +80,7 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
   const collab: Collab = {
     handleConnection (socket, request, documentName, context = {}) {
       if (core.closing) {
-        socket.close(1001, 'Going Away')
+        socket.close(CloseCode.GOING_AWAY, 'Going Away')
         return
       }
       // The Connection lives as long as its socket's listeners.

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { Socket } from 'node:net'
 import type { WebSocket, RawData } from 'ws'
+import { CloseCode } from '../close-codes.js'
 import { FST_COLLAB_BAD_FRAME, FST_COLLAB_FORBIDDEN } from '../errors.js'
 import { kCollabConnection } from '../symbols.js'
 import type { CollabCore } from './collab.js'
@@ -12,25 +13,6 @@ import { decodeYWebsocketFrame, encodePermissionDenied as yWebsocketDenied } fro
 import { type DocumentMessage, Session, type SessionSocket } from './session.js'
 import { SmallMap } from './small-map.js'
 import { noop } from '../noop.js'
-
-/**
- * Close codes this module sends (RFC 6455 §7.4: 4000–4999 are private use).
- * y-websocket stops reconnecting on 4400–4499 and retries on anything else.
- */
-export const CloseCode = {
-  /** A text frame: only binary frames are spoken (RFC 6455 §7.4.1). */
-  UNSUPPORTED_DATA: 1003,
-  /** The document could not be loaded for a y-websocket client; it will retry. */
-  INTERNAL_ERROR: 1011,
-  /** Queue bound exceeded during auth, or `closeConnections()` (Hocuspocus's ResetConnection). Clients reconnect. */
-  RESET_CONNECTION: 4205,
-  /** A malformed or unknown frame, or a y-websocket socket without a document name. */
-  BAD_FRAME: 4400,
-  /** A y-websocket client was refused by onConnect/onAuthenticate, or beforeHandleMessage threw. */
-  FORBIDDEN: 4403,
-  /** A Hocuspocus document's frames came, but no Auth for it within `authTimeout` (Hocuspocus's Connection Timeout). */
-  CONNECTION_TIMEOUT: 4408
-} as const
 
 /** A document waiting for its authentication: the frames that came first, in order. */
 interface Pending {
@@ -151,7 +133,7 @@ export class Connection implements SessionSocket {
   }
 
   endSession (session: Session): void {
-    if (session.codec.protocol === 'y-websocket') return this.close(1000, 'Normal Closure')
+    if (session.codec.protocol === 'y-websocket') return this.close(CloseCode.NORMAL, 'Normal Closure')
     this.send(encodeClose(session.address, 'server closed the document'))
     this.entries.delete(session.address)
     session.document.detach(session)

@@ -6,6 +6,7 @@ import type { Collab } from './collab.js'
 import type { Codec } from './protocol/codec.js'
 import type { SyncMessage } from './protocol/y-websocket.js'
 import { encodeStateless, encodeSyncStatus } from './protocol/hocuspocus.js'
+import { CloseCode } from '../close-codes.js'
 import { noop } from '../noop.js'
 
 /** A frame a session handles once its connection is attached to the document. */
@@ -92,7 +93,7 @@ export class Session {
 
   /** Closes the whole socket with 4205 (Reset Connection), as `closeConnections()` does; clients reconnect. */
   reset (): void {
-    this.socket.close(4205, 'Reset Connection')
+    this.socket.close(CloseCode.RESET_CONNECTION, 'Reset Connection')
   }
 
   /** Sends what a newly attached client needs first: the server's SyncStep1 (y-websocket only; Hocuspocus gets it in answer to its own) and the full awareness. */
@@ -126,7 +127,7 @@ export class Session {
           socketId: this.socketId
         })
       } catch (error) {
-        this.socket.fail(4403, 'Forbidden', error)
+        this.socket.fail(CloseCode.FORBIDDEN, 'Forbidden', error)
         return
       }
       this.handleSafely(message)
@@ -142,7 +143,7 @@ export class Session {
     try {
       this.handle(message)
     } catch (error) {
-      this.socket.fail(4400, 'Bad frame', error)
+      this.socket.fail(CloseCode.BAD_FRAME, 'Bad frame', error)
     }
   }
 

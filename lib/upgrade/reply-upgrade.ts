@@ -15,6 +15,7 @@ import { ignoreSocketError } from './listener.js'
 import type { UpgradeErrorHandler } from './options.js'
 import type { Sockets } from './sockets.js'
 import { noop } from '../noop.js'
+import { CloseCode } from '../close-codes.js'
 
 /** Options of `reply.upgrade()`. */
 export interface ReplyUpgradeOptions {
@@ -56,7 +57,6 @@ declare module 'fastify' {
 
 // RFC 6455 §4.1: a base64-encoded 16-byte nonce.
 const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/
-const CLOSE_INTERNAL_ERROR = 1011
 
 /**
  * 'headers' listener of a WebSocketServer: adds the headers asked for with
@@ -214,14 +214,14 @@ export function createUpgradedErrorHandler (errorHandler: UpgradeErrorHandler | 
   function handle (error: unknown, socket: WebSocket, request: FastifyRequest): void {
     if (errorHandler === null) {
       request.log.error({ err: error }, 'WebSocket route handler failed after the upgrade')
-      socket.close(CLOSE_INTERNAL_ERROR, 'Internal Error')
+      socket.close(CloseCode.INTERNAL_ERROR, 'Internal Error')
       return
     }
     try {
       errorHandler(error, socket, request)
     } catch (err) {
       request.log.error({ err }, 'The WebSocket errorHandler threw')
-      socket.close(CLOSE_INTERNAL_ERROR, 'Internal Error')
+      socket.close(CloseCode.INTERNAL_ERROR, 'Internal Error')
     }
   }
 

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
+import { CloseCode } from '../close-codes.js'
 import { kBytesRead, kRequestId } from '../symbols.js'
 
 interface TrackedSocket extends WebSocket {
@@ -12,9 +13,6 @@ interface TrackedSocket extends WebSocket {
   /** ws's own reference to the TCP socket. */
   _socket: Socket
 }
-
-/** RFC 6455 §7.4.1: 1001 Going Away, "a server going down". */
-const CLOSE_GOING_AWAY = 1001
 
 /**
  * The sockets this plugin is responsible for: raw sockets between the 'upgrade'
@@ -80,7 +78,7 @@ export class Sockets {
     this.open.add(socket)
     // A handshake that a caller's own server completed late, during close().
     if (this.closing) {
-      socket.close(CLOSE_GOING_AWAY, 'Server shutting down')
+      socket.close(CloseCode.GOING_AWAY, 'Server shutting down')
       return
     }
     if (this.#heartbeat === null && this.#heartbeatInterval > 0) {
@@ -115,7 +113,7 @@ export class Sockets {
       clearInterval(this.#heartbeat)
       this.#heartbeat = null
     }
-    for (const ws of this.open) ws.close(CLOSE_GOING_AWAY, 'Server shutting down')
+    for (const ws of this.open) ws.close(CloseCode.GOING_AWAY, 'Server shutting down')
     if (this.open.size > 0 || this.pending.size > 0) {
       let timer: NodeJS.Timeout | undefined
       await new Promise<void>((resolve) => {

@@ -1,0 +1,27 @@
+// Every WebSocket close code the package sends, defined once, with its source.
+// RFC 6455 §7.4.1 defines 1000–1015; §7.4.2 leaves 4000–4999 to applications,
+// where the 44xx codes follow Hocuspocus (@hocuspocus/common `CloseEvents`).
+// y-websocket stops reconnecting on 4400–4499 and retries on anything else.
+
+/** The close codes fastify-collab sends, by name. */
+export const CloseCode = {
+  /** RFC 6455 §7.4.1: Normal Closure. A y-websocket session ended by the server (`session.close()`). */
+  NORMAL: 1000,
+  /** RFC 6455 §7.4.1: Going Away, "a server going down". Sent to every upgraded socket by `fastify.close()`. */
+  GOING_AWAY: 1001,
+  /** RFC 6455 §7.4.1: Unsupported Data. A text frame on a collab socket: only binary frames are spoken. */
+  UNSUPPORTED_DATA: 1003,
+  /** RFC 6455 §7.4.1: Internal Error. A route handler failed after `reply.upgrade()`, or a y-websocket document could not be loaded (the client retries). */
+  INTERNAL_ERROR: 1011,
+  /** Hocuspocus's Reset Connection: an auth queue bound was passed, or `closeConnections()`. Clients reconnect and resync. */
+  RESET_CONNECTION: 4205,
+  /** A malformed or unknown frame, or a y-websocket socket without a document name. */
+  BAD_FRAME: 4400,
+  /** Hocuspocus's Forbidden: a y-websocket client was refused by onConnect/onAuthenticate, or beforeHandleMessage threw. */
+  FORBIDDEN: 4403,
+  /** Hocuspocus's Connection Timeout: a document's frames came, but no Auth for it within `authTimeout`. */
+  CONNECTION_TIMEOUT: 4408
+} as const
+
+/** A close code fastify-collab sends. */
+export type CloseCodeValue = typeof CloseCode[keyof typeof CloseCode]
