@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { WebSocketServer } from 'ws'
 import type { FastifyCollabOptions } from './augment.js'
 import { createCollab } from './collab/collab.js'
+import { startScaleOut } from './scale-out/start.js'
 import { FST_COLLAB_WEBSOCKET_CONFLICT } from './errors.js'
 import { kUpgradeHooks, kUpgradeState } from './symbols.js'
 import { createInjectWS } from './upgrade/inject.js'
@@ -42,7 +43,9 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
     wss.close(() => done())
   })
 
-  fastify.decorate('collab', createCollab(fastify, options))
+  const { collab, core } = createCollab(fastify, options)
+  fastify.decorate('collab', collab)
+  if (options.scaleOut !== undefined) await startScaleOut(core, options.scaleOut, options.extensions)
 }
 
 /**
@@ -59,12 +62,13 @@ export type { FastifyCollabOptions } from './augment.js'
 export type { Collab } from './collab/collab.js'
 export type { CollabOptions, CollabProtocol } from './collab/options.js'
 export type { CollabDocument, CollabOrigin, RemoteOrigin } from './collab/document.js'
+export type { Elsewhere } from './collab/collab.js'
 export type { DirectConnection } from './collab/direct.js'
 export type { Session } from './collab/session.js'
 export type {
-  AfterUnloadPayload, AuthenticatePayload, AwarenessPayload, ChangePayload, ConnectedPayload, ConnectionConfig,
+  AfterUnloadPayload, AuthenticatePayload, AwarenessPayload, ChangePayload, CollabRequest, ConnectedPayload, ConnectionConfig,
   ConnectionPayload, DestroyPayload, DisconnectPayload, Extension, HookContext, HookName, Hooks, LoadPayload,
-  MessagePayload, StatelessPayload, StorePayload, UnloadPayload
+  MessagePayload, RemoteRequest, StatelessPayload, StorePayload, UnloadPayload
 } from './collab/hooks.js'
 export { CloseCode, type CloseCodeValue } from './close-codes.js'
 export type { InjectWSOptions } from './upgrade/inject.js'

@@ -5,23 +5,28 @@ import { CloseCode } from '../close-codes.js'
 import { FST_COLLAB_BAD_FRAME, FST_COLLAB_FORBIDDEN } from '../errors.js'
 import { kCollabConnection } from '../symbols.js'
 import type { CollabCore } from './collab.js'
-import type { CollabDocument } from './document.js'
+import { CollabDocument } from './document.js'
 import type { ConnectionConfig, ConnectionPayload, HookContext } from './hooks.js'
 import { type Codec, hocuspocusCodec, type WireProtocol, yWebsocketCodec } from './protocol/codec.js'
 import { decodeHocuspocusFrame, encodeAuthenticated, encodeClose, encodePermissionDenied as hocuspocusDenied, parseAddress, PONG_FRAME } from './protocol/hocuspocus.js'
 import { decodeYWebsocketFrame, encodePermissionDenied as yWebsocketDenied } from './protocol/y-websocket.js'
-import { type DocumentMessage, Session, type SessionSocket } from './session.js'
+import { type AttachedSession, type DocumentMessage, Session, type SessionSocket } from './session.js'
 import { SmallMap } from './small-map.js'
 import { noop } from '../noop.js'
 
 /** A document waiting for its authentication: the frames that came first, in order. */
-interface Pending {
-  frames: Array<{ message: DocumentMessage, frame: Uint8Array }>
-  authenticating: boolean
-  cancelled: boolean
+class Pending {
+  frames: Array<{ message: DocumentMessage, frame: Uint8Array }> = []
+  authenticating = false
+  cancelled = false
 }
 
-type Entry = Session | Pending
+type Entry = AttachedSession | Pending
+
+// The document's owner could not be reached or claimed: the client should retry, not give up.
+function isUnavailable (error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'FST_COLLAB_SCALE_OUT_UNAVAILABLE'
+}
 
 function toBytes (data: RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data)
@@ -132,11 +137,11 @@ export class Connection implements SessionSocket {
     this.detachAll()
   }
 
-  endSession (session: Session): void {
+  endSession (session: AttachedSession): void {
     if (session.codec.protocol === 'y-websocket') return this.close(CloseCode.NORMAL, 'Normal Closure')
     this.send(encodeClose(session.address, 'server closed the document'))
     this.entries.delete(session.address)
-    session.document.detach(session)
+    session.leave()
   }
 
   // --- incoming -------------------------------------------------------------
@@ -161,7 +166,7 @@ export class Connection implements SessionSocket {
   private onYWebsocketFrame (frame: Uint8Array): void {
     const message = decodeYWebsocketFrame(frame)
     const entry = this.entries.get('')
-    if (entry instanceof Session) return entry.receive(message, frame)
+    if (entry !== undefined && !(entry instanceof Pending)) return entry.receive(message, frame)
     if (this.boundName === undefined || this.boundName === '') {
       return this.fail(CloseCode.BAD_FRAME, 'y-websocket needs a document name')
     }
@@ -182,7 +187,7 @@ export class Connection implements SessionSocket {
     // No document has the empty name; only its Auth gets an answer (PermissionDenied).
     if (address === '' && message.type !== 'auth') throw new RangeError('a frame for the empty document name')
     const entry = this.entries.get(address)
-    if (entry instanceof Session) {
+    if (entry !== undefined && !(entry instanceof Pending)) {
       // A repeated token on an authenticated document is ignored, as Hocuspocus 4.7 does.
       if (message.type === 'auth') return
       if (message.type === 'close') return this.endClientSession(entry)
@@ -208,16 +213,16 @@ export class Connection implements SessionSocket {
     this.authenticate(pending, address, documentName, message.token, message.providerVersion, hocuspocusCodec).catch(noop)
   }
 
-  private endClientSession (session: Session): void {
+  private endClientSession (session: AttachedSession): void {
     this.entries.delete(session.address)
-    session.document.detach(session)
+    session.leave()
   }
 
   // --- the auth queue -------------------------------------------------------
 
   private pendingCount (): number {
     let count = 0
-    for (const entry of this.entries.values()) if (!(entry instanceof Session)) count++
+    for (const entry of this.entries.values()) if (entry instanceof Pending) count++
     return count
   }
 
@@ -226,7 +231,7 @@ export class Connection implements SessionSocket {
       this.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: too many documents awaiting authentication')
       return undefined
     }
-    const pending: Pending = { frames: [], authenticating: false, cancelled: false }
+    const pending = new Pending()
     this.entries.set(address, pending)
     const { authTimeout } = this.core.options
     if (this.authTimer === null && authTimeout > 0) this.authTimer = setTimeout(authTimedOut, authTimeout, this)
@@ -240,7 +245,7 @@ export class Connection implements SessionSocket {
   onAuthTimeout (): void {
     this.authTimer = null
     for (const entry of this.entries.values()) {
-      if (!(entry instanceof Session) && !entry.authenticating) {
+      if (entry instanceof Pending && !entry.authenticating) {
         return this.fail(CloseCode.CONNECTION_TIMEOUT, 'Connection Timeout: no authentication')
       }
     }
@@ -294,22 +299,31 @@ export class Connection implements SessionSocket {
     try {
       await hooks.runMerging('onConnect', payload)
       await hooks.runMerging('onAuthenticate', { ...payload, token, providerVersion })
+      this.core.checkContext(documentName, context)
     } catch (error) {
       return this.deny(pending, address, error)
     }
     connectionConfig.isAuthenticated = true
-    let document: CollabDocument
+    let target: CollabDocument | AttachedSession
     try {
-      document = await this.core.acquire(documentName, payload)
+      target = await this.core.reach(this, payload, address, codec)
     } catch (error) {
       if (codec.protocol === 'y-websocket') return this.refuseYWebsocket(CloseCode.INTERNAL_ERROR, 'Internal Error: the document could not be loaded', error)
+      if (isUnavailable(error)) return this.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: the document cannot be served now', error)
       return this.deny(pending, address, error)
     }
-    if (this.closed || pending.cancelled) return document.release()
-    const session = new Session(this, document, codec, address, context, connectionConfig.readOnly)
-    document.attach(session)
+    let session: AttachedSession
+    if (target instanceof CollabDocument) {
+      if (this.closed || pending.cancelled) return target.release()
+      const local = new Session(this, target, codec, address, context, connectionConfig.readOnly)
+      target.attach(local)
+      session = local
+    } else {
+      if (this.closed || pending.cancelled) return target.leave()
+      session = target
+    }
     this.entries.set(address, session)
-    if (codec.protocol === 'hocuspocus') this.send(encodeAuthenticated(address, session.readOnly))
+    if (codec.protocol === 'hocuspocus') this.send(encodeAuthenticated(address, connectionConfig.readOnly))
     session.greet()
     // Replay what came during auth, in order, before any newer frame.
     const frames = pending.frames
@@ -318,7 +332,8 @@ export class Connection implements SessionSocket {
       if (this.closed) break
       session.receive(message, frame)
     }
-    hooks.fire('connected', { ...payload, connection: session })
+    // A proxied session's owner runs `connected`, where the document is.
+    if (session instanceof Session) hooks.fire('connected', { ...payload, connection: session })
     if (this.boundName !== undefined && !this.core.keepsRequest) this.request = undefined
   }
 
@@ -354,8 +369,8 @@ export class Connection implements SessionSocket {
 
   private detachAll (): void {
     for (const [address, entry] of this.entries.entries()) {
-      if (entry instanceof Session) entry.document.detach(entry)
-      else this.dropPending(address, entry)
+      if (entry instanceof Pending) this.dropPending(address, entry)
+      else entry.leave()
     }
     this.entries.clear()
   }

@@ -5,6 +5,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Collab } from './collab.js'
 import type { HookContext, HookRunner, LoadPayload } from './hooks.js'
 import type { ResolvedCollabOptions } from './options.js'
+import type { Router } from './router.js'
 import { Outbox, type Receiver, sendToAll } from './broadcast.js'
 import { encodeStateless } from './protocol/hocuspocus.js'
 import { FST_COLLAB_CLOSED, FST_COLLAB_LOADING } from '../errors.js'
@@ -36,6 +37,8 @@ export interface DocumentHost {
   readonly options: ResolvedCollabOptions
   readonly log: FastifyBaseLogger
   readonly documents: Map<string, CollabDocument>
+  /** The scale-out, or null on one instance. */
+  readonly router: Router | null
 }
 
 /**
@@ -59,9 +62,16 @@ export interface DocumentHost {
  * - closing:   `fastify.close()` runs. Changes are refused (FST_COLLAB_CLOSED);
  *              the running store or unload hook ends, then the final store.
  *              → unloaded.
+ * - deposed:   (scale-out) another instance owns the document now: its lease
+ *              went to another, or the store refused a write under this
+ *              instance's epoch. Changes are refused; every session is reset
+ *              (4205: its client reconnects and resyncs with the new owner);
+ *              nothing is stored (the store's fence would refuse it, and the
+ *              new owner has every acknowledged update already).
+ *              From loading, live or unloading. → unloaded at once.
  * - unloaded:  out of the map, destroyed. Terminal; changes are refused.
  */
-type State = 'loading' | 'live' | 'unloading' | 'closing' | 'unloaded'
+type State = 'loading' | 'live' | 'unloading' | 'closing' | 'deposed' | 'unloaded'
 
 /**
  * The store schedule, beside the lifecycle. `dirty` (changed since the last
@@ -92,6 +102,17 @@ const MAX_RETRY_DELAY = 30_000
 
 function isReceiver (attachment: Attachment): attachment is Attachment & Receiver {
   return attachment.source === 'connection'
+}
+
+/** The epoch a store's fence holds, when `error` (or its cause) is FST_COLLAB_STORAGE_FENCED; else null. */
+export function fencedEpoch (error: unknown): number | null {
+  for (let e = error; e !== null && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === 'FST_COLLAB_STORAGE_FENCED') {
+      const epoch = (e as { epoch?: unknown }).epoch
+      return typeof epoch === 'number' ? epoch : Number.MAX_SAFE_INTEGER
+    }
+  }
+  return null
 }
 
 function contextOf (origin: unknown): HookContext {
@@ -133,6 +154,8 @@ export class CollabDocument extends Y.Doc {
   readonly connections = new Set<Attachment>()
   /** Settles when the load ends; rejects with the load hook's error. */
   readonly ready: Promise<void>
+  /** With `scaleOut`, the fencing epoch under which this instance owns the document; null on one instance. */
+  readonly epoch: number | null
 
   private state: State = 'loading'
   // Acquired but not yet attached: such a document must not unload.
@@ -154,6 +177,7 @@ export class CollabDocument extends Y.Doc {
   constructor (private readonly host: DocumentHost, name: string, loadPayload: Omit<LoadPayload, 'document'>) {
     super({ gc: true })
     this.name = name
+    this.epoch = loadPayload.epoch ?? null
     this.awareness = new Awareness(this)
     // y-protocols starts a 3 s interval per Awareness; Hocuspocus leaks it
     // (#1156). States are removed when their connection closes instead.
@@ -207,7 +231,8 @@ export class CollabDocument extends Y.Doc {
       this.finalize()
       throw error
     }
-    this.state = 'live'
+    // Deposed while loading (scale-out): it stays deposed.
+    if (this.state === 'loading') this.state = 'live'
   }
 
   // --- connections ----------------------------------------------------------
@@ -353,7 +378,7 @@ export class CollabDocument extends Y.Doc {
       clientsCount: this.connections.size
     })
     // Whoever applied the update may await this; nobody else must see a rejection.
-    result.catch(noop)
+    result.catch(this.onWriteFailed)
     this.changeResult = result
   }
 
@@ -384,6 +409,13 @@ export class CollabDocument extends Y.Doc {
   }
 
   // --- storing --------------------------------------------------------------
+
+  // A write refused by the store's fence: another instance claimed the document
+  // with a higher epoch. This one must never acknowledge again (scale-out).
+  private readonly onWriteFailed = (error: unknown): void => {
+    if (this.epoch === null || fencedEpoch(error) === null) return
+    this.host.router?.lose(this.name, 'the store refused a write: another instance claimed the document')
+  }
 
   private get storesAnything (): boolean {
     return this.host.hooks.has('onStoreDocument') || this.host.hooks.has('afterStoreDocument')
@@ -451,7 +483,8 @@ export class CollabDocument extends Y.Doc {
       await this.host.hooks.run('onStoreDocument', payload)
       await this.host.hooks.run('afterStoreDocument', payload)
       return true
-    } catch {
+    } catch (error) {
+      this.onWriteFailed(error)
       return false
     }
   }
@@ -539,6 +572,32 @@ export class CollabDocument extends Y.Doc {
     if (this.host.documents.get(this.name) === this) this.host.documents.delete(this.name)
     this.awareness.destroy()
     this.destroy()
+    if (this.epoch !== null) this.host.router?.unloaded(this.name, this.epoch)
+  }
+
+  /**
+   * Scale-out: this instance lost the document (see {@link State}, deposed).
+   * It leaves the documents map at once, so that a new connection places the
+   * document again instead of attaching here.
+   */
+  depose (): void {
+    if (this.state === 'deposed' || this.state === 'closing' || this.state === 'unloaded') return
+    if (this.state === 'loading') {
+      // The load decides nothing any more: finish it, then go.
+      this.state = 'deposed'
+      this.ready.then(() => this.leave(), noop)
+      return
+    }
+    this.state = 'deposed'
+    this.leave()
+  }
+
+  // deposed → unloaded: reset every session, then unload without storing.
+  private leave (): void {
+    if (this.host.documents.get(this.name) === this) this.host.documents.delete(this.name)
+    for (const receiver of this.receivers()) receiver.reset()
+    this.finalize()
+    this.host.hooks.fire('afterUnloadDocument', { instance: this.host.instance, documentName: this.name })
   }
 
   /** Resolves when the store or unload running now has ended (a retry that follows is not awaited). */
@@ -562,7 +621,7 @@ export class CollabDocument extends Y.Doc {
         return
       }
     }
-    if (this.state === 'unloaded' || this.state === 'closing') return
+    if (this.state === 'unloaded' || this.state === 'closing' || this.state === 'deposed') return
     this.state = 'closing'
     this.stopTimer()
     await this.settle()

@@ -11,6 +11,34 @@ import { noop } from '../noop.js'
  * (`@hocuspocus/server` `src/types.ts`), with the Fastify `request` added.
  */
 
+/**
+ * The upgraded request as the owner of a document sees it when the client's socket is on another instance
+ * (scale-out): the request's data without its methods. Tell it from a `FastifyRequest` by `remote`.
+ * `log` is the owner's logger with `reqId` set.
+ */
+export interface RemoteRequest {
+  /** Always true: tells a snapshot from a live `FastifyRequest`. */
+  readonly remote: true
+  /** The instance the client's socket is connected to (its `fastify.collab.instanceId`). */
+  readonly instanceId: string
+  readonly id: string
+  readonly method: string
+  readonly url: string
+  readonly hostname: string
+  readonly ip: string
+  readonly headers: FastifyRequest['headers']
+  readonly query: unknown
+  readonly params: unknown
+  readonly log: FastifyBaseLogger
+}
+
+/**
+ * What document hooks receive as `request`: the upgraded `FastifyRequest` when the client's socket is on this
+ * instance, a {@link RemoteRequest} when it is on another (scale-out). Connection hooks (`onConnect`,
+ * `onAuthenticate`) always run where the socket is, with the `FastifyRequest`.
+ */
+export type CollabRequest = FastifyRequest | RemoteRequest
+
 /** Free-form per-connection state, merged from `handleConnection`, `onConnect` and `onAuthenticate`. */
 export type HookContext = Record<string, unknown>
 
@@ -22,12 +50,15 @@ export interface ConnectionConfig {
   isAuthenticated: boolean
 }
 
-/** What every connection-bound hook receives. */
-export interface ConnectionPayload {
+/**
+ * What every connection-bound hook receives. `Request` is `FastifyRequest` for the connection hooks, which run
+ * where the socket is, and {@link CollabRequest} for those that run on the document's owner.
+ */
+export interface ConnectionPayload<Request extends CollabRequest = FastifyRequest> {
   instance: Collab
   documentName: string
-  /** The Fastify request that was upgraded. */
-  request: FastifyRequest
+  /** The Fastify request that was upgraded (a {@link RemoteRequest} on the owner of a proxied session). */
+  request: Request
   requestHeaders: FastifyRequest['headers']
   requestParameters: URLSearchParams
   /** The request id, unique per socket. */
@@ -45,16 +76,21 @@ export interface AuthenticatePayload extends ConnectionPayload {
   providerVersion: string | undefined
 }
 
-export interface ConnectedPayload extends ConnectionPayload {
+export interface ConnectedPayload extends ConnectionPayload<CollabRequest> {
   connection: Session
 }
 
 /** onLoadDocument / afterLoadDocument. The connection fields are absent for a direct connection. */
-export interface LoadPayload extends Partial<Omit<ConnectionPayload, 'instance' | 'documentName' | 'context'>> {
+export interface LoadPayload extends Partial<Omit<ConnectionPayload<CollabRequest>, 'instance' | 'documentName' | 'context'>> {
   instance: Collab
   documentName: string
   document: CollabDocument
   context: HookContext
+  /**
+   * With `scaleOut`, the fencing epoch under which this instance owns the document: a storage extension
+   * records it (`CollabStorage.claim`) and writes under it. `undefined` on a single instance.
+   */
+  epoch?: number
 }
 
 export interface ChangePayload {
@@ -69,7 +105,7 @@ export interface ChangePayload {
   transactionOrigin: CollabOrigin | null
   /** The context of the connection that made the change, or `{}`. */
   context: HookContext
-  request: FastifyRequest | undefined
+  request: CollabRequest | undefined
   /** The request id of the socket that made the change, if a socket did. */
   socketId: string | undefined
   clientsCount: number
@@ -101,7 +137,7 @@ export interface AwarenessPayload {
   states: Array<{ clientId: number } & Record<string, unknown>>
   context: HookContext
   /** The request of the connection that sent the update; undefined for other origins. */
-  request: FastifyRequest | undefined
+  request: CollabRequest | undefined
   /** That connection's request id; undefined for other origins. */
   socketId: string | undefined
 }
@@ -115,7 +151,7 @@ export interface MessagePayload {
   update: Uint8Array
   context: HookContext
   /** Always set: registering this hook keeps the request. */
-  request: FastifyRequest | undefined
+  request: CollabRequest | undefined
   socketId: string
 }
 
@@ -127,7 +163,7 @@ export interface StatelessPayload {
   payload: string
   context: HookContext
   /** Always set: registering this hook keeps the request. */
-  request: FastifyRequest | undefined
+  request: CollabRequest | undefined
 }
 
 export interface DisconnectPayload {
@@ -135,7 +171,7 @@ export interface DisconnectPayload {
   documentName: string
   document: CollabDocument
   context: HookContext
-  request: FastifyRequest | undefined
+  request: CollabRequest | undefined
   socketId: string | undefined
   /** Connections left on the document. */
   clientsCount: number
@@ -265,7 +301,7 @@ export class HookRunner {
         onResult?.(result)
       } catch (error) {
         const documentName = (payload as { documentName?: string }).documentName
-        const log = (payload as { request?: FastifyRequest }).request?.log ?? this.log
+        const log = (payload as { request?: CollabRequest }).request?.log ?? this.log
         if (QUIET_HOOKS.has(name)) log.info({ err: error, hook: name, documentName }, 'collab hook refused')
         else log.error({ err: error, hook: name, documentName }, 'collab hook failed')
         throw error

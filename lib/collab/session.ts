@@ -1,7 +1,6 @@
 import * as Y from 'yjs'
-import type { FastifyRequest } from 'fastify'
 import type { CollabDocument } from './document.js'
-import type { HookContext, HookRunner } from './hooks.js'
+import type { CollabRequest, HookContext, HookRunner } from './hooks.js'
 import type { Collab } from './collab.js'
 import type { Codec } from './protocol/codec.js'
 import type { SyncMessage } from './protocol/y-websocket.js'
@@ -16,17 +15,34 @@ export type DocumentMessage =
   | { type: 'query-awareness' }
   | { type: 'stateless', payload: string }
 
+/**
+ * A document's session as its socket sees it: a {@link Session} on a document
+ * loaded here, or, with `scaleOut`, a proxy to the instance that owns it.
+ */
+export interface AttachedSession {
+  readonly documentName: string
+  readonly codec: Codec
+  /** The Hocuspocus address ('' for y-websocket). */
+  readonly address: string
+  /** Handles a decoded client frame. */
+  receive: (message: DocumentMessage, frame: Uint8Array) => void
+  /** Sends what a newly attached client needs first. */
+  greet: () => void
+  /** The client left (its socket closed, or it closed the document). */
+  leave: () => void
+}
+
 /** What a session needs from its socket connection. */
 export interface SessionSocket {
   readonly instance: Collab
   readonly hooks: HookRunner
-  readonly request: FastifyRequest | undefined
+  readonly request: CollabRequest | undefined
   readonly socketId: string
   send: (frame: Uint8Array) => void
   /** Closes the socket with a close code (RFC 6455 §7.4) and logs why. */
   fail: (code: number, reason: string, error?: unknown) => void
   /** Ends this session (the whole socket for y-websocket). */
-  endSession: (session: Session) => void
+  endSession: (session: AttachedSession) => void
   /** Closes the whole socket. */
   close: (code: number, reason: string) => void
 }
@@ -36,7 +52,7 @@ export interface SessionSocket {
  * transaction origin of every update it sends. A y-websocket socket has one;
  * a Hocuspocus socket has one per document it opened.
  */
-export class Session {
+export class Session implements AttachedSession {
   readonly source = 'connection'
   // Only exists while beforeHandleMessage hooks run, to keep frames in order.
   private chain: Promise<void> | null = null
@@ -62,7 +78,7 @@ export class Session {
    * registered (or the socket may open more documents); otherwise undefined
    * after the handshake, to keep idle connections small.
    */
-  get request (): FastifyRequest | undefined {
+  get request (): CollabRequest | undefined {
     return this.socket.request
   }
 
@@ -89,6 +105,11 @@ export class Session {
   /** Ends this session: a Hocuspocus client gets CLOSE (7) for this document, a y-websocket socket closes with 1000. */
   close (): void {
     this.socket.endSession(this)
+  }
+
+  /** The client left: detach from the document. */
+  leave (): void {
+    this.document.detach(this)
   }
 
   /** Closes the whole socket with 4205 (Reset Connection), as `closeConnections()` does; clients reconnect. */
