@@ -9,6 +9,7 @@ import type { Router } from './router.js'
 import { Outbox, type Receiver, sendToAll } from './broadcast.js'
 import { encodeStateless } from './protocol/hocuspocus.js'
 import { FST_COLLAB_CLOSED, FST_COLLAB_LOADING } from '../errors.js'
+import { isFenced } from '../storage/fence.js'
 import { noop } from '../noop.js'
 
 /**
@@ -104,14 +105,13 @@ function isReceiver (attachment: Attachment): attachment is Attachment & Receive
   return attachment.source === 'connection'
 }
 
-/** The epoch a store's fence holds, when `error` (or its cause) is FST_COLLAB_STORAGE_FENCED; else null. */
+/**
+ * The epoch a store's fence holds, when `error` or one of its causes is
+ * FST_COLLAB_STORAGE_FENCED (a load's claim, an append or a compaction
+ * refused); else null.
+ */
 export function fencedEpoch (error: unknown): number | null {
-  for (let e = error; e !== null && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: unknown }).code === 'FST_COLLAB_STORAGE_FENCED') {
-      const epoch = (e as { epoch?: unknown }).epoch
-      return typeof epoch === 'number' ? epoch : Number.MAX_SAFE_INTEGER
-    }
-  }
+  for (let e = error; e instanceof Error; e = e.cause) if (isFenced(e)) return e.epoch
   return null
 }
 
