@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { SqliteStorage } from 'fastify-collab/sqlite'
+import { startCluster } from '../helpers/cluster.js'
+import { redisMissing } from '../helpers/redis.js'
+import { synced } from '../helpers/server.js'
+import { storedItems, Typist } from '../helpers/typist.js'
+import { untilDocs, waitFor } from '../helpers/wait.js'
+
+const skip = redisMissing()
+// Short heartbeats keep the tests quick; the defaults are checked by the benchmark.
+const env = { HEARTBEAT_INTERVAL: '100', HEARTBEAT_TIMEOUT: '500', LEASE_MS: '3000', LOG_LEVEL: 'info' }
+
+function sqlitePath (store) {
+  return store.slice('sqlite:'.length)
+}
+
+test('kill -9 of the owner mid-stream: another instance takes over, every client converges, nothing acknowledged is lost', { skip, timeout: 90_000 }, async (t) => {
+  const { nodes, store } = await startCluster(t, { env })
+  const [owner, b, c] = nodes
+  const name = 'stream'
+  const first = new Typist('a', owner.clients.hocus(name))
+  await synced(first.provider)
+  assert.equal(await b.ownerOf(name), owner.instanceId)
+  const typists = [first, new Typist('b', b.clients.hocus(name)), new Typist('c', c.clients.hocus(name))]
+  await Promise.all(typists.slice(1).map(typist => synced(typist.provider)))
+
+  const running = typists.map(typist => typist.run())
+  await waitFor(() => typists.every(typist => typist.acked.size >= 30), { timeout: 30_000, what: '30 acknowledged items per typist' })
+  const killedAt = Date.now()
+  await owner.kill('SIGKILL')
+  // The killed instance's clients come back through another instance, as behind a load balancer.
+  first.moveTo(b.clients)
+
+  await waitFor(async () => [b.instanceId, c.instanceId].includes(await b.ownerOf(name)), { timeout: 10_000, what: 'a new owner' })
+  const targets = typists.map(typist => typist.pushed.length + 30)
+  await waitFor(() => typists.every((typist, i) => typist.acked.size >= targets[i]), { timeout: 30_000, what: 'typing to go on after the failover' })
+  t.diagnostic(`failover: typing acknowledged again ${Date.now() - killedAt} ms after the kill`)
+  for (const typist of typists) typist.stop()
+  await Promise.all(running)
+
+  const docs = typists.map(typist => typist.doc)
+  await untilDocs(docs, () => new Set(docs.map(doc => JSON.stringify(doc.getArray('items').toArray().sort()))).size === 1, { timeout: 20_000, what: 'convergence' })
+
+  // Read back as a fresh process without Redis would.
+  for (const node of nodes) await node.kill('SIGKILL')
+  const storage = new SqliteStorage({ path: sqlitePath(store) })
+  const items = await storedItems(storage, name)
+  storage.close()
+  for (const typist of typists) {
+    const missing = [...typist.acked].filter(item => !items.has(item))
+    assert.deepEqual(missing, [], `every item ${typist.name} saw acknowledged is stored (${typist.acked.size} acknowledged)`)
+  }
+})
