@@ -76,6 +76,22 @@ export class Typist {
   }
 }
 
+/**
+ * Runs every typist until stopped; every one is stopped after the test. The
+ * promise rejects with the first typist's error, and a failure that comes
+ * after the test already failed is not reported twice.
+ *
+ * @param {import('node:test').TestContext} t
+ * @param {Typist[]} typists
+ * @param {{ timeout?: number }} [options] how long a burst may wait for its acknowledgement, in ms
+ */
+export function typeAll (t, typists, options) {
+  t.after(() => { for (const typist of typists) typist.stop() })
+  const running = Promise.all(typists.map(typist => typist.run(undefined, options)))
+  running.catch(() => {})
+  return running
+}
+
 /** The items of a stored document, read back as a fresh process would: snapshot plus log, applied to a new Y.Doc. */
 export async function storedItems (storage, documentName) {
   const stored = await storage.load(documentName)

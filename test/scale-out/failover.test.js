@@ -4,7 +4,7 @@ import { SqliteStorage } from 'fastify-collab/sqlite'
 import { startCluster } from '../helpers/cluster.js'
 import { redisMissing } from '../helpers/redis.js'
 import { synced } from '../helpers/server.js'
-import { storedItems, Typist } from '../helpers/typist.js'
+import { storedItems, typeAll, Typist } from '../helpers/typist.js'
 import { untilDocs, waitFor } from '../helpers/wait.js'
 
 const skip = redisMissing()
@@ -25,7 +25,7 @@ test('kill -9 of the owner mid-stream: another instance takes over, every client
   const typists = [first, new Typist('b', b.clients.hocus(name)), new Typist('c', c.clients.hocus(name))]
   await Promise.all(typists.slice(1).map(typist => synced(typist.provider)))
 
-  const running = typists.map(typist => typist.run())
+  const running = typeAll(t, typists)
   await waitFor(() => typists.every(typist => typist.acked.size >= 30), { timeout: 30_000, what: '30 acknowledged items per typist' })
   const killedAt = Date.now()
   await owner.kill('SIGKILL')
@@ -37,7 +37,7 @@ test('kill -9 of the owner mid-stream: another instance takes over, every client
   await waitFor(() => typists.every((typist, i) => typist.acked.size >= targets[i]), { timeout: 30_000, what: 'typing to go on after the failover' })
   t.diagnostic(`failover: typing acknowledged again ${Date.now() - killedAt} ms after the kill`)
   for (const typist of typists) typist.stop()
-  await Promise.all(running)
+  await running
 
   const docs = typists.map(typist => typist.doc)
   await untilDocs(docs, () => new Set(docs.map(doc => JSON.stringify(doc.getArray('items').toArray().sort()))).size === 1, { timeout: 20_000, what: 'convergence' })

@@ -5,7 +5,7 @@ import { SqliteStorage } from 'fastify-collab/sqlite'
 import { startCluster } from '../helpers/cluster.js'
 import { redisMissing } from '../helpers/redis.js'
 import { synced } from '../helpers/server.js'
-import { storedItems, Typist } from '../helpers/typist.js'
+import { storedItems, typeAll, Typist } from '../helpers/typist.js'
 import { untilDocs, waitFor } from '../helpers/wait.js'
 
 const skip = redisMissing()
@@ -23,15 +23,15 @@ function fenceOf (store, documentName) {
   }
 }
 
-async function typeOnEveryInstance (nodes, name) {
+async function typeOnEveryInstance (t, nodes, name) {
   const typists = nodes.map((node, i) => new Typist(`t${i}`, node.clients.hocus(name)))
   await Promise.all(typists.map(typist => synced(typist.provider)))
-  return { typists, running: typists.map(typist => typist.run()) }
+  return { typists, running: typeAll(t, typists) }
 }
 
 async function finish ({ typists, running }, name, store, nodes) {
   for (const typist of typists) typist.stop()
-  await Promise.all(running)
+  await running
   const docs = typists.map(typist => typist.doc)
   await untilDocs(docs, () => sameItems(docs), { timeout: 20_000, what: 'convergence' })
   for (const node of nodes) await node.kill('SIGKILL')
@@ -46,7 +46,7 @@ async function finish ({ typists, running }, name, store, nodes) {
 test('kill -9 of Redis and a restart empty on the same port: sessions recover, nothing acknowledged is lost, epochs only grow', { skip, timeout: 90_000 }, async (t) => {
   const { nodes, redis, store } = await startCluster(t, { env })
   const name = 'through-redis-loss'
-  const typing = await typeOnEveryInstance(nodes, name)
+  const typing = await typeOnEveryInstance(t, nodes, name)
   await waitFor(() => typing.typists.every(typist => typist.acked.size >= 20), { timeout: 30_000, what: '20 acknowledged items each' })
   const fenceBefore = fenceOf(store, name)
   await redis.kill()
@@ -64,7 +64,7 @@ test('kill -9 of Redis and a restart empty on the same port: sessions recover, n
 test('a subscriber connection killed by Redis (CLIENT KILL TYPE pubsub): proxied sessions reset, everyone converges', { skip, timeout: 90_000 }, async (t) => {
   const { nodes, redis, store } = await startCluster(t, { env })
   const name = 'through-pubsub-kill'
-  const typing = await typeOnEveryInstance(nodes, name)
+  const typing = await typeOnEveryInstance(t, nodes, name)
   await waitFor(() => typing.typists.every(typist => typist.acked.size >= 20), { timeout: 30_000, what: '20 acknowledged items each' })
   const admin = await redis.client(t)
   await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub'])

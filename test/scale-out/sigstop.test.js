@@ -4,7 +4,7 @@ import { SqliteStorage } from 'fastify-collab/sqlite'
 import { startCluster } from '../helpers/cluster.js'
 import { redisMissing } from '../helpers/redis.js'
 import { synced } from '../helpers/server.js'
-import { storedItems, Typist } from '../helpers/typist.js'
+import { storedItems, typeAll, Typist } from '../helpers/typist.js'
 import { untilDocs, waitFor } from '../helpers/wait.js'
 
 const skip = redisMissing()
@@ -19,26 +19,27 @@ test('SIGSTOP of the owner past its lease, then SIGCONT: a new owner serves, the
   await synced(local.provider)
   const typists = [local, new Typist('b', b.clients.hocus(name)), new Typist('c', c.clients.hocus(name))]
   await Promise.all(typists.map(typist => synced(typist.provider)))
-  const running = typists.map(typist => typist.run(undefined, { timeout: 60_000 }))
+  const running = typeAll(t, typists, { timeout: 60_000 })
   await waitFor(() => typists.every(typist => typist.acked.size >= 20), { timeout: 30_000, what: '20 acknowledged items each' })
 
   paused.child.kill('SIGSTOP')
-  const ackedBeforeStop = local.acked.size
   const targets = typists.map(typist => typist.pushed.length + 20)
   const others = typists.slice(1)
   await waitFor(() => others.every(typist => typist.acked.size >= targets[typists.indexOf(typist)]), { timeout: 30_000, what: 'the other instances to go on without the paused owner' })
   const owner = await b.ownerOf(name)
   assert.ok([b.instanceId, c.instanceId].includes(owner), 'another instance owns the document')
-  // Past the paused owner's lease, as in a long GC pause or a VM freeze.
+  // The scenario is defined by time: the owner stays paused past its lease, as in a long GC pause or a VM
+  // freeze. No event marks that moment; its client, whose socket is on the paused process, gets nothing.
+  const ackedAtTakeover = local.acked.size
   await new Promise(resolve => setTimeout(resolve, LEASE_MS))
-  assert.equal(local.acked.size, ackedBeforeStop, 'a paused owner acknowledges nothing')
+  assert.equal(local.acked.size, ackedAtTakeover, 'a paused owner acknowledges nothing')
 
   paused.child.kill('SIGCONT')
   await paused.logged(line => /stepping down/.test(line.msg ?? '') && line.documentName === name, 'the old owner stepping down')
   // Its client is reset, reconnects (to the same instance, now an edge) and goes on.
   await waitFor(() => local.acked.size >= targets[0], { timeout: 30_000, what: 'the paused instance\'s client to go on' })
   for (const typist of typists) typist.stop()
-  await Promise.all(running)
+  await running
   const docs = typists.map(typist => typist.doc)
   await untilDocs(docs, () => new Set(docs.map(doc => JSON.stringify(doc.getArray('items').toArray().sort()))).size === 1, { timeout: 20_000, what: 'convergence' })
 
