@@ -27,7 +27,7 @@ import type { Claim } from './redis.js'
 
 /** What ownership needs of Redis (see RedisBus). */
 export interface LeaseStore {
-  claim (documentName: string): Promise<Claim>
+  claim (documentName: string, suspects: readonly string[]): Promise<Claim>
   renew (leases: ReadonlyArray<readonly [string, number]>): Promise<string[]>
   release (documentName: string, epoch: number): Promise<void>
   raiseEpoch (epoch: number): Promise<void>
@@ -52,9 +52,15 @@ export class Ownership {
   #lastRenewal = Date.now()
   #renewing = false
 
-  constructor (instanceId: string, leases: LeaseStore, depose: Depose, leaseMs: number, log: FastifyBaseLogger) {
+  readonly #suspects: () => string[]
+
+  /**
+   * @param suspects the instances a publish found unreachable lately (see the CLAIM script).
+   */
+  constructor (instanceId: string, leases: LeaseStore, depose: Depose, suspects: () => string[], leaseMs: number, log: FastifyBaseLogger) {
     this.#instanceId = instanceId
     this.#leases = leases
+    this.#suspects = suspects
     this.#depose = depose
     this.#leaseMs = leaseMs
     this.#log = log
@@ -98,7 +104,7 @@ export class Ownership {
   async #claim (documentName: string): Promise<Placement> {
     let claim
     try {
-      claim = await this.#leases.claim(documentName)
+      claim = await this.#leases.claim(documentName, this.#suspects())
     } catch (cause) {
       this.#settle(documentName, null)
       throw new FST_COLLAB_SCALE_OUT_UNAVAILABLE(documentName, { cause })

@@ -213,12 +213,14 @@ export class RedisBus {
 
   /**
    * Claims `documentName` for this instance unless a live instance holds it.
+   * @param suspects instances a publish just found unreachable: one of them
+   *   holding the lease loses it if nobody listens on its channel.
    * @returns this instance and a new epoch, or the live holder and its epoch.
    */
-  async claim (documentName: string): Promise<Claim> {
+  async claim (documentName: string, suspects: readonly string[] = []): Promise<Claim> {
     const [owner, epoch] = await run(this.#connection, scripts.claim,
       [this.#leaseKey(documentName), this.#epochKey, this.#instancesKey],
-      [this.#instanceId, String(this.#options.leaseMs)]) as [string, string]
+      [this.#instanceId, String(this.#options.leaseMs), this.channelOf(''), ...suspects]) as [string, string]
     return { owner, epoch: Number(epoch) }
   }
 

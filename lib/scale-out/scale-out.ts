@@ -72,6 +72,9 @@ export class ScaleOut implements Router {
   readonly #opening = new Map<number, Opening>()
   // Owner side: OPENs being served (loading), by edge and number; a LEAVE meanwhile cancels them.
   readonly #serving = new Map<string, Set<number>>()
+  // Instances a publish found unreachable, until when (ms): a claim may take
+  // their documents over without waiting for their heartbeat to lapse.
+  readonly #suspects = new Map<string, number>()
   #liveness: NodeJS.Timeout | null = null
   #checking = false
 
@@ -88,7 +91,7 @@ export class ScaleOut implements Router {
       broken: (destination, reason, unreachable) => this.#broken(destination, reason, unreachable),
       pressure: () => {}
     })
-    this.#ownership = new Ownership(instanceId, this.#bus, depose, settings.leaseMs, host.log)
+    this.#ownership = new Ownership(instanceId, this.#bus, depose, () => this.#currentSuspects(), settings.leaseMs, host.log)
     this.#proxies = new Proxies(this.#links)
     this.#remotes = new RemoteSockets(host, this.#links)
   }
@@ -129,21 +132,25 @@ export class ScaleOut implements Router {
 
   /**
    * Opens a session for `socket` on the instance that owns the document.
-   * @returns null when `owner` does not own it any more, or was unreachable and its heartbeat has lapsed
-   *   since: place it again.
-   * @rejects FST_COLLAB_SCALE_OUT_UNAVAILABLE when the owner does not answer within `openTimeout`, or is
-   *   unreachable but still alive; an Error with the owner's reason when it refused.
+   * @returns null when `owner` does not own it any more, or could not be reached (it is then a suspect,
+   *   whose documents the next claim may take over): place it again.
+   * @rejects FST_COLLAB_SCALE_OUT_UNAVAILABLE when the owner does not answer within `openTimeout`; an Error
+   *   with the owner's reason when it refused.
    * @throws what v8.serialize throws when the context cannot cross (checked at connect before this).
    */
   async proxy (socket: SessionSocket, owner: string, init: ProxyInit): Promise<ProxySession | null> {
     try {
       return await this.#open(socket, owner, init)
     } catch (error) {
-      if (error instanceof NotOwnerError) return null
-      if (!(error instanceof UnreachableError)) throw error
-      if (await this.ownerGone(owner)) return null
-      throw new FST_COLLAB_SCALE_OUT_UNAVAILABLE(init.documentName, { cause: error })
+      if (error instanceof NotOwnerError || error instanceof UnreachableError) return null
+      throw error
     }
+  }
+
+  #currentSuspects (): string[] {
+    const now = Date.now()
+    for (const [id, until] of this.#suspects) if (until < now) this.#suspects.delete(id)
+    return [...this.#suspects.keys()]
   }
 
   #open (socket: SessionSocket, owner: string, init: ProxyInit): Promise<ProxySession> {
@@ -222,7 +229,10 @@ export class ScaleOut implements Router {
       session.greet()
       this.#host.hooks.fire('connected', { ...payload, connection: session })
     } catch (error) {
-      link.add({ kind: Kind.Refused, session: number, reason: RefuseReason.Failed, message: reasonOf(error) })
+      // A closing owner still holds its leases for a moment: the edge places the document again (and its
+      // client retries) instead of giving up on it.
+      const reason = (error as { code?: unknown }).code === 'FST_COLLAB_CLOSED' ? RefuseReason.NotOwner : RefuseReason.Failed
+      link.add({ kind: Kind.Refused, session: number, reason, message: reasonOf(error) })
     } finally {
       serving.delete(number)
       if (serving.size === 0 && this.#serving.get(edge) === serving) this.#serving.delete(edge)
@@ -322,6 +332,7 @@ export class ScaleOut implements Router {
 
   /** The sessions shared with one instance resync (or end, when it is gone). */
   #broken (instanceId: string, reason: string, unreachable: boolean): void {
+    if (unreachable) this.#suspects.set(instanceId, Date.now() + this.#settings.heartbeatTimeout)
     const proxies = this.#proxies.of(instanceId)
     const remotes = this.#remotes.of(instanceId)
     for (const [number, opening] of this.#opening) {
@@ -354,22 +365,6 @@ export class ScaleOut implements Router {
     }, () => {
       // Redis unreachable: the bus logs it; the leases' own bound applies.
     }).finally(() => { this.#checking = false })
-  }
-
-  /**
-   * Waits until `owner`'s heartbeat lapses, for at most `heartbeatTimeout`
-   * plus one interval: a publish to it reached nobody, so it is dead or
-   * reconnecting.
-   * @returns true when it lapsed (its documents may be taken over now).
-   */
-  async ownerGone (owner: string): Promise<boolean> {
-    const deadline = Date.now() + this.#settings.heartbeatTimeout + this.#settings.heartbeatInterval
-    while (Date.now() < deadline) {
-      const [alive] = await this.#bus.alive([owner])
-      if (alive === false) return true
-      await new Promise(resolve => setTimeout(resolve, this.#settings.heartbeatInterval))
-    }
-    return false
   }
 
   // --- closing ---------------------------------------------------------------

@@ -18,12 +18,15 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`
 
 /**
  * Claims a document for ARGV[1] unless a live instance holds it.
- * KEYS: lease, epoch, instances. ARGV: instanceId, leaseMs.
+ * KEYS: lease, epoch, instances. ARGV: instanceId, leaseMs, channel prefix,
+ * then the instances the caller suspects (a publish to them reached nobody).
  * Returns { owner, epoch }: ARGV[1] and a new epoch when claimed, else the
- * holder and its epoch. A lease whose holder's heartbeat lapsed is taken over
- * (the holder is dead or cut off; the store's fence stops it if it is not).
- * A lease ARGV[1] itself still holds is claimed again with a new epoch: the
- * caller only claims what it does not serve.
+ * holder and its epoch. A holder is taken over when its heartbeat lapsed, or
+ * when the caller suspects it and Redis confirms that nobody listens on its
+ * channel: a process that died closed its connections, so its death is seen
+ * at once, without waiting for the heartbeat (the store's fence stops it if
+ * it was only reconnecting). A lease ARGV[1] itself still holds is claimed
+ * again with a new epoch: the caller only claims what it does not serve.
  */
 export const CLAIM = `${NOW}
 local current = redis.call('GET', KEYS[1])
@@ -32,7 +35,15 @@ if current then
   local owner = string.sub(current, 1, sep - 1)
   if owner ~= ARGV[1] then
     local expires = redis.call('ZSCORE', KEYS[3], owner)
-    if expires and tonumber(expires) > now then
+    local alive = expires and tonumber(expires) > now
+    if alive then
+      for i = 4, #ARGV do
+        if ARGV[i] == owner and redis.call('PUBSUB', 'NUMSUB', ARGV[3] .. owner)[2] == 0 then
+          alive = false
+        end
+      end
+    end
+    if alive then
       return { owner, string.sub(current, sep + 1) }
     end
   end
