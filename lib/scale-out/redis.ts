@@ -251,10 +251,10 @@ export class RedisBus {
     await run(this.#connection, scripts.raiseEpoch, [this.#epochKey], [String(epoch)])
   }
 
-  /** Whether each instance's heartbeat has not lapsed. */
+  /** Whether each instance is alive: its heartbeat has not lapsed and it listens on its channel. */
   async alive (instanceIds: readonly string[]): Promise<boolean[]> {
     if (instanceIds.length === 0) return []
-    const alive = await run(this.#connection, scripts.alive, [this.#instancesKey], [...instanceIds]) as number[]
+    const alive = await run(this.#connection, scripts.alive, [this.#instancesKey], [this.channelOf(''), ...instanceIds]) as number[]
     return alive.map(flag => flag === 1)
   }
 

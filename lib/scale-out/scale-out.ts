@@ -349,8 +349,9 @@ export class ScaleOut implements Router {
   }
 
   // The instances this one shares sessions with, checked each heartbeat: the
-  // sessions of one whose heartbeat lapsed end here (its users leave the
-  // presence of every document within heartbeatTimeout + heartbeatInterval).
+  // sessions of one that died (it no longer listens: within heartbeatInterval)
+  // or stalled (its heartbeat lapsed: within heartbeatTimeout + heartbeatInterval)
+  // end here, and their users leave the presence of every document.
   readonly #checkLiveness = (): void => {
     if (this.#checking) return
     const peers = [...new Set([...this.#remotes.edges(), ...this.#proxies.owners()])]
@@ -359,7 +360,7 @@ export class ScaleOut implements Router {
     this.#bus.alive(peers).then((alive) => {
       peers.forEach((peer, i) => {
         if (alive[i]) return
-        this.#broken(peer, `instance ${peer} stopped its heartbeat`, true)
+        this.#broken(peer, `instance ${peer} is gone (no heartbeat or no subscriber)`, true)
         this.#links.forget(peer)
       })
     }, () => {

@@ -116,12 +116,19 @@ return subscribers`
 /** Removes ARGV[1] from the live set (a clean shutdown). KEYS: instances. */
 export const LEAVE = "return redis.call('ZREM', KEYS[1], ARGV[1])"
 
-/** Which of ARGV's instances have a heartbeat that has not lapsed. KEYS: instances. Returns 1 (alive) or 0 per ARGV. */
+/**
+ * Which instances are alive: their heartbeat has not lapsed and someone listens
+ * on their channel (a process that died closed its subscription at once; one
+ * that only reconnects it resets its cross-instance sessions itself).
+ * KEYS: instances. ARGV: channel prefix, then the instances.
+ * Returns 1 (alive) or 0 per instance.
+ */
 export const ALIVE = `${NOW}
 local alive = {}
-for i, id in ipairs(ARGV) do
-  local expires = redis.call('ZSCORE', KEYS[1], id)
-  alive[i] = (expires and tonumber(expires) > now) and 1 or 0
+for i = 2, #ARGV do
+  local expires = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  local live = expires and tonumber(expires) > now and redis.call('PUBSUB', 'NUMSUB', ARGV[1] .. ARGV[i])[2] > 0
+  alive[i - 1] = live and 1 or 0
 end
 return alive`
 
