@@ -6,21 +6,10 @@ import * as decoding from 'lib0/decoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { startCollabServer, synced, acknowledged } from '../helpers/server.js'
 import { deferred, untilDocs } from '../helpers/wait.js'
-import { rawClient, frame, hp, hpAuth, readHp, isHp } from './core-raw-client.js'
+import { rawClient, frame, hp, hpAuth, readHp, isHp, ywsStep1 as syncStep1, ywsUpdate, hpUpdate, hpStep1, textUpdate, syncStatusOf } from './core-raw-client.js'
 
 // One socket: protocol detection, the Hocuspocus handshake, sync answers,
 // SyncStatus, Ping, CLOSE, read-only, bad frames and the auth-queue bounds.
-
-const syncStep1 = (doc = new Y.Doc()) => frame(e => { encoding.writeVarUint(e, 0); encoding.writeVarUint(e, 0); encoding.writeVarUint8Array(e, Y.encodeStateVector(doc)) })
-const ywsUpdate = update => frame(e => { encoding.writeVarUint(e, 0); encoding.writeVarUint(e, 2); encoding.writeVarUint8Array(e, update) })
-const hpUpdate = (name, update) => hp(name, 0, e => { encoding.writeVarUint(e, 2); encoding.writeVarUint8Array(e, update) })
-const hpStep1 = (name, doc = new Y.Doc()) => hp(name, 0, e => { encoding.writeVarUint(e, 0); encoding.writeVarUint8Array(e, Y.encodeStateVector(doc)) })
-
-function textUpdate (text) {
-  const doc = new Y.Doc()
-  doc.getText('text').insert(0, text)
-  return Y.encodeStateAsUpdate(doc)
-}
 
 function cutInDeleteSet () {
   const doc = new Y.Doc()
@@ -28,11 +17,6 @@ function cutInDeleteSet () {
   doc.getText('text').delete(0, 3)
   const update = Y.encodeStateAsUpdate(doc)
   return update.slice(0, update.length - 1)
-}
-
-function syncStatusOf (bytes) {
-  const { d } = readHp(bytes)
-  return decoding.readVarInt(d)
 }
 
 test('Hocuspocus handshake: Authenticated, SyncStep1 answered with SyncStep2 then SyncStep1, SyncStatus after each update, Ping answered with Pong', async t => {
