@@ -206,6 +206,8 @@ export class SocketSession implements Session {
   private handle (message: DocumentMessage): void {
     switch (message.type) {
       case 'sync-step-1':
+        // Decoded now: a coalesced one is answered later, outside this frame's error handling.
+        Y.decodeStateVector(message.stateVector)
         this.nextStateVector = message.stateVector
         return this.answerSyncStep1()
       case 'sync-step-2':
@@ -254,7 +256,11 @@ export class SocketSession implements Session {
     this.answers &= ~SYNC_IN_FLIGHT
     if ((this.answers & SYNC_AGAIN) === 0 || !this.document.connections.has(this) || !this.document.isLive) return
     this.answers &= ~SYNC_AGAIN
-    this.answerSyncStep1()
+    try {
+      this.answerSyncStep1()
+    } catch (error) {
+      this.onRefused(error)
+    }
   }
 
   /** QueryAwareness: answered with every state at most once per event-loop turn, and never while the last answer is unwritten. */
@@ -269,7 +275,12 @@ export class SocketSession implements Session {
   answerAwareness (): void {
     this.answers &= ~(AWARENESS_SCHEDULED | AWARENESS_WANTED)
     if (!this.document.connections.has(this) || !this.document.isLive) return
-    const awareness = this.document.encodeAwareness()
+    let awareness: Uint8Array | null
+    try {
+      awareness = this.document.encodeAwareness()
+    } catch (error) {
+      return this.onRefused(error)
+    }
     if (awareness === null) return
     this.answers |= AWARENESS_IN_FLIGHT
     this.socket.send(this.codec.awareness(this.address, awareness), () => {
