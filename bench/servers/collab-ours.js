@@ -15,6 +15,11 @@ export async function start (options = {}) {
     const socket = await reply.upgrade()
     app.collab.handleConnection(socket, request, request.params.document)
   })
+  // One Hocuspocus socket for any documents (bench/fuzz.js).
+  app.get('/collab', async (request, reply) => {
+    const socket = await reply.upgrade()
+    app.collab.handleConnection(socket, request)
+  })
   await app.listen({ port: 0, host: '127.0.0.1' })
   return { port: app.server.address().port, close: () => app.close() }
 }
