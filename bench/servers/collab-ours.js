@@ -21,5 +21,14 @@ export async function start (options = {}) {
     app.collab.handleConnection(socket, request)
   })
   await app.listen({ port: 0, host: '127.0.0.1' })
-  return { port: app.server.address().port, close: () => app.close() }
+  return {
+    port: app.server.address().port,
+    close: () => app.close(),
+    // For bench/soak.js: what is left once the clients are gone.
+    stats: () => ({
+      documents: app.collab.getDocumentsCount(),
+      connections: app.collab.getConnectionsCount(),
+      timers: process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length
+    })
+  }
 }
