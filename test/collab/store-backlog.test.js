@@ -62,6 +62,8 @@ test('maxUnstoredBytes: while the SQLite store is locked, past the bound Hocuspo
   assert.ok(h.unsyncedChanges > 0, 'the provider keeps what was refused')
   await assert.rejects(direct.transact(doc => doc.getText('text').insert(0, 'server')), { code: 'FST_COLLAB_STORE_BACKLOG' })
 
+  // y-websocket first holds what the server accepted, so that its 'Y' goes before all of it.
+  await untilDocs([y.doc], () => text(y.doc) === text(document), { what: 'y-websocket to hold the accepted keystrokes' })
   const closed = when(y, 'connection-close', { predicate: event => event?.code === 1013, what: 'y-websocket closed with 1013' })
   y.doc.getText('text').insert(0, 'Y')
   await closed
