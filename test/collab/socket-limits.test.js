@@ -201,3 +201,13 @@ test('a handler that awaits before handleConnection pauses the socket first, and
   await client.next(f => f[0] === 0 && f[1] === 2, { what: 'the echo of the early update' })
   assert.equal(app.collab.documents.get('doc').getText('text').toString(), 'early')
 })
+
+test('every bound is validated at registration: a negative, infinite or non-number value throws FST_COLLAB_INVALID_OPTION', async t => {
+  for (const key of ['maxDocumentsPerSocket', 'maxDocumentNameLength', 'maxAuthFailures', 'maxAwarenessStateBytes', 'maxAwarenessStates', 'maxAwarenessClientsPerConnection', 'maxDocumentBytes', 'maxUnstoredBytes']) {
+    for (const value of [-1, Infinity, '10']) {
+      const app = Fastify()
+      t.after(() => app.close())
+      await assert.rejects(app.register(fastifyCollab, { [key]: value }), { code: 'FST_COLLAB_INVALID_OPTION', message: new RegExp(key) }, `${key}: ${value}`)
+    }
+  }
+})
