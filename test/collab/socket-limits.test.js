@@ -207,7 +207,8 @@ test('every bound is validated at registration: a negative, infinite or non-numb
     for (const value of [-1, Infinity, '10']) {
       const app = Fastify()
       t.after(() => app.close())
-      await assert.rejects(app.register(fastifyCollab, { [key]: value }), { code: 'FST_COLLAB_INVALID_OPTION', message: new RegExp(key) }, `${key}: ${value}`)
+      app.register(fastifyCollab, { [key]: value })
+      await assert.rejects(app.ready(), { code: 'FST_COLLAB_INVALID_OPTION', message: new RegExp(key) }, `${key}: ${value}`)
     }
   }
 })
