@@ -77,6 +77,9 @@ const QUIET: StorePhase = { name: 'quiet' }
 
 const MAX_RETRY_DELAY = 30_000
 
+// The shortest time in ms between two exact measurements of a document's size (maxDocumentBytes).
+const MEASURE_INTERVAL = 1000
+
 function isReceiver (attachment: Attachment): attachment is Attachment & Receiver {
   return attachment.source === 'connection'
 }
@@ -115,10 +118,11 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
   private readonly shared: DocumentAwareness
   // The size bound (maxDocumentBytes): the bytes of every update applied since
   // the load began, the load's included, an upper bound of the encoded state;
-  // measured exactly only when it would pass the bound, and then `measured`
-  // until the next change.
+  // measured exactly only when it would pass the bound (see wouldPassSize),
+  // and then `measured` until the next change.
   private size = 0
   private measured = false
+  private measuredAt = 0
   private lastContext: HookContext = {}
   private lastOrigin: CollabOrigin | null = null
 
@@ -255,13 +259,20 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
     return changed
   }
 
-  /** Whether `bytes` more would pass maxDocumentBytes; measures the document exactly (once per change) before saying yes. */
+  /**
+   * Whether `bytes` more would pass maxDocumentBytes. The estimate never
+   * falls below the true size; when it says yes, the document is measured
+   * exactly, at most once a second (an encode costs as much as the document
+   * is large, and a document near the bound would otherwise pay it per keystroke).
+   */
   private wouldPassSize (bytes: number): boolean {
     const max = this.host.options.limits.maxDocumentBytes
     if (this.size + bytes <= max) return false
-    if (!this.measured) {
+    const now = Date.now()
+    if (!this.measured && now - this.measuredAt >= MEASURE_INTERVAL) {
       this.size = Y.encodeStateAsUpdate(this).length
       this.measured = true
+      this.measuredAt = now
     }
     return this.size + bytes > max
   }

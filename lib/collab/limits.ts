@@ -62,7 +62,7 @@ export interface LimitOptions {
    * Largest document, in bytes of its Yjs update encoding. A change that adds structs past it is refused before it is
    * applied (FST_COLLAB_DOCUMENT_TOO_LARGE): a Hocuspocus client gets SyncStatus 0 (it keeps the change), a y-websocket
    * client is closed with 4413. Deletions still pass. The size is tracked as the sum of the updates applied since the
-   * load (the load's included), and measured exactly (`Y.encodeStateAsUpdate`) only when that sum would pass the bound.
+   * load (the load's included), and measured exactly (`Y.encodeStateAsUpdate`) only when that sum would pass the bound, at most once a second.
    * Default 10485760 (10 MiB, the default `ws.maxPayload`: a document's first sync is one frame).
    */
   maxDocumentBytes?: number
