@@ -56,11 +56,9 @@ export const fastifyCollab = fp(plugin, { fastify: '5.x', name: 'fastify-collab'
 export default fastifyCollab
 
 export type { FastifyCollabOptions } from './augment.js'
-export type { Collab } from './collab/collab.js'
+export type { Collab, CollabDocument, CollabOrigin, DirectConnection, RemoteOrigin, Session } from './collab/types.js'
 export type { CollabOptions, CollabProtocol } from './collab/options.js'
-export type { CollabDocument, CollabOrigin, RemoteOrigin } from './collab/document.js'
-export type { DirectConnection } from './collab/direct.js'
-export type { Session } from './collab/session.js'
+export type { LimitOptions } from './collab/limits.js'
 export type {
   AfterUnloadPayload, AuthenticatePayload, AwarenessPayload, ChangePayload, ConnectedPayload, ConnectionConfig,
   ConnectionPayload, DestroyPayload, DisconnectPayload, Extension, HookContext, HookName, Hooks, LoadPayload,

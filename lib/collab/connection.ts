@@ -1,18 +1,37 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { Socket } from 'node:net'
 import type { WebSocket, RawData } from 'ws'
-import { CloseCode } from '../close-codes.js'
-import { FST_COLLAB_BAD_FRAME, FST_COLLAB_FORBIDDEN } from '../errors.js'
+import { CloseCode, type CloseCodeValue } from '../close-codes.js'
+import { FST_COLLAB_BAD_FRAME, FST_COLLAB_FORBIDDEN, FST_COLLAB_NAME_TOO_LONG, FST_COLLAB_TOO_MANY_DOCUMENTS } from '../errors.js'
 import { kCollabConnection } from '../symbols.js'
-import type { CollabCore } from './collab.js'
-import type { CollabDocument } from './document.js'
-import type { ConnectionConfig, ConnectionPayload, HookContext } from './hooks.js'
+import type { LoadedDocument } from './document.js'
+import type { ConnectionConfig, ConnectionPayload, HookRunner, LoadPayload } from './hooks.js'
+import type { Limits } from './limits.js'
+import type { ResolvedCollabOptions } from './options.js'
+import type { Collab, DocumentMessage, HookContext } from './types.js'
 import { type Codec, hocuspocusCodec, type WireProtocol, yWebsocketCodec } from './protocol/codec.js'
 import { decodeHocuspocusFrame, encodeAuthenticated, encodeClose, encodePermissionDenied as hocuspocusDenied, parseAddress, PONG_FRAME } from './protocol/hocuspocus.js'
 import { decodeYWebsocketFrame, encodePermissionDenied as yWebsocketDenied } from './protocol/y-websocket.js'
-import { type DocumentMessage, Session, type SessionSocket } from './session.js'
+import { SocketSession, type SessionSocket } from './session.js'
 import { SmallMap } from './small-map.js'
 import { noop } from '../noop.js'
+
+/** What a connection needs from the collab instance (collab.ts builds it). */
+export interface ConnectionHost {
+  readonly instance: Collab
+  readonly hooks: HookRunner
+  readonly options: ResolvedCollabOptions
+  readonly log: FastifyBaseLogger
+  /** Whether a hook that runs after the handshake and sees the request is registered. */
+  readonly keepsRequest: boolean
+  /**
+   * Loads a document once for every concurrent caller, and holds it until
+   * the caller attaches or releases.
+   *
+   * @rejects with FST_COLLAB_CLOSED while closing, or the load hook's error.
+   */
+  acquire: (documentName: string, payload: Omit<LoadPayload, 'document' | 'instance' | 'documentName'>) => Promise<LoadedDocument>
+}
 
 /** A document waiting for its authentication: the frames that came first, in order. */
 interface Pending {
@@ -21,7 +40,7 @@ interface Pending {
   cancelled: boolean
 }
 
-type Entry = Session | Pending
+type Entry = SocketSession | Pending
 
 function toBytes (data: RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data)
@@ -42,7 +61,8 @@ function reasonOf (error: unknown): string {
  * One socket. It detects the wire format from the first frame, queues what
  * arrives before authentication ends (bounded), and routes each frame to the
  * session of its document. y-websocket keeps its one session under the
- * address '' since its frames carry no name.
+ * address '' since its frames carry no name. The per-socket bounds live here
+ * (the auth queue, maxDocumentsPerSocket, maxDocumentNameLength, maxAuthFailures).
  */
 export class Connection implements SessionSocket {
   /**
@@ -57,13 +77,22 @@ export class Connection implements SessionSocket {
   private readonly entries = new SmallMap<string, Entry>()
   private queuedBytes = 0
   private queuedFrames = 0
+  // Answers sent before any document was attached (Pong) or to a refused one
+  // (PermissionDenied): they count against the auth queue bounds for good.
+  private answeredBytes = 0
+  private answeredFrames = 0
+  private authFailures = 0
+  // Authentications running and sessions waiting for beforeHandleMessage: reading pauses while any does.
+  private pauses = 0
+  // The bounds met so far without closing, each logged once.
+  private warned: Set<keyof Limits> | null = null
   // Runs only while a document waits for its Auth frame: one per socket, then gone.
   private authTimer: NodeJS.Timeout | null = null
   // True from the first frame sent in a tick until the next tick writes them all.
   private corked = false
 
   constructor (
-    private readonly core: CollabCore,
+    private readonly core: ConnectionHost,
     private readonly socket: WebSocket,
     request: FastifyRequest,
     private readonly boundName: string | undefined,
@@ -79,6 +108,9 @@ export class Connection implements SessionSocket {
     // An 'error' without a listener would crash the process. reply.upgrade()'s
     // sockets already have one; a second would only cost memory.
     if (socket.listenerCount('error') === 0) socket.on('error', onSocketError)
+    // A handler that had to await something before handleConnection paused the
+    // socket, so that no frame came with no listener (see the README).
+    if (socket.isPaused) socket.resume()
   }
 
   /**
@@ -89,27 +121,48 @@ export class Connection implements SessionSocket {
     return this.core.log
   }
 
-  get instance (): CollabCore['instance'] {
+  get instance (): Collab {
     return this.core.instance
   }
 
-  get hooks (): CollabCore['hooks'] {
+  get hooks (): HookRunner {
     return this.core.hooks
+  }
+
+  get limits (): Limits {
+    return this.core.options.limits
   }
 
   /**
    * Sends a frame. Frames sent in one tick leave in one write: the socket is
    * corked on the first and uncorked on the next tick, because a system call
    * per frame (each SyncStatus, each greeting) was a quarter of the CPU.
+   * `onWritten` is ws's send callback: the frame has left the send queue.
    */
-  send (frame: Uint8Array): void {
+  send (frame: Uint8Array, onWritten?: () => void): void {
     if (this.socket.readyState !== 1) return
     if (!this.corked) {
       this.corked = true
       tcpSocketOf(this.socket).cork()
       process.nextTick(uncork, this)
     }
-    this.socket.send(frame)
+    this.socket.send(frame, onWritten === undefined ? undefined : (error) => { if (error === undefined || error === null) onWritten() })
+  }
+
+  /** Stops reading the socket (ws `pause()`) until every pause has its resume. */
+  pause (): void {
+    if (this.pauses++ === 0) this.socket.pause()
+  }
+
+  resume (): void {
+    if (--this.pauses === 0) this.socket.resume()
+  }
+
+  limitReached (limit: keyof Limits, details?: object): void {
+    this.warned ??= new Set()
+    if (this.warned.has(limit)) return
+    this.warned.add(limit)
+    this.log.warn({ reqId: this.socketId, limit, value: this.limits[limit], ...details }, `collab limit reached: ${limit}`)
   }
 
   /** Ends the cork that `send` began: what this tick queued is written at once. */
@@ -118,21 +171,21 @@ export class Connection implements SessionSocket {
     tcpSocketOf(this.socket).uncork()
   }
 
-  fail (code: number, reason: string, error?: unknown): void {
+  fail (code: CloseCodeValue, reason: string, error?: unknown): void {
     if (this.closed) return
     this.log.warn({ reqId: this.socketId, err: error, code }, `collab connection closed: ${reason}`)
     this.close(code, reason)
   }
 
   /** Closes the socket; its sessions end in onClose. */
-  close (code: number, reason: string): void {
+  close (code: CloseCodeValue, reason: string): void {
     if (this.closed) return
     this.closed = true
     this.socket.close(code, reason)
     this.detachAll()
   }
 
-  endSession (session: Session): void {
+  endSession (session: SocketSession): void {
     if (session.codec.protocol === 'y-websocket') return this.close(CloseCode.NORMAL, 'Normal Closure')
     this.send(encodeClose(session.address, 'server closed the document'))
     this.entries.delete(session.address)
@@ -161,10 +214,11 @@ export class Connection implements SessionSocket {
   private onYWebsocketFrame (frame: Uint8Array): void {
     const message = decodeYWebsocketFrame(frame)
     const entry = this.entries.get('')
-    if (entry instanceof Session) return entry.receive(message, frame)
+    if (entry instanceof SocketSession) return entry.receive(message, frame)
     if (this.boundName === undefined || this.boundName === '') {
       return this.fail(CloseCode.BAD_FRAME, 'y-websocket needs a document name')
     }
+    if (this.nameTooLong(this.boundName)) return this.refuseYWebsocket(CloseCode.FORBIDDEN, 'Forbidden', new FST_COLLAB_NAME_TOO_LONG(this.limits.maxDocumentNameLength))
     const pending = entry ?? this.addPending('')
     if (pending === undefined) return
     this.enqueue(pending, message, frame)
@@ -176,13 +230,13 @@ export class Connection implements SessionSocket {
 
   private onHocuspocusFrame (frame: Uint8Array): void {
     const message = decodeHocuspocusFrame(frame)
-    if (message.type === 'ping') return this.send(PONG_FRAME)
+    if (message.type === 'ping') return this.answer(PONG_FRAME, !this.attached())
     if (message.type === 'pong') return
     const { address } = message
     // No document has the empty name; only its Auth gets an answer (PermissionDenied).
     if (address === '' && message.type !== 'auth') throw new RangeError('a frame for the empty document name')
     const entry = this.entries.get(address)
-    if (entry instanceof Session) {
+    if (entry instanceof SocketSession) {
       // A repeated token on an authenticated document is ignored, as Hocuspocus 4.7 does.
       if (message.type === 'auth') return
       if (message.type === 'close') return this.endClientSession(entry)
@@ -193,11 +247,21 @@ export class Connection implements SessionSocket {
       return
     }
     const { documentName } = parseAddress(address)
-    // A bound route answers another document at once (issue: "frames for any other
-    // document get PermissionDenied"), whatever the frame: nothing is queued for it.
+    const isAuth = message.type === 'auth'
+    // Refused before any hook runs, whatever the frame: nothing is queued for it.
+    // A bound route answers another document at once (issue: "frames for any
+    // other document get PermissionDenied").
     if (this.boundName !== undefined && documentName !== this.boundName) {
       if (entry !== undefined) this.dropPending(address, entry)
-      return this.send(hocuspocusDenied(address, 'this route serves another document'))
+      return this.refuseDocument(address, 'this route serves another document', isAuth)
+    }
+    if (this.nameTooLong(documentName)) {
+      this.limitReached('maxDocumentNameLength')
+      return this.refuseDocument(address, new FST_COLLAB_NAME_TOO_LONG(this.limits.maxDocumentNameLength).message, isAuth)
+    }
+    if (entry === undefined && this.entries.size() >= this.limits.maxDocumentsPerSocket) {
+      this.limitReached('maxDocumentsPerSocket')
+      return this.refuseDocument(address, new FST_COLLAB_TOO_MANY_DOCUMENTS(this.limits.maxDocumentsPerSocket).message, isAuth)
     }
     const pending = entry ?? this.addPending(address)
     if (pending === undefined) return
@@ -208,7 +272,46 @@ export class Connection implements SessionSocket {
     this.authenticate(pending, address, documentName, message.token, message.providerVersion, hocuspocusCodec).catch(noop)
   }
 
-  private endClientSession (session: Session): void {
+  private nameTooLong (documentName: string): boolean {
+    // A UTF-8 character takes at most 3 bytes per UTF-16 unit: most names need no count.
+    const max = this.limits.maxDocumentNameLength
+    return documentName.length * 3 > max && Buffer.byteLength(documentName) > max
+  }
+
+  private attached (): boolean {
+    for (const entry of this.entries.values()) if (entry instanceof SocketSession) return true
+    return false
+  }
+
+  /**
+   * Sends an answer to a frame of a document that is not attached (Pong
+   * before any document is, PermissionDenied): it counts against the auth
+   * queue bounds, so a client that does not read cannot make the server
+   * queue answers without end.
+   */
+  private answer (frame: Uint8Array, counted: boolean): void {
+    if (counted) {
+      this.answeredBytes += frame.length
+      this.answeredFrames++
+      if (this.overQueueBounds()) return this.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: too many answers before authentication')
+    }
+    this.send(frame)
+  }
+
+  /**
+   * PermissionDenied for a document refused before any hook ran. A refused
+   * Auth frame counts against maxAuthFailures; the one that reaches it closes the socket with 4429.
+   */
+  private refuseDocument (address: string, reason: string, isAuth: boolean): void {
+    this.answer(hocuspocusDenied(address, reason), true)
+    if (isAuth) this.countAuthFailure()
+  }
+
+  private countAuthFailure (): void {
+    if (++this.authFailures >= this.limits.maxAuthFailures) this.fail(CloseCode.TOO_MANY, 'Too Many: refused authentications')
+  }
+
+  private endClientSession (session: SocketSession): void {
     this.entries.delete(session.address)
     session.document.detach(session)
   }
@@ -217,18 +320,23 @@ export class Connection implements SessionSocket {
 
   private pendingCount (): number {
     let count = 0
-    for (const entry of this.entries.values()) if (!(entry instanceof Session)) count++
+    for (const entry of this.entries.values()) if (!(entry instanceof SocketSession)) count++
     return count
   }
 
+  private overQueueBounds (): boolean {
+    const { authQueueMaxBytes, authQueueMaxFrames } = this.limits
+    return this.queuedBytes + this.answeredBytes > authQueueMaxBytes || this.queuedFrames + this.answeredFrames > authQueueMaxFrames
+  }
+
   private addPending (address: string): Pending | undefined {
-    if (this.pendingCount() >= this.core.options.authQueueMaxDocuments) {
+    if (this.pendingCount() >= this.limits.authQueueMaxDocuments) {
       this.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: too many documents awaiting authentication')
       return undefined
     }
     const pending: Pending = { frames: [], authenticating: false, cancelled: false }
     this.entries.set(address, pending)
-    const { authTimeout } = this.core.options
+    const { authTimeout } = this.limits
     if (this.authTimer === null && authTimeout > 0) this.authTimer = setTimeout(authTimedOut, authTimeout, this)
     return pending
   }
@@ -240,7 +348,7 @@ export class Connection implements SessionSocket {
   onAuthTimeout (): void {
     this.authTimer = null
     for (const entry of this.entries.values()) {
-      if (!(entry instanceof Session) && !entry.authenticating) {
+      if (!(entry instanceof SocketSession) && !entry.authenticating) {
         return this.fail(CloseCode.CONNECTION_TIMEOUT, 'Connection Timeout: no authentication')
       }
     }
@@ -250,8 +358,7 @@ export class Connection implements SessionSocket {
     this.queuedBytes += frame.length
     this.queuedFrames++
     pending.frames.push({ message, frame })
-    const { authQueueMaxBytes, authQueueMaxFrames } = this.core.options
-    if (this.queuedBytes > authQueueMaxBytes || this.queuedFrames > authQueueMaxFrames) {
+    if (this.overQueueBounds()) {
       this.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: too much data before authentication')
     }
   }
@@ -269,9 +376,20 @@ export class Connection implements SessionSocket {
 
   /**
    * onConnect, onAuthenticate (token undefined for y-websocket), then the
-   * shared load. Only then does the client get any document data.
+   * shared load. Only then does the client get any document data. The
+   * socket is not read meanwhile: what ws had read already waits in the
+   * queue (bounded), the rest in the kernel.
    */
   private async authenticate (pending: Pending, address: string, documentName: string, token: string | undefined, providerVersion: string | undefined, codec: Codec): Promise<void> {
+    this.pause()
+    try {
+      await this.authenticateAndAttach(pending, address, documentName, token, providerVersion, codec)
+    } finally {
+      this.resume()
+    }
+  }
+
+  private async authenticateAndAttach (pending: Pending, address: string, documentName: string, token: string | undefined, providerVersion: string | undefined, codec: Codec): Promise<void> {
     const { hooks, instance } = this.core
     const { request } = this
     if (request === undefined) {
@@ -298,7 +416,7 @@ export class Connection implements SessionSocket {
       return this.deny(pending, address, error)
     }
     connectionConfig.isAuthenticated = true
-    let document: CollabDocument
+    let document: LoadedDocument
     try {
       document = await this.core.acquire(documentName, payload)
     } catch (error) {
@@ -306,7 +424,7 @@ export class Connection implements SessionSocket {
       return this.deny(pending, address, error)
     }
     if (this.closed || pending.cancelled) return document.release()
-    const session = new Session(this, document, codec, address, context, connectionConfig.readOnly)
+    const session = new SocketSession(this, document, codec, address, context, connectionConfig.readOnly)
     document.attach(session)
     this.entries.set(address, session)
     if (codec.protocol === 'hocuspocus') this.send(encodeAuthenticated(address, session.readOnly))
@@ -328,11 +446,11 @@ export class Connection implements SessionSocket {
     const reason = reasonOf(error)
     if (this.protocol === 'y-websocket') return this.refuseYWebsocket(CloseCode.FORBIDDEN, 'Forbidden', error)
     // The socket stays open for its other documents, as in Hocuspocus.
-    this.send(hocuspocusDenied(address, reason))
+    this.refuseDocument(address, reason, true)
   }
 
   /** y-protocols auth.js PermissionDenied, then a close code. */
-  private refuseYWebsocket (code: number, reason: string, error: unknown): void {
+  private refuseYWebsocket (code: CloseCodeValue, reason: string, error: unknown): void {
     if (this.closed) return
     this.send(yWebsocketDenied(reasonOf(error)))
     this.log.info({ reqId: this.socketId, err: error, code }, `collab connection refused: ${reason}`)
@@ -354,7 +472,7 @@ export class Connection implements SessionSocket {
 
   private detachAll (): void {
     for (const [address, entry] of this.entries.entries()) {
-      if (entry instanceof Session) entry.document.detach(entry)
+      if (entry instanceof SocketSession) entry.document.detach(entry)
       else this.dropPending(address, entry)
     }
     this.entries.clear()
