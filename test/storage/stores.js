@@ -42,7 +42,8 @@ export function openSqlite (driver, path, { readonly = false } = {}) {
     ? new (require('node:sqlite').DatabaseSync)(path, { readOnly: readonly })
     : new (require('better-sqlite3'))(path, { readonly })
   return {
-    all: (sql, ...params) => db.prepare(sql).all(...params),
+    // node:sqlite gives rows without a prototype; plain objects compare equal to literals.
+    all: (sql, ...params) => db.prepare(sql).all(...params).map((row) => ({ ...row })),
     exec: (sql) => { db.exec(sql) },
     close: () => db.close()
   }
