@@ -99,7 +99,7 @@ const postgresStore = {
     const running = await server
     if (running === null) {
       // postgresOrSkip skipped the first test that asked; every later one says so too.
-      t.skip('PostgreSQL is not installed here')
+      t.skip('PostgreSQL is not installed here (apt-get install postgresql, or set PG_BIN)')
       return null
     }
     const { connectionString } = running
