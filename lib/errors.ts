@@ -96,9 +96,15 @@ export const FST_COLLAB_STORE_BACKLOG = createError<[number]>(
 
 // --- storage ---------------------------------------------------------------
 
-/** `fastify-collab/sqlite` was imported but the optional peer dependency `better-sqlite3` (^12) is not installed. Thrown by `sqlite()`. */
+/**
+ * `fastify-collab/sqlite` found no SQLite driver: the runtime has no usable `node:sqlite` (none on Node 20;
+ * one without `StatementSync#setReturnArrays` on early Node 22) and the optional peer dependency
+ * `better-sqlite3` is not installed (or not built for this Node), or the driver named by the `driver`
+ * option cannot be loaded. Thrown by `sqlite()`; `cause` is the
+ * loader's error.
+ */
 export const FST_COLLAB_SQLITE_MISSING = createError<[{ cause: unknown }]>(
-  'FST_COLLAB_SQLITE_MISSING', 'fastify-collab/sqlite needs the optional peer dependency better-sqlite3 (12 on Node 20, 13 on Node 22 and later): npm install better-sqlite3', 500)
+  'FST_COLLAB_SQLITE_MISSING', 'fastify-collab/sqlite needs node:sqlite (Node 24, recent Node 22) or the optional peer dependency better-sqlite3 (12 on Node 20, 13 on Node 22 and later): npm install better-sqlite3', 500)
 
 /**
  * better-sqlite3 12 on Node 24.19 or later: there it aborts the process whenever a garbage-collected
@@ -137,3 +143,33 @@ export const FST_COLLAB_STORAGE_NOT_LOADED = createError<[string]>(
 /** A store call came after the store was closed: `onChange` and `onLoadDocument` reject with it (the latter as the `cause` of FST_COLLAB_STORAGE_LOAD). */
 export const FST_COLLAB_STORAGE_CLOSED = createError(
   'FST_COLLAB_STORAGE_CLOSED', 'The store is closed', 503)
+
+/**
+ * A fencing token was refused (Kleppmann, "How to do distributed locking", 2016): `claim`, `append` or
+ * `compact` carried an epoch lower than the one recorded for its document, so a newer owner has claimed it.
+ * Nothing was written. Made by `fencedError()`, with `documents` (the fenced documents), `epochs` (the epoch
+ * recorded for each, same order) and `epoch` (the highest of them). `onChange` rejects with it, never
+ * retried: a fenced writer must not acknowledge again. `onLoadDocument` rejects with FST_COLLAB_STORAGE_LOAD
+ * whose `cause` is this error when its claim is refused.
+ */
+export const FST_COLLAB_STORAGE_FENCED = createError<[string, number]>(
+  'FST_COLLAB_STORAGE_FENCED', 'A newer owner claimed %s (recorded epoch %d): this writer is fenced off and must step down', 409)
+
+/**
+ * `onLoadDocument` was given an `epoch` (scale-out is on) but the store does not implement `claim()`, so
+ * it could not refuse a stale owner's writes. Thrown instead of ignoring the epoch.
+ */
+export const FST_COLLAB_STORAGE_UNFENCED = createError<[string]>(
+  'FST_COLLAB_STORAGE_UNFENCED', 'Document "%s" was loaded with an epoch, but the store has no claim(): it cannot fence writes. Use a store that implements claim (sqlite, postgres)', 500)
+
+/** `fastify-collab/postgres` was used with `connectionString` but the optional peer dependency `pg` is not installed. Thrown by `postgres()`. */
+export const FST_COLLAB_POSTGRES_MISSING = createError<[{ cause: unknown }]>(
+  'FST_COLLAB_POSTGRES_MISSING', 'fastify-collab/postgres needs the optional peer dependency pg (node-postgres 8): npm install pg', 500)
+
+/**
+ * The store's PostgreSQL session runs with `synchronous_commit = off`: a commit would be acknowledged before
+ * it is durable. Thrown by the first call of the PostgreSQL store (so `onLoadDocument` rejects with
+ * FST_COLLAB_STORAGE_LOAD and this as `cause`). Set it back to `on`, the server's default.
+ */
+export const FST_COLLAB_POSTGRES_ASYNC_COMMIT = createError(
+  'FST_COLLAB_POSTGRES_ASYNC_COMMIT', 'synchronous_commit is "off" for the store\'s connection: acknowledged updates could be lost. Set synchronous_commit to "on" for this role or database', 500)

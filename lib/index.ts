@@ -73,5 +73,6 @@ export type { UpgradeHookFunction } from './upgrade/upgrade-hooks.js'
 // and wrap it with storageExtension. The SQLite one is `fastify-collab/sqlite`.
 export { storageExtension, type StorageExtension, type StorageExtensionOptions } from './storage/extension.js'
 export type { CollabStorage, LogEntry, StoredDocument } from './storage/storage.js'
+export { fencedError, isFenced, type FencedError } from './storage/fence.js'
 export type { RetryOptions } from './storage/group-commit.js'
 export * from './errors.js'

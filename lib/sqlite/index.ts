@@ -1,15 +1,18 @@
-// The `fastify-collab/sqlite` entry point: the embedded durable store. It is
-// the only module that loads better-sqlite3, an optional peer dependency.
+// The `fastify-collab/sqlite` entry point: the embedded durable store, on
+// node:sqlite or better-sqlite3 (an optional peer dependency), whichever the
+// runtime has; neither loads before a store opens.
 
 import { storageExtension, type StorageExtension, type StorageExtensionOptions } from '../storage/extension.js'
 import { SqliteStorage, type SqliteStorageOptions } from './sqlite-storage.js'
 
 export { SqliteStorage, type SqliteStorageOptions, type Synchronous } from './sqlite-storage.js'
+export type { SqliteDriverName } from './driver.js'
 export { storageExtension, type StorageExtension, type StorageExtensionOptions } from '../storage/extension.js'
 export type { CollabStorage, LogEntry, StoredDocument } from '../storage/storage.js'
+export { fencedError, isFenced, type FencedError } from '../storage/fence.js'
 export type { RetryOptions } from '../storage/group-commit.js'
 
-/** Options of {@link sqlite}: the file and its durability, plus the extension's compaction, retry and logging. */
+/** Options of {@link sqlite}: the file, its driver and durability, plus the extension's compaction, batching, retry and logging. */
 export type SqliteOptions = SqliteStorageOptions & StorageExtensionOptions
 
 /**
@@ -22,12 +25,14 @@ export type SqliteOptions = SqliteStorageOptions & StorageExtensionOptions
  * await app.register(fastifyCollab, { extensions: [sqlite({ path: './data/collab.db' })] })
  * ```
  *
- * Throws FST_COLLAB_STORAGE_OPEN when the file cannot be opened, FST_COLLAB_SQLITE_MISSING when
- * better-sqlite3 is not installed. See {@link storageExtension} for what the hooks do and log.
+ * Throws FST_COLLAB_STORAGE_OPEN when the file cannot be opened, FST_COLLAB_SQLITE_MISSING when neither
+ * node:sqlite nor better-sqlite3 can be loaded (or the one named by `driver`), FST_COLLAB_SQLITE_UNSUPPORTED
+ * for better-sqlite3 12 named on Node 24.19+. See {@link storageExtension} for what the hooks do and log.
+ * The store fences (`fencing` is true), so it serves scale-out; several processes may share the file.
  */
 export function sqlite (options: SqliteOptions): StorageExtension {
-  const { path, synchronous, busyTimeout, ...extensionOptions } = options
-  return storageExtension(new SqliteStorage({ path, synchronous, busyTimeout }), extensionOptions)
+  const { path, synchronous, busyTimeout, driver, ...extensionOptions } = options
+  return storageExtension(new SqliteStorage({ path, synchronous, busyTimeout, driver }), extensionOptions)
 }
 
 export default sqlite

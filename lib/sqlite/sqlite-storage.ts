@@ -1,13 +1,19 @@
-// CollabStorage on one SQLite file through better-sqlite3: an update log and
-// a snapshot table. better-sqlite3 is loaded here and nowhere else, so users
-// of the core never need the native module.
+// CollabStorage on one SQLite file: an update log, a snapshot table and a
+// fence table, through either synchronous driver (driver.ts). Several
+// processes may share the file: every write takes SQLite's write lock at
+// BEGIN (IMMEDIATE), so a claim and the fence checks of append and compact
+// are serialised across processes.
 
 import { mkdirSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
-import type BetterSqlite3 from 'better-sqlite3'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { CollabStorage, LogEntry, StoredDocument } from '../storage/storage.js'
-import { FST_COLLAB_INVALID_OPTION, FST_COLLAB_SQLITE_MISSING, FST_COLLAB_SQLITE_UNSUPPORTED, FST_COLLAB_STORAGE_CLOSED, FST_COLLAB_STORAGE_OPEN } from '../errors.js'
+import { fencedError } from '../storage/fence.js'
+import { FST_COLLAB_INVALID_OPTION, FST_COLLAB_STORAGE_CLOSED, FST_COLLAB_STORAGE_OPEN } from '../errors.js'
+import {
+  loadDriver, sqliteCode, withSqliteCode,
+  type ReadStatement, type SqliteConnection, type SqliteDriver, type SqliteDriverName, type WriteStatement
+} from './driver.js'
 
 /**
  * `PRAGMA synchronous` in WAL mode (https://www.sqlite.org/pragma.html#pragma_synchronous,
@@ -30,31 +36,44 @@ export interface SqliteStorageOptions {
   /** Durability of a commit against power loss; see {@link Synchronous}. Default `'NORMAL'`. */
   synchronous?: Synchronous
   /**
-   * How long a write waits for another connection's lock, in ms, before failing with SQLITE_BUSY.
-   * better-sqlite3 waits synchronously, blocking the event loop, so the default is 0: a busy database
-   * fails at once and the extension retries it with backoff, without blocking.
+   * How long a write waits for another connection's lock, in ms, before failing with SQLITE_BUSY
+   * (`PRAGMA busy_timeout`). Both drivers wait synchronously, blocking the event loop, so the default is
+   * 0: a busy database fails at once and the extension retries the append or compaction with backoff
+   * (50 ms first), without blocking; a claim is retried by the store for up to about 250 ms. With several
+   * processes writing one file, a few ms (5–20) trade a short block for fewer 50 ms retries.
    */
   busyTimeout?: number
+  /**
+   * The SQLite driver. Default: better-sqlite3 when it is installed and safe on this Node, otherwise
+   * `node:sqlite` (Node 24, recent Node 22). Both read and write the same file format.
+   */
+  driver?: SqliteDriverName
 }
 
-type Database = BetterSqlite3.Database
-
 interface Statements {
-  insert: BetterSqlite3.Statement<[string, number, Uint8Array]>
-  snapshot: BetterSqlite3.Statement<[string], [number, Buffer]>
-  updates: BetterSqlite3.Statement<[string, number], [number, Buffer]>
-  upsertSnapshot: BetterSqlite3.Statement<[string, number, Uint8Array]>
-  deleteUpdates: BetterSqlite3.Statement<[string, number]>
+  begin: WriteStatement
+  beginImmediate: WriteStatement
+  commit: WriteStatement
+  rollback: WriteStatement
+  insert: WriteStatement
+  snapshot: ReadStatement<[number, Uint8Array]>
+  updates: ReadStatement<[number, Uint8Array]>
+  upsertSnapshot: WriteStatement
+  deleteUpdates: WriteStatement
+  fence: ReadStatement<[number]>
+  setFence: WriteStatement
 }
 
 interface Connection {
-  db: Database
+  db: SqliteConnection
   append: (entries: readonly LogEntry[]) => void
   load: (documentName: string) => StoredDocument
-  compact: (documentName: string, state: Uint8Array, upToSeq: number) => void
+  compact: (documentName: string, state: Uint8Array, upToSeq: number, epoch: number | undefined) => void
+  claim: (documentName: string, epoch: number) => void
 }
 
-// Primary keys keep each document's log in seq order on disk, so a load is one range scan.
+// Primary keys keep each document's log in seq order on disk, so a load is one range scan. The fence
+// table holds the highest epoch that claimed each document (only documents served with scale-out).
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS collab_updates (
   document TEXT NOT NULL,
@@ -66,75 +85,62 @@ CREATE TABLE IF NOT EXISTS collab_snapshots (
   document TEXT PRIMARY KEY,
   seq INTEGER NOT NULL,
   state BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS collab_fences (
+  document TEXT PRIMARY KEY,
+  epoch INTEGER NOT NULL
 );`
 
-// Node 24.19 made node::ObjectWrap's destructor require an Environment;
-// better-sqlite3 12 and older still use it, and abort the process from a GC.
-function unsafeOnThisNode (driverVersion: string): boolean {
-  const [major, minor] = process.versions.node.split('.').map(Number)
-  return Number(driverVersion.split('.')[0]) < 13 && (major > 24 || (major === 24 && minor >= 19))
-}
+// A claim meets another process's write lock only for that transaction's length: retried this many times,
+// 5 ms longer each time (about 250 ms in all), before the load fails.
+const CLAIM_ATTEMPTS = 10
+const CLAIM_DELAY = 5
 
-function loadDriver (): typeof BetterSqlite3 {
-  const require = createRequire(import.meta.url)
-  let driver: typeof BetterSqlite3
-  let version: string
-  try {
-    driver = require('better-sqlite3') as typeof BetterSqlite3
-    version = (require('better-sqlite3/package.json') as { version: string }).version
-  } catch (cause) {
-    throw new FST_COLLAB_SQLITE_MISSING({ cause })
-  }
-  if (unsafeOnThisNode(version)) throw new FST_COLLAB_SQLITE_UNSUPPORTED(version, process.versions.node)
-  return driver
-}
-
-// better-sqlite3 binds Buffers, not plain Uint8Arrays; this view shares the memory.
+// better-sqlite3 binds Buffers, not plain Uint8Arrays; this view shares the memory. node:sqlite takes both.
 function asBuffer (bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 // A connection that opened read-only (the file was not writable at the time) stays read-only, and one
 // that could not open stays unusable: after these errors the next call reopens the file.
-function sqliteCode (error: unknown): string {
-  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : ''
-}
-
 function needsReopen (error: unknown): boolean {
   const code = sqliteCode(error)
   return code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN')
 }
 
-// Another connection holds the lock for now (a backup, a rolling restart): worth another try.
+// Another connection holds the lock for now (another process, a backup, a rolling restart): worth another try.
 function isTransient (error: unknown): boolean {
   const code = sqliteCode(error)
   return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')
 }
 
 /**
- * The SQLite {@link CollabStorage}: tables `collab_updates (document, seq, data)` and
- * `collab_snapshots (document, seq, state)` in one file, in WAL mode. Every call is synchronous.
+ * The SQLite {@link CollabStorage}: tables `collab_updates (document, seq, data)`,
+ * `collab_snapshots (document, seq, state)` and `collab_fences (document, epoch)` in one file, in WAL
+ * mode. Every call but `claim` is synchronous.
  *
  * The constructor opens the file and throws FST_COLLAB_STORAGE_OPEN when it cannot (bad path, not a
- * database, schema creation refused), FST_COLLAB_SQLITE_MISSING when better-sqlite3 is not installed, and
- * FST_COLLAB_INVALID_OPTION (a TypeError) for a bad option. A file that is only locked for now
- * (SQLITE_BUSY, SQLITE_LOCKED) is opened on first use instead, where failures are logged and retried.
- * Later calls throw better-sqlite3's SqliteError (`code` e.g. SQLITE_BUSY, SQLITE_READONLY,
- * SQLITE_IOERR_WRITE, SQLITE_FULL), which the extension logs and retries; after `close()` they throw
+ * database, schema creation refused), FST_COLLAB_SQLITE_MISSING when no driver can be loaded,
+ * FST_COLLAB_SQLITE_UNSUPPORTED for better-sqlite3 12 named on Node 24.19+, and FST_COLLAB_INVALID_OPTION
+ * (a TypeError) for a bad option. A file that is only locked for now (SQLITE_BUSY, SQLITE_LOCKED) is
+ * opened on first use instead, where failures are logged and retried. Later calls throw the driver's
+ * error with `code` the SQLite result code (SQLITE_BUSY, SQLITE_READONLY, SQLITE_IOERR…, SQLITE_FULL),
+ * which the extension logs and retries, or FST_COLLAB_STORAGE_FENCED; after `close()` they throw
  * FST_COLLAB_STORAGE_CLOSED.
  */
 export class SqliteStorage implements CollabStorage {
-  readonly #driver: typeof BetterSqlite3
-  readonly #options: Required<SqliteStorageOptions>
+  readonly #driver: SqliteDriver
+  readonly #options: Required<Omit<SqliteStorageOptions, 'driver'>>
   #connection: Connection | null
   #closed = false
 
   constructor (options: SqliteStorageOptions) {
-    const { path, synchronous = 'NORMAL', busyTimeout = 0 } = options
+    const { path, synchronous = 'NORMAL', busyTimeout = 0, driver } = options
     if (typeof path !== 'string' || path === '') throw new FST_COLLAB_INVALID_OPTION('path', 'a file path is required')
     if (synchronous !== 'NORMAL' && synchronous !== 'FULL') throw new FST_COLLAB_INVALID_OPTION('synchronous', 'use "NORMAL" or "FULL"')
     if (!Number.isInteger(busyTimeout) || busyTimeout < 0) throw new FST_COLLAB_INVALID_OPTION('busyTimeout', 'use a whole number of ms >= 0')
-    this.#driver = loadDriver()
+    if (driver !== undefined && driver !== 'better-sqlite3' && driver !== 'node:sqlite') throw new FST_COLLAB_INVALID_OPTION('driver', 'use "better-sqlite3" or "node:sqlite"')
+    this.#driver = loadDriver(driver)
     this.#options = { path, synchronous, busyTimeout }
     try {
       mkdirSync(dirname(options.path), { recursive: true })
@@ -145,19 +151,50 @@ export class SqliteStorage implements CollabStorage {
     }
   }
 
-  /** Reads the snapshot and the log after it, in one read transaction. @throws SqliteError, FST_COLLAB_STORAGE_CLOSED. */
+  /** The driver this store runs on. */
+  get driver (): SqliteDriverName {
+    return this.#driver.name
+  }
+
+  /** Reads the snapshot and the log after it, in one read transaction. @throws the driver's error, FST_COLLAB_STORAGE_CLOSED. */
   load (documentName: string): StoredDocument {
     return this.#use((connection) => connection.load(documentName))
   }
 
-  /** Inserts every entry in one transaction; an entry already stored (same document and seq) is ignored. @throws SqliteError, FST_COLLAB_STORAGE_CLOSED. */
+  /**
+   * Checks the fences of the entries that carry an epoch, then inserts every entry, in one transaction; an
+   * entry already stored (same document and seq) is ignored.
+   * @throws FST_COLLAB_STORAGE_FENCED (nothing written), the driver's error, FST_COLLAB_STORAGE_CLOSED.
+   */
   append (entries: readonly LogEntry[]): void {
     this.#use((connection) => connection.append(entries))
   }
 
-  /** Replaces the snapshot with `state` (Yjs update v1) and deletes the log up to `upToSeq`, in one transaction. @throws SqliteError, FST_COLLAB_STORAGE_CLOSED. */
-  compact (documentName: string, state: Uint8Array, upToSeq: number): void {
-    this.#use((connection) => connection.compact(documentName, state, upToSeq))
+  /**
+   * Replaces the snapshot with `state` (Yjs update v1) and deletes the log up to `upToSeq`, in one
+   * transaction, after checking the fence when `epoch` is given.
+   * @throws FST_COLLAB_STORAGE_FENCED (nothing changed), the driver's error, FST_COLLAB_STORAGE_CLOSED.
+   */
+  compact (documentName: string, state: Uint8Array, upToSeq: number, epoch?: number): void {
+    this.#use((connection) => connection.compact(documentName, state, upToSeq, epoch))
+  }
+
+  /**
+   * Records `epoch` as the document's fence when it is at least the recorded one, in one IMMEDIATE
+   * transaction (so claims of several processes on one file are serialised). SQLITE_BUSY is retried here,
+   * without blocking, for about 250 ms.
+   * @rejects FST_COLLAB_STORAGE_FENCED (`epoch`: the recorded one) when a higher epoch is recorded; the
+   *   driver's error; FST_COLLAB_STORAGE_CLOSED.
+   */
+  async claim (documentName: string, epoch: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return this.#use((connection) => connection.claim(documentName, epoch))
+      } catch (error) {
+        if (!isTransient(error) || attempt === CLAIM_ATTEMPTS) throw error
+        await sleep(CLAIM_DELAY * attempt)
+      }
+    }
   }
 
   /** Closes the database; later calls throw FST_COLLAB_STORAGE_CLOSED. */
@@ -177,41 +214,92 @@ export class SqliteStorage implements CollabStorage {
       this.#connection ??= this.#open()
       return fn(this.#connection)
     } catch (error) {
-      if (needsReopen(error)) this.#disconnect()
+      withSqliteCode(error)
+      // A connection left inside a transaction (its ROLLBACK failed too) would refuse every BEGIN.
+      if (needsReopen(error) || this.#connection?.db.inTransaction === true) this.#disconnect()
       throw error
     }
   }
 
   #open (): Connection {
     const { path, synchronous, busyTimeout } = this.#options
-    const db = new this.#driver(path, { timeout: busyTimeout })
+    let db: SqliteConnection
     try {
-      const mode = db.pragma('journal_mode = WAL', { simple: true })
+      db = this.#driver.open(path)
+    } catch (error) {
+      throw withSqliteCode(error)
+    }
+    try {
+      db.exec(`PRAGMA busy_timeout = ${busyTimeout}`)
+      const mode = db.read<[string]>('PRAGMA journal_mode = WAL').get()?.[0]
       if (mode !== 'wal') throw new Error(`journal_mode is "${String(mode)}", WAL is not available for this file`)
-      db.pragma(`synchronous = ${synchronous}`)
+      db.exec(`PRAGMA synchronous = ${synchronous}`)
       db.exec(SCHEMA)
-      return this.#prepare(db)
+      return prepare(db)
     } catch (error) {
       db.close()
+      throw withSqliteCode(error)
+    }
+  }
+}
+
+function prepare (db: SqliteConnection): Connection {
+  const statements: Statements = {
+    begin: db.write('BEGIN'),
+    // IMMEDIATE takes the write lock at BEGIN, so a busy database fails before any work is done, and a
+    // fence read inside the transaction cannot change before it commits.
+    beginImmediate: db.write('BEGIN IMMEDIATE'),
+    commit: db.write('COMMIT'),
+    rollback: db.write('ROLLBACK'),
+    insert: db.write('INSERT OR IGNORE INTO collab_updates (document, seq, data) VALUES (?, ?, ?)'),
+    snapshot: db.read('SELECT seq, state FROM collab_snapshots WHERE document = ?'),
+    updates: db.read('SELECT seq, data FROM collab_updates WHERE document = ? AND seq > ? ORDER BY seq'),
+    upsertSnapshot: db.write(
+      'INSERT INTO collab_snapshots (document, seq, state) VALUES (?, ?, ?) ' +
+      'ON CONFLICT (document) DO UPDATE SET seq = excluded.seq, state = excluded.state'),
+    deleteUpdates: db.write('DELETE FROM collab_updates WHERE document = ? AND seq <= ?'),
+    fence: db.read('SELECT epoch FROM collab_fences WHERE document = ?'),
+    setFence: db.write(
+      'INSERT INTO collab_fences (document, epoch) VALUES (?, ?) ON CONFLICT (document) DO UPDATE SET epoch = excluded.epoch')
+  }
+
+  function transaction<T> (begin: WriteStatement, fn: () => T): T {
+    begin.run()
+    try {
+      const result = fn()
+      statements.commit.run()
+      return result
+    } catch (error) {
+      // A failed COMMIT (SQLITE_BUSY, SQLITE_FULL) can leave the transaction open.
+      if (db.inTransaction) statements.rollback.run()
       throw error
     }
   }
 
-  #prepare (db: Database): Connection {
-    const statements: Statements = {
-      insert: db.prepare('INSERT OR IGNORE INTO collab_updates (document, seq, data) VALUES (?, ?, ?)'),
-      snapshot: db.prepare<[string], [number, Buffer]>('SELECT seq, state FROM collab_snapshots WHERE document = ?').raw(),
-      updates: db.prepare<[string, number], [number, Buffer]>(
-        'SELECT seq, data FROM collab_updates WHERE document = ? AND seq > ? ORDER BY seq').raw(),
-      upsertSnapshot: db.prepare(
-        'INSERT INTO collab_snapshots (document, seq, state) VALUES (?, ?, ?) ' +
-        'ON CONFLICT (document) DO UPDATE SET seq = excluded.seq, state = excluded.state'),
-      deleteUpdates: db.prepare('DELETE FROM collab_updates WHERE document = ? AND seq <= ?')
+  const recordedEpoch = (documentName: string): number | undefined => statements.fence.get(documentName)?.[0]
+
+  // The documents whose recorded fence is above the epoch one of their entries carries, with that fence.
+  function staleFences (entries: readonly LogEntry[]): Map<string, number> | null {
+    let recorded: Map<string, number | undefined> | null = null
+    let stale: Map<string, number> | null = null
+    for (const { documentName, epoch } of entries) {
+      if (epoch === undefined) continue
+      recorded ??= new Map()
+      if (!recorded.has(documentName)) recorded.set(documentName, recordedEpoch(documentName))
+      const fence = recorded.get(documentName)
+      if (fence !== undefined && fence > epoch) (stale ??= new Map()).set(documentName, fence)
     }
-    const append = db.transaction((entries: readonly LogEntry[]) => {
+    return stale
+  }
+
+  return {
+    db,
+    append: (entries) => transaction(statements.beginImmediate, () => {
+      const stale = staleFences(entries)
+      if (stale !== null) throw fencedError(stale)
       for (const { documentName, seq, update } of entries) statements.insert.run(documentName, seq, asBuffer(update))
-    })
-    const load = db.transaction((documentName: string): StoredDocument => {
+    }),
+    load: (documentName) => transaction(statements.begin, (): StoredDocument => {
       const snapshot = statements.snapshot.get(documentName)
       const snapshotSeq = snapshot?.[0] ?? 0
       const rows = statements.updates.all(documentName, snapshotSeq)
@@ -220,17 +308,19 @@ export class SqliteStorage implements CollabStorage {
         updates: rows.map((row) => row[1]),
         seq: rows.length > 0 ? rows[rows.length - 1][0] : snapshotSeq
       }
-    })
-    const compact = db.transaction((documentName: string, state: Uint8Array, upToSeq: number) => {
+    }),
+    compact: (documentName, state, upToSeq, epoch) => transaction(statements.beginImmediate, () => {
+      if (epoch !== undefined) {
+        const fence = recordedEpoch(documentName)
+        if (fence !== undefined && fence > epoch) throw fencedError(new Map([[documentName, fence]]))
+      }
       statements.upsertSnapshot.run(documentName, upToSeq, asBuffer(state))
       statements.deleteUpdates.run(documentName, upToSeq)
+    }),
+    claim: (documentName, epoch) => transaction(statements.beginImmediate, () => {
+      const fence = recordedEpoch(documentName)
+      if (fence !== undefined && fence > epoch) throw fencedError(new Map([[documentName, fence]]))
+      if (fence !== epoch) statements.setFence.run(documentName, epoch)
     })
-    return {
-      db,
-      // IMMEDIATE takes the write lock at BEGIN, so a busy database fails before any work is done.
-      append: (entries) => append.immediate(entries),
-      load: (documentName) => load(documentName),
-      compact: (documentName, state, upToSeq) => compact.immediate(documentName, state, upToSeq)
-    }
   }
 }

@@ -2,6 +2,12 @@
 // hooks. It owns the per-document log bookkeeping (sequence numbers, log size,
 // when to compact); the group commit and retry live in group-commit.ts.
 //
+// Fencing: when scale-out passes an epoch to onLoadDocument, the extension
+// claims the document at that epoch before loading it, and every append and
+// compaction of that load carries the epoch, so the store refuses the writes
+// of an owner that a newer claim superseded. A fenced document never writes
+// or acknowledges again until it is loaded under a newer claim.
+//
 // Why compaction is safe without ordering it against appends: a sequence
 // number is assigned in onChange, after the core applied the update to the
 // Y.Doc. So a state encoded from the Y.Doc holds every update whose seq was
@@ -12,13 +18,15 @@
 import type { FastifyBaseLogger } from 'fastify'
 import * as Y from 'yjs'
 import type { CollabStorage } from './storage.js'
+import { isFenced, type FencedError } from './fence.js'
 import { GroupCommit, type RetryOptions } from './group-commit.js'
 import {
   FST_COLLAB_INVALID_OPTION,
   FST_COLLAB_STORAGE_APPEND,
   FST_COLLAB_STORAGE_COMPACT,
   FST_COLLAB_STORAGE_LOAD,
-  FST_COLLAB_STORAGE_NOT_LOADED
+  FST_COLLAB_STORAGE_NOT_LOADED,
+  FST_COLLAB_STORAGE_UNFENCED
 } from '../errors.js'
 
 /** Options of {@link storageExtension}. */
@@ -33,6 +41,15 @@ export interface StorageExtensionOptions {
   maxLogUpdates?: number
   /** Compact a document once its log holds this many bytes past the snapshot. Default 16 MiB (16,777,216). */
   maxLogBytes?: number
+  /**
+   * The most updates one append (one transaction) carries. A turn with more, or the backlog a store outage
+   * left in memory, is written in several appends, oldest first, one per event-loop turn, so that catching
+   * up never holds the event loop for long (the SQLite drivers are synchronous: bench/store.js measures
+   * about 4 µs per update). Default 1,000.
+   */
+  maxBatchUpdates?: number
+  /** The most bytes of updates one append carries (an update larger than this goes alone). Default 1 MiB (1,048,576). */
+  maxBatchBytes?: number
   /** Backoff of failed appends. Defaults: 50 ms doubling up to 5000 ms, no attempt limit. */
   retry?: RetryOptions
   /**
@@ -49,6 +66,11 @@ export interface StoragePayload {
   document: Y.Doc
   /** `fastify.collab`, whose `log` is the default logger. */
   instance?: { readonly log: FastifyBaseLogger }
+  /**
+   * `onLoadDocument` only: the fencing token of this instance's claim on the document (a whole number >= 0),
+   * passed by scale-out; `undefined` with one instance, and then nothing is claimed or checked.
+   */
+  epoch?: number
 }
 
 /** The applied update given to `onChange`, Yjs update format v1. */
@@ -60,13 +82,25 @@ export interface StorageChangePayload extends StoragePayload {
 export interface StorageExtension {
   /** Hook order among the extensions, higher first. */
   priority: number
-  /** Applies the stored snapshot, then the log after it. @rejects FST_COLLAB_STORAGE_LOAD (`cause`: the store's error). */
+  /** True when the storage implements `claim`, so that loads with an epoch fence stale owners. Scale-out refuses to start without it. */
+  readonly fencing: boolean
+  /**
+   * With `payload.epoch`, claims the document at that epoch first; then applies the stored snapshot and the
+   * log after it.
+   * @rejects FST_COLLAB_STORAGE_LOAD (`cause`: the store's error, FST_COLLAB_STORAGE_FENCED when a newer
+   *   epoch has claimed the document); FST_COLLAB_STORAGE_UNFENCED when given an epoch and the storage has
+   *   no `claim`; FST_COLLAB_INVALID_OPTION when the epoch is not a whole number >= 0.
+   */
   onLoadDocument (payload: StoragePayload): Promise<void>
-  /** Appends the update to the log; resolves once its group commit is durable. Waits through retries; rejects with FST_COLLAB_STORAGE_LOST only at close. */
+  /**
+   * Appends the update to the log; resolves once its group commit is durable. Waits through retries;
+   * rejects with FST_COLLAB_STORAGE_FENCED when a newer epoch claimed the document (then at once for every
+   * later change of that load), with FST_COLLAB_STORAGE_LOST only at close.
+   */
   onChange (payload: StorageChangePayload): Promise<void>
-  /** Compacts the log into a snapshot. @rejects FST_COLLAB_STORAGE_COMPACT, which keeps the document loaded for the core's retry. */
+  /** Compacts the log into a snapshot. @rejects FST_COLLAB_STORAGE_COMPACT (`cause` FST_COLLAB_STORAGE_FENCED once fenced), which keeps the document loaded for the core's retry. */
   onStoreDocument (payload: StoragePayload): Promise<void>
-  /** Compacts before the document unloads. @rejects FST_COLLAB_STORAGE_COMPACT, which vetoes the unload. */
+  /** Compacts before the document unloads (not once fenced: nothing it writes could land). @rejects FST_COLLAB_STORAGE_COMPACT, which vetoes the unload. */
   beforeUnloadDocument (payload: Pick<StoragePayload, 'documentName'>): Promise<void>
   /** Forgets the document's log bookkeeping once nothing of it is pending. */
   afterUnloadDocument (payload: Pick<StoragePayload, 'documentName'>): Promise<void>
@@ -85,6 +119,10 @@ interface LogState {
   logBytes: number
   /** A size-triggered compaction is queued or running: updates arriving meanwhile must not queue more. */
   compacting: boolean
+  /** The epoch this load claimed, carried by every write; `undefined` without scale-out. */
+  epoch: number | undefined
+  /** Set once the store refused this load's epoch: nothing more is written or acknowledged. */
+  fenced: FencedError | null
 }
 
 // Infinity is allowed: it turns a size bound off.
@@ -99,7 +137,8 @@ function positive (name: string, value: number | undefined, fallback: number): n
  * is acknowledged, plus a compacted snapshot.
  *
  * - `onLoadDocument` applies the snapshot and then the log to the document. Rejects with
- *   FST_COLLAB_STORAGE_LOAD (`cause`: the storage's error) when the store cannot be read.
+ *   FST_COLLAB_STORAGE_LOAD (`cause`: the storage's error) when the store cannot be read. With an `epoch`
+ *   in its payload (scale-out) it first claims the document at that epoch; see {@link StorageExtension}.
  * - `onChange` appends the update to the log and resolves once it is durable. The updates of one
  *   event-loop turn, across all documents, share one `append` call (group commit). A failed append is
  *   logged as FST_COLLAB_STORAGE_APPEND and retried with backoff; the promise keeps waiting, so the
@@ -109,6 +148,8 @@ function positive (name: string, value: number | undefined, fallback: number): n
  *   which keeps the document loaded for the core's retry.
  * - `onDestroy` makes one last attempt at pending appends and closes the storage; updates that still
  *   cannot be written are logged as FST_COLLAB_STORAGE_LOST.
+ * - A backlog is written in appends of at most `maxBatchUpdates` updates and `maxBatchBytes` bytes, one
+ *   per event-loop turn.
  *
  * Throws FST_COLLAB_INVALID_OPTION (a TypeError) when a size bound or retry delay is not a number > 0.
  */
@@ -119,6 +160,11 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
     initialDelay: positive('retry.initialDelay', options.retry?.initialDelay, 50),
     maxDelay: positive('retry.maxDelay', options.retry?.maxDelay, 5000)
   }
+  const limits = {
+    maxUpdates: positive('maxBatchUpdates', options.maxBatchUpdates, 1000),
+    maxBytes: positive('maxBatchBytes', options.maxBatchBytes, 1024 * 1024)
+  }
+  const fencing = typeof storage.claim === 'function'
   let log = options.log ?? null
   const documents = new Map<string, LogState>()
 
@@ -136,7 +182,7 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
     log.error({ err, documentName, causeCode }, err.message)
   }
 
-  const commit = new GroupCommit(storage, retry, (cause, entries, delay) => {
+  const commit = new GroupCommit(storage, retry, limits, (cause, entries, delay) => {
     logError(new FST_COLLAB_STORAGE_APPEND(entries, delay, { cause }))
   })
 
@@ -146,14 +192,21 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
     return state
   }
 
+  // The first refusal of a load's epoch ends its writes: later changes are refused without a round trip.
+  function noteFenced (state: LogState, error: unknown): void {
+    if (isFenced(error)) state.fenced ??= error
+  }
+
   function compact (documentName: string, state: LogState): Promise<void> {
     return commit.exclusive(async () => {
       const upToSeq = state.seq
       if (upToSeq === state.snapshotSeq) return
       const bytes = state.logBytes
       try {
-        await storage.compact(documentName, Y.encodeStateAsUpdate(state.document), upToSeq)
+        if (state.fenced !== null) throw state.fenced
+        await storage.compact(documentName, Y.encodeStateAsUpdate(state.document), upToSeq, state.epoch)
       } catch (cause) {
+        noteFenced(state, cause)
         throw new FST_COLLAB_STORAGE_COMPACT(documentName, { cause })
       }
       state.snapshotSeq = upToSeq
@@ -161,13 +214,26 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
     })
   }
 
+  // An epoch is a claim: a store that cannot record it must not be given one and silently ignore it.
+  function checkEpoch (documentName: string, epoch: number | undefined): void {
+    if (epoch === undefined) return
+    if (!Number.isSafeInteger(epoch) || epoch < 0) throw new FST_COLLAB_INVALID_OPTION('epoch', 'expected a whole number >= 0')
+    if (!fencing) throw new FST_COLLAB_STORAGE_UNFENCED(documentName)
+  }
+
   return {
     priority: options.priority ?? 100,
+    fencing,
 
-    async onLoadDocument ({ documentName, document, instance }) {
+    async onLoadDocument ({ documentName, document, instance, epoch }) {
       useLoggerOf(instance)
+      checkEpoch(documentName, epoch)
       try {
-        const stored = await commit.exclusive(() => storage.load(documentName))
+        // One exclusive section: nothing of this instance is written between the claim and the read.
+        const stored = await commit.exclusive(async () => {
+          if (epoch !== undefined) await storage.claim?.(documentName, epoch)
+          return storage.load(documentName)
+        })
         let logBytes = 0
         document.transact(() => {
           if (stored.snapshot !== null) Y.applyUpdate(document, stored.snapshot)
@@ -176,9 +242,13 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
             logBytes += update.byteLength
           }
         }, storage)
-        // A document unloaded while its last appends were still retrying keeps counting from where it was.
-        const seq = Math.max(stored.seq, documents.get(documentName)?.seq ?? 0)
-        documents.set(documentName, { document, seq, snapshotSeq: seq - stored.updates.length, logBytes, compacting: false })
+        // A document unloaded while its last appends were still retrying keeps counting from where it was,
+        // if those appends can still land: under a new claim they will be fenced off instead.
+        const previous = documents.get(documentName)
+        const seq = previous !== undefined && previous.fenced === null && previous.epoch === epoch ? Math.max(stored.seq, previous.seq) : stored.seq
+        documents.set(documentName, {
+          document, seq, snapshotSeq: seq - stored.updates.length, logBytes, compacting: false, epoch, fenced: null
+        })
       } catch (cause) {
         throw new FST_COLLAB_STORAGE_LOAD(documentName, { cause })
       }
@@ -187,9 +257,15 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
     async onChange ({ documentName, update, instance }) {
       useLoggerOf(instance)
       const state = stateOf(documentName)
+      if (state.fenced !== null) throw state.fenced
       state.seq++
       state.logBytes += update.byteLength
-      await commit.append({ documentName, seq: state.seq, update })
+      try {
+        await commit.append({ documentName, seq: state.seq, update, epoch: state.epoch })
+      } catch (error) {
+        noteFenced(state, error)
+        throw error
+      }
       if (!state.compacting && (state.seq - state.snapshotSeq >= maxLogUpdates || state.logBytes >= maxLogBytes)) {
         state.compacting = true
         compact(documentName, state)
@@ -205,15 +281,17 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
     },
 
     async beforeUnloadDocument ({ documentName }) {
+      // A fenced document must be able to unload: vetoing would keep a stale owner's copy forever.
       const state = documents.get(documentName)
-      if (state !== undefined) await compact(documentName, state)
+      if (state !== undefined && state.fenced === null) await compact(documentName, state)
     },
 
     async afterUnloadDocument ({ documentName }) {
       // Unless the snapshot covers every seq handed out, appends may still be retrying with seqs the store
-      // does not know yet: the state stays, so a reload continues after them (see onLoadDocument).
+      // does not know yet: the state stays, so a reload continues after them (see onLoadDocument). A fenced
+      // load's appends will never land.
       const state = documents.get(documentName)
-      if (state !== undefined && state.snapshotSeq === state.seq) documents.delete(documentName)
+      if (state !== undefined && (state.snapshotSeq === state.seq || state.fenced !== null)) documents.delete(documentName)
     },
 
     async onDestroy () {

@@ -4,22 +4,34 @@
 // with exponential backoff; the callers keep waiting, so nothing is
 // acknowledged before it is durable.
 //
+// A backlog (the store was down for a while, or a turn brought more than a
+// chunk) is written in chunks of at most `maxUpdates` entries and `maxBytes`
+// bytes, oldest first, one chunk per event-loop turn: SQLite's drivers are
+// synchronous, so one transaction of a long outage's backlog would stop the
+// server for seconds. Entries leave the queue only once committed, in queue
+// order, so a crash never keeps a later update of a document without the
+// earlier ones.
+//
 // It is also the store's only door: every storage call (append, load,
-// compact, close) runs through exclusive(), so calls never overlap, which is
-// what the CollabStorage contract promises implementations.
+// compact, claim, close) runs through exclusive(), so calls never overlap,
+// which is what the CollabStorage contract promises implementations.
 //
 // The state machine, top to bottom:
 //
 //   idle       → scheduled   append(): the first entry of a turn queues a write with setImmediate
-//   scheduled  → writing     the turn ended: the pending entries become one batch
-//   writing    → idle        committed, nothing new arrived meanwhile
-//   writing    → scheduled   committed, entries arrived during the write: the next turn writes them
-//   writing    → backoff     failed: the batch goes back in front of the pending entries; a timer retries
-//   backoff    → writing     the timer fired: everything pending is one batch again
+//   scheduled  → writing     the turn ended: the oldest queued entries, up to a chunk, are appended
+//   writing    → idle        committed, nothing left in the queue
+//   writing    → scheduled   committed, entries remain (newer ones, or the rest of a backlog): the next
+//                            chunk is written after the loop has turned
+//   writing    → scheduled   fenced: the stale entries are dropped and their callers rejected with
+//                            FST_COLLAB_STORAGE_FENCED (never retried); the rest is written at once
+//   writing    → backoff     failed: the chunk stays at the head of the queue; a timer retries
+//   backoff    → writing     the timer fired
 //   any        → closing     close(): timers stop, appends reject, the write in flight settles
-//   closing    → closed      one last attempt at what is pending, then the store closes
+//   closing    → closed      one last attempt at what is queued, chunk by chunk, then the store closes
 
 import type { CollabStorage, LogEntry } from './storage.js'
+import { isFenced, type FencedError } from './fence.js'
 import { FST_COLLAB_STORAGE_CLOSED, FST_COLLAB_STORAGE_LOST } from '../errors.js'
 
 /**
@@ -34,32 +46,34 @@ export interface RetryOptions {
   maxDelay?: number
 }
 
-type State = 'idle' | 'scheduled' | 'writing' | 'backoff' | 'closing' | 'closed'
-
-/** Entries that commit together, and the promise their callers wait on. */
-interface Batch {
-  entries: LogEntry[]
-  promise: Promise<void>
-  resolve: () => void
-  reject: (error: Error) => void
+/** The bounds of one append call: a larger backlog is split into several, one per event-loop turn. */
+export interface ChunkLimits {
+  /** Entries per append call. */
+  maxUpdates: number
+  /** Bytes of updates per append call; a single larger update still goes alone. */
+  maxBytes: number
 }
 
-function createBatch (): Batch {
-  const batch: Partial<Batch> = { entries: [] }
-  batch.promise = new Promise<void>((resolve, reject) => { batch.resolve = resolve; batch.reject = reject })
-  // A batch that is rejected at close may have no waiter left; that must not be an unhandled rejection.
-  batch.promise.catch(() => {})
-  return batch as Batch
+type State = 'idle' | 'scheduled' | 'writing' | 'backoff' | 'closing' | 'closed'
+
+/** A queued entry and the settlement of the `append` promise its caller holds. */
+interface Waiting {
+  entry: LogEntry
+  resolve: () => void
+  reject: (error: Error) => void
 }
 
 export class GroupCommit {
   readonly #storage: CollabStorage
   readonly #initialDelay: number
   readonly #maxDelay: number
+  readonly #limits: ChunkLimits
   readonly #onRetry: (error: unknown, entries: number, delay: number) => void
 
   #state: State = 'idle'
-  #pending: Batch = createBatch()
+  // Entries not yet committed, oldest first; those before #head are committed and only wait to be cut off.
+  #queue: Waiting[] = []
+  #head = 0
   #inFlight: Promise<void> = Promise.resolve()
   #failures = 0
   #cancelTimer: (() => void) | null = null
@@ -69,25 +83,33 @@ export class GroupCommit {
   /**
    * @param storage the store every call goes to.
    * @param retry backoff of failed appends.
+   * @param limits the most one append call may carry.
    * @param onRetry called after each failed append with the storage's error, the number of entries kept
    *   in memory and the delay in ms before the next attempt; the extension logs it.
    */
-  constructor (storage: CollabStorage, retry: Required<RetryOptions>, onRetry: (error: unknown, entries: number, delay: number) => void) {
+  constructor (storage: CollabStorage, retry: Required<RetryOptions>, limits: ChunkLimits, onRetry: (error: unknown, entries: number, delay: number) => void) {
     this.#storage = storage
     this.#initialDelay = retry.initialDelay
     this.#maxDelay = retry.maxDelay
+    this.#limits = limits
     this.#onRetry = onRetry
   }
 
+  /** Entries waiting to be committed. */
+  get #pending (): number {
+    return this.#queue.length - this.#head
+  }
+
   /**
-   * Queues an entry for this turn's batch. Resolves once the batch holding it has committed; rejects with
-   * FST_COLLAB_STORAGE_CLOSED after close, or FST_COLLAB_STORAGE_LOST if the last write at close failed.
+   * Queues an entry for the next append. Resolves once the append holding it has committed; rejects with
+   * FST_COLLAB_STORAGE_FENCED when the store refused its epoch, FST_COLLAB_STORAGE_CLOSED after close, or
+   * FST_COLLAB_STORAGE_LOST if the last write at close failed.
    */
   append (entry: LogEntry): Promise<void> {
     if (this.#state === 'closing' || this.#state === 'closed') return Promise.reject(new FST_COLLAB_STORAGE_CLOSED())
-    this.#pending.entries.push(entry)
+    const promise = new Promise<void>((resolve, reject) => { this.#queue.push({ entry, resolve, reject }) })
     if (this.#state === 'idle') this.#schedule()
-    return this.#pending.promise
+    return promise
   }
 
   /**
@@ -104,9 +126,10 @@ export class GroupCommit {
   }
 
   /**
-   * Writes what is pending (one attempt, without waiting for a backoff timer), then closes the store.
-   * Entries that still cannot be written are lost: their promises reject with FST_COLLAB_STORAGE_LOST,
-   * which is also what this returns, so the caller can log it; `null` when nothing was lost.
+   * Writes what is queued (one attempt per chunk, without waiting for a backoff timer), then closes the
+   * store. Entries that still cannot be written are lost: their promises reject with
+   * FST_COLLAB_STORAGE_LOST, which is also what this returns, so the caller can log it; `null` when nothing
+   * was lost.
    */
   async close (): Promise<Error | null> {
     if (this.#state === 'closing' || this.#state === 'closed') return null
@@ -115,15 +138,19 @@ export class GroupCommit {
     this.#state = 'closing'
     await this.#inFlight
     let lost: Error | null = null
-    if (this.#pending.entries.length > 0) {
-      const batch = this.#take()
+    while (this.#pending > 0) {
+      const chunk = this.#chunk()
       try {
-        await this.exclusive(() => this.#storage.append(batch.entries))
-        batch.resolve()
+        await this.exclusive(() => this.#storage.append(chunk))
+        this.#committed(chunk.length)
       } catch (cause) {
-        lost = new FST_COLLAB_STORAGE_LOST(batch.entries.length, { cause })
-        batch.reject(lost)
+        if (isFenced(cause) && this.#dropFenced(cause)) continue
+        lost = new FST_COLLAB_STORAGE_LOST(this.#pending, { cause })
+        this.#rejectAll(lost)
+        break
       }
+      // Let the loop turn between chunks here too: a synchronous store would otherwise hold it.
+      if (this.#pending > 0) await new Promise(setImmediate)
     }
     // Set inside the lock, so calls queued behind the close are refused rather than reopening the store.
     await this.exclusive(() => {
@@ -139,38 +166,94 @@ export class GroupCommit {
     this.#cancelTimer = () => clearImmediate(immediate)
   }
 
-  #take (): Batch {
-    const batch = this.#pending
-    this.#pending = createBatch()
-    return batch
+  /** The oldest queued entries, within the chunk limits; at least one. */
+  #chunk (): LogEntry[] {
+    const { maxUpdates, maxBytes } = this.#limits
+    const chunk: LogEntry[] = []
+    let bytes = 0
+    for (let i = this.#head; i < this.#queue.length && chunk.length < maxUpdates; i++) {
+      const { entry } = this.#queue[i]
+      if (chunk.length > 0 && bytes + entry.update.byteLength > maxBytes) break
+      bytes += entry.update.byteLength
+      chunk.push(entry)
+    }
+    return chunk
+  }
+
+  /** The `count` oldest entries committed: their callers are acknowledged and they leave the queue. */
+  #committed (count: number): void {
+    const end = this.#head + count
+    for (let i = this.#head; i < end; i++) this.#queue[i].resolve()
+    this.#head = end
+    // Cut the committed prefix off once it is most of the array, so a long backlog costs O(n), not O(n²).
+    if (this.#head === this.#queue.length) {
+      this.#queue = []
+      this.#head = 0
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head)
+      this.#head = 0
+    }
+  }
+
+  /**
+   * Rejects and drops every queued entry the fence refused: an entry of a listed document whose epoch is
+   * lower than the document's recorded one. Returns false when none matched (a malformed error), so the
+   * caller treats it as an ordinary failure rather than retrying at once forever.
+   */
+  #dropFenced (error: FencedError): boolean {
+    const recorded = new Map<string, number>()
+    error.documents.forEach((documentName, i) => recorded.set(documentName, error.epochs[i]))
+    const kept: Waiting[] = []
+    let dropped = 0
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const waiting = this.#queue[i]
+      const { documentName, epoch } = waiting.entry
+      const fence = recorded.get(documentName)
+      if (fence !== undefined && epoch !== undefined && epoch < fence) {
+        waiting.reject(error)
+        dropped++
+      } else {
+        kept.push(waiting)
+      }
+    }
+    this.#queue = kept
+    this.#head = 0
+    return dropped > 0
+  }
+
+  #rejectAll (error: Error): void {
+    for (let i = this.#head; i < this.#queue.length; i++) this.#queue[i].reject(error)
+    this.#queue = []
+    this.#head = 0
   }
 
   #write (): void {
     this.#cancelTimer = null
     this.#state = 'writing'
-    const batch = this.#take()
-    this.#inFlight = this.exclusive(() => this.#storage.append(batch.entries)).then(
+    const chunk = this.#chunk()
+    this.#inFlight = this.exclusive(() => this.#storage.append(chunk)).then(
       () => {
         this.#failures = 0
-        batch.resolve()
+        this.#committed(chunk.length)
         if (this.#state !== 'writing') return
-        if (this.#pending.entries.length > 0) this.#schedule()
+        if (this.#pending > 0) this.#schedule()
         else this.#state = 'idle'
       },
       (error: unknown) => {
-        // The failed entries go back in front: log order is seq order, and the next batch must hold both.
-        const newer = this.#pending
-        // A loop, not push(...): a long outage can queue more entries than a call takes arguments.
-        for (const entry of newer.entries) batch.entries.push(entry)
-        batch.promise.then(newer.resolve, newer.reject)
-        this.#pending = batch
         if (this.#state !== 'writing') return
+        // A fenced writer never retries its stale entries; the other documents' entries go on at once.
+        if (isFenced(error) && this.#dropFenced(error)) {
+          if (this.#pending > 0) this.#schedule()
+          else this.#state = 'idle'
+          return
+        }
+        // The chunk stays at the head of the queue: log order is seq order, and the retry must hold it first.
         this.#failures++
         const delay = Math.min(this.#maxDelay, this.#initialDelay * 2 ** (this.#failures - 1))
         this.#state = 'backoff'
         const timeout = setTimeout(() => this.#write(), delay)
         this.#cancelTimer = () => clearTimeout(timeout)
-        this.#onRetry(error, batch.entries.length, delay)
+        this.#onRetry(error, this.#pending, delay)
       })
   }
 }

@@ -1,0 +1,113 @@
+// The SQL of the PostgreSQL store, for one namespace (schema + table prefix).
+// Identifiers are checked to be plain SQL identifiers before they are quoted
+// into the text; every value goes in as a parameter ($1, $2, …).
+//
+// Each hot statement is one statement, so one round trip, committed on its
+// own (autocommit): PostgreSQL runs a statement atomically, and its commit
+// returns only once the WAL is flushed (synchronous_commit = on).
+
+/** The statements of one namespace. */
+export interface Sql {
+  /** The advisory-lock key that serialises migrations of this namespace. */
+  lockKey: string
+  /** Does the schema exist? `$1` the schema name. */
+  schemaExists: string
+  createSchema: string
+  createTables: string
+  /** `$1` documents text[], `$2` seqs bigint[], `$3` updates bytea[], `$4` epochs bigint[] (NULL: unfenced). Rows: the stale fences. */
+  append: string
+  /** `$1` document. Rows: the snapshot first (`is_snapshot`), then the log after it, in seq order. */
+  load: string
+  /** `$1` document, `$2` upToSeq, `$3` state, `$4` epoch or NULL. One row: `ok`, and the recorded `epoch`. */
+  compact: string
+  /** `$1` document, `$2` epoch. A row when the epoch is recorded (higher or equal), none when a higher one is. */
+  claim: string
+  /** `$1` document. The recorded epoch. */
+  fence: string
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/** True for a name that can be a schema or a table prefix: letters, digits and `_`, not starting with a digit. */
+export function isIdentifier (name: string): boolean {
+  return IDENTIFIER.test(name) && name.length <= 48
+}
+
+/** Builds the statements for tables `<prefix>updates`, `<prefix>snapshots` and `<prefix>fences` in `schema`. */
+export function sqlFor (schema: string, prefix: string): Sql {
+  const name = (table: string): string => `"${schema}"."${prefix}${table}"`
+  const updates = name('updates')
+  const snapshots = name('snapshots')
+  const fences = name('fences')
+  return {
+    lockKey: `fastify-collab:${schema}.${prefix}`,
+    schemaExists: 'SELECT 1 FROM pg_namespace WHERE nspname = $1',
+    createSchema: `CREATE SCHEMA IF NOT EXISTS "${schema}"`,
+    createTables: `
+CREATE TABLE IF NOT EXISTS ${updates} (
+  document text NOT NULL,
+  seq bigint NOT NULL,
+  data bytea NOT NULL,
+  PRIMARY KEY (document, seq)
+);
+CREATE TABLE IF NOT EXISTS ${snapshots} (
+  document text PRIMARY KEY,
+  seq bigint NOT NULL,
+  state bytea NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${fences} (
+  document text PRIMARY KEY,
+  epoch bigint NOT NULL
+);`,
+    // The fence rows of the batch's fenced documents are locked (in document order, so two writers never
+    // deadlock) before anything is inserted: a claim waits for this statement, or this statement sees the
+    // claim's epoch (READ COMMITTED re-reads a row it had to wait for). The writer claimed first, so its
+    // fence row exists to be locked. Nothing is inserted when any entry is stale.
+    append: `
+WITH batch AS (
+  SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[], $4::bigint[]) AS b (document, seq, data, epoch)
+), fence AS (
+  SELECT f.document, f.epoch FROM ${fences} f
+  WHERE f.document IN (SELECT document FROM batch WHERE epoch IS NOT NULL)
+  ORDER BY f.document
+  FOR UPDATE OF f
+), stale AS (
+  SELECT f.document, f.epoch FROM fence f
+  WHERE EXISTS (SELECT 1 FROM batch b WHERE b.document = f.document AND b.epoch < f.epoch)
+), inserted AS (
+  INSERT INTO ${updates} (document, seq, data)
+  SELECT document, seq, data FROM batch
+  WHERE NOT EXISTS (SELECT 1 FROM stale)
+  ON CONFLICT (document, seq) DO NOTHING
+)
+SELECT document, epoch FROM stale`,
+    // One statement, so one snapshot: a compaction cannot fall between reading the snapshot and the log.
+    load: `
+WITH snapshot AS (
+  SELECT seq, state FROM ${snapshots} WHERE document = $1
+)
+SELECT true AS is_snapshot, seq, state AS data FROM snapshot
+UNION ALL
+SELECT false, u.seq, u.data FROM ${updates} u
+WHERE u.document = $1 AND u.seq > COALESCE((SELECT seq FROM snapshot), 0)
+ORDER BY is_snapshot DESC, seq`,
+    compact: `
+WITH fence AS (
+  SELECT epoch FROM ${fences} WHERE document = $1 AND $4::bigint IS NOT NULL FOR UPDATE
+), allowed AS (
+  SELECT NOT EXISTS (SELECT 1 FROM fence WHERE epoch > $4::bigint) AS ok
+), snapshot AS (
+  INSERT INTO ${snapshots} (document, seq, state)
+  SELECT $1, $2, $3 WHERE (SELECT ok FROM allowed)
+  ON CONFLICT (document) DO UPDATE SET seq = excluded.seq, state = excluded.state
+), deleted AS (
+  DELETE FROM ${updates} WHERE document = $1 AND seq <= $2 AND (SELECT ok FROM allowed)
+)
+SELECT (SELECT ok FROM allowed) AS ok, (SELECT epoch FROM fence) AS epoch`,
+    claim: `
+INSERT INTO ${fences} AS f (document, epoch) VALUES ($1, $2)
+ON CONFLICT (document) DO UPDATE SET epoch = excluded.epoch WHERE f.epoch <= excluded.epoch
+RETURNING epoch`,
+    fence: `SELECT epoch FROM ${fences} WHERE document = $1`
+  }
+}

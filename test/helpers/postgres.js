@@ -1,0 +1,143 @@
+// A real PostgreSQL server for tests: `initdb` in a temporary folder, started
+// with `pg_ctl` on a free port of 127.0.0.1, the socket in that folder, trust
+// authentication for the `postgres` user. PostgreSQL refuses to run as root,
+// so under root every command runs as the `postgres` user (`runuser`), which
+// also owns the folder. The storage tests and the scale-out tests share it.
+import { execFile, execFileSync } from 'node:child_process'
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import assert from 'node:assert/strict'
+
+const run = promisify(execFile)
+
+/**
+ * The folder of `initdb` and `pg_ctl`: `$PG_BIN`, or the newest /usr/lib/postgresql/<version>/bin (Debian).
+ * @returns {string | null} null when PostgreSQL is not installed.
+ */
+export function postgresBin () {
+  if (process.env.PG_BIN) return existsSync(join(process.env.PG_BIN, 'pg_ctl')) ? process.env.PG_BIN : null
+  const root = '/usr/lib/postgresql'
+  if (!existsSync(root)) return null
+  const versions = readdirSync(root).filter((name) => existsSync(join(root, name, 'bin', 'pg_ctl')))
+  versions.sort((a, b) => Number(b) - Number(a))
+  return versions.length > 0 ? join(root, versions[0], 'bin') : null
+}
+
+/** A port that was free a moment ago on 127.0.0.1 (the server start retries another if it is taken since). */
+function freePort () {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/**
+ * Starts a fresh PostgreSQL server. Stop it with `stop()` (the tests' `after` does).
+ *
+ * @param {{ settings?: Record<string, string | number> }} [options] extra `postgres -c` settings.
+ * @returns {Promise<PostgresServer>}
+ * @throws when PostgreSQL is not installed (see {@link postgresOrSkip}) or does not start.
+ */
+export async function startPostgres ({ settings = {} } = {}) {
+  const bin = postgresBin()
+  if (bin === null) throw new Error('PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/pg_ctl; set PG_BIN)')
+  const dir = mkdtempSync(join(tmpdir(), 'fastify-collab-pg-'))
+  const asRoot = process.getuid?.() === 0
+  if (asRoot) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }))
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }))
+    chownSync(dir, uid, gid)
+  }
+  const data = join(dir, 'data')
+  const logFile = join(dir, 'server.log')
+  // As root, run as the postgres user; otherwise as ourselves.
+  const command = (name, args) => asRoot
+    ? run('runuser', ['-u', 'postgres', '--', join(bin, name), ...args])
+    : run(join(bin, name), args)
+  await command('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'])
+
+  let port = 0
+  const serverOptions = () => ['-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1',
+    ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])].join(' ')
+  const pgCtl = (action, extra = []) => command('pg_ctl', [action, '-D', data, '-w', '-t', '60', ...extra])
+
+  const server = {
+    dir,
+    get port () { return port },
+    get connectionString () { return `postgres://postgres@127.0.0.1:${port}/postgres` },
+    /** The postmaster's process id (first line of postmaster.pid), or null when it is not running. */
+    get pid () {
+      try {
+        return Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0])
+      } catch {
+        return null
+      }
+    },
+    /** The server log so far, for failure messages. */
+    log: () => existsSync(logFile) ? readFileSync(logFile, 'utf8') : '',
+    /** Starts the (stopped) server again on the same port. */
+    start: () => pgCtl('start', ['-l', logFile, '-o', serverOptions()]),
+    /** Stops the server; `'immediate'` is a crash: no checkpoint, recovery from the WAL at the next start. */
+    stop: ({ mode = 'fast' } = {}) => pgCtl('stop', ['-m', mode]),
+    /** `pg_ctl restart`: every connection is cut; with `'immediate'` the server crashes and recovers. */
+    restart: ({ mode = 'fast' } = {}) => pgCtl('restart', ['-m', mode, '-l', logFile, '-o', serverOptions()]),
+    /** Stops the server if it runs and removes its folder. */
+    async destroy () {
+      if (server.pid !== null) await server.stop({ mode: 'immediate' }).catch(() => {})
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+
+  // Another process may take the port between freePort() and the start: try another one.
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort()
+    try {
+      await server.start()
+      return server
+    } catch (error) {
+      if (attempt === 5) {
+        const log = server.log()
+        await server.destroy()
+        throw new Error(`PostgreSQL did not start: ${error.message}\n${log}`)
+      }
+    }
+  }
+}
+
+/**
+ * Starts a server for a test file, or, when PostgreSQL is not installed, returns null after marking `t` as
+ * skipped with a visible message. Under CI=true a missing server fails the test instead.
+ *
+ * @param {import('node:test').TestContext} t
+ * @param {{ settings?: Record<string, string | number> }} [options]
+ * @returns {Promise<PostgresServer | null>}
+ */
+export async function postgresOrSkip (t, options) {
+  if (postgresBin() === null) {
+    const message = 'PostgreSQL is not installed here (apt-get install postgresql, or set PG_BIN)'
+    if (process.env.CI === 'true') assert.fail(`${message}: CI must run the PostgreSQL tests`)
+    t.skip(message)
+    return null
+  }
+  return startPostgres(options)
+}
+
+/**
+ * @typedef {object} PostgresServer
+ * @property {string} dir the temporary folder: data directory, socket and log.
+ * @property {number} port
+ * @property {string} connectionString `postgres://postgres@127.0.0.1:<port>/postgres`
+ * @property {number | null} pid
+ * @property {() => string} log
+ * @property {() => Promise<unknown>} start
+ * @property {(options?: { mode?: 'smart' | 'fast' | 'immediate' }) => Promise<unknown>} stop
+ * @property {(options?: { mode?: 'smart' | 'fast' | 'immediate' }) => Promise<unknown>} restart
+ * @property {() => Promise<void>} destroy
+ */
