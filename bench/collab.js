@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startServer } from './lib/server-process.js'
 import { CollabClient } from './lib/collab-client.js'
+import { Offender } from './lib/offender.js'
 import { perConnection } from './lib/memory.js'
 import { typingUpdates, oneUpdate, cachedTraceUpdates } from './lib/updates.js'
 import { pool, withTimeout } from './lib/stats.js'
@@ -211,6 +212,57 @@ export function traceReplay (id, { trace, timeoutMs }) {
       }
     } finally {
       client.close()
+    }
+  })
+}
+
+/**
+ * Issue 7: one document, `n` clients. A seed client first writes `seedBytes`
+ * of text, so that a SyncStep1 asks for a large answer; then `n - 1` good
+ * clients type `count` updates each, one per `interval` ms, while (unless
+ * `offender` is null) the last client misbehaves: 'slow' stops reading (a
+ * ping a second keeps it alive), 'abuse' also sends `abuseFrames` SyncStep1
+ * and as many QueryAwareness, 40 every 10 ms. Reports the good clients' convergence time, the server's
+ * peak RSS growth over the run (sampled every 250 ms), and whether and when
+ * the server closed the offender.
+ */
+export function misbehaving (id, { n, count = 100, interval = 20, seedBytes, offender, abuseFrames, timeoutMs }) {
+  return withServer(id, async (server, url, system) => {
+    const good = Array.from({ length: n - 1 }, (_, i) => makeClient(url, system, 'misbehaving', i + 1))
+    const bad = offender === null ? null : new Offender(offender, abuseFrames, url('misbehaving'), { protocol: system.protocol, documentName: 'misbehaving', clientID: n, awareness: { user: { name: 'offender' } } })
+    const updates = good.map((_, i) => typingUpdates(i + 1, count))
+    const clients = bad === null ? good : [...good, bad]
+    try {
+      const before = await server.usage()
+      await withTimeout(good[0].connect(), timeoutMs, 'seed connect')
+      good[0].sendUpdate(oneUpdate(10_000, 'x'.repeat(seedBytes)))
+      await withTimeout(pool(clients.slice(1), 16, (c) => c.connect()), timeoutMs, 'connect')
+      // Everyone holds the seed (the seeder too: every system echoes an update to its sender).
+      await withTimeout(Promise.all(clients.map((c) => c.until(() => c.clocks.get(10_000) === seedBytes))), timeoutMs, 'seed')
+      const expected = (n - 2) * count + seedBytes
+      const t0 = performance.now()
+      bad?.start(t0)
+      let peak = 0
+      const sampler = setInterval(() => {
+        server.usage().then(({ memory }) => { peak = Math.max(peak, memory.rss - before.memory.rss) }, () => {})
+      }, 250)
+      try {
+        const late = typeOnSchedule(good, updates, interval, t0)
+        const converged = good.map((c) => c.until(() => c.received >= expected).then(() => performance.now() - t0))
+        const done = await withTimeout(Promise.all([Promise.all(converged), late]), timeoutMs, 'convergence')
+        const after = await server.usage()
+        peak = Math.max(peak, after.memory.rss - before.memory.rss)
+        return {
+          seconds: Math.max(...done[0]) / 1000,
+          rssGrowthMiB: peak / 1048576,
+          offenderClosedSeconds: bad?.closedAt === null || bad === null ? NaN : bad.closedAt / 1000,
+          offenderClosed: bad === null ? NaN : bad.closedAt === null ? 0 : 1
+        }
+      } finally {
+        clearInterval(sampler)
+      }
+    } finally {
+      for (const c of clients) c.close()
     }
   })
 }

@@ -8,7 +8,7 @@
 //
 // Add BENCH_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
 import { pinLoadGenerator } from './lib/server-process.js'
-import { fanout, manyDocuments, idleMemory, traceReplay } from './collab.js'
+import { fanout, manyDocuments, idleMemory, traceReplay, misbehaving } from './collab.js'
 import { measureUpgrade } from './upgrade.js'
 
 const [what, id, arg] = process.argv.slice(2)
@@ -18,6 +18,9 @@ const measures = {
   many: () => manyDocuments(id, { docs: Number(arg ?? 500), timeoutMs }),
   idle: () => idleMemory(id, { connections: Number(arg ?? 1000), perDocument: 100, timeoutMs }),
   trace: () => traceReplay(id, { trace: arg ?? 'automerge-paper', timeoutMs }),
+  // node bench/one.js slow ours-hp 100   /   node bench/one.js abuse hocuspocus4 100
+  slow: () => misbehaving(id, { n: Number(arg ?? 100), seedBytes: 1 << 20, offender: 'slow', timeoutMs }),
+  abuse: () => misbehaving(id, { n: Number(arg ?? 100), seedBytes: 1 << 20, offender: 'abuse', abuseFrames: 1000, timeoutMs }),
   upgrade: () => measureUpgrade(id, { handshakes: Number(arg ?? 2000), echoMs: 1500, idleSockets: 1000 })
 }
 if (!(what in measures)) throw new Error(`usage: node bench/one.js ${Object.keys(measures).join('|')} <system> [size]`)

@@ -18,7 +18,7 @@ import { loadavg } from 'node:os'
 import { pinLoadGenerator, SERVER_CORE } from './lib/server-process.js'
 import { alternate } from './lib/rounds.js'
 import { measureUpgrade, systems as upgradeSystems } from './upgrade.js'
-import { fanout, manyDocuments, idleMemory, traceReplay } from './collab.js'
+import { fanout, manyDocuments, idleMemory, traceReplay, misbehaving } from './collab.js'
 import { cachedTraceUpdates } from './lib/updates.js'
 import { renderReadme, renderTables } from './lib/report.js'
 
@@ -51,7 +51,10 @@ const plans = {
     idle: { rounds: 3, connections: 1000, perDocument: 100, timeoutMs: 120000, systems: everyCollab },
     // The anchors take 15–45 s per replay; the target is against the limit.
     trace: { rounds: 3, trace: 'automerge-paper', timeoutMs: 180000, systems: ['limit', ...everyCollab], fewer: { hocuspocus4: 1, hocuspocus3: 1, 'y-websocket-server': 1 } },
-    store: {}
+    store: {},
+    // Issue 7: 100 clients on one document, one of them slow or abusive, beside a run without it.
+    // The anchors buffer an answer per SyncStep1: 1000 of a 1 MiB document is about 1 GiB of RSS each.
+    misbehaving: { rounds: 3, n: 100, count: 100, seedBytes: 1 << 20, abuseFrames: 1000, timeoutMs: 120000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] }
   },
   quick: {
     upgrade: { rounds: 1, handshakes: 300, echoMs: 300, idleSockets: 200 },
@@ -60,11 +63,12 @@ const plans = {
     many: { rounds: 1, docs: 50, timeoutMs: 30000, systems: everyCollab },
     idle: { rounds: 1, connections: 200, perDocument: 50, timeoutMs: 30000, systems: everyCollab },
     trace: { rounds: 1, trace: 'sveltecomponent', timeoutMs: 60000, systems: ['limit', ...everyCollab] },
-    store: {}
+    store: {},
+    misbehaving: { rounds: 1, n: 20, count: 50, seedBytes: 1 << 16, abuseFrames: 500, timeoutMs: 60000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] }
   }
 }
 // bench/store.js takes minutes: a quick run leaves it out unless named.
-const quickDefault = ['upgrade', 'fanout', 'durability', 'many', 'idle', 'trace']
+const quickDefault = ['upgrade', 'fanout', 'durability', 'many', 'idle', 'trace', 'misbehaving']
 const plan = args.quick ? plans.quick : plans.full
 if (args.rounds !== undefined) {
   for (const suite of Object.values(plan)) if ('rounds' in suite) suite.rounds = Number(args.rounds)
@@ -108,6 +112,14 @@ const suites = {
   trace: (p) => {
     cachedTraceUpdates(p.trace) // generate the cache outside any measurement
     return alternate(`trace ${p.trace}`, p.systems, p.rounds, (id) => id === 'limit' ? applyLimit(p.trace) : traceReplay(id, p), log, p.fewer)
+  },
+  misbehaving: async (p) => {
+    const byOffender = {}
+    for (const offender of ['none', 'slow', 'abuse']) {
+      byOffender[offender] = await alternate(`${p.n} clients, offender ${offender}`, p.systems, p.rounds,
+        (id) => misbehaving(id, { ...p, offender: offender === 'none' ? null : offender }), log)
+    }
+    return byOffender
   },
   store: async () => {
     try {

@@ -1,88 +1,149 @@
-// The durable store's benchmark: `node bench/store.js` prints a markdown table
-// on stdout (progress goes to stderr).
+// The durable stores' benchmark: `node bench/store.js [--quick] [--only=better-sqlite3,node:sqlite,postgres]`
+// prints markdown tables on stdout (progress goes to stderr).
+//
+// Stores: SQLite on each driver this runtime loads (better-sqlite3; node:sqlite
+// on Node 24 and recent 22), and PostgreSQL: the server at DATABASE_URL, or
+// else a local one this script starts (test/helpers/postgres.js) and pins to
+// core 1 when taskset is there (bench/run.js pins this process to core 0).
 //
 // - Throughput: the automerge-paper trace (259,778 real keystrokes, CC BY 4.0,
-//   josephg/editing-traces) replayed into a Y.Text gives one Yjs update per
-//   keystroke. They are written durably through the real extension
-//   (storageExtension + SqliteStorage, WAL), as the collab core calls it:
-//   onChange per update, N updates arriving per event-loop turn, all acks
-//   awaited. Against it: one transaction per update (SqliteStorage.append with
-//   one entry, back to back), what a store without group commit does.
-// - Cold load: a new storage on the file loads a document whose log holds
-//   100,000 updates, then the same document compacted into a snapshot.
+//   josephg/editing-traces) as one Yjs update per keystroke, written durably
+//   through the real extension (storageExtension + the store), as the collab
+//   core calls it: onChange per update, N updates arriving per event-loop turn
+//   without waiting for acknowledgements, all acks awaited. Against it: one
+//   transaction per update (append with one entry, back to back), what a store
+//   without group commit does.
+// - Acknowledgement latency: the trace's first updates offered at a steady
+//   5,000 updates/s (10 every 2 ms); the time from onChange to its resolution.
+// - Cold load: a new store (connection open, schema checked) loads a document
+//   whose log holds 100,000 updates, then the same document compacted into a
+//   snapshot.
 //
-// Each figure is the median of ROUNDS runs, each on a fresh file.
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
+// Each figure is the median of ROUNDS runs, each on a fresh file or schema.
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { gunzipSync } from 'node:zlib'
+import pg from 'pg'
 import * as Y from 'yjs'
 import { SqliteStorage, storageExtension } from 'fastify-collab/sqlite'
+import { PostgresStorage } from 'fastify-collab/postgres'
+import { postgresBin, startPostgres } from '../test/helpers/postgres.js'
+import { median, fmt } from './lib/stats.js'
+import { loadTrace, traceUpdates } from './lib/trace.js'
 
-const ROUNDS = 3
-const COLD_LOG = 100_000
+const QUICK = process.argv.includes('--quick')
+const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',')
+const ROUNDS = QUICK ? 1 : 3
 const TRACE = 'automerge-paper'
+// --quick checks that every path works on a slice; the figures need the full run.
+const TRACE_SLICE = QUICK ? 20_000 : Infinity
+const PER_UPDATE = QUICK ? 2_000 : 20_000
+const PER_UPDATE_POSTGRES = 2_000
+const COLD_LOG = QUICK ? 20_000 : 100_000
+const LATENCY = { perTurn: 10, everyMs: 2, updates: QUICK ? 5_000 : 20_000 }
+const PG_CORE = '1'
 
 const progress = (line) => process.stderr.write(`[store] ${line}\n`)
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
-const format = (n) => Math.round(n).toLocaleString('en-US')
 
-function traceFile () {
-  const local = new URL(`../test/fixtures/editing-traces/${TRACE}.json.gz`, import.meta.url)
-  if (existsSync(local)) return local
-  return new URL(`../../shared/data/editing-traces/${TRACE}.json.gz`, import.meta.url)
-}
+// --- the stores --------------------------------------------------------------
 
-/** One Yjs update (format v1) per trace transaction, typed into Y.Text 'text'. */
-function traceUpdates () {
-  const trace = JSON.parse(gunzipSync(readFileSync(traceFile())).toString('utf8'))
-  const doc = new Y.Doc()
-  const text = doc.getText('text')
-  const updates = []
-  doc.on('update', (update) => updates.push(update))
-  for (const { patches } of trace.txns) {
-    doc.transact(() => {
-      for (const [position, deleteCount, insert] of patches) {
-        if (deleteCount > 0) text.delete(position, deleteCount)
-        if (insert.length > 0) text.insert(position, insert)
+/** A SQLite store on `driver`: each `fresh()` is a new file. */
+function sqliteStore (driver) {
+  return {
+    id: driver,
+    fsyncOption: true,
+    fresh () {
+      const dir = mkdtempSync(join(tmpdir(), 'fastify-collab-bench-store-'))
+      const path = join(dir, 'store.db')
+      return {
+        storage: (options = {}) => new SqliteStorage({ path, driver, ...options }),
+        cleanup: async () => rmSync(dir, { recursive: true, force: true })
       }
-    })
+    }
   }
-  if (text.toString() !== trace.endContent) throw new Error('trace replay does not reach endContent')
-  return updates
 }
 
-function withFile (fn) {
-  const dir = mkdtempSync(join(tmpdir(), 'fastify-collab-bench-store-'))
+/** PostgreSQL at `connectionString`: each `fresh()` is a new schema, dropped afterwards. */
+function postgresStore (connectionString) {
+  let schemas = 0
+  return {
+    id: 'postgres',
+    fsyncOption: false,
+    fresh () {
+      const schema = `bench_${process.pid}_${++schemas}`
+      return {
+        storage: () => new PostgresStorage({ connectionString, schema }),
+        async cleanup () {
+          const client = new pg.Client({ connectionString })
+          await client.connect()
+          await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+          await client.end()
+        }
+      }
+    }
+  }
+}
+
+function driverLoads (driver) {
+  const { storage, cleanup } = sqliteStore(driver).fresh()
   try {
-    return fn(join(dir, 'store.db'))
+    storage().close()
+    return true
+  } catch (error) {
+    progress(`${driver}: not on this runtime (${error.code})`)
+    return false
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    cleanup()
   }
 }
 
-/** One transaction per update, back to back. Returns updates/s. */
-function perUpdate (updates, synchronous) {
-  return withFile((path) => {
-    const storage = new SqliteStorage({ path, synchronous })
+// The server and every process it has forked (and will fork) on the core the load does not use.
+function pin (pid) {
+  try {
+    const children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean)
+    for (const id of [pid, ...children]) execFileSync('taskset', ['-a', '-p', '-c', PG_CORE, String(id)], { stdio: 'ignore' })
+    return `pinned to core ${PG_CORE}`
+  } catch {
+    return 'not pinned'
+  }
+}
+
+async function postgresServer () {
+  if (process.env.DATABASE_URL) return { connectionString: process.env.DATABASE_URL, label: 'DATABASE_URL', stop: async () => {} }
+  if (postgresBin() === null) return null
+  const server = await startPostgres()
+  const pinned = pin(server.pid)
+  return { connectionString: server.connectionString, label: `local PostgreSQL, default settings, ${pinned}`, stop: () => server.destroy() }
+}
+
+// --- the measurements ----------------------------------------------------------
+
+/** One append call per update, back to back. Returns updates/s. */
+async function perUpdate (store, updates) {
+  const { storage: make, cleanup } = store.fresh()
+  const storage = make()
+  try {
+    await storage.load('paper')
     const start = performance.now()
-    for (let i = 0; i < updates.length; i++) storage.append([{ documentName: 'paper', seq: i + 1, update: updates[i] }])
-    const seconds = (performance.now() - start) / 1000
-    storage.close()
-    return updates.length / seconds
-  })
+    for (let i = 0; i < updates.length; i++) await storage.append([{ documentName: 'paper', seq: i + 1, update: updates[i] }])
+    return updates.length / ((performance.now() - start) / 1000)
+  } finally {
+    await storage.close()
+    await cleanup()
+  }
 }
 
 /**
  * Through the extension: `perTurn` onChange calls per event-loop turn, the next turn starting without
- * waiting for acks (as a server keeps reading sockets), then every ack awaited. The Y.Doc is updated
- * as the core does, outside the timing, for the size-bound compactions. `maxLogUpdates` Infinity
- * measures the log alone, like the one-transaction-per-update baseline. Returns updates/s.
+ * waiting for acks (as a server keeps reading sockets), then every ack awaited. The Y.Doc is updated as
+ * the core does, outside the timing, for the size-bound compactions. `maxLogUpdates` Infinity measures
+ * the log alone, like the one-transaction-per-update baseline. Returns updates/s.
  */
-async function groupCommit (updates, perTurn, synchronous, maxLogUpdates = Infinity) {
-  const dir = mkdtempSync(join(tmpdir(), 'fastify-collab-bench-store-'))
+async function groupCommit (store, updates, { perTurn, storageOptions, maxLogUpdates = Infinity }) {
+  const { storage, cleanup } = store.fresh()
+  const extension = storageExtension(storage(storageOptions), { maxLogUpdates })
   try {
-    const extension = storageExtension(new SqliteStorage({ path: join(dir, 'store.db'), synchronous }), { maxLogUpdates })
     const document = new Y.Doc()
     await extension.onLoadDocument({ documentName: 'paper', document })
     let busy = 0
@@ -97,31 +158,62 @@ async function groupCommit (updates, perTurn, synchronous, maxLogUpdates = Infin
       await new Promise(setImmediate)
     }
     await Promise.all(acks)
-    const seconds = (performance.now() - start - busy) / 1000
-    await extension.onDestroy()
-    return updates.length / seconds
+    return updates.length / ((performance.now() - start - busy) / 1000)
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    await extension.onDestroy()
+    await cleanup()
   }
 }
 
-/** Load time of the same document from a 100,000-update log, then compacted. Returns ms and bytes. */
-async function coldLoad (updates) {
-  const dir = mkdtempSync(join(tmpdir(), 'fastify-collab-bench-store-'))
-  const path = join(dir, 'store.db')
+/** Offers updates at a steady rate and returns the acknowledgement latencies in ms, and the rate reached. */
+async function latency (store, updates) {
+  const { storage, cleanup } = store.fresh()
+  const extension = storageExtension(storage(), { maxLogUpdates: Infinity })
+  try {
+    const document = new Y.Doc()
+    await extension.onLoadDocument({ documentName: 'paper', document })
+    const latencies = []
+    const acks = []
+    const start = performance.now()
+    for (let turn = 0, i = 0; i < updates.length; turn++, i += LATENCY.perTurn) {
+      for (let k = i; k < Math.min(updates.length, i + LATENCY.perTurn); k++) {
+        Y.applyUpdate(document, updates[k])
+        const offered = performance.now()
+        acks.push(extension.onChange({ documentName: 'paper', document, update: updates[k] }).then(() => latencies.push(performance.now() - offered)))
+      }
+      // Paced against the clock, not by fixed sleeps, so that timer lateness does not lower the rate offered.
+      const wait = start + (turn + 1) * LATENCY.everyMs - performance.now()
+      await new Promise((resolve) => wait >= 1 ? setTimeout(resolve, wait) : setImmediate(resolve))
+    }
+    await Promise.all(acks)
+    latencies.sort((a, b) => a - b)
+    const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]
+    return { p50: at(0.5), p99: at(0.99), rate: updates.length / ((performance.now() - start) / 1000) }
+  } finally {
+    await extension.onDestroy()
+    await cleanup()
+  }
+}
+
+/** Load time of the same document from a COLD_LOG-update log, then compacted. Returns ms and bytes. */
+async function coldLoad (store, updates) {
+  const { storage, cleanup } = store.fresh()
   const load = async () => {
-    const extension = storageExtension(new SqliteStorage({ path }), { maxLogUpdates: Infinity })
+    const extension = storageExtension(storage(), { maxLogUpdates: Infinity })
+    // Opening the connection (and PostgreSQL's first-use schema check) is not the document's load.
+    await extension.onLoadDocument({ documentName: 'warm-up', document: new Y.Doc() })
     const document = new Y.Doc()
     const start = performance.now()
     await extension.onLoadDocument({ documentName: 'paper', document })
-    const ms = performance.now() - start
-    return { ms, document, extension }
+    return { ms: performance.now() - start, document, extension }
   }
   try {
-    const storage = new SqliteStorage({ path })
+    const writer = storage()
     const log = updates.slice(0, COLD_LOG)
-    storage.append(log.map((update, i) => ({ documentName: 'paper', seq: i + 1, update })))
-    storage.close()
+    for (let i = 0; i < log.length; i += 1000) {
+      await writer.append(log.slice(i, i + 1000).map((update, k) => ({ documentName: 'paper', seq: i + k + 1, update })))
+    }
+    await writer.close()
     const logBytes = log.reduce((sum, update) => sum + update.byteLength, 0)
     const fromLog = await load()
     const text = fromLog.document.getText('text').toString()
@@ -133,54 +225,67 @@ async function coldLoad (updates) {
     await fromSnapshot.extension.onDestroy()
     return { logMs: fromLog.ms, snapshotMs: fromSnapshot.ms, logBytes, snapshotBytes }
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    await cleanup()
   }
 }
 
-progress(`replaying ${TRACE}`)
-const updates = traceUpdates()
-progress(`${updates.length} updates`)
-
-const rows = []
-async function measure (label, run) {
+async function medianOf (label, run) {
   const results = []
   for (let round = 0; round < ROUNDS; round++) results.push(await run())
-  const value = median(results)
-  progress(`${label}: ${format(value)} updates/s`)
-  rows.push([label, value])
+  const value = typeof results[0] === 'number' ? median(results) : results.sort((a, b) => (a.p50 ?? a.logMs) - (b.p50 ?? b.logMs))[Math.floor(results.length / 2)]
+  progress(`${label}: ${typeof value === 'number' ? fmt.int(value) + ' updates/s' : JSON.stringify(value)}`)
+  return value
 }
 
-await measure('one transaction per update, `synchronous=NORMAL`', () => perUpdate(updates, 'NORMAL'))
-for (const perTurn of [1, 16, 256]) {
-  await measure(`group commit, ${perTurn} update${perTurn > 1 ? 's' : ''} per turn, \`synchronous=NORMAL\``, () => groupCommit(updates, perTurn, 'NORMAL'))
-}
-// An fsync per update is slow enough that the first 2,000 updates tell the rate.
-await measure('one transaction per update, `synchronous=FULL` (first 2,000 updates)', () => perUpdate(updates.slice(0, 2000), 'FULL'))
-await measure('group commit, 16 updates per turn, `synchronous=FULL`', () => groupCommit(updates, 16, 'FULL'))
-await measure('group commit, 16 updates per turn, `synchronous=NORMAL`, compacting every 10,000 updates (the default)', () => groupCommit(updates, 16, 'NORMAL', 10_000))
+// --- the run -------------------------------------------------------------------
 
-const loads = []
-for (let round = 0; round < ROUNDS; round++) loads.push(await coldLoad(updates))
-const cold = {
-  logMs: median(loads.map((l) => l.logMs)),
-  snapshotMs: median(loads.map((l) => l.snapshotMs)),
-  logBytes: loads[0].logBytes,
-  snapshotBytes: loads[0].snapshotBytes
-}
-progress(`cold load: ${cold.logMs.toFixed(0)} ms from the log, ${cold.snapshotMs.toFixed(1)} ms compacted`)
+const loadBefore = loadavg()[0]
+progress(`replaying ${TRACE}`)
+const updates = traceUpdates(loadTrace(TRACE)).updates.slice(0, TRACE_SLICE)
+progress(`${updates.length} updates`)
 
-const baseline = rows[0][1]
+const stores = ['better-sqlite3', 'node:sqlite'].filter((driver) => !only || only.includes(driver)).filter(driverLoads).map(sqliteStore)
+const server = !only || only.includes('postgres') ? await postgresServer() : null
+if (server !== null) stores.push(postgresStore(server.connectionString))
+else if (!only || only.includes('postgres')) progress('postgres: no DATABASE_URL and no local PostgreSQL, left out')
+
+const writePaths = [
+  { label: `one transaction per update (first ${fmt.int(PER_UPDATE)} updates; PostgreSQL: first ${fmt.int(PER_UPDATE_POSTGRES)})`, run: (store) => perUpdate(store, updates.slice(0, store.id === 'postgres' ? PER_UPDATE_POSTGRES : PER_UPDATE)) },
+  ...[1, 16, 256].map((perTurn) => ({ label: `group commit, ${perTurn} update${perTurn > 1 ? 's' : ''} per turn`, run: (store) => groupCommit(store, updates, { perTurn }) })),
+  { label: 'group commit, 16 updates per turn, SQLite `synchronous=FULL`', run: (store) => store.fsyncOption ? groupCommit(store, updates, { perTurn: 16, storageOptions: { synchronous: 'FULL' } }) : NaN },
+  { label: 'group commit, 16 updates per turn, compacting every 10,000 updates (the default)', run: (store) => groupCommit(store, updates, { perTurn: 16, maxLogUpdates: 10_000 }) }
+]
+
+const throughput = writePaths.map(() => ({}))
+const latencies = {}
+const loads = {}
+try {
+  for (const store of stores) {
+    for (const [i, path] of writePaths.entries()) throughput[i][store.id] = await medianOf(`${store.id}, ${path.label}`, () => path.run(store))
+    latencies[store.id] = await medianOf(`${store.id}, latency`, () => latency(store, updates.slice(0, LATENCY.updates)))
+    loads[store.id] = await medianOf(`${store.id}, cold load`, () => coldLoad(store, updates))
+  }
+} finally {
+  await server?.stop()
+}
+
+const ids = stores.map((store) => store.id)
 const lines = [
-  `Durable store, \`${TRACE}\` trace (${format(updates.length)} Yjs updates), SQLite WAL via better-sqlite3, ` +
-    `Node ${process.versions.node}, ${cpus().length} cores (${cpus()[0].model.trim()}); median of ${ROUNDS} runs. Target: >= 20,000 updates/s.`,
+  `Durable stores, \`${TRACE}\` trace (${fmt.int(updates.length)} Yjs updates${QUICK ? ', --quick slice' : ''}), ` +
+    `Node ${process.versions.node}, ${cpus().length} cores (${cpus()[0].model.trim()}); median of ${ROUNDS} run(s); ` +
+    `load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after.` +
+    (server === null ? '' : ` PostgreSQL: ${server.label}.`) + ' Target: >= 20,000 updates/s.',
   '',
-  '| write path | updates/s | vs one transaction per update |',
-  '| --- | ---: | ---: |',
-  ...rows.map(([label, value]) => `| ${label} | ${format(value)} | ${(value / baseline).toFixed(2)} × |`),
+  `| write path, updates/s | ${ids.join(' | ')} |`,
+  `| --- |${ids.map(() => ' ---: |').join('')}`,
+  ...writePaths.map((path, i) => `| ${path.label} | ${ids.map((id) => fmt.int(throughput[i][id])).join(' | ')} |`),
   '',
-  '| cold load of one document | time | bytes read (update blobs or snapshot) |',
+  `| acknowledgement latency, ${fmt.int(LATENCY.perTurn * 1000 / LATENCY.everyMs)} updates/s offered (${LATENCY.perTurn} every ${LATENCY.everyMs} ms) | p50 | p99 | rate reached |`,
+  '| --- | ---: | ---: | ---: |',
+  ...ids.map((id) => `| ${id} | ${fmt.n2(latencies[id].p50)} ms | ${fmt.n2(latencies[id].p99)} ms | ${fmt.int(latencies[id].rate)}/s |`),
+  '',
+  `| cold load of one document | ${fmt.int(COLD_LOG)} updates in the log | compacted into a snapshot |`,
   '| --- | ---: | ---: |',
-  `| ${format(COLD_LOG)} updates in the log | ${cold.logMs.toFixed(0)} ms | ${format(cold.logBytes / 1024)} KiB |`,
-  `| compacted into a snapshot | ${cold.snapshotMs.toFixed(1)} ms | ${format(cold.snapshotBytes / 1024)} KiB |`
+  ...ids.map((id) => `| ${id} | ${fmt.int(loads[id].logMs)} ms (${fmt.int(loads[id].logBytes / 1024)} KiB) | ${fmt.n1(loads[id].snapshotMs)} ms (${fmt.int(loads[id].snapshotBytes / 1024)} KiB) |`)
 ]
 process.stdout.write(lines.join('\n') + '\n')

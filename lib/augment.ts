@@ -14,7 +14,7 @@ import type {
   RouteGenericInterface
 } from 'fastify'
 import type { WebSocket, WebSocketServer } from 'ws'
-import type { Collab } from './collab/collab.js'
+import type { Collab } from './collab/types.js'
 import type { CollabOptions } from './collab/options.js'
 import type { RedisScaleOut } from './scale-out/options.js'
 import type { InjectWSOptions } from './upgrade/inject.js'

@@ -11,16 +11,31 @@ export const CloseCode = {
   GOING_AWAY: 1001,
   /** RFC 6455 §7.4.1: Unsupported Data. A text frame on a collab socket: only binary frames are spoken. */
   UNSUPPORTED_DATA: 1003,
+  /**
+   * RFC 6455 §7.4.1: Try Again Later, "a temporary condition". Collab: a y-websocket client's change was refused
+   * because the durable store's backlog passed `maxUnstoredBytes`; the client keeps it and resyncs when it reconnects.
+   */
+  TRY_AGAIN_LATER: 1013,
   /** RFC 6455 §7.4.1: Internal Error. A route handler failed after `reply.upgrade()`, or a y-websocket document could not be loaded (the client retries). */
   INTERNAL_ERROR: 1011,
-  /** Hocuspocus's Reset Connection: an auth queue bound was passed, or `closeConnections()`. Clients reconnect and resync. */
+  /**
+   * Hocuspocus's Reset Connection (after HTTP 205 Reset Content): an auth queue bound was passed, `closeConnections()`,
+   * or the client sent a Yjs update that cannot be integrated (it depends on structs the server lacks). Clients reconnect and resync.
+   */
   RESET_CONNECTION: 4205,
   /** A malformed or unknown frame, or a y-websocket socket without a document name. */
   BAD_FRAME: 4400,
   /** Hocuspocus's Forbidden: a y-websocket client was refused by onConnect/onAuthenticate, or beforeHandleMessage threw. */
   FORBIDDEN: 4403,
   /** Hocuspocus's Connection Timeout: a document's frames came, but no Auth for it within `authTimeout`. */
-  CONNECTION_TIMEOUT: 4408
+  CONNECTION_TIMEOUT: 4408,
+  /**
+   * Too Large (after HTTP 413): an awareness state past `maxAwarenessStateBytes`, or a y-websocket change that would grow
+   * its document past `maxDocumentBytes`. In y-websocket's permanent range (4400–4499): it does not reconnect.
+   */
+  TOO_LARGE: 4413,
+  /** Too Many (after HTTP 429): one connection introduced more awareness client IDs than `maxAwarenessClientsPerConnection`, or a socket reached `maxAuthFailures` refusals. */
+  TOO_MANY: 4429
 } as const
 
 /** A close code fastify-collab sends. */

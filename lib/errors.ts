@@ -56,6 +56,44 @@ export const FST_COLLAB_CLOSED = createError(
 export const FST_COLLAB_LOADING = createError<[string]>(
   'FST_COLLAB_LOADING', 'Document "%s" is still loading; await document.ready before applying changes', 409)
 
+/** `handleConnection()` was called for a socket it already serves. Thrown synchronously; the socket is left as it was. */
+export const FST_COLLAB_SOCKET_IN_USE = createError(
+  'FST_COLLAB_SOCKET_IN_USE', 'fastify.collab.handleConnection() was already called for this socket', 500)
+
+/** A document name longer than `maxDocumentNameLength` bytes, refused before any hook ran. Sent as the PermissionDenied reason. */
+export const FST_COLLAB_NAME_TOO_LONG = createError<[number]>(
+  'FST_COLLAB_NAME_TOO_LONG', 'Permission denied: the document name is longer than %d bytes', 414)
+
+/** A Hocuspocus socket asked for more documents (attached plus waiting) than `maxDocumentsPerSocket`. Sent as the PermissionDenied reason. */
+export const FST_COLLAB_TOO_MANY_DOCUMENTS = createError<[number]>(
+  'FST_COLLAB_TOO_MANY_DOCUMENTS', 'Permission denied: this socket already has %d documents', 429)
+
+/** An awareness state longer than `maxAwarenessStateBytes` (its JSON, in bytes). The frame is refused; the socket closes with 4413. */
+export const FST_COLLAB_AWARENESS_TOO_LARGE = createError<[number, number]>(
+  'FST_COLLAB_AWARENESS_TOO_LARGE', 'An awareness state of %d bytes is larger than maxAwarenessStateBytes (%d)', 413)
+
+/** One connection introduced more awareness client IDs than `maxAwarenessClientsPerConnection`. The frame is refused; the socket closes with 4429. */
+export const FST_COLLAB_AWARENESS_TOO_MANY_CLIENTS = createError<[number]>(
+  'FST_COLLAB_AWARENESS_TOO_MANY_CLIENTS', 'One connection may set the awareness of at most %d client IDs', 429)
+
+/**
+ * A Yjs update depends on structs the document lacks (a clock gap, an unknown origin or parent, or deletions of unknown
+ * structs): Yjs would keep it pending forever. Refused before it is applied; a socket closes with 4205 and resyncs.
+ */
+export const FST_COLLAB_UPDATE_NOT_INTEGRABLE = createError<[string]>(
+  'FST_COLLAB_UPDATE_NOT_INTEGRABLE', 'The update cannot be integrated into document "%s": it depends on structs the document lacks', 409)
+
+/** New structs would grow a document past `maxDocumentBytes`. Refused before they are applied (deletions still pass). */
+export const FST_COLLAB_DOCUMENT_TOO_LARGE = createError<[string, number]>(
+  'FST_COLLAB_DOCUMENT_TOO_LARGE', 'Document "%s" would grow past maxDocumentBytes (%d)', 413)
+
+/**
+ * The bytes of applied updates whose onChange hooks have not resolved (the durable store's backlog, process-wide) passed
+ * `maxUnstoredBytes`: new changes are refused before they are applied, until the store catches up.
+ */
+export const FST_COLLAB_STORE_BACKLOG = createError<[number]>(
+  'FST_COLLAB_STORE_BACKLOG', 'The store is behind: more than maxUnstoredBytes (%d) of changes wait for onChange', 503)
+
 // --- storage ---------------------------------------------------------------
 
 /**

@@ -59,16 +59,13 @@ export const fastifyCollab = fp(plugin, { fastify: '5.x', name: 'fastify-collab'
 export default fastifyCollab
 
 export type { FastifyCollabOptions } from './augment.js'
-export type { Collab } from './collab/collab.js'
+export type { Collab, CollabDocument, CollabOrigin, CollabRequest, DirectConnection, RemoteOrigin, RemoteRequest, Session } from './collab/types.js'
 export type { CollabOptions, CollabProtocol } from './collab/options.js'
-export type { CollabDocument, CollabOrigin, RemoteOrigin } from './collab/document.js'
-export type { Elsewhere } from './collab/collab.js'
-export type { DirectConnection } from './collab/direct.js'
-export type { Session } from './collab/session.js'
+export type { LimitOptions } from './collab/limits.js'
 export type {
-  AfterUnloadPayload, AuthenticatePayload, AwarenessPayload, ChangePayload, CollabRequest, ConnectedPayload, ConnectionConfig,
+  AfterUnloadPayload, AuthenticatePayload, AwarenessPayload, ChangePayload, ConnectedPayload, ConnectionConfig,
   ConnectionPayload, DestroyPayload, DisconnectPayload, Extension, HookContext, HookName, Hooks, LoadPayload,
-  MessagePayload, RemoteRequest, StatelessPayload, StorePayload, UnloadPayload
+  MessagePayload, StatelessPayload, StorePayload, UnloadPayload
 } from './collab/hooks.js'
 export { CloseCode, type CloseCodeValue } from './close-codes.js'
 export type { InjectWSOptions } from './upgrade/inject.js'

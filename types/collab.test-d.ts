@@ -64,3 +64,19 @@ await app.register(fastifyCollab, {
   } satisfies Extension]
 })
 expectTypeOf(CloseCode.FORBIDDEN).toEqualTypeOf<4403>()
+
+// The bounds are plain numbers among the options (lib/collab/limits.ts).
+await app.register(fastifyCollab, {
+  maxDocumentsPerSocket: 10,
+  maxDocumentNameLength: 128,
+  maxAuthFailures: 5,
+  maxAwarenessStateBytes: 8192,
+  maxAwarenessStates: 100,
+  maxAwarenessClientsPerConnection: 2,
+  maxDocumentBytes: 1 << 20,
+  maxUnstoredBytes: 1 << 24
+})
+// @ts-expect-error a bound is a number of bytes, not a string
+await app.register(fastifyCollab, { maxDocumentBytes: '10mb' })
+expectTypeOf(CloseCode.TRY_AGAIN_LATER).toEqualTypeOf<1013>()
+expectTypeOf(CloseCode.TOO_LARGE).toEqualTypeOf<4413>()

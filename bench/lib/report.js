@@ -239,6 +239,26 @@ ${body}
 }
 
 /** The markdown tables for whatever suites `results` holds. */
+function misbehavingSection (suite) {
+  const { none, slow, abuse } = suite.results
+  const rows = []
+  for (const [label, results] of [['slow consumer', slow], ['abuse (SyncStep1 + QueryAwareness loop)', abuse]]) {
+    for (const id of Object.keys(results ?? {})) {
+      const base = stat(none?.[id], 'seconds').median
+      const seconds = stat(results[id], 'seconds')
+      rows.push([`${names[id] ?? id}, ${label}`, cell(seconds, fmt.n2), fmt.ratio(ratio(seconds.median, base)),
+        cell(stat(results[id], 'rssGrowthMiB'), fmt.n1), cell(stat(none?.[id], 'rssGrowthMiB'), fmt.n1),
+        cell(stat(results[id], 'offenderClosed'), (v) => v === 1 ? 'yes' : 'no'), cell(stat(results[id], 'offenderClosedSeconds'), fmt.n2)])
+    }
+  }
+  return `### One slow or abusive client among ${suite.plan.n} on one document (issue 7)
+
+${when(suite)} A seed client writes ${fmt.kib(suite.plan.seedBytes)} KiB of text first; the ${suite.plan.n - 1} good clients then type ${suite.plan.count} updates each, one per 20 ms, while the last client stops reading (slow: a WebSocket ping a second; abuse: also ${suite.plan.abuseFrames} SyncStep1 with an empty state vector and as many QueryAwareness, 20 of each every 10 ms). Targets: RSS growth ≤ \`maxBufferedAmount\` + 32 MiB, convergence ≤ 1.1 × the run without the offender.
+
+${table(['system, offender', 'good clients converged (s)', '÷ without offender', 'peak RSS growth MiB', 'without offender', 'offender closed', 'after (s)'], rows)}
+${errorsOf(slow ?? {})}${errorsOf(abuse ?? {})}`
+}
+
 export function renderTables (results) {
   const sections = []
   if (results.upgrade) sections.push(upgradeSection(results.upgrade))
@@ -248,6 +268,7 @@ export function renderTables (results) {
   if (results.idle) sections.push(idleSection(results.idle))
   if (results.trace) sections.push(traceSection(results.trace))
   if (results.store) sections.push(storeSection(results.store))
+  if (results.misbehaving) sections.push(misbehavingSection(results.misbehaving))
   return sections.join('\n')
 }
 

@@ -57,6 +57,11 @@ export async function startServer (system, options = {}) {
       const { cpu, memory } = await request({ cmd: 'usage', gc })
       return { cpuSeconds: (cpu.user + cpu.system) / 1e6, memory }
     },
+    /** The system's own figures (fastify-collab: loaded documents, connections, active timers), or null. */
+    async stats () {
+      const { stats } = await request({ cmd: 'stats' })
+      return stats
+    },
     async stop () {
       if (exited !== null) return
       const exit = once(child, 'exit')

@@ -15,6 +15,20 @@ export async function start (options = {}) {
     const socket = await reply.upgrade()
     app.collab.handleConnection(socket, request, request.params.document)
   })
+  // One Hocuspocus socket for any documents (bench/fuzz.js).
+  app.get('/collab', async (request, reply) => {
+    const socket = await reply.upgrade()
+    app.collab.handleConnection(socket, request)
+  })
   await app.listen({ port: 0, host: '127.0.0.1' })
-  return { port: app.server.address().port, close: () => app.close() }
+  return {
+    port: app.server.address().port,
+    close: () => app.close(),
+    // For bench/soak.js: what is left once the clients are gone.
+    stats: () => ({
+      documents: app.collab.getDocumentsCount(),
+      connections: app.collab.getConnectionsCount(),
+      timers: process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length
+    })
+  }
 }

@@ -2,15 +2,7 @@ import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import { type Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness'
 import type { Codec } from './protocol/codec.js'
-
-/** Something a document broadcasts to: a socket session. */
-export interface Receiver {
-  readonly codec: Codec
-  readonly address: string
-  send: (frame: Uint8Array) => void
-  /** Closes the socket with 4205 (Reset Connection): the client reconnects and resyncs. */
-  reset: () => void
-}
+import type { Receiver } from './types.js'
 
 // Y.mergeUpdates is super-linear in the number of inputs, so a busy turn is
 // merged as a tree of small batches.
@@ -106,6 +98,8 @@ export class Outbox {
     private readonly doc: Y.Doc,
     private readonly awareness: Awareness,
     private readonly receivers: () => Receiver[],
+    /** Called after a turn's awareness frame was encoded (the awareness prunes old clocks then). */
+    private readonly afterAwareness: () => void,
     /** Told when a flush throws (it is logged there); the next turn starts clean. */
     readonly onError: (error: unknown) => void
   ) {
@@ -146,15 +140,17 @@ export class Outbox {
     this.deleteSets = []
     this.awarenessClients = null
     const receivers = this.receivers()
-    if (receivers.length === 0) return
-    if (updates.length > 0) {
+    if (updates.length > 0 && receivers.length > 0) {
       const merged = (updates.length > DIFF_THRESHOLD && turnStart !== null && encodeTurn(this.doc, turnStart, deleteSets)) ||
         mergeInBatches(updates)
       sendToAll(receivers, (codec, address) => codec.update(address, merged))
     }
     if (awarenessClients !== null) {
-      const update = encodeAwarenessUpdate(this.awareness, [...awarenessClients])
-      sendToAll(receivers, (codec, address) => codec.awareness(address, update))
+      if (receivers.length > 0) {
+        const update = encodeAwarenessUpdate(this.awareness, [...awarenessClients])
+        sendToAll(receivers, (codec, address) => codec.awareness(address, update))
+      }
+      this.afterAwareness()
     }
   }
 }

@@ -1,18 +1,44 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { Socket } from 'node:net'
 import type { WebSocket, RawData } from 'ws'
-import { CloseCode } from '../close-codes.js'
-import { FST_COLLAB_BAD_FRAME, FST_COLLAB_FORBIDDEN } from '../errors.js'
+import { CloseCode, type CloseCodeValue } from '../close-codes.js'
+import { FST_COLLAB_BAD_FRAME, FST_COLLAB_FORBIDDEN, FST_COLLAB_NAME_TOO_LONG, FST_COLLAB_TOO_MANY_DOCUMENTS } from '../errors.js'
 import { kCollabConnection } from '../symbols.js'
-import type { CollabCore } from './collab.js'
-import { CollabDocument } from './document.js'
-import type { ConnectionConfig, ConnectionPayload, HookContext } from './hooks.js'
+import { LoadedDocument } from './document.js'
+import type { ConnectionConfig, ConnectionPayload, HookRunner } from './hooks.js'
+import type { Limits } from './limits.js'
+import type { ResolvedCollabOptions } from './options.js'
+import type { AttachedSession, Collab, DocumentMessage, HookContext } from './types.js'
 import { type Codec, hocuspocusCodec, type WireProtocol, yWebsocketCodec } from './protocol/codec.js'
 import { decodeHocuspocusFrame, encodeAuthenticated, encodeClose, encodePermissionDenied as hocuspocusDenied, parseAddress, PONG_FRAME } from './protocol/hocuspocus.js'
 import { decodeYWebsocketFrame, encodePermissionDenied as yWebsocketDenied } from './protocol/y-websocket.js'
-import { type AttachedSession, type DocumentMessage, Session, type SessionSocket } from './session.js'
+import { SocketSession, type SessionSocket } from './session.js'
 import { SmallMap } from './small-map.js'
 import { noop } from '../noop.js'
+
+/** What a connection needs from the collab instance (collab.ts builds it). */
+export interface ConnectionHost {
+  readonly instance: Collab
+  readonly hooks: HookRunner
+  readonly options: ResolvedCollabOptions
+  readonly log: FastifyBaseLogger
+  /** Whether a hook that runs after the handshake and sees the request is registered. */
+  readonly keepsRequest: boolean
+  /**
+   * The document held, loaded once for every concurrent caller, until the
+   * caller attaches or releases; with `scaleOut`, when another instance owns
+   * it, a session opened there for `socket`.
+   *
+   * @rejects with FST_COLLAB_CLOSED while closing, FST_COLLAB_SCALE_OUT_UNAVAILABLE
+   *   when it cannot be placed now, or the load hook's error.
+   */
+  reach: (socket: SessionSocket, payload: ConnectionPayload, address: string, codec: Codec) => Promise<LoadedDocument | AttachedSession>
+  /**
+   * With `scaleOut`, refuses a context that cannot cross instances.
+   * @throws FST_COLLAB_CONTEXT_NOT_SERIALIZABLE
+   */
+  checkContext: (documentName: string, context: HookContext) => void
+}
 
 /** A document waiting for its authentication: the frames that came first, in order. */
 class Pending {
@@ -23,7 +49,7 @@ class Pending {
 
 type Entry = AttachedSession | Pending
 
-// The document's owner could not be reached or claimed: the client should retry, not give up.
+// The document's owner could not be reached or claimed now (scale-out): the client retries.
 function isUnavailable (error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === 'FST_COLLAB_SCALE_OUT_UNAVAILABLE'
 }
@@ -47,7 +73,8 @@ function reasonOf (error: unknown): string {
  * One socket. It detects the wire format from the first frame, queues what
  * arrives before authentication ends (bounded), and routes each frame to the
  * session of its document. y-websocket keeps its one session under the
- * address '' since its frames carry no name.
+ * address '' since its frames carry no name. The per-socket bounds live here
+ * (the auth queue, maxDocumentsPerSocket, maxDocumentNameLength, maxAuthFailures).
  */
 export class Connection implements SessionSocket {
   /**
@@ -62,13 +89,22 @@ export class Connection implements SessionSocket {
   private readonly entries = new SmallMap<string, Entry>()
   private queuedBytes = 0
   private queuedFrames = 0
+  // Answers sent before any document was attached (Pong) or to a refused one
+  // (PermissionDenied): they count against the auth queue bounds for good.
+  private answeredBytes = 0
+  private answeredFrames = 0
+  private authFailures = 0
+  // Authentications running and sessions waiting for beforeHandleMessage: reading pauses while any does.
+  private pauses = 0
+  // The bounds met so far without closing, each logged once.
+  private warned: Set<keyof Limits> | null = null
   // Runs only while a document waits for its Auth frame: one per socket, then gone.
   private authTimer: NodeJS.Timeout | null = null
   // True from the first frame sent in a tick until the next tick writes them all.
   private corked = false
 
   constructor (
-    private readonly core: CollabCore,
+    private readonly core: ConnectionHost,
     private readonly socket: WebSocket,
     request: FastifyRequest,
     private readonly boundName: string | undefined,
@@ -84,6 +120,9 @@ export class Connection implements SessionSocket {
     // An 'error' without a listener would crash the process. reply.upgrade()'s
     // sockets already have one; a second would only cost memory.
     if (socket.listenerCount('error') === 0) socket.on('error', onSocketError)
+    // A handler that had to await something before handleConnection paused the
+    // socket, so that no frame came with no listener (see the README).
+    if (socket.isPaused) socket.resume()
   }
 
   /**
@@ -94,27 +133,48 @@ export class Connection implements SessionSocket {
     return this.core.log
   }
 
-  get instance (): CollabCore['instance'] {
+  get instance (): Collab {
     return this.core.instance
   }
 
-  get hooks (): CollabCore['hooks'] {
+  get hooks (): HookRunner {
     return this.core.hooks
+  }
+
+  get limits (): Limits {
+    return this.core.options.limits
   }
 
   /**
    * Sends a frame. Frames sent in one tick leave in one write: the socket is
    * corked on the first and uncorked on the next tick, because a system call
    * per frame (each SyncStatus, each greeting) was a quarter of the CPU.
+   * `onWritten` is ws's send callback: the frame has left the send queue.
    */
-  send (frame: Uint8Array): void {
+  send (frame: Uint8Array, onWritten?: () => void): void {
     if (this.socket.readyState !== 1) return
     if (!this.corked) {
       this.corked = true
       tcpSocketOf(this.socket).cork()
       process.nextTick(uncork, this)
     }
-    this.socket.send(frame)
+    this.socket.send(frame, onWritten === undefined ? undefined : (error) => { if (error === undefined || error === null) onWritten() })
+  }
+
+  /** Stops reading the socket (ws `pause()`) until every pause has its resume. */
+  pause (): void {
+    if (this.pauses++ === 0) this.socket.pause()
+  }
+
+  resume (): void {
+    if (--this.pauses === 0) this.socket.resume()
+  }
+
+  limitReached (limit: keyof Limits, details?: object): void {
+    this.warned ??= new Set()
+    if (this.warned.has(limit)) return
+    this.warned.add(limit)
+    this.log.warn({ reqId: this.socketId, limit, value: this.limits[limit], ...details }, `collab limit reached: ${limit}`)
   }
 
   /** Ends the cork that `send` began: what this tick queued is written at once. */
@@ -123,14 +183,14 @@ export class Connection implements SessionSocket {
     tcpSocketOf(this.socket).uncork()
   }
 
-  fail (code: number, reason: string, error?: unknown): void {
+  fail (code: CloseCodeValue, reason: string, error?: unknown): void {
     if (this.closed) return
     this.log.warn({ reqId: this.socketId, err: error, code }, `collab connection closed: ${reason}`)
     this.close(code, reason)
   }
 
   /** Closes the socket; its sessions end in onClose. */
-  close (code: number, reason: string): void {
+  close (code: CloseCodeValue, reason: string): void {
     if (this.closed) return
     this.closed = true
     this.socket.close(code, reason)
@@ -170,6 +230,7 @@ export class Connection implements SessionSocket {
     if (this.boundName === undefined || this.boundName === '') {
       return this.fail(CloseCode.BAD_FRAME, 'y-websocket needs a document name')
     }
+    if (this.nameTooLong(this.boundName)) return this.refuseYWebsocket(CloseCode.FORBIDDEN, 'Forbidden', new FST_COLLAB_NAME_TOO_LONG(this.limits.maxDocumentNameLength))
     const pending = entry ?? this.addPending('')
     if (pending === undefined) return
     this.enqueue(pending, message, frame)
@@ -181,7 +242,7 @@ export class Connection implements SessionSocket {
 
   private onHocuspocusFrame (frame: Uint8Array): void {
     const message = decodeHocuspocusFrame(frame)
-    if (message.type === 'ping') return this.send(PONG_FRAME)
+    if (message.type === 'ping') return this.answer(PONG_FRAME, !this.attached())
     if (message.type === 'pong') return
     const { address } = message
     // No document has the empty name; only its Auth gets an answer (PermissionDenied).
@@ -198,11 +259,21 @@ export class Connection implements SessionSocket {
       return
     }
     const { documentName } = parseAddress(address)
-    // A bound route answers another document at once (issue: "frames for any other
-    // document get PermissionDenied"), whatever the frame: nothing is queued for it.
+    const isAuth = message.type === 'auth'
+    // Refused before any hook runs, whatever the frame: nothing is queued for it.
+    // A bound route answers another document at once (issue: "frames for any
+    // other document get PermissionDenied").
     if (this.boundName !== undefined && documentName !== this.boundName) {
       if (entry !== undefined) this.dropPending(address, entry)
-      return this.send(hocuspocusDenied(address, 'this route serves another document'))
+      return this.refuseDocument(address, 'this route serves another document', isAuth)
+    }
+    if (this.nameTooLong(documentName)) {
+      this.limitReached('maxDocumentNameLength')
+      return this.refuseDocument(address, new FST_COLLAB_NAME_TOO_LONG(this.limits.maxDocumentNameLength).message, isAuth)
+    }
+    if (entry === undefined && this.entries.size() >= this.limits.maxDocumentsPerSocket) {
+      this.limitReached('maxDocumentsPerSocket')
+      return this.refuseDocument(address, new FST_COLLAB_TOO_MANY_DOCUMENTS(this.limits.maxDocumentsPerSocket).message, isAuth)
     }
     const pending = entry ?? this.addPending(address)
     if (pending === undefined) return
@@ -211,6 +282,45 @@ export class Connection implements SessionSocket {
     pending.authenticating = true
     if (documentName === '') return this.deny(pending, address, new FST_COLLAB_FORBIDDEN('the document name is empty'))
     this.authenticate(pending, address, documentName, message.token, message.providerVersion, hocuspocusCodec).catch(noop)
+  }
+
+  private nameTooLong (documentName: string): boolean {
+    // A UTF-8 character takes at most 3 bytes per UTF-16 unit: most names need no count.
+    const max = this.limits.maxDocumentNameLength
+    return documentName.length * 3 > max && Buffer.byteLength(documentName) > max
+  }
+
+  private attached (): boolean {
+    for (const entry of this.entries.values()) if (!(entry instanceof Pending)) return true
+    return false
+  }
+
+  /**
+   * Sends an answer to a frame of a document that is not attached (Pong
+   * before any document is, PermissionDenied): it counts against the auth
+   * queue bounds, so a client that does not read cannot make the server
+   * queue answers without end.
+   */
+  private answer (frame: Uint8Array, counted: boolean): void {
+    if (counted) {
+      this.answeredBytes += frame.length
+      this.answeredFrames++
+      if (this.overQueueBounds()) return this.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: too many answers before authentication')
+    }
+    this.send(frame)
+  }
+
+  /**
+   * PermissionDenied for a document refused before any hook ran. A refused
+   * Auth frame counts against maxAuthFailures; the one that reaches it closes the socket with 4429.
+   */
+  private refuseDocument (address: string, reason: string, isAuth: boolean): void {
+    this.answer(hocuspocusDenied(address, reason), true)
+    if (isAuth) this.countAuthFailure()
+  }
+
+  private countAuthFailure (): void {
+    if (++this.authFailures >= this.limits.maxAuthFailures) this.fail(CloseCode.TOO_MANY, 'Too Many: refused authentications')
   }
 
   private endClientSession (session: AttachedSession): void {
@@ -226,14 +336,19 @@ export class Connection implements SessionSocket {
     return count
   }
 
+  private overQueueBounds (): boolean {
+    const { authQueueMaxBytes, authQueueMaxFrames } = this.limits
+    return this.queuedBytes + this.answeredBytes > authQueueMaxBytes || this.queuedFrames + this.answeredFrames > authQueueMaxFrames
+  }
+
   private addPending (address: string): Pending | undefined {
-    if (this.pendingCount() >= this.core.options.authQueueMaxDocuments) {
+    if (this.pendingCount() >= this.limits.authQueueMaxDocuments) {
       this.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: too many documents awaiting authentication')
       return undefined
     }
     const pending = new Pending()
     this.entries.set(address, pending)
-    const { authTimeout } = this.core.options
+    const { authTimeout } = this.limits
     if (this.authTimer === null && authTimeout > 0) this.authTimer = setTimeout(authTimedOut, authTimeout, this)
     return pending
   }
@@ -255,8 +370,7 @@ export class Connection implements SessionSocket {
     this.queuedBytes += frame.length
     this.queuedFrames++
     pending.frames.push({ message, frame })
-    const { authQueueMaxBytes, authQueueMaxFrames } = this.core.options
-    if (this.queuedBytes > authQueueMaxBytes || this.queuedFrames > authQueueMaxFrames) {
+    if (this.overQueueBounds()) {
       this.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: too much data before authentication')
     }
   }
@@ -274,9 +388,20 @@ export class Connection implements SessionSocket {
 
   /**
    * onConnect, onAuthenticate (token undefined for y-websocket), then the
-   * shared load. Only then does the client get any document data.
+   * shared load. Only then does the client get any document data. The
+   * socket is not read meanwhile: what ws had read already waits in the
+   * queue (bounded), the rest in the kernel.
    */
   private async authenticate (pending: Pending, address: string, documentName: string, token: string | undefined, providerVersion: string | undefined, codec: Codec): Promise<void> {
+    this.pause()
+    try {
+      await this.authenticateAndAttach(pending, address, documentName, token, providerVersion, codec)
+    } finally {
+      this.resume()
+    }
+  }
+
+  private async authenticateAndAttach (pending: Pending, address: string, documentName: string, token: string | undefined, providerVersion: string | undefined, codec: Codec): Promise<void> {
     const { hooks, instance } = this.core
     const { request } = this
     if (request === undefined) {
@@ -304,7 +429,7 @@ export class Connection implements SessionSocket {
       return this.deny(pending, address, error)
     }
     connectionConfig.isAuthenticated = true
-    let target: CollabDocument | AttachedSession
+    let target: LoadedDocument | AttachedSession
     try {
       target = await this.core.reach(this, payload, address, codec)
     } catch (error) {
@@ -313,9 +438,9 @@ export class Connection implements SessionSocket {
       return this.deny(pending, address, error)
     }
     let session: AttachedSession
-    if (target instanceof CollabDocument) {
+    if (target instanceof LoadedDocument) {
       if (this.closed || pending.cancelled) return target.release()
-      const local = new Session(this, target, codec, address, context, connectionConfig.readOnly)
+      const local = new SocketSession(this, target, codec, address, context, connectionConfig.readOnly)
       target.attach(local)
       session = local
     } else {
@@ -332,8 +457,8 @@ export class Connection implements SessionSocket {
       if (this.closed) break
       session.receive(message, frame)
     }
-    // A proxied session's owner runs `connected`, where the document is.
-    if (session instanceof Session) hooks.fire('connected', { ...payload, connection: session })
+    // A proxied session's `connected` runs on its owner, where the document is.
+    if (session instanceof SocketSession) hooks.fire('connected', { ...payload, connection: session })
     if (this.boundName !== undefined && !this.core.keepsRequest) this.request = undefined
   }
 
@@ -343,11 +468,11 @@ export class Connection implements SessionSocket {
     const reason = reasonOf(error)
     if (this.protocol === 'y-websocket') return this.refuseYWebsocket(CloseCode.FORBIDDEN, 'Forbidden', error)
     // The socket stays open for its other documents, as in Hocuspocus.
-    this.send(hocuspocusDenied(address, reason))
+    this.refuseDocument(address, reason, true)
   }
 
   /** y-protocols auth.js PermissionDenied, then a close code. */
-  private refuseYWebsocket (code: number, reason: string, error: unknown): void {
+  private refuseYWebsocket (code: CloseCodeValue, reason: string, error: unknown): void {
     if (this.closed) return
     this.send(yWebsocketDenied(reasonOf(error)))
     this.log.info({ reqId: this.socketId, err: error, code }, `collab connection refused: ${reason}`)

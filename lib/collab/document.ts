@@ -1,35 +1,19 @@
 import * as Y from 'yjs'
-import * as decoding from 'lib0/decoding'
-import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
+import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Collab } from './collab.js'
-import type { HookContext, HookRunner, LoadPayload } from './hooks.js'
+import type { HookRunner, LoadPayload } from './hooks.js'
 import type { ResolvedCollabOptions } from './options.js'
-import type { Router } from './router.js'
-import { Outbox, type Receiver, sendToAll } from './broadcast.js'
+import type { Attachment, Collab, CollabDocument, CollabOrigin, HookContext, Receiver, Router } from './types.js'
+import type { Backlog, Resyncable } from './backlog.js'
+import { DocumentAwareness } from './awareness.js'
+import { Outbox, sendToAll } from './broadcast.js'
+import { checkUpdate } from './update-check.js'
 import { encodeStateless } from './protocol/hocuspocus.js'
-import { FST_COLLAB_CLOSED, FST_COLLAB_LOADING } from '../errors.js'
+import {
+  FST_COLLAB_CLOSED, FST_COLLAB_DOCUMENT_TOO_LARGE, FST_COLLAB_LOADING, FST_COLLAB_STORE_BACKLOG, FST_COLLAB_UPDATE_NOT_INTEGRABLE
+} from '../errors.js'
 import { isFenced } from '../storage/fence.js'
 import { noop } from '../noop.js'
-
-/**
- * A transaction origin that is neither a socket nor a direct connection,
- * e.g. another instance relaying through Redis. `source` tells them apart.
- */
-export interface RemoteOrigin {
-  readonly source: 'remote'
-  readonly context?: HookContext
-  readonly [key: string]: unknown
-}
-
-/** Something that keeps a document loaded and can make changes to it. */
-export interface Attachment {
-  readonly source: 'connection' | 'direct'
-  readonly context: HookContext
-}
-
-/** Every update a document applies carries one of these as its Yjs transaction origin (or null for server-side edits made outside a direct connection). */
-export type CollabOrigin = Attachment | RemoteOrigin
 
 /** What a document needs from the collab instance that owns it. */
 export interface DocumentHost {
@@ -37,7 +21,9 @@ export interface DocumentHost {
   readonly hooks: HookRunner
   readonly options: ResolvedCollabOptions
   readonly log: FastifyBaseLogger
-  readonly documents: Map<string, CollabDocument>
+  readonly documents: Map<string, LoadedDocument>
+  /** The process-wide bytes of changes not through onChange yet (`maxUnstoredBytes`). */
+  readonly backlog: Backlog
   /** The scale-out, or null on one instance. */
   readonly router: Router | null
 }
@@ -69,7 +55,8 @@ export interface DocumentHost {
  *              (4205: its client reconnects and resyncs with the new owner);
  *              nothing is stored (the store's fence would refuse it, and the
  *              new owner has every acknowledged update already).
- *              From loading, live or unloading. → unloaded at once.
+ *              From loading (once the load ends), live or unloading.
+ *              → unloaded at once.
  * - unloaded:  out of the map, destroyed. Terminal; changes are refused.
  */
 type State = 'loading' | 'live' | 'unloading' | 'closing' | 'deposed' | 'unloaded'
@@ -101,6 +88,9 @@ const QUIET: StorePhase = { name: 'quiet' }
 
 const MAX_RETRY_DELAY = 30_000
 
+// The shortest time in ms between two exact measurements of a document's size (maxDocumentBytes).
+const MEASURE_INTERVAL = 1000
+
 function isReceiver (attachment: Attachment): attachment is Attachment & Receiver {
   return attachment.source === 'connection'
 }
@@ -124,35 +114,14 @@ function contextOf (origin: unknown): HookContext {
 }
 
 /**
- * Decodes an awareness update completely (y-protocols awareness.js format:
- * `varUint(count)` then `varUint(clientID) varUint(clock) varString(json)`),
- * so a malformed one is refused before any state changes.
- *
- * @throws when the update is truncated or a state is not JSON.
+ * One loaded document (see {@link CollabDocument}): a Y.Doc with its
+ * awareness, its connections, THE state machine of its lifetime (see
+ * {@link State}) and the per-document bounds.
  */
-function validateAwarenessUpdate (update: Uint8Array): void {
-  const decoder = decoding.createDecoder(update)
-  const count = decoding.readVarUint(decoder)
-  for (let i = 0; i < count; i++) {
-    decoding.readVarUint(decoder)
-    decoding.readVarUint(decoder)
-    JSON.parse(decoding.readVarString(decoder))
-  }
-}
-
-/**
- * One loaded document: a Y.Doc with its awareness, its connections and THE
- * state machine of its lifetime (see {@link State}). Hooks receive it as
- * `document`, as Hocuspocus's Document.
- */
-export class CollabDocument extends Y.Doc {
-  /** The document name, byte-exact as the client sent it. */
+export class LoadedDocument extends Y.Doc implements CollabDocument {
   readonly name: string
-  /** The shared awareness. Its per-instance cleanup interval is stopped: states leave with their connection. */
   readonly awareness: Awareness
-  /** Sockets sessions and direct connections. */
   readonly connections = new Set<Attachment>()
-  /** Settles when the load ends; rejects with the load hook's error. */
   readonly ready: Promise<void>
   /** With `scaleOut`, the fencing epoch under which this instance owns the document; null on one instance. */
   readonly epoch: number | null
@@ -169,10 +138,20 @@ export class CollabDocument extends Y.Doc {
   private firstChangeAt = 0
   private lastChangeAt = 0
   private unloading: Promise<void> | null = null
-  // Which attachment set each awareness state, to remove exactly its states when it leaves.
-  private readonly awarenessOwners = new Map<number, Attachment>()
+  private readonly shared: DocumentAwareness
+  // The size bound (maxDocumentBytes): the bytes of every update applied since
+  // the load began, the load's included, an upper bound of the encoded state;
+  // measured exactly only when it would pass the bound (see wouldPassSize),
+  // and then `measured` until the next change.
+  private size = 0
+  private measured = false
+  private measuredAt = 0
   private lastContext: HookContext = {}
   private lastOrigin: CollabOrigin | null = null
+  // The onChange chain of the latest change until it settles: an update that
+  // brings nothing new may hold that very change (a client resending what it
+  // sent before its reconnect), so its acknowledgement waits for it too.
+  private lastWrite: Promise<void> | undefined
 
   constructor (private readonly host: DocumentHost, name: string, loadPayload: Omit<LoadPayload, 'document'>) {
     super({ gc: true })
@@ -183,7 +162,8 @@ export class CollabDocument extends Y.Doc {
     // (#1156). States are removed when their connection closes instead.
     clearInterval(this.awareness._checkInterval)
     this.awareness.setLocalState(null)
-    this.outbox = new Outbox(this, this.awareness, () => this.receivers(), error => {
+    this.shared = new DocumentAwareness(this.awareness, host.options.limits)
+    this.outbox = new Outbox(this, this.awareness, () => this.receivers(), () => this.shared.prune(), error => {
       this.host.log.error({ err: error, documentName: this.name }, 'collab broadcast failed')
       // That turn never reached the clients: make them reconnect and resync
       // (4205) rather than drift apart from the server in silence.
@@ -231,8 +211,9 @@ export class CollabDocument extends Y.Doc {
       this.finalize()
       throw error
     }
-    // Deposed while loading (scale-out): it stays deposed.
-    if (this.state === 'loading') this.state = 'live'
+    // Deposed while it loaded (scale-out): it leaves once the load has ended.
+    if (this.state === 'deposed') return this.leave()
+    this.state = 'live'
   }
 
   // --- connections ----------------------------------------------------------
@@ -261,10 +242,8 @@ export class CollabDocument extends Y.Doc {
    */
   detach (attachment: Attachment): void {
     if (!this.connections.delete(attachment)) return
-    const clients = [...this.awarenessClientsOf(attachment)]
-    if (clients.length > 0) removeAwarenessStates(this.awareness, clients, attachment)
-    // A state another attachment now owns is not in `clients`; anything else is no longer anyone's.
-    for (const client of clients) this.awarenessOwners.delete(client)
+    this.shared.release(attachment)
+    this.host.backlog.forget(attachment as Attachment & Resyncable)
     const session = attachment as { request?: LoadPayload['request'], socketId?: string }
     this.host.hooks.fire('onDisconnect', {
       instance: this.host.instance,
@@ -278,17 +257,9 @@ export class CollabDocument extends Y.Doc {
     this.whenIdle()
   }
 
-  /**
-   * The awareness client IDs whose latest state came from `attachment`.
-   * Ownership follows the last attachment that added or updated a state:
-   * y-protocols keeps a client's clock after its state is removed, so a
-   * provider that reconnects with the same `doc.clientID` (every y-websocket
-   * and Hocuspocus reconnect) comes back as `updated`, not `added`.
-   */
+  /** The awareness client IDs whose latest state came from `attachment` (see DocumentAwareness). */
   awarenessClientsOf (attachment: Attachment): number[] {
-    const clients: number[] = []
-    for (const [client, owner] of this.awarenessOwners) if (owner === attachment) clients.push(client)
-    return clients
+    return this.shared.clientsOf(attachment)
   }
 
   private receivers (): Receiver[] {
@@ -297,32 +268,48 @@ export class CollabDocument extends Y.Doc {
 
   // --- changes --------------------------------------------------------------
 
-  /**
-   * Applies a Yjs update (v1) with `origin` as the transaction origin.
-   *
-   * @returns the onChange chain for it, or undefined when nothing changed or
-   *   no onChange hook exists. It rejects when an onChange hook throws.
-   * @throws {FST_COLLAB_LOADING} while the document loads (await `ready` first).
-   * @throws {FST_COLLAB_CLOSED} once `fastify.close()` began or after
-   *   unloading: the change could no longer be stored.
-   * @throws when the update cannot be decoded (Yjs's error); the document
-   *   is then unchanged.
-   */
+  /** See {@link CollabDocument.applyUpdate}: every refusal comes before the update touches the document. */
   applyUpdate (update: Uint8Array, origin: CollabOrigin | null): Promise<void> | undefined {
-    this.assertLive()
-    // Yjs integrates the structs before it reads the delete set, so a
-    // truncated update would be half applied when it throws. Decoding it
-    // first (about 7% of the cost of applying) refuses it whole.
-    Y.decodeUpdate(update)
-    return this.transactAs(() => Y.applyUpdate(this, update, origin), origin)
+    this.assertAccepting()
+    // Decoding first refuses a truncated update whole (Yjs integrates the
+    // structs before it reads the delete set), and tells what it depends on.
+    const { integrable, addsStructs } = checkUpdate(this, update)
+    if (!integrable) throw new FST_COLLAB_UPDATE_NOT_INTEGRABLE(this.name)
+    if (addsStructs && this.wouldPassSize(update.length)) throw new FST_COLLAB_DOCUMENT_TOO_LARGE(this.name, this.host.options.limits.maxDocumentBytes)
+    const changed = this.transactAs(() => Y.applyUpdate(this, update, origin), origin) ?? this.lastWrite
+    const { store } = this
+    if (store.pendingStructs !== null || store.pendingDs !== null) {
+      // checkUpdate mirrors Yjs; should they ever disagree, drop what Yjs
+      // parked rather than carry it in every later merge and snapshot.
+      this.host.log.error({ documentName: this.name }, 'collab: an update passed checkUpdate but left pending structs; they were dropped')
+      store.pendingStructs = null
+      store.pendingDs = null
+      throw new FST_COLLAB_UPDATE_NOT_INTEGRABLE(this.name)
+    }
+    return changed
   }
 
   /**
-   * Runs `fn` in one transaction with `origin`; returns the onChange chain
-   * and throws like {@link applyUpdate}.
+   * Whether `bytes` more would pass maxDocumentBytes. The estimate never
+   * falls below the true size; when it says yes, the document is measured
+   * exactly, at most once a second (an encode costs as much as the document
+   * is large, and a document near the bound would otherwise pay it per keystroke).
    */
+  private wouldPassSize (bytes: number): boolean {
+    const max = this.host.options.limits.maxDocumentBytes
+    if (this.size + bytes <= max) return false
+    const now = Date.now()
+    if (!this.measured && now - this.measuredAt >= MEASURE_INTERVAL) {
+      this.size = Y.encodeStateAsUpdate(this).length
+      this.measured = true
+      this.measuredAt = now
+    }
+    return this.size + bytes > max
+  }
+
+  /** See {@link CollabDocument.transactAs}. */
   transactAs (fn: () => void, origin: CollabOrigin | null): Promise<void> | undefined {
-    this.assertLive()
+    this.assertAccepting()
     this.changeResult = undefined
     try {
       this.transact(fn, origin)
@@ -333,14 +320,29 @@ export class CollabDocument extends Y.Doc {
   }
 
   /**
-   * Applies an awareness update with `origin`, from a socket or any other
-   * source. It is validated first, so a malformed one changes nothing.
-   *
-   * @throws when the update is malformed.
+   * @throws {FST_COLLAB_LOADING}, {FST_COLLAB_CLOSED} (see assertLive) or
+   *   {FST_COLLAB_STORE_BACKLOG} while the backlog passes maxUnstoredBytes.
    */
-  applyAwarenessUpdate (update: Uint8Array, origin: CollabOrigin | null): void {
-    validateAwarenessUpdate(update)
-    applyAwarenessUpdate(this.awareness, update, origin)
+  private assertAccepting (): void {
+    this.assertLive()
+    if (this.host.backlog.full) throw new FST_COLLAB_STORE_BACKLOG(this.host.options.limits.maxUnstoredBytes)
+  }
+
+  /** Asks `session` for its refused change again once the store has caught up (maxUnstoredBytes). */
+  whenStoreCatchesUp (session: Attachment & Resyncable): void {
+    this.host.backlog.wait(session)
+  }
+
+  /**
+   * Applies an awareness update with `origin`, from a socket or any other
+   * source, under the awareness bounds (see DocumentAwareness.apply).
+   *
+   * @returns true when a new state was left out: the document holds maxAwarenessStates.
+   * @throws when the update is malformed or past a bound; nothing changed then.
+   */
+  applyAwarenessUpdate (update: Uint8Array, origin: CollabOrigin | null): boolean {
+    const attachment = this.connections.has(origin as Attachment) ? origin as Attachment : undefined
+    return this.shared.apply(update, origin, attachment)
   }
 
   /** The whole awareness as one update, or null when nobody has a state. */
@@ -356,6 +358,8 @@ export class CollabDocument extends Y.Doc {
   }
 
   private readonly handleUpdate = (update: Uint8Array, origin: unknown, _doc: Y.Doc, transaction: Y.Transaction): void => {
+    this.size += update.length
+    this.measured = false
     // Changes made while loading are the stored state, not news.
     if (this.state === 'loading' || this.state === 'unloaded') return
     this.outbox.addUpdate(update, transaction.beforeState)
@@ -365,7 +369,8 @@ export class CollabDocument extends Y.Doc {
     this.markChanged()
     const { hooks } = this.host
     if (!hooks.has('onChange')) return
-    const result = hooks.run('onChange', {
+    // Every onChange runs, whatever another one throws: the store must see each update.
+    const result = hooks.runAll('onChange', {
       instance: this.host.instance,
       documentName: this.name,
       document: this,
@@ -379,17 +384,17 @@ export class CollabDocument extends Y.Doc {
     })
     // Whoever applied the update may await this; nobody else must see a rejection.
     result.catch(this.onWriteFailed)
+    this.lastWrite = result
+    const settled = (): void => { if (this.lastWrite === result) this.lastWrite = undefined }
+    result.then(settled, settled)
+    this.host.backlog.track(update.length, result)
     this.changeResult = result
   }
 
   private readonly handleAwareness = ({ added, updated, removed }: { added: number[], updated: number[], removed: number[] }, origin: unknown): void => {
     if (this.state === 'unloaded') return
     this.outbox.addAwareness([...added, ...updated, ...removed])
-    if (this.connections.has(origin as Attachment)) {
-      for (const client of added) this.awarenessOwners.set(client, origin as Attachment)
-      for (const client of updated) this.awarenessOwners.set(client, origin as Attachment)
-    }
-    for (const client of removed) this.awarenessOwners.delete(client)
+    this.shared.track(added, updated, removed, this.connections.has(origin as Attachment) ? origin as Attachment : undefined)
     const { hooks } = this.host
     if (!hooks.has('onAwarenessUpdate')) return
     hooks.fire('onAwarenessUpdate', {
@@ -411,10 +416,9 @@ export class CollabDocument extends Y.Doc {
   // --- storing --------------------------------------------------------------
 
   // A write refused by the store's fence: another instance claimed the document
-  // with a higher epoch. This one must never acknowledge again (scale-out).
+  // with a higher epoch, and this one must never acknowledge again (scale-out).
   private readonly onWriteFailed = (error: unknown): void => {
-    if (this.epoch === null || fencedEpoch(error) === null) return
-    this.host.router?.lose(this.name, 'the store refused a write: another instance claimed the document')
+    if (this.epoch !== null && fencedEpoch(error) !== null) this.host.router?.lose(this.name, 'the store refused a write: another instance claimed the document')
   }
 
   private get storesAnything (): boolean {
@@ -566,12 +570,22 @@ export class CollabDocument extends Y.Doc {
     if (this.dirty || !vetoed) this.whenIdle()
   }
 
+  /**
+   * → unloaded: out of the map, no timer, destroyed. An app's 'destroy'
+   * listener (on the Y.Doc or the awareness) that throws is logged: the
+   * document is gone all the same and nothing is left behind.
+   */
   private finalize (): void {
     this.state = 'unloaded'
     this.stopTimer()
     if (this.host.documents.get(this.name) === this) this.host.documents.delete(this.name)
-    this.awareness.destroy()
-    this.destroy()
+    for (const target of [this.awareness, this]) {
+      try {
+        target.destroy()
+      } catch (error) {
+        this.host.log.error({ err: error, documentName: this.name }, 'collab: a destroy listener threw while the document unloaded')
+      }
+    }
     if (this.epoch !== null) this.host.router?.unloaded(this.name, this.epoch)
   }
 
@@ -582,19 +596,15 @@ export class CollabDocument extends Y.Doc {
    */
   depose (): void {
     if (this.state === 'deposed' || this.state === 'closing' || this.state === 'unloaded') return
-    if (this.state === 'loading') {
-      // The load decides nothing any more: finish it, then go.
-      this.state = 'deposed'
-      this.ready.then(() => this.leave(), noop)
-      return
-    }
+    const loading = this.state === 'loading'
     this.state = 'deposed'
-    this.leave()
+    if (this.host.documents.get(this.name) === this) this.host.documents.delete(this.name)
+    // A load in progress decides nothing any more; loadContent() calls leave() when it ends.
+    if (!loading) this.leave()
   }
 
   // deposed → unloaded: reset every session, then unload without storing.
   private leave (): void {
-    if (this.host.documents.get(this.name) === this) this.host.documents.delete(this.name)
     for (const receiver of this.receivers()) receiver.reset()
     this.finalize()
     this.host.hooks.fire('afterUnloadDocument', { instance: this.host.instance, documentName: this.name })

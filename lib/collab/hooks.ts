@@ -1,9 +1,7 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type * as Y from 'yjs'
 import type { Awareness } from 'y-protocols/awareness'
-import type { Collab } from './collab.js'
-import type { CollabDocument, CollabOrigin } from './document.js'
-import type { Session } from './session.js'
+import type { Collab, CollabDocument, CollabOrigin, CollabRequest, HookContext, Session } from './types.js'
 import { noop } from '../noop.js'
 
 /**
@@ -11,36 +9,7 @@ import { noop } from '../noop.js'
  * (`@hocuspocus/server` `src/types.ts`), with the Fastify `request` added.
  */
 
-/**
- * The upgraded request as the owner of a document sees it when the client's socket is on another instance
- * (scale-out): the request's data without its methods. Tell it from a `FastifyRequest` by `remote`.
- * `log` is the owner's logger with `reqId` set.
- */
-export interface RemoteRequest {
-  /** Always true: tells a snapshot from a live `FastifyRequest`. */
-  readonly remote: true
-  /** The instance the client's socket is connected to (its `fastify.collab.instanceId`). */
-  readonly instanceId: string
-  readonly id: string
-  readonly method: string
-  readonly url: string
-  readonly hostname: string
-  readonly ip: string
-  readonly headers: FastifyRequest['headers']
-  readonly query: unknown
-  readonly params: unknown
-  readonly log: FastifyBaseLogger
-}
-
-/**
- * What document hooks receive as `request`: the upgraded `FastifyRequest` when the client's socket is on this
- * instance, a {@link RemoteRequest} when it is on another (scale-out). Connection hooks (`onConnect`,
- * `onAuthenticate`) always run where the socket is, with the `FastifyRequest`.
- */
-export type CollabRequest = FastifyRequest | RemoteRequest
-
-/** Free-form per-connection state, merged from `handleConnection`, `onConnect` and `onAuthenticate`. */
-export type HookContext = Record<string, unknown>
+export type { HookContext } from './types.js'
 
 /** Per-connection settings a hook may change. */
 export interface ConnectionConfig {
@@ -52,12 +21,12 @@ export interface ConnectionConfig {
 
 /**
  * What every connection-bound hook receives. `Request` is `FastifyRequest` for the connection hooks, which run
- * where the socket is, and {@link CollabRequest} for those that run on the document's owner.
+ * where the socket is, and {@link CollabRequest} for those that run on the document's owner (scale-out).
  */
 export interface ConnectionPayload<Request extends CollabRequest = FastifyRequest> {
   instance: Collab
   documentName: string
-  /** The Fastify request that was upgraded (a {@link RemoteRequest} on the owner of a proxied session). */
+  /** The Fastify request that was upgraded (a RemoteRequest on the owner of a proxied session). */
   request: Request
   requestHeaders: FastifyRequest['headers']
   requestParameters: URLSearchParams
@@ -207,7 +176,11 @@ export interface Hooks {
   onLoadDocument?: (payload: LoadPayload) => Y.Doc | Uint8Array | undefined | null | void | Promise<Y.Doc | Uint8Array | undefined | null | void>
   /** The document is loaded. A throw fails the load like onLoadDocument. */
   afterLoadDocument?: (payload: LoadPayload) => unknown
-  /** An update was applied (never for changes made during the load). Awaited: a Hocuspocus client's SyncStatus waits for it. A throw is logged and the client gets SyncStatus 0. */
+  /**
+   * An update was applied (never for changes made during the load). Awaited: a Hocuspocus client's SyncStatus waits for it.
+   * Unlike the other hooks, every onChange runs even when an earlier one throws, so a failing extension never keeps
+   * the store from logging the update. Each throw is logged and the client gets SyncStatus 0.
+   */
   onChange?: (payload: ChangePayload) => unknown
   /** Persist the document. Debounced and serialised per document; a throw keeps the document loaded and retries with backoff. */
   onStoreDocument?: (payload: StorePayload) => unknown
@@ -293,20 +266,48 @@ export class HookRunner {
   async run<K extends HookName> (name: K, payload: Payload<K>, onResult?: (result: unknown) => void): Promise<void> {
     const chain = this.chains.get(name)
     if (chain === undefined) return
-    for (const hook of chain) {
+    for (let i = 0; i < chain.length; i++) {
       try {
-        const result = await hook(payload as never)
+        const result = await chain[i](payload as never)
         // Inside the try: what the caller does with a result (e.g. apply an
         // update onLoadDocument returned) fails as that hook's failure.
         onResult?.(result)
       } catch (error) {
-        const documentName = (payload as { documentName?: string }).documentName
-        const log = (payload as { request?: CollabRequest }).request?.log ?? this.log
-        if (QUIET_HOOKS.has(name)) log.info({ err: error, hook: name, documentName }, 'collab hook refused')
-        else log.error({ err: error, hook: name, documentName }, 'collab hook failed')
+        this.logFailure(name, payload, error)
         throw error
       }
     }
+  }
+
+  /**
+   * Runs every hook of `name` in order, awaiting each, whatever the others
+   * do: onChange, where a failing extension must not keep the store from
+   * logging the update.
+   *
+   * @rejects with the first hook's error once every hook has run, after logging each failure once.
+   */
+  async runAll<K extends HookName> (name: K, payload: Payload<K>): Promise<void> {
+    const chain = this.chains.get(name)
+    if (chain === undefined) return
+    let failed = false
+    let first: unknown
+    for (let i = 0; i < chain.length; i++) {
+      try {
+        await chain[i](payload as never)
+      } catch (error) {
+        this.logFailure(name, payload, error)
+        if (!failed) first = error
+        failed = true
+      }
+    }
+    if (failed) throw first
+  }
+
+  private logFailure (name: HookName, payload: unknown, error: unknown): void {
+    const documentName = (payload as { documentName?: string }).documentName
+    const log = (payload as { request?: CollabRequest }).request?.log ?? this.log
+    if (QUIET_HOOKS.has(name)) log.info({ err: error, hook: name, documentName }, 'collab hook refused')
+    else log.error({ err: error, hook: name, documentName }, 'collab hook failed')
   }
 
   /**

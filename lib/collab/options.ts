@@ -1,5 +1,6 @@
 import { FST_COLLAB_INVALID_OPTION } from '../errors.js'
 import { type Extension, type Hooks, HOOK_NAMES } from './hooks.js'
+import { count, type LimitOptions, type Limits, resolveLimits } from './limits.js'
 
 /** Which wire format a connection speaks. */
 export type CollabProtocol = 'auto' | 'y-websocket' | 'hocuspocus'
@@ -7,8 +8,9 @@ export type CollabProtocol = 'auto' | 'y-websocket' | 'hocuspocus'
 /**
  * The collab options, given flat among the plugin options. Every hook of
  * {@link Hooks} may also be given here; these run after every extension.
+ * The bounds ({@link LimitOptions}) are in limits.ts.
  */
-export interface CollabOptions extends Hooks {
+export interface CollabOptions extends Hooks, LimitOptions {
   /**
    * How to tell the wire formats apart. `'auto'` (default) reads the first
    * frame: `00 00` (a y-websocket SyncStep1) means y-websocket, anything else
@@ -22,18 +24,6 @@ export interface CollabOptions extends Hooks {
   maxDebounce?: number
   /** First retry delay in ms after a failed store; doubles per failure, capped at 30000. Default 1000. */
   storeRetryDelay?: number
-  /** Bytes a socket may queue while its authentication runs. Past it: close 4205. Default 5 MiB (5242880), as Hocuspocus 4.7. */
-  authQueueMaxBytes?: number
-  /** Frames a socket may queue while its authentication runs. Past it: close 4205. Default 1000, as Hocuspocus 4.7. */
-  authQueueMaxFrames?: number
-  /** Documents a Hocuspocus socket may have waiting for authentication at once. Past it: close 4205. Default 100, as Hocuspocus 4.7. */
-  authQueueMaxDocuments?: number
-  /**
-   * Time in ms a Hocuspocus socket may hold frames for a document without sending its Auth
-   * (the provider sends it first, at once). Past it: close 4408, Connection Timeout, as
-   * Hocuspocus does. `0` disables. Default 60000.
-   */
-  authTimeout?: number
   /** Hook groups, run in `priority` order (default 100, higher first), before the top-level hooks. Default `[]`. */
   extensions?: Extension[]
 }
@@ -44,23 +34,12 @@ export interface ResolvedCollabOptions {
   debounce: number
   maxDebounce: number
   storeRetryDelay: number
-  authQueueMaxBytes: number
-  authQueueMaxFrames: number
-  authQueueMaxDocuments: number
-  authTimeout: number
+  limits: Limits
   extensions: Extension[]
   hooks: Hooks
 }
 
 const PROTOCOLS: readonly CollabProtocol[] = ['auto', 'y-websocket', 'hocuspocus']
-
-function count (options: Record<string, unknown>, key: string, fallback: number): number {
-  const value = options[key] ?? fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new FST_COLLAB_INVALID_OPTION(key, 'expected a finite number >= 0')
-  }
-  return value
-}
 
 /**
  * Validates the collab options and applies the defaults.
@@ -92,10 +71,7 @@ export function resolveCollabOptions (options: CollabOptions = {}): ResolvedColl
     debounce,
     maxDebounce,
     storeRetryDelay: count(raw, 'storeRetryDelay', 1000),
-    authQueueMaxBytes: count(raw, 'authQueueMaxBytes', 5 * 1024 * 1024),
-    authQueueMaxFrames: count(raw, 'authQueueMaxFrames', 1000),
-    authQueueMaxDocuments: count(raw, 'authQueueMaxDocuments', 100),
-    authTimeout: count(raw, 'authTimeout', 60_000),
+    limits: resolveLimits(raw),
     extensions,
     hooks
   }

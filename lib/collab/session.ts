@@ -1,70 +1,76 @@
 import * as Y from 'yjs'
-import type { CollabDocument } from './document.js'
-import type { CollabRequest, HookContext, HookRunner } from './hooks.js'
-import type { Collab } from './collab.js'
+import type { LoadedDocument } from './document.js'
+import type { HookRunner } from './hooks.js'
+import type { Limits } from './limits.js'
 import type { Codec } from './protocol/codec.js'
-import type { SyncMessage } from './protocol/y-websocket.js'
+import type { AttachedSession, Collab, CollabRequest, DocumentMessage, HookContext, ProxiedSocket, Session } from './types.js'
 import { encodeStateless, encodeSyncStatus } from './protocol/hocuspocus.js'
 import { CloseCode } from '../close-codes.js'
 import { noop } from '../noop.js'
 
-/** A frame a session handles once its connection is attached to the document. */
-export type DocumentMessage =
-  | SyncMessage
-  | { type: 'awareness', update: Uint8Array }
-  | { type: 'query-awareness' }
-  | { type: 'stateless', payload: string }
-
 /**
- * A document's session as its socket sees it: a {@link Session} on a document
- * loaded here, or, with `scaleOut`, a proxy to the instance that owns it.
+ * What a session needs from its socket. A Connection implements it for a
+ * local socket; with `scaleOut`, the owner implements it for a session whose
+ * socket is on another instance. Per-socket bounds live behind it, never in
+ * the session.
  */
-export interface AttachedSession {
-  readonly documentName: string
-  readonly codec: Codec
-  /** The Hocuspocus address ('' for y-websocket). */
-  readonly address: string
-  /** Handles a decoded client frame. */
-  receive: (message: DocumentMessage, frame: Uint8Array) => void
-  /** Sends what a newly attached client needs first. */
-  greet: () => void
-  /** The client left (its socket closed, or it closed the document). */
-  leave: () => void
-}
-
-/** What a session needs from its socket connection. */
-export interface SessionSocket {
+export interface SessionSocket extends ProxiedSocket {
   readonly instance: Collab
   readonly hooks: HookRunner
+  readonly limits: Limits
   readonly request: CollabRequest | undefined
   readonly socketId: string
-  send: (frame: Uint8Array) => void
-  /** Closes the socket with a close code (RFC 6455 §7.4) and logs why. */
-  fail: (code: number, reason: string, error?: unknown) => void
-  /** Ends this session (the whole socket for y-websocket). */
-  endSession: (session: AttachedSession) => void
-  /** Closes the whole socket. */
-  close: (code: number, reason: string) => void
+  /** Sends a frame; `onWritten` runs once it has left the socket's send queue (ws `send` callback), never when dropped. */
+  send: (frame: Uint8Array, onWritten?: () => void) => void
+  /** Logs at warn, once per socket and limit, that a bound was met without closing the socket. */
+  limitReached: (limit: keyof Limits, details?: object) => void
 }
 
 /**
- * One document on one socket: what hooks receive as `connection`, and the
- * transaction origin of every update it sends. A y-websocket socket has one;
- * a Hocuspocus socket has one per document it opened.
+ * Where the session stands with the client's state.
+ * - handshaking: the client has not yet answered our SyncStep1 with its
+ *   SyncStep2. An update it sent meanwhile may build on changes it made
+ *   offline, which only that SyncStep2 brings: such an update waits (bounded)
+ *   and is applied after it.
+ * - synced: every update the client sends builds on what the server has; one
+ *   that cannot be integrated means the client is out of step: close 4205.
+ * - refused (Hocuspocus only): the server refused one of its changes (store
+ *   backlog, document size) and the client keeps it; its later updates build
+ *   on it, so they get SyncStatus 0 too. Once the backlog clears the server
+ *   sends a SyncStep1, which the provider answers with everything: → handshaking.
  */
-export class Session implements AttachedSession {
+type SyncState = 'handshaking' | 'synced' | 'refused'
+
+// Answer flags: at most one SyncStep2 answer and one awareness answer in the
+// socket's send queue; requests meanwhile are coalesced into one more.
+const SYNC_IN_FLIGHT = 1
+const SYNC_AGAIN = 2
+const AWARENESS_IN_FLIGHT = 4
+const AWARENESS_WANTED = 8
+const AWARENESS_SCHEDULED = 16
+
+/**
+ * One document on one socket (see {@link Session}): the transaction origin
+ * of every update it sends, and the per-session bounds.
+ */
+export class SocketSession implements Session, AttachedSession {
   readonly source = 'connection'
-  // Only exists while beforeHandleMessage hooks run, to keep frames in order.
-  private chain: Promise<void> | null = null
+  private syncState: SyncState = 'handshaking'
+  private answers = 0
+  // The state vector of the latest SyncStep1 coalesced while an answer was in flight.
+  private nextStateVector: Uint8Array | null = null
+  // Updates that came during the handshake and wait for the client's SyncStep2.
+  private parked: Uint8Array[] | null = null
+  private parkedBytes = 0
+  // Frames waiting for beforeHandleMessage, in order; null when none wait.
+  private waiting: Array<{ message: DocumentMessage, frame: Uint8Array }> | null = null
 
   constructor (
     private readonly socket: SessionSocket,
-    readonly document: CollabDocument,
+    readonly document: LoadedDocument,
     readonly codec: Codec,
-    /** The Hocuspocus address: the document name, or `name \0 sessionId`. */
     readonly address: string,
     readonly context: HookContext,
-    /** Whether this session's updates are refused. */
     readonly readOnly: boolean
   ) {}
 
@@ -72,49 +78,35 @@ export class Session implements AttachedSession {
     return this.document.name
   }
 
-  /**
-   * The upgraded request. Kept for the socket's lifetime when any of onChange,
-   * onStateless, onDisconnect, beforeHandleMessage or onAwarenessUpdate is
-   * registered (or the socket may open more documents); otherwise undefined
-   * after the handshake, to keep idle connections small.
-   */
   get request (): CollabRequest | undefined {
     return this.socket.request
   }
 
-  /** The upgraded request's id. */
   get socketId (): string {
     return this.socket.socketId
   }
 
-  /** Sends a raw frame on the socket (dropped when the socket is not open). */
   send (frame: Uint8Array): void {
     this.socket.send(frame)
   }
 
-  /**
-   * Sends a Stateless message (Hocuspocus type 5, `varString(payload)`) to
-   * this client. y-websocket has no such message: returns false and sends nothing.
-   */
   sendStateless (payload: string): boolean {
     if (this.codec.protocol !== 'hocuspocus') return false
     this.send(encodeStateless(this.address, payload))
     return true
   }
 
-  /** Ends this session: a Hocuspocus client gets CLOSE (7) for this document, a y-websocket socket closes with 1000. */
   close (): void {
     this.socket.endSession(this)
+  }
+
+  reset (): void {
+    this.socket.close(CloseCode.RESET_CONNECTION, 'Reset Connection')
   }
 
   /** The client left: detach from the document. */
   leave (): void {
     this.document.detach(this)
-  }
-
-  /** Closes the whole socket with 4205 (Reset Connection), as `closeConnections()` does; clients reconnect. */
-  reset (): void {
-    this.socket.close(CloseCode.RESET_CONNECTION, 'Reset Connection')
   }
 
   /** Sends what a newly attached client needs first: the server's SyncStep1 (y-websocket only; Hocuspocus gets it in answer to its own) and the full awareness. */
@@ -125,95 +117,108 @@ export class Session implements AttachedSession {
   }
 
   /**
+   * Asks a refused client for what it holds, once the store backlog is back
+   * under its bound: the provider answers our SyncStep1 with a SyncStep2.
+   */
+  resync (): void {
+    if (this.syncState !== 'refused' || !this.document.connections.has(this)) return
+    this.syncState = 'handshaking'
+    this.send(this.codec.syncStep1(this.address, Y.encodeStateVector(this.document)))
+  }
+
+  /**
    * Handles one decoded frame. With beforeHandleMessage hooks, frames wait
-   * for them one by one, in order; a throw there closes the socket with 4403.
-   * A frame that fails to apply closes it with 4400. An update that arrives
-   * once `fastify.close()` began is refused: a Hocuspocus client gets
-   * SyncStatus 0, so it keeps the change for its next server.
+   * for them one by one, in order, and the socket stops reading meanwhile; a
+   * throw there closes the socket with 4403.
    */
   receive (message: DocumentMessage, frame: Uint8Array): void {
-    const { hooks } = this.socket
-    if (!hooks.has('beforeHandleMessage')) return this.handleSafely(message)
-    const previous = this.chain ?? Promise.resolve()
-    const next = previous.then(async () => {
-      try {
-        await hooks.run('beforeHandleMessage', {
-          instance: this.socket.instance,
-          documentName: this.documentName,
-          document: this.document,
-          connection: this,
-          update: frame,
-          context: this.context,
-          request: this.request,
-          socketId: this.socketId
-        })
-      } catch (error) {
-        this.socket.fail(CloseCode.FORBIDDEN, 'Forbidden', error)
-        return
+    if (!this.socket.hooks.has('beforeHandleMessage')) return this.handleSafely(message)
+    if (this.waiting !== null) {
+      // Only what ws had already read when the socket paused lands here.
+      this.waiting.push({ message, frame })
+      return
+    }
+    this.waiting = [{ message, frame }]
+    this.socket.pause()
+    this.drainWaiting().catch(noop)
+  }
+
+  private async drainWaiting (): Promise<void> {
+    const waiting = this.waiting as Array<{ message: DocumentMessage, frame: Uint8Array }>
+    try {
+      for (let i = 0; i < waiting.length; i++) {
+        const { message, frame } = waiting[i]
+        try {
+          await this.socket.hooks.run('beforeHandleMessage', {
+            instance: this.socket.instance,
+            documentName: this.documentName,
+            document: this.document,
+            connection: this,
+            update: frame,
+            context: this.context,
+            request: this.request,
+            socketId: this.socketId
+          })
+        } catch (error) {
+          this.socket.fail(CloseCode.FORBIDDEN, 'Forbidden', error)
+          return
+        }
+        this.handleSafely(message)
       }
-      this.handleSafely(message)
-    })
-    this.chain = next
-    next.finally(() => { if (this.chain === next) this.chain = null }).catch(noop)
+    } finally {
+      this.waiting = null
+      this.socket.resume()
+    }
   }
 
   private handleSafely (message: DocumentMessage): void {
     // A frame that waited for beforeHandleMessage may find its session ended.
     if (!this.document.connections.has(this)) return
-    if (!this.document.isLive) return this.refuse(message)
+    if (!this.document.isLive) return this.refuseClosed(message)
     try {
       this.handle(message)
     } catch (error) {
-      this.socket.fail(CloseCode.BAD_FRAME, 'Bad frame', error)
+      this.onRefused(error)
     }
   }
 
   /** Answers a frame the closing document no longer takes: an update gets SyncStatus 0 (Hocuspocus; y-websocket has no answer). */
-  private refuse (message: DocumentMessage): void {
+  private refuseClosed (message: DocumentMessage): void {
     if ((message.type === 'update' || message.type === 'sync-step-2') && this.codec.protocol === 'hocuspocus') {
       this.send(encodeSyncStatus(this.address, false))
     }
   }
 
+  /** What a refused frame means for the socket; the close code names the bound. */
+  private onRefused (error: unknown): void {
+    switch ((error as { code?: unknown } | null)?.code) {
+      case 'FST_COLLAB_AWARENESS_TOO_LARGE': return this.socket.fail(CloseCode.TOO_LARGE, 'Too Large: awareness state', error)
+      case 'FST_COLLAB_AWARENESS_TOO_MANY_CLIENTS': return this.socket.fail(CloseCode.TOO_MANY, 'Too Many: awareness client IDs', error)
+      case 'FST_COLLAB_UPDATE_NOT_INTEGRABLE': return this.socket.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: update cannot be integrated', error)
+      default: return this.socket.fail(CloseCode.BAD_FRAME, 'Bad frame', error)
+    }
+  }
+
   private handle (message: DocumentMessage): void {
-    const { document, codec, address } = this
     switch (message.type) {
-      case 'sync-step-1': {
-        // Answer with SyncStep2; a Hocuspocus client also gets our SyncStep1 so it sends what we lack.
-        this.send(codec.syncStep2(address, Y.encodeStateAsUpdate(document, message.stateVector)))
-        if (codec.protocol === 'hocuspocus') this.send(codec.syncStep1(address, Y.encodeStateVector(document)))
-        return
-      }
+      case 'sync-step-1':
+        // Decoded now: a coalesced one is answered later, outside this frame's error handling.
+        Y.decodeStateVector(message.stateVector)
+        this.nextStateVector = message.stateVector
+        return this.answerSyncStep1()
       case 'sync-step-2':
-      case 'update': {
-        if (this.readOnly) {
-          // A SyncStep2 with nothing new is still "applied" (as Hocuspocus 4.7 answers it).
-          if (codec.protocol === 'hocuspocus') {
-            const nothingNew = message.type === 'sync-step-2' && Y.snapshotContainsUpdate(Y.snapshot(document), message.update)
-            this.send(encodeSyncStatus(address, nothingNew))
-          }
-          return
-        }
-        const changed = document.applyUpdate(message.update, this)
-        if (codec.protocol !== 'hocuspocus') return
-        // The acknowledgement waits for onChange, so a durable store acknowledges after its write.
-        if (changed === undefined) this.send(encodeSyncStatus(address, true))
-        else changed.then(() => this.send(encodeSyncStatus(address, true)), () => this.send(encodeSyncStatus(address, false)))
-        return
-      }
+      case 'update':
+        return this.receiveUpdate(message.update, message.type === 'sync-step-2')
       case 'awareness':
-        document.applyAwarenessUpdate(message.update, this)
+        if (this.document.applyAwarenessUpdate(message.update, this)) this.socket.limitReached('maxAwarenessStates')
         return
-      case 'query-awareness': {
-        const awareness = document.encodeAwareness()
-        if (awareness !== null) this.send(codec.awareness(address, awareness))
-        return
-      }
+      case 'query-awareness':
+        return this.queryAwareness()
       case 'stateless':
         this.socket.hooks.fire('onStateless', {
           instance: this.socket.instance,
           documentName: this.documentName,
-          document,
+          document: this.document,
           connection: this,
           payload: message.payload,
           context: this.context,
@@ -221,4 +226,142 @@ export class Session implements AttachedSession {
         })
     }
   }
+
+  // --- answers (issue: no amplification) --------------------------------------
+
+  /**
+   * Answers SyncStep1 with SyncStep2 (and, for Hocuspocus, our SyncStep1 so
+   * it sends what we lack). While an answer is still in the send queue, a new
+   * SyncStep1 is not answered at once: its state vector replaces any waiting
+   * one, and one answer follows when the first has been written.
+   */
+  private answerSyncStep1 (): void {
+    if ((this.answers & SYNC_IN_FLIGHT) !== 0) {
+      this.answers |= SYNC_AGAIN
+      return
+    }
+    const stateVector = this.nextStateVector as Uint8Array
+    this.nextStateVector = null
+    this.answers |= SYNC_IN_FLIGHT
+    const { document, codec, address } = this
+    this.socket.send(codec.syncStep2(address, Y.encodeStateAsUpdate(document, stateVector)), () => this.syncAnswerWritten())
+    if (codec.protocol === 'hocuspocus') this.send(codec.syncStep1(address, Y.encodeStateVector(document)))
+  }
+
+  private syncAnswerWritten (): void {
+    this.answers &= ~SYNC_IN_FLIGHT
+    if ((this.answers & SYNC_AGAIN) === 0 || !this.document.connections.has(this) || !this.document.isLive) return
+    this.answers &= ~SYNC_AGAIN
+    try {
+      this.answerSyncStep1()
+    } catch (error) {
+      this.onRefused(error)
+    }
+  }
+
+  /** QueryAwareness: answered with every state at most once per event-loop turn, and never while the last answer is unwritten. */
+  private queryAwareness (): void {
+    this.answers |= AWARENESS_WANTED
+    if ((this.answers & (AWARENESS_IN_FLIGHT | AWARENESS_SCHEDULED)) !== 0) return
+    this.answers |= AWARENESS_SCHEDULED
+    setImmediate(answerAwareness, this)
+  }
+
+  /** The scheduled answer to QueryAwareness. */
+  answerAwareness (): void {
+    this.answers &= ~(AWARENESS_SCHEDULED | AWARENESS_WANTED)
+    if (!this.document.connections.has(this) || !this.document.isLive) return
+    let awareness: Uint8Array | null
+    try {
+      awareness = this.document.encodeAwareness()
+    } catch (error) {
+      return this.onRefused(error)
+    }
+    if (awareness === null) return
+    this.answers |= AWARENESS_IN_FLIGHT
+    this.socket.send(this.codec.awareness(this.address, awareness), () => {
+      this.answers &= ~AWARENESS_IN_FLIGHT
+      if ((this.answers & AWARENESS_WANTED) !== 0) this.queryAwareness()
+    })
+  }
+
+  // --- updates ----------------------------------------------------------------
+
+  private receiveUpdate (update: Uint8Array, isSyncStep2: boolean): void {
+    const hocuspocus = this.codec.protocol === 'hocuspocus'
+    if (this.readOnly) {
+      // A SyncStep2 with nothing new is still "applied" (as Hocuspocus 4.7 answers it).
+      if (hocuspocus) this.send(encodeSyncStatus(this.address, isSyncStep2 && Y.snapshotContainsUpdate(Y.snapshot(this.document), update)))
+      return
+    }
+    if (this.syncState === 'refused') {
+      if (hocuspocus) this.send(encodeSyncStatus(this.address, false))
+      return
+    }
+    let changed: Promise<void> | undefined
+    try {
+      changed = this.document.applyUpdate(update, this)
+    } catch (error) {
+      return this.refuseUpdate(update, isSyncStep2, error)
+    }
+    if (isSyncStep2 && this.syncState === 'handshaking') this.handshakeDone()
+    if (!hocuspocus) return
+    // The acknowledgement waits for onChange, so a durable store acknowledges after its write.
+    if (changed === undefined) this.send(encodeSyncStatus(this.address, true))
+    else changed.then(() => this.send(encodeSyncStatus(this.address, true)), () => this.send(encodeSyncStatus(this.address, false)))
+  }
+
+  /** The client's SyncStep2 is in: the updates that waited for it go in now, in order. */
+  private handshakeDone (): void {
+    this.syncState = 'synced'
+    const parked = this.parked
+    if (parked === null) return
+    this.parked = null
+    this.parkedBytes = 0
+    for (const update of parked) {
+      if (!this.document.connections.has(this)) return
+      this.receiveUpdate(update, false)
+    }
+  }
+
+  private refuseUpdate (update: Uint8Array, isSyncStep2: boolean, error: unknown): void {
+    const code = (error as { code?: unknown } | null)?.code
+    const hocuspocus = this.codec.protocol === 'hocuspocus'
+    if (code === 'FST_COLLAB_UPDATE_NOT_INTEGRABLE' && !isSyncStep2 && this.syncState === 'handshaking') return this.park(update)
+    if (code === 'FST_COLLAB_STORE_BACKLOG' || code === 'FST_COLLAB_DOCUMENT_TOO_LARGE') {
+      const limit = code === 'FST_COLLAB_STORE_BACKLOG' ? 'maxUnstoredBytes' : 'maxDocumentBytes'
+      if (!hocuspocus) {
+        // y-websocket has no acknowledgement: closing is how the client learns; it keeps the change.
+        if (limit === 'maxUnstoredBytes') return this.socket.fail(CloseCode.TRY_AGAIN_LATER, 'Try Again Later: the store is behind', error)
+        return this.socket.fail(CloseCode.TOO_LARGE, 'Too Large: document', error)
+      }
+      this.socket.limitReached(limit, { documentName: this.documentName })
+      this.syncState = 'refused'
+      this.send(encodeSyncStatus(this.address, false))
+      if (limit === 'maxUnstoredBytes') this.document.whenStoreCatchesUp(this)
+      return
+    }
+    if (code === 'FST_COLLAB_CLOSED') return this.refuseClosed({ type: 'update', update })
+    this.onRefused(error)
+  }
+
+  /**
+   * Keeps an update that came during the handshake until the client's
+   * SyncStep2; past the auth queue bounds (a budget of their size per
+   * session) the client is reset: close 4205, and it resyncs.
+   */
+  private park (update: Uint8Array): void {
+    const { authQueueMaxBytes, authQueueMaxFrames } = this.socket.limits
+    this.parked ??= []
+    this.parked.push(update)
+    this.parkedBytes += update.length
+    if (this.parkedBytes > authQueueMaxBytes || this.parked.length > authQueueMaxFrames) {
+      this.socket.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: too many updates before the SyncStep2')
+    }
+  }
+}
+
+// Shared by every session: setImmediate with an argument instead of a closure.
+function answerAwareness (session: SocketSession): void {
+  session.answerAwareness()
 }

@@ -49,6 +49,12 @@ export class SmallMap<K, V> {
     return this.single ? [[this.key as K, this.value as V]] : []
   }
 
+  /** The number of entries. */
+  size (): number {
+    if (this.map !== null) return this.map.size
+    return this.single ? 1 : 0
+  }
+
   clear (): void {
     this.map = null
     this.key = this.value = undefined

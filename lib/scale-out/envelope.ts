@@ -55,7 +55,11 @@ export const Kind = {
   /** owner → edge: one frame for several sessions, encoded once. */
   Send: 5,
   /** owner → edge: the owner ends a session. */
-  End: 6
+  End: 6,
+  /** owner → edge: stop reading the session's socket (beforeHandleMessage runs on the owner). */
+  Pause: 7,
+  /** owner → edge: read the session's socket again. */
+  Resume: 8
 } as const
 
 export type Entry =
@@ -75,6 +79,7 @@ export type Entry =
   | { kind: typeof Kind.Leave, session: number }
   | { kind: typeof Kind.Send, sessions: number[], frame: Uint8Array }
   | { kind: typeof Kind.End, session: number, mode: EndModeValue, code: number, reason: string }
+  | { kind: typeof Kind.Pause | typeof Kind.Resume, session: number }
 
 export interface Envelope {
   sender: string
@@ -95,6 +100,8 @@ function writeEntry (encoder: encoding.Encoder, entry: Entry): void {
       return
     case Kind.Opened:
     case Kind.Leave:
+    case Kind.Pause:
+    case Kind.Resume:
       encoding.writeVarUint(encoder, entry.session)
       return
     case Kind.Refused:
@@ -144,6 +151,8 @@ function readEntry (decoder: decoding.Decoder): Entry {
     }
     case Kind.Opened: return { kind: Kind.Opened, session: decoding.readVarUint(decoder) }
     case Kind.Leave: return { kind: Kind.Leave, session: decoding.readVarUint(decoder) }
+    case Kind.Pause: return { kind: Kind.Pause, session: decoding.readVarUint(decoder) }
+    case Kind.Resume: return { kind: Kind.Resume, session: decoding.readVarUint(decoder) }
     case Kind.Refused: return {
       kind: Kind.Refused,
       session: decoding.readVarUint(decoder),

@@ -21,7 +21,7 @@
 // availability, never data.
 
 import type { FastifyBaseLogger } from 'fastify'
-import type { Placement } from '../collab/router.js'
+import type { Placement } from '../collab/types.js'
 import { FST_COLLAB_SCALE_OUT_UNAVAILABLE } from '../errors.js'
 import type { Claim } from './redis.js'
 

@@ -5,7 +5,8 @@
 
 import { CloseCode } from '../close-codes.js'
 import type { Codec } from '../collab/protocol/codec.js'
-import type { SessionSocket } from '../collab/session.js'
+import type { CloseCodeValue } from '../close-codes.js'
+import type { AttachedSession, DocumentMessage, ProxiedSocket } from '../collab/types.js'
 import { EndMode, type EndModeValue, Kind } from './envelope.js'
 import type { Links } from './link.js'
 
@@ -50,15 +51,16 @@ export class Proxies {
  * treats a local Session: it hands it frames and tells it when the client
  * leaves.
  */
-export class ProxySession {
+export class ProxySession implements AttachedSession {
   #left = false
   // What the owner sent before the socket finished its own greeting (a
   // Hocuspocus Authenticated comes first): written by greet().
   #held: Uint8Array[] | null = []
+  readonly #pausedFor = new Set<'owner' | 'link'>()
 
   constructor (
     private readonly proxies: Proxies,
-    private readonly socket: SessionSocket,
+    private readonly socket: ProxiedSocket,
     /** The instance that owns the document. */
     readonly owner: string,
     /** This session's number on the links to and from the owner. */
@@ -70,7 +72,7 @@ export class ProxySession {
   ) {}
 
   /** A client frame, already decoded here (so it is well formed): it goes to the owner as it came. */
-  receive (_message: unknown, frame: Uint8Array): void {
+  receive (_message: DocumentMessage, frame: Uint8Array): void {
     if (this.#left) return
     this.proxies.links.to(this.owner).add({ kind: Kind.Frame, session: this.number, frame })
   }
@@ -78,9 +80,16 @@ export class ProxySession {
   /** The client left (its socket closed, or it closed this document): the owner detaches the session. */
   leave (): void {
     if (this.#left) return
+    this.#stop()
+    this.proxies.links.to(this.owner).add({ kind: Kind.Leave, session: this.number })
+  }
+
+  // No longer served: out of the registry, and its pauses given back (the socket may serve other documents).
+  #stop (): void {
     this.#left = true
     this.proxies.delete(this)
-    this.proxies.links.to(this.owner).add({ kind: Kind.Leave, session: this.number })
+    for (let i = this.#pausedFor.size; i > 0; i--) this.socket.resume()
+    this.#pausedFor.clear()
   }
 
   /** A frame from the owner for the client; held until greet(). */
@@ -88,6 +97,22 @@ export class ProxySession {
     if (this.#left) return
     if (this.#held === null) this.socket.send(frame)
     else this.#held.push(frame)
+  }
+
+  /**
+   * Stops (true) or starts again (false) reading the client's socket, for one
+   * reason: the owner asked (its beforeHandleMessage runs), or the link to the
+   * owner holds more than half of maxLinkBytes. Each reason pauses at most once.
+   */
+  throttle (reason: 'owner' | 'link', paused: boolean): void {
+    if (this.#left || this.#pausedFor.has(reason) === paused) return
+    if (paused) {
+      this.#pausedFor.add(reason)
+      this.socket.pause()
+    } else {
+      this.#pausedFor.delete(reason)
+      this.socket.resume()
+    }
   }
 
   /** The socket has sent its own greeting: what the owner greeted with follows, then everything as it comes. */
@@ -100,10 +125,10 @@ export class ProxySession {
   /** The owner ended the session: close the client's socket, or only its document. */
   end (mode: EndModeValue, code: number, reason: string): void {
     if (this.#left) return
-    this.#left = true
-    this.proxies.delete(this)
+    this.#stop()
     if (mode === EndMode.Session) this.socket.endSession(this)
-    else this.socket.close(code, reason)
+    // The owner sends only the codes of CloseCode (see RemoteSocket).
+    else this.socket.close(code as CloseCodeValue, reason)
   }
 
   /**

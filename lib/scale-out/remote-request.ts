@@ -5,7 +5,7 @@
 
 import { deserialize, serialize } from 'node:v8'
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
-import type { HookContext, RemoteRequest } from '../collab/hooks.js'
+import type { HookContext, RemoteRequest } from '../collab/types.js'
 
 type RequestData = Omit<RemoteRequest, 'remote' | 'log'>
 

@@ -3,9 +3,10 @@
 // loaded document, so every hook, limit and acknowledgement works as for a
 // local socket; only what it sends goes into the link to the edge.
 
-import { CloseCode } from '../close-codes.js'
-import type { RemoteRequest } from '../collab/hooks.js'
-import type { Session, SessionSocket } from '../collab/session.js'
+import { CloseCode, type CloseCodeValue } from '../close-codes.js'
+import type { Limits } from '../collab/limits.js'
+import type { SessionSocket, SocketSession } from '../collab/session.js'
+import type { RemoteRequest } from '../collab/types.js'
 import { EndMode, type EndModeValue, Kind } from './envelope.js'
 import type { Links } from './link.js'
 import type { ScaleOutHost } from './types.js'
@@ -50,8 +51,10 @@ export class RemoteSockets {
  * edge how to close the client's socket.
  */
 export class RemoteSocket implements SessionSocket {
-  session: Session | null = null
+  session: SocketSession | null = null
   #ended = false
+  #pauses = 0
+  #warned: Set<keyof Limits> | null = null
 
   constructor (
     private readonly sockets: RemoteSockets,
@@ -74,18 +77,38 @@ export class RemoteSocket implements SessionSocket {
     return this.request.id
   }
 
+  get limits (): Limits {
+    return this.sockets.host.options.limits
+  }
+
+  limitReached (limit: keyof Limits, details?: object): void {
+    this.#warned ??= new Set()
+    if (this.#warned.has(limit)) return
+    this.#warned.add(limit)
+    this.request.log.warn({ limit, value: this.limits[limit], ...details }, `collab limit reached: ${limit}`)
+  }
+
+  /** The edge stops reading the client's socket (beforeHandleMessage runs here): frames wait in its kernel, not in a queue here. */
+  pause (): void {
+    if (this.#pauses++ === 0 && !this.#ended) this.sockets.links.to(this.edge).add({ kind: Kind.Pause, session: this.number })
+  }
+
+  resume (): void {
+    if (--this.#pauses === 0 && !this.#ended) this.sockets.links.to(this.edge).add({ kind: Kind.Resume, session: this.number })
+  }
+
   send (frame: Uint8Array): void {
     if (this.#ended) return
     this.sockets.links.to(this.edge).send(this.number, frame)
   }
 
-  fail (code: number, reason: string, error?: unknown): void {
+  fail (code: CloseCodeValue, reason: string, error?: unknown): void {
     if (this.#ended) return
     this.request.log.warn({ err: error, code }, `collab connection closed: ${reason}`)
     this.#end(EndMode.Socket, code, reason)
   }
 
-  close (code: number, reason: string): void {
+  close (code: CloseCodeValue, reason: string): void {
     this.#end(EndMode.Socket, code, reason)
   }
 

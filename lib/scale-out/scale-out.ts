@@ -6,12 +6,13 @@
 
 import type { FastifyBaseLogger } from 'fastify'
 import { CloseCode } from '../close-codes.js'
-import type { CollabRequest, ConnectionPayload } from '../collab/hooks.js'
+import type { ConnectionPayload } from '../collab/hooks.js'
 import { hocuspocusCodec, yWebsocketCodec } from '../collab/protocol/codec.js'
 import { decodeHocuspocusFrame } from '../collab/protocol/hocuspocus.js'
 import { decodeYWebsocketFrame } from '../collab/protocol/y-websocket.js'
-import type { Placement, ProxyInit, Router } from '../collab/router.js'
-import { type DocumentMessage, Session, type SessionSocket } from '../collab/session.js'
+import { LoadedDocument } from '../collab/document.js'
+import { SocketSession } from '../collab/session.js'
+import type { CollabRequest, DocumentMessage, Placement, ProxiedSocket, ProxyInit, Router } from '../collab/types.js'
 import { FST_COLLAB_SCALE_OUT_UNAVAILABLE } from '../errors.js'
 import { decodeEnvelope, EndMode, type Entry, Kind, RefuseReason, senderOf, WireCode, type WireCodeValue } from './envelope.js'
 import { Links } from './link.js'
@@ -89,7 +90,8 @@ export class ScaleOut implements Router {
     })
     this.#links = new Links(instanceId, settings.maxLinkBytes, (to, message) => this.#bus.publish(to, message), {
       broken: (destination, reason, unreachable) => this.#broken(destination, reason, unreachable),
-      pressure: () => {}
+      // Half of maxLinkBytes waits for an owner: stop reading the sockets that feed it until it drains.
+      pressure: (destination, high) => { for (const session of this.#proxies.of(destination)) session.throttle('link', high) }
     })
     this.#ownership = new Ownership(instanceId, this.#bus, depose, () => this.#currentSuspects(), settings.leaseMs, host.log)
     this.#proxies = new Proxies(this.#links)
@@ -138,7 +140,7 @@ export class ScaleOut implements Router {
    *   with the owner's reason when it refused.
    * @throws what v8.serialize throws when the context cannot cross (checked at connect before this).
    */
-  async proxy (socket: SessionSocket, owner: string, init: ProxyInit): Promise<ProxySession | null> {
+  async proxy (socket: ProxiedSocket, owner: string, init: ProxyInit): Promise<ProxySession | null> {
     try {
       return await this.#open(socket, owner, init)
     } catch (error) {
@@ -153,7 +155,7 @@ export class ScaleOut implements Router {
     return [...this.#suspects.keys()]
   }
 
-  #open (socket: SessionSocket, owner: string, init: ProxyInit): Promise<ProxySession> {
+  #open (socket: ProxiedSocket, owner: string, init: ProxyInit): Promise<ProxySession> {
     const state = serializeConnection(this.instanceId, init.request, init.context)
     const number = this.#proxies.nextNumber()
     const session = new ProxySession(this.#proxies, socket, owner, number, init.documentName, init.codec, init.address)
@@ -215,13 +217,13 @@ export class ScaleOut implements Router {
         protocol: codec.protocol
       }
       const target = await this.#host.acquire(documentName, payload)
-      if (!('ready' in target)) {
+      if (!(target instanceof LoadedDocument)) {
         link.add({ kind: Kind.Refused, session: number, reason: RefuseReason.NotOwner, message: target.owner })
         return
       }
       if (!serving.has(number)) return target.release()
       const socket = new RemoteSocket(this.#remotes, edge, number, request)
-      const session = new Session(socket, target, codec, address, context, readOnly)
+      const session = new SocketSession(socket, target, codec, address, context, readOnly)
       socket.session = session
       target.attach(session)
       this.#remotes.add(socket)
@@ -315,6 +317,12 @@ export class ScaleOut implements Router {
       case Kind.End: {
         const session = this.#proxies.get(entry.session)
         if (session?.owner === sender) session.end(entry.mode, entry.code, entry.reason)
+        return
+      }
+      case Kind.Pause:
+      case Kind.Resume: {
+        const session = this.#proxies.get(entry.session)
+        if (session?.owner === sender) session.throttle('owner', entry.kind === Kind.Pause)
       }
     }
   }

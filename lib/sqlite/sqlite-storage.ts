@@ -223,7 +223,12 @@ export class SqliteStorage implements CollabStorage {
 
   #open (): Connection {
     const { path, synchronous, busyTimeout } = this.#options
-    const db = this.#driver.open(path)
+    let db: SqliteConnection
+    try {
+      db = this.#driver.open(path)
+    } catch (error) {
+      throw withSqliteCode(error)
+    }
     try {
       db.exec(`PRAGMA busy_timeout = ${busyTimeout}`)
       const mode = db.read<[string]>('PRAGMA journal_mode = WAL').get()?.[0]

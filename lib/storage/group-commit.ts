@@ -96,7 +96,7 @@ export class GroupCommit {
   }
 
   /** Entries waiting to be committed. */
-  get pending (): number {
+  get #pending (): number {
     return this.#queue.length - this.#head
   }
 
@@ -138,19 +138,19 @@ export class GroupCommit {
     this.#state = 'closing'
     await this.#inFlight
     let lost: Error | null = null
-    while (this.pending > 0) {
+    while (this.#pending > 0) {
       const chunk = this.#chunk()
       try {
         await this.exclusive(() => this.#storage.append(chunk))
         this.#committed(chunk.length)
       } catch (cause) {
         if (isFenced(cause) && this.#dropFenced(cause)) continue
-        lost = new FST_COLLAB_STORAGE_LOST(this.pending, { cause })
+        lost = new FST_COLLAB_STORAGE_LOST(this.#pending, { cause })
         this.#rejectAll(lost)
         break
       }
       // Let the loop turn between chunks here too: a synchronous store would otherwise hold it.
-      if (this.pending > 0) await new Promise(setImmediate)
+      if (this.#pending > 0) await new Promise(setImmediate)
     }
     // Set inside the lock, so calls queued behind the close are refused rather than reopening the store.
     await this.exclusive(() => {
@@ -236,14 +236,14 @@ export class GroupCommit {
         this.#failures = 0
         this.#committed(chunk.length)
         if (this.#state !== 'writing') return
-        if (this.pending > 0) this.#schedule()
+        if (this.#pending > 0) this.#schedule()
         else this.#state = 'idle'
       },
       (error: unknown) => {
         if (this.#state !== 'writing') return
         // A fenced writer never retries its stale entries; the other documents' entries go on at once.
         if (isFenced(error) && this.#dropFenced(error)) {
-          if (this.pending > 0) this.#schedule()
+          if (this.#pending > 0) this.#schedule()
           else this.#state = 'idle'
           return
         }
@@ -253,7 +253,7 @@ export class GroupCommit {
         this.#state = 'backoff'
         const timeout = setTimeout(() => this.#write(), delay)
         this.#cancelTimer = () => clearTimeout(timeout)
-        this.#onRetry(error, this.pending, delay)
+        this.#onRetry(error, this.#pending, delay)
       })
   }
 }

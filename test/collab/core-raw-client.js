@@ -2,6 +2,7 @@ import { once } from 'node:events'
 import { WebSocket } from 'ws'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
+import * as Y from 'yjs'
 
 /**
  * A raw `ws` client that records every binary frame it receives, for tests
@@ -78,4 +79,46 @@ export const isHp = (name, type, sub) => bytes => {
   } catch {
     return false
   }
+}
+
+/** y-websocket SyncStep1 with `doc`'s state vector (empty by default). */
+export const ywsStep1 = (doc = new Y.Doc()) => frame(e => { encoding.writeVarUint(e, 0); encoding.writeVarUint(e, 0); encoding.writeVarUint8Array(e, Y.encodeStateVector(doc)) })
+/** y-websocket Update (`00 02`) or, with `subType` 1, SyncStep2. */
+export const ywsUpdate = (update, subType = 2) => frame(e => { encoding.writeVarUint(e, 0); encoding.writeVarUint(e, subType); encoding.writeVarUint8Array(e, update) })
+/** y-websocket Awareness (`01`). */
+export const ywsAwareness = update => frame(e => { encoding.writeVarUint(e, 1); encoding.writeVarUint8Array(e, update) })
+/** Hocuspocus Update for `name` or, with `subType` 1, SyncStep2. */
+export const hpUpdate = (name, update, subType = 2) => hp(name, 0, e => { encoding.writeVarUint(e, subType); encoding.writeVarUint8Array(e, update) })
+/** Hocuspocus SyncStep1 for `name`. */
+export const hpStep1 = (name, doc = new Y.Doc()) => hp(name, 0, e => { encoding.writeVarUint(e, 0); encoding.writeVarUint8Array(e, Y.encodeStateVector(doc)) })
+/** Hocuspocus Awareness for `name`. */
+export const hpAwareness = (name, update) => hp(name, 1, e => encoding.writeVarUint8Array(e, update))
+
+/** An awareness update (y-protocols layout) for `[clientID, clock, json]` entries; `json` is sent as is. */
+export const awarenessUpdate = entries => frame(e => {
+  encoding.writeVarUint(e, entries.length)
+  for (const [client, clock, json] of entries) {
+    encoding.writeVarUint(e, client)
+    encoding.writeVarUint(e, clock)
+    encoding.writeVarString(e, json)
+  }
+})
+
+/** A Yjs update inserting `text` into `Y.Text` 'text' of a fresh doc (or `doc`). */
+export function textUpdate (text, doc = new Y.Doc()) {
+  const before = Y.encodeStateVector(doc)
+  doc.getText('text').insert(doc.getText('text').length, text)
+  return Y.encodeStateAsUpdate(doc, before)
+}
+
+/** The value of a Hocuspocus SyncStatus frame: 1 applied, 0 refused. */
+export function syncStatusOf (bytes) {
+  return decoding.readVarInt(readHp(bytes).d)
+}
+
+/** The reason of a Hocuspocus PermissionDenied frame. */
+export function deniedReason (bytes) {
+  const { d } = readHp(bytes)
+  decoding.readVarUint(d)
+  return decoding.readVarString(d)
 }

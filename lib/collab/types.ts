@@ -1,0 +1,306 @@
+// The contracts lib/collab/ shares, and the public shapes hooks receive. A
+// leaf: it imports nothing from this folder but the pure protocol codecs, so
+// every other module may depend on it and imports flow one way
+// (eslint.config.js enforces the order with import-x/no-restricted-paths).
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type { WebSocket } from 'ws'
+import type * as Y from 'yjs'
+import type { Awareness } from 'y-protocols/awareness'
+import type { Codec } from './protocol/codec.js'
+import type { SyncMessage } from './protocol/y-websocket.js'
+import type { CloseCodeValue } from '../close-codes.js'
+
+/** Free-form per-connection state, merged from `handleConnection`, `onConnect` and `onAuthenticate`. */
+export type HookContext = Record<string, unknown>
+
+/**
+ * The upgraded request as the owner of a document sees it when the client's socket is on another instance
+ * (scale-out): the request's data without its methods. Tell it from a `FastifyRequest` by `remote`.
+ * `log` is the owner's logger with `reqId` set.
+ */
+export interface RemoteRequest {
+  /** Always true: tells a snapshot from a live `FastifyRequest`. */
+  readonly remote: true
+  /** The instance the client's socket is connected to (its `fastify.collab.instanceId`). */
+  readonly instanceId: string
+  readonly id: string
+  readonly method: string
+  readonly url: string
+  readonly hostname: string
+  readonly ip: string
+  readonly headers: FastifyRequest['headers']
+  readonly query: unknown
+  readonly params: unknown
+  readonly log: FastifyBaseLogger
+}
+
+/**
+ * What document hooks receive as `request`: the upgraded `FastifyRequest` when the client's socket is on this
+ * instance, a {@link RemoteRequest} when it is on another (scale-out). Connection hooks (`onConnect`,
+ * `onAuthenticate`) always run where the socket is, with the `FastifyRequest`.
+ */
+export type CollabRequest = FastifyRequest | RemoteRequest
+
+/**
+ * A transaction origin that is neither a socket nor a direct connection,
+ * e.g. another instance relaying through Redis. `source` tells them apart.
+ */
+export interface RemoteOrigin {
+  readonly source: 'remote'
+  readonly context?: HookContext
+  readonly [key: string]: unknown
+}
+
+/** Something that keeps a document loaded and can make changes to it. */
+export interface Attachment {
+  readonly source: 'connection' | 'direct'
+  readonly context: HookContext
+}
+
+/** Every update a document applies carries one of these as its Yjs transaction origin (or null for server-side edits made outside a direct connection). */
+export type CollabOrigin = Attachment | RemoteOrigin
+
+/**
+ * One loaded document: a Y.Doc with its awareness and its connections. Hooks
+ * receive it as `document`, as Hocuspocus's Document.
+ */
+export interface CollabDocument extends Y.Doc {
+  /** The document name, byte-exact as the client sent it. */
+  readonly name: string
+  /** The shared awareness. Its per-instance cleanup interval is stopped: states leave with their connection. */
+  readonly awareness: Awareness
+  /** Socket sessions and direct connections. */
+  readonly connections: ReadonlySet<Attachment>
+  /** Settles when the load ends; rejects with the load hook's error. */
+  readonly ready: Promise<void>
+  /** Whether the document is loaded and accepts changes: false while loading, once `fastify.close()` began, and after unloading. */
+  readonly isLive: boolean
+  /** Connections attached (socket sessions and direct connections). */
+  getConnectionsCount: () => number
+  /**
+   * Applies a Yjs update (v1) with `origin` as the transaction origin.
+   *
+   * @returns the onChange chain for it; when nothing changed, that of the latest change still pending (the
+   *   update may hold that change: a durable store acknowledges it only once written); undefined when no
+   *   change is pending or no onChange hook exists. It rejects when any onChange hook throws.
+   * @throws {FST_COLLAB_LOADING} while the document loads (await `ready` first).
+   * @throws {FST_COLLAB_CLOSED} once `fastify.close()` began or after unloading.
+   * @throws {FST_COLLAB_STORE_BACKLOG} while the updates not yet through onChange pass `maxUnstoredBytes`.
+   * @throws {FST_COLLAB_DOCUMENT_TOO_LARGE} when new structs would grow the document past `maxDocumentBytes`.
+   * @throws {FST_COLLAB_UPDATE_NOT_INTEGRABLE} when the update depends on structs the document lacks.
+   * @throws when the update cannot be decoded (Yjs's error). In every case the document is unchanged.
+   */
+  applyUpdate: (update: Uint8Array, origin: CollabOrigin | null) => Promise<void> | undefined
+  /**
+   * Runs `fn` in one transaction with `origin`; returns the onChange chain.
+   * @throws like {@link applyUpdate} (FST_COLLAB_LOADING, FST_COLLAB_CLOSED, FST_COLLAB_STORE_BACKLOG), before `fn` runs.
+   */
+  transactAs: (fn: () => void, origin: CollabOrigin | null) => Promise<void> | undefined
+  /**
+   * Applies an awareness update (y-protocols awareness.js) with `origin`. It is
+   * validated first (`maxAwarenessStateBytes`, nesting), so a refused one changes nothing.
+   * @returns true when a new state was left out because the document holds `maxAwarenessStates`.
+   * @throws FST_COLLAB_BAD_FRAME, FST_COLLAB_AWARENESS_TOO_LARGE or FST_COLLAB_AWARENESS_TOO_MANY_CLIENTS.
+   */
+  applyAwarenessUpdate: (update: Uint8Array, origin: CollabOrigin | null) => boolean
+  /** The whole awareness as one update, or null when nobody has a state. */
+  encodeAwareness: () => Uint8Array | null
+  /** Sends a Stateless message (Hocuspocus type 5) to every Hocuspocus connection of this document. */
+  broadcastStateless: (payload: string) => void
+  /** The awareness client IDs whose latest state came from `attachment`. */
+  awarenessClientsOf: (attachment: Attachment) => number[]
+}
+
+/**
+ * One document on one socket: what hooks receive as `connection`, and the
+ * transaction origin of every update it sends. A y-websocket socket has one;
+ * a Hocuspocus socket has one per document it opened.
+ */
+export interface Session extends Attachment {
+  readonly source: 'connection'
+  readonly document: CollabDocument
+  readonly codec: Codec
+  /** The Hocuspocus address: the document name, or `name \0 sessionId`. */
+  readonly address: string
+  /** Whether this session's updates are refused. */
+  readonly readOnly: boolean
+  readonly documentName: string
+  /**
+   * The upgraded request (a {@link RemoteRequest} on the owner of a session proxied from another
+   * instance). Kept for the socket's lifetime when any of onChange, onStateless, onDisconnect,
+   * beforeHandleMessage or onAwarenessUpdate is registered (or the socket may open more documents);
+   * otherwise undefined after the handshake, to keep idle connections small.
+   */
+  readonly request: CollabRequest | undefined
+  /** The upgraded request's id. */
+  readonly socketId: string
+  /** Sends a raw frame on the socket (dropped when the socket is not open). */
+  send: (frame: Uint8Array) => void
+  /** Sends a Stateless message (Hocuspocus type 5); y-websocket has none: returns false and sends nothing. */
+  sendStateless: (payload: string) => boolean
+  /** Ends this session: a Hocuspocus client gets CLOSE (7) for this document, a y-websocket socket closes with 1000. */
+  close: () => void
+  /** Closes the whole socket with 4205 (Reset Connection), as `closeConnections()` does; clients reconnect. */
+  reset: () => void
+}
+
+/**
+ * Server-side access to a document, as Hocuspocus's DirectConnection. It
+ * keeps the document loaded until `disconnect()`, and is the transaction
+ * origin of its changes, which go through onChange and the store like any
+ * client's.
+ */
+export interface DirectConnection extends Attachment {
+  readonly source: 'direct'
+  readonly document: CollabDocument
+  readonly documentName: string
+  /**
+   * Runs `fn(document)` in one Yjs transaction whose origin is this connection.
+   *
+   * @returns a promise that resolves once every onChange hook for the change has resolved.
+   * @rejects with FST_COLLAB_CLOSED after `disconnect()`, once `fastify.close()`
+   *   began or after the document unloaded, with FST_COLLAB_STORE_BACKLOG while
+   *   the unstored backlog passes `maxUnstoredBytes` (`fn` is then not called),
+   *   with what `fn` threw, or with the first failing onChange hook's error.
+   */
+  transact: (fn: (document: Y.Doc) => void) => Promise<void>
+  /**
+   * Detaches. When it was the last connection, the document is stored and
+   * unloaded; the promise resolves when that store (or unload) has ended.
+   * Calling it again does nothing.
+   */
+  disconnect: () => Promise<void>
+}
+
+/** `fastify.collab`: the Yjs collaboration backend. */
+export interface Collab {
+  /**
+   * Serves an upgraded socket: y-websocket or Hocuspocus, told apart by the
+   * first frame (see the `protocol` option). Failures of the client close the
+   * socket with a documented close code. Call it in the same turn as
+   * `await reply.upgrade()` resolves, or `socket.pause()` first (see the README).
+   *
+   * @param socket the `ws` WebSocket from `reply.upgrade()`
+   * @param request the upgraded request, passed to every hook
+   * @param documentName the document a y-websocket socket binds to (required
+   *   for y-websocket); for Hocuspocus, the only name allowed on this socket
+   * @param context the initial hook context, copied per document. Default `{}`.
+   * @throws {FST_COLLAB_SOCKET_IN_USE} when the socket is already served.
+   */
+  handleConnection: (socket: WebSocket, request: FastifyRequest, documentName?: string, context?: HookContext) => void
+  /**
+   * Opens server-side access to a document, loading it if needed.
+   *
+   * @rejects with FST_COLLAB_CLOSED while `fastify.close()` runs, or with
+   *   the onLoadDocument error.
+   */
+  openDirectConnection: (documentName: string, context?: HookContext) => Promise<DirectConnection>
+  /** Loaded documents, including those still loading. */
+  getDocumentsCount: () => number
+  /** Socket sessions plus direct connections over every document. */
+  getConnectionsCount: () => number
+  /** Closes the sockets on one document, or on all, with 4205 (Reset Connection): clients reconnect. */
+  closeConnections: (documentName?: string) => void
+  /** The loaded documents by name. */
+  readonly documents: ReadonlyMap<string, CollabDocument>
+  /** The root Fastify logger, so extensions can log outside any request (hook payloads carry `instance`). */
+  readonly log: FastifyBaseLogger
+  /** This instance's id, unique per process start: with `scaleOut`, the name other instances know it by. */
+  readonly instanceId: string
+  /**
+   * The instance that owns a document: with `scaleOut`, the live holder of its lease (maybe this one);
+   * without, this instance when the document is loaded here. Resolves null when nobody holds it.
+   * @rejects with node-redis's error when Redis cannot be reached.
+   */
+  ownerOf: (documentName: string) => Promise<string | null>
+}
+
+/** A frame a session handles once its connection is attached to the document. */
+export type DocumentMessage =
+  | SyncMessage
+  | { type: 'awareness', update: Uint8Array }
+  | { type: 'query-awareness' }
+  | { type: 'stateless', payload: string }
+
+/** Something a document broadcasts to: a socket session. */
+export interface Receiver {
+  readonly codec: Codec
+  readonly address: string
+  send: (frame: Uint8Array) => void
+  /** Closes the socket with 4205 (Reset Connection): the client reconnects and resyncs. */
+  reset: () => void
+}
+
+/**
+ * A document's session as its socket sees it: a local session on a document
+ * loaded here, or, with `scaleOut`, a proxy to the instance that owns it.
+ */
+export interface AttachedSession {
+  readonly documentName: string
+  readonly codec: Codec
+  /** The Hocuspocus address ('' for y-websocket). */
+  readonly address: string
+  /** Handles a decoded client frame. */
+  receive: (message: DocumentMessage, frame: Uint8Array) => void
+  /** Sends what a newly attached client needs first. */
+  greet: () => void
+  /** The client left (its socket closed, or it closed the document). */
+  leave: () => void
+}
+
+/** What a proxied session needs of the socket it serves (a Connection). */
+export interface ProxiedSocket {
+  /** Sends a frame to the client. */
+  send: (frame: Uint8Array) => void
+  /** Closes the socket with a close code and logs why, at warn. */
+  fail: (code: CloseCodeValue, reason: string, error?: unknown) => void
+  /** Closes the whole socket. */
+  close: (code: CloseCodeValue, reason: string) => void
+  /** Ends one session (the whole socket for y-websocket). */
+  endSession: (session: AttachedSession) => void
+  /** Stops reading from the socket (counted: each pause needs its resume). */
+  pause: () => void
+  resume: () => void
+}
+
+/** Where a document is served: here, under a fencing epoch, or by another instance. */
+export type Placement = { readonly here: true, readonly epoch: number } | { readonly here: false, readonly owner: string }
+
+/** What a socket here asks of a document's owner elsewhere. */
+export interface ProxyInit {
+  documentName: string
+  /** The Hocuspocus address ('' for y-websocket). */
+  address: string
+  codec: Codec
+  readOnly: boolean
+  context: HookContext
+  request: FastifyRequest
+}
+
+/**
+ * The contract between the collab core and a scale-out (`fastify-collab/redis`): where a document is
+ * served, and how a socket here reaches a document owned elsewhere. The core depends on this contract
+ * only, never on the scale-out.
+ */
+export interface Router {
+  /** Where a document is served; claims it for this instance when no live instance holds it. */
+  place: (documentName: string) => Promise<Placement>
+  /**
+   * Opens a session on `owner` for `socket`.
+   * @returns null when `owner` no longer serves the document (it moved, or the owner is gone): place it again.
+   */
+  proxy: (socket: ProxiedSocket, owner: string, init: ProxyInit) => Promise<AttachedSession | null>
+  /** A document loaded under `epoch` unloaded here: its lease goes back. */
+  unloaded: (documentName: string, epoch: number) => void
+  /**
+   * Loading a document under `epoch` failed: the store has recorded a `higher` epoch (Redis lost its data).
+   * Resolves once the next place() will claim above it.
+   */
+  fenced: (documentName: string, epoch: number, higher: number) => Promise<void>
+  /** The store refused a write to a document under this instance's epoch: another instance owns it now. */
+  lose: (documentName: string, reason: string) => void
+  /** The live owner of a document, or null. */
+  ownerOf: (documentName: string) => Promise<string | null>
+  /** Once every document here has unloaded: ends the sessions served for other instances and disconnects. */
+  close: () => Promise<void>
+}

@@ -1,0 +1,121 @@
+// Fencing through the extension, on every store: a stale owner's writes fail with
+// FST_COLLAB_STORAGE_FENCED and change nothing, across two real processes too.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import * as Y from 'yjs'
+import { storageExtension } from 'fastify-collab'
+import { stores } from './stores.js'
+import { captureLog, change, counting, loaded, storeWorker, track, typedUpdates } from './support.js'
+
+const fenced = (epoch, documents = ['doc']) => (error) => {
+  assert.equal(error.code, 'FST_COLLAB_STORAGE_FENCED')
+  assert.deepEqual(error.documents, documents)
+  assert.equal(error.epoch, epoch)
+  return true
+}
+
+for (const store of stores) {
+  test(`${store.name}: two processes claim in turn; the stale one never writes or acknowledges again`, { timeout: 30_000 }, async (t) => {
+    const backend = await store.open(t)
+    if (backend === null) return
+    const a = await storeWorker(t, backend.config)
+    const b = await storeWorker(t, backend.config)
+
+    assert.deepEqual(await a.call({ op: 'load', documentName: 'doc', epoch: 1 }), { id: 1, ok: true, result: '' })
+    const typed = await a.call({ op: 'type', documentName: 'doc', count: 3, prefix: 'a' })
+    assert.equal(typed.ok, true)
+    const b1 = await b.call({ op: 'load', documentName: 'doc', epoch: 2 })
+    assert.equal(b1.result, typed.result, 'the new owner loads what the old one had acknowledged')
+    const before = await backend.tables()
+    assert.deepEqual(before.fences, [{ document: 'doc', epoch: 2 }])
+
+    const late = await a.call({ op: 'type', documentName: 'doc', count: 2, prefix: 'late' })
+    assert.equal(late.ok, false, 'the stale owner acknowledges nothing')
+    assert.ok(fenced(2)(late.error))
+    const compacted = await a.call({ op: 'store', documentName: 'doc' })
+    assert.equal(compacted.error.code, 'FST_COLLAB_STORAGE_COMPACT')
+    assert.ok(fenced(2)(compacted.error.cause))
+    assert.deepEqual(await backend.tables(), before, 'the stale owner changed nothing')
+
+    // Once fenced, refused at once; it can still unload (no veto), and an old epoch cannot claim back.
+    assert.equal((await a.call({ op: 'type', documentName: 'doc', prefix: 'again' })).error.code, 'FST_COLLAB_STORAGE_FENCED')
+    assert.equal((await a.call({ op: 'unload', documentName: 'doc' })).ok, true)
+    const reclaim = await a.call({ op: 'load', documentName: 'doc', epoch: 1 })
+    assert.equal(reclaim.error.code, 'FST_COLLAB_STORAGE_LOAD')
+    assert.ok(fenced(2)(reclaim.error.cause))
+
+    // The new owner goes on; a later claim by the first process sees everything it wrote.
+    const written = await b.call({ op: 'type', documentName: 'doc', count: 2, prefix: 'b' })
+    assert.equal(written.ok, true)
+    assert.equal((await b.call({ op: 'store', documentName: 'doc' })).ok, true)
+    const reloaded = await a.call({ op: 'load', documentName: 'doc', epoch: 3 })
+    assert.equal(reloaded.result, written.result)
+    assert.equal((await b.call({ op: 'type', documentName: 'doc', prefix: 'b-stale' })).error.code, 'FST_COLLAB_STORAGE_FENCED')
+    await Promise.all([a.call({ op: 'destroy' }), b.call({ op: 'destroy' })])
+  })
+
+  test(`${store.name}: in one group commit, a fenced document's changes are rejected and the others' written at once`, async (t) => {
+    const backend = await store.open(t)
+    if (backend === null) return
+    const capture = captureLog()
+    const storage = counting(backend.storage())
+    const stale = storageExtension(storage, { log: capture.log })
+    const owner = backend.extension()
+    t.after(() => Promise.all([stale.onDestroy(), owner.onDestroy()]))
+    const x = await loaded(stale, 'x', 1)
+    const y = await loaded(stale, 'y', 1)
+    await loaded(owner, 'x', 2)
+
+    const xs = typedUpdates(3, 'x').updates.map((update) => stale.onChange(change('x', x, update)))
+    const ys = typedUpdates(3, 'y').updates.map((update) => stale.onChange(change('y', y, update)))
+    const xStates = xs.map(track)
+    await Promise.all(ys)
+    for (const ack of xs) await assert.rejects(ack, fenced(2, ['x']))
+    assert.ok(xStates.every((state) => state.settled))
+    assert.deepEqual(storage.appends, [6, 3], 'the batch, then at once the rest without x')
+    assert.equal(capture.lines.length, 0, 'a fence is not a failure to retry: nothing logged, no backoff')
+    const tables = await backend.tables()
+    assert.deepEqual(tables.updates.map((row) => [row.document, row.seq]), [['y', 1], ['y', 2], ['y', 3]])
+
+    // Fenced: later changes are refused without a storage call, and the unload is not vetoed.
+    await assert.rejects(stale.onChange(change('x', x, typedUpdates(1, 'z').updates[0])), fenced(2, ['x']))
+    assert.deepEqual(storage.appends, [6, 3])
+    await stale.beforeUnloadDocument({ documentName: 'x' })
+    await stale.afterUnloadDocument({ documentName: 'x' })
+    assert.deepEqual(storage.compactions, [])
+
+    // Loaded again under a newer claim, the log continues after what the store holds.
+    const again = await loaded(stale, 'x', 3)
+    await stale.onChange(change('x', again, typedUpdates(1, 'new').updates[0]))
+    assert.deepEqual((await backend.tables()).updates.filter((row) => row.document === 'x').map((row) => row.seq), [1])
+  })
+
+  test(`${store.name}: the extension fences; a load with a bad epoch throws a coded error`, async (t) => {
+    const backend = await store.open(t)
+    if (backend === null) return
+    const extension = backend.extension()
+    t.after(() => extension.onDestroy())
+    assert.equal(extension.fencing, true)
+    for (const epoch of [-1, 1.5, Number.NaN, '2']) {
+      await assert.rejects(extension.onLoadDocument({ documentName: 'doc', document: new Y.Doc(), epoch }), { code: 'FST_COLLAB_INVALID_OPTION' }, String(epoch))
+    }
+    assert.deepEqual((await backend.tables()).fences, [])
+  })
+}
+
+test('a storage without claim: fencing is false, and a load with an epoch fails loudly instead of ignoring it', async () => {
+  const calls = []
+  const storage = {
+    load (name) { calls.push('load'); return { snapshot: null, updates: [], seq: 0 } },
+    append () {},
+    compact () {},
+    close () {}
+  }
+  const extension = storageExtension(storage)
+  assert.equal(extension.fencing, false)
+  await assert.rejects(extension.onLoadDocument({ documentName: 'doc', document: new Y.Doc(), epoch: 1 }), { code: 'FST_COLLAB_STORAGE_UNFENCED' })
+  assert.deepEqual(calls, [], 'nothing was loaded')
+  await extension.onLoadDocument({ documentName: 'doc', document: new Y.Doc() })
+  assert.deepEqual(calls, ['load'], 'without an epoch nothing changes')
+  await extension.onDestroy()
+})

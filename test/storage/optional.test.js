@@ -1,0 +1,103 @@
+// The stores' drivers are optional: nothing loads them before a store opens, and a missing one gives a
+// coded error (or, for SQLite on a runtime that has node:sqlite, the built-in driver).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { cpSync, mkdirSync, symlinkSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { sqliteStores } from './stores.js'
+import { tempDir } from './support.js'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+
+// In a fresh process, because this test process loads the drivers itself.
+function loadedAfter (module, script) {
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', `
+    import { createRequire } from 'node:module'
+    ${script}
+    const cache = createRequire(import.meta.url).cache
+    process.stdout.write(JSON.stringify(Object.keys(cache).some((path) => path.includes('/node_modules/${module}/'))))
+  `], { cwd: root, encoding: 'utf8' })
+  return JSON.parse(out)
+}
+
+/** Runs `script` against the built package in a folder whose node_modules lacks the store drivers. */
+function withoutDrivers (t, script) {
+  const dir = tempDir(t)
+  cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true })
+  mkdirSync(join(dir, 'node_modules', '@fastify'), { recursive: true })
+  for (const name of ['yjs', 'lib0', '@fastify/error']) symlinkSync(join(root, 'node_modules', name), join(dir, 'node_modules', name))
+  return execFileSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8' })
+}
+
+let nodeSqlite = true
+try {
+  createRequire(import.meta.url)('node:sqlite')
+} catch {
+  nodeSqlite = false
+}
+
+const betterSqlite3 = sqliteStores.some((store) => store.driver === 'better-sqlite3')
+
+test('better-sqlite3 is not loaded by the core, nor by importing fastify-collab/sqlite, only by opening a store on it', (t) => {
+  assert.equal(loadedAfter('better-sqlite3', "await import('fastify-collab')"), false)
+  assert.equal(loadedAfter('better-sqlite3', "await import('fastify-collab/sqlite')"), false)
+  if (!betterSqlite3) return t.diagnostic('better-sqlite3 does not load on this Node: not opened')
+  assert.equal(loadedAfter('better-sqlite3', `
+    const { SqliteStorage } = await import('fastify-collab/sqlite')
+    const { mkdtempSync, rmSync } = await import('node:fs')
+    const dir = mkdtempSync((await import('node:os')).tmpdir() + '/fastify-collab-optional-')
+    new SqliteStorage({ path: dir + '/a.db', driver: 'better-sqlite3' }).close()
+    rmSync(dir, { recursive: true })
+  `), true)
+})
+
+test('pg is not loaded by the core, nor by importing fastify-collab/postgres, only by a store made from a connection string', () => {
+  assert.equal(loadedAfter('pg', "await import('fastify-collab')"), false)
+  assert.equal(loadedAfter('pg', "await import('fastify-collab/postgres')"), false)
+  assert.equal(loadedAfter('pg', `
+    const { PostgresStorage } = await import('fastify-collab/postgres')
+    await new PostgresStorage({ connectionString: 'postgres://nobody@127.0.0.1:1/none' }).close()
+  `), true)
+})
+
+test(nodeSqlite
+  ? 'without better-sqlite3 installed, sqlite() runs on node:sqlite, and naming better-sqlite3 throws FST_COLLAB_SQLITE_MISSING'
+  : 'without better-sqlite3 installed and no node:sqlite in this Node, sqlite() throws FST_COLLAB_SQLITE_MISSING', (t) => {
+  const out = withoutDrivers(t, `
+    const { SqliteStorage } = await import('./dist/lib/sqlite/index.js')
+    const result = {}
+    for (const driver of [undefined, 'better-sqlite3']) {
+      try {
+        const storage = new SqliteStorage({ path: 'a.db', driver })
+        result[driver ?? 'default'] = storage.driver
+        storage.close()
+      } catch (error) {
+        result[driver ?? 'default'] = error.code
+      }
+    }
+    process.stdout.write(JSON.stringify(result))
+  `)
+  assert.deepEqual(JSON.parse(out), {
+    default: nodeSqlite ? 'node:sqlite' : 'FST_COLLAB_SQLITE_MISSING',
+    'better-sqlite3': 'FST_COLLAB_SQLITE_MISSING'
+  })
+})
+
+test('without pg installed, postgres() throws FST_COLLAB_POSTGRES_MISSING for a connection string, and works with a given pool', (t) => {
+  const out = withoutDrivers(t, `
+    const { postgres } = await import('./dist/lib/postgres/index.js')
+    const result = []
+    try {
+      postgres({ connectionString: 'postgres://localhost/db' })
+    } catch (error) {
+      result.push(error.code)
+    }
+    const pool = { query: async () => ({ rows: [] }), connect: async () => ({}), end: async () => {} }
+    result.push(postgres({ pool }).fencing)
+    process.stdout.write(JSON.stringify(result))
+  `)
+  assert.deepEqual(JSON.parse(out), ['FST_COLLAB_POSTGRES_MISSING', true])
+})

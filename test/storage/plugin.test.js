@@ -1,0 +1,104 @@
+// The store under the real plugin with real providers, on every store.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import * as Y from 'yjs'
+import { acknowledged, startCollabServer, synced } from '../helpers/server.js'
+import { untilDocs, waitFor, when } from '../helpers/wait.js'
+import { stores } from './stores.js'
+import { captureLog } from './support.js'
+
+for (const store of stores) {
+  test(`${store.name}: Hocuspocus edits are in the log when acknowledged, and a restarted server loads them`, async (t) => {
+    const backend = await store.open(t)
+    if (backend === null) return
+    const first = await startCollabServer(t, { extensions: [backend.extension()] })
+    const writer = first.hocus('notes')
+    await synced(writer)
+    const text = writer.document.getText('text')
+    for (let i = 0; i < 20; i++) text.insert(text.length, `line ${i}\n`)
+    await acknowledged(writer)
+    const expected = text.toString()
+    const onDisk = new Y.Doc()
+    for (const row of (await backend.tables()).updates) Y.applyUpdate(onDisk, row.data)
+    assert.equal(onDisk.getText('text').toString(), expected, 'in the log by the time the client saw SyncStatus')
+    first.drop(writer)
+    await first.app.close()
+
+    const second = await startCollabServer(t, { extensions: [backend.extension()] })
+    const reader = second.hocus('notes')
+    await synced(reader)
+    assert.equal(reader.document.getText('text').toString(), expected)
+  })
+
+  test(`${store.name}: y-websocket edits survive a restart; the last disconnect compacts the log into the snapshot`, async (t) => {
+    const backend = await store.open(t)
+    if (backend === null) return
+    const first = await startCollabServer(t, { extensions: [backend.extension()] })
+    const a = first.yws('room/α')
+    const b = first.yws('room/α')
+    await Promise.all([synced(a), synced(b)])
+    a.doc.getText('text').insert(0, 'from a. ')
+    b.doc.getText('text').insert(0, 'from b. ')
+    const converged = () => a.doc.getText('text').toString() === b.doc.getText('text').toString() && a.doc.getText('text').length === 16
+    await untilDocs([a.doc, b.doc], converged)
+    const expected = a.doc.getText('text').toString()
+    first.drop(a)
+    first.drop(b)
+    await first.app.close()
+    const tables = (await backend.tables())
+    assert.deepEqual(tables.updates, [], 'compacted on unload')
+    assert.deepEqual(tables.snapshots.map((row) => row.document), ['room/α'])
+
+    const second = await startCollabServer(t, { extensions: [backend.extension()] })
+    const c = second.yws('room/α')
+    await synced(c)
+    assert.equal(c.doc.getText('text').toString(), expected)
+  })
+
+  test(`${store.name}: while the store is locked the acknowledgement waits and a coded error goes to the app log; it comes once the lock goes`, async (t) => {
+    const backend = await store.open(t)
+    if (backend === null) return
+    const capture = captureLog()
+    const server = await startCollabServer(t, { extensions: [backend.extension({ ...backend.lockOptions, retry: { initialDelay: 5, maxDelay: 20 } })] }, { fastify: { logger: capture.logger } })
+    const writer = server.hocus('locked')
+    await synced(writer)
+    const lock = await backend.lock()
+    const failure = when(capture.events, 'line', { predicate: (line) => line.err?.code === 'FST_COLLAB_STORAGE_APPEND', what: 'a logged append failure' })
+    writer.document.getText('text').insert(0, 'kept in memory')
+    const [line] = await failure
+    assert.match(line.causeCode, backend.lockedCode)
+    await when(capture.events, 'line', { predicate: (line) => line.err?.code === 'FST_COLLAB_STORAGE_APPEND', what: 'a second attempt' })
+    assert.ok(writer.unsyncedChanges > 0, 'no SyncStatus yet')
+    await lock.release()
+    await acknowledged(writer)
+    assert.equal((await backend.tables()).updates.length, 1)
+  })
+
+  test(`${store.name}: a document unloaded and loaded again in the same process continues its log after the snapshot`, async (t) => {
+    const backend = await store.open(t)
+    if (backend === null) return
+    const server = await startCollabServer(t, { extensions: [backend.extension()] })
+    const first = server.hocus('again')
+    await synced(first)
+    first.document.getText('text').insert(0, 'one ')
+    await acknowledged(first)
+    server.drop(first)
+    await waitFor(() => server.app.collab.getDocumentsCount() === 0, { what: 'the document to unload' })
+    assert.deepEqual((await backend.tables()).snapshots.map((row) => row.seq), [1])
+
+    const second = server.hocus('again')
+    await synced(second)
+    assert.equal(second.document.getText('text').toString(), 'one ')
+    second.document.getText('text').insert(4, 'two')
+    await acknowledged(second)
+    assert.deepEqual((await backend.tables()).updates.map((row) => row.seq), [2])
+    const expected = second.document.getText('text').toString()
+    server.drop(second)
+    await server.app.close()
+
+    const restarted = await startCollabServer(t, { extensions: [backend.extension()] })
+    const third = restarted.hocus('again')
+    await synced(third)
+    assert.equal(third.document.getText('text').toString(), expected)
+  })
+}

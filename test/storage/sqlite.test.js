@@ -1,0 +1,175 @@
+// What only the SQLite store has: the file, its two drivers, read-only files, several processes on one file.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { SqliteStorage } from 'fastify-collab/sqlite'
+import { openSqlite, sqliteStores } from './stores.js'
+import { captureLog, change, loaded, logged, storeWorker, tempDir, track, typedUpdates } from './support.js'
+
+const retry = { initialDelay: 5, maxDelay: 20 }
+const bytes = (...values) => new Uint8Array(values)
+
+// `chattr +i` makes a file immutable even for root, which chmod cannot; it needs root and a file system
+// with inode flags (ext4, xfs, btrfs).
+function chattr (flag, ...files) {
+  execFileSync('chattr', [flag, ...files], { stdio: 'pipe' })
+}
+function chattrWorks (dir) {
+  try {
+    const probe = join(dir, 'probe')
+    execFileSync('touch', [probe])
+    chattr('+i', probe)
+    chattr('-i', probe)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Skips where chattr cannot make a file read-only; under CI=true that is a failure, never a skip. */
+function skipWithoutChattr (t, dir) {
+  if (chattrWorks(dir)) return false
+  const message = 'chattr +i is not available here (needs root and ext4/xfs/btrfs)'
+  if (process.env.CI === 'true') assert.fail(`${message}: CI must run the read-only tests`)
+  t.skip(message)
+  return true
+}
+
+for (const store of sqliteStores) {
+  const { driver } = store
+
+  test(`${store.name}: the file is in WAL mode and keeps its data across instances`, async (t) => {
+    const backend = await store.open(t)
+    const first = backend.storage({ synchronous: 'FULL' })
+    assert.equal(first.driver, driver)
+    first.append([{ documentName: 'a', seq: 1, update: bytes(1) }])
+    first.close()
+    const db = openSqlite(driver, backend.path, { readonly: true })
+    assert.deepEqual(db.all('PRAGMA journal_mode').map((row) => row.journal_mode), ['wal'])
+    db.close()
+    const second = backend.storage()
+    t.after(() => second.close())
+    assert.deepEqual(second.load('a').updates.map((u) => [...u]), [[1]])
+  })
+
+  test(`${store.name}: bad options and unusable files throw coded errors`, (t) => {
+    const dir = tempDir(t)
+    const path = join(dir, 'a.db')
+    assert.throws(() => new SqliteStorage({ driver }), (error) => error instanceof TypeError && error.code === 'FST_COLLAB_INVALID_OPTION')
+    assert.throws(() => new SqliteStorage({ path, driver, synchronous: 'OFF' }), { code: 'FST_COLLAB_INVALID_OPTION' })
+    assert.throws(() => new SqliteStorage({ path, driver, busyTimeout: -1 }), { code: 'FST_COLLAB_INVALID_OPTION' })
+    assert.throws(() => new SqliteStorage({ path, driver: 'sqlite3' }), { code: 'FST_COLLAB_INVALID_OPTION' })
+    mkdirSync(join(dir, 'a-directory'))
+    assert.throws(() => new SqliteStorage({ path: join(dir, 'a-directory'), driver }), (error) => {
+      assert.equal(error.code, 'FST_COLLAB_STORAGE_OPEN')
+      assert.match(error.cause.code, /^SQLITE_/)
+      return true
+    })
+  })
+
+  test(`${store.name}: a claim that meets another connection's write lock is retried without blocking, then gives up with SQLITE_BUSY`, async (t) => {
+    const backend = await store.open(t)
+    const storage = backend.storage()
+    t.after(() => storage.close())
+    let lock = await backend.lock()
+    // The first attempt runs in the call and fails at once (busyTimeout 0); the retry after the release succeeds.
+    const claimed = storage.claim('doc', 1)
+    await lock.release()
+    await claimed
+    assert.deepEqual((await backend.tables()).fences, [{ document: 'doc', epoch: 1 }])
+
+    lock = await backend.lock()
+    t.after(() => lock.release())
+    await assert.rejects(storage.claim('doc', 2), (error) => error.code.startsWith('SQLITE_BUSY'))
+  })
+
+  test(`${store.name}: a file that turns read-only (immutable) under an open store: logged, retried, nothing lost`, { timeout: 10_000 }, async (t) => {
+    const backend = await store.open(t)
+    if (skipWithoutChattr(t, tempDir(t))) return
+    // Not the -shm file: SQLite maps it into memory, and a write to an immutable mapping is SIGBUS.
+    const files = [backend.path, `${backend.path}-wal`]
+    const capture = captureLog()
+    const extension = backend.extension({ retry, log: capture.log })
+    t.after(() => extension.onDestroy())
+    const doc = await loaded(extension)
+    const { updates } = typedUpdates(4)
+    await extension.onChange(change('doc', doc, updates[0]))
+
+    chattr('+i', ...files)
+    t.after(() => { try { chattr('-i', ...files) } catch {} })
+    const failed = logged(capture, 'FST_COLLAB_STORAGE_APPEND')
+    const acks = updates.slice(1).map((update) => extension.onChange(change('doc', doc, update)))
+    const states = acks.map(track)
+    const line = await failed
+    assert.match(line.causeCode, /^SQLITE_(IOERR|READONLY)/)
+    await logged(capture, 'FST_COLLAB_STORAGE_APPEND')
+    assert.ok(states.every((state) => !state.settled))
+
+    chattr('-i', ...files)
+    await Promise.all(acks)
+    assert.deepEqual((await backend.tables()).updates.map((row) => row.seq), [1, 2, 3, 4])
+  })
+
+  test(`${store.name}: a store opened on a read-only file reopens it once it is writable again`, { timeout: 10_000 }, async (t) => {
+    const backend = await store.open(t)
+    if (skipWithoutChattr(t, tempDir(t))) return
+    backend.storage().close()
+    chattr('+i', backend.path)
+    t.after(() => { try { chattr('-i', backend.path) } catch {} })
+
+    const capture = captureLog()
+    const extension = backend.extension({ retry, log: capture.log })
+    t.after(() => extension.onDestroy())
+    const doc = await loaded(extension)
+    const failed = logged(capture, 'FST_COLLAB_STORAGE_APPEND')
+    const ack = extension.onChange(change('doc', doc, typedUpdates(1).updates[0]))
+    assert.match((await failed).causeCode, /^SQLITE_READONLY/)
+    chattr('-i', backend.path)
+    await ack
+    assert.equal((await backend.tables()).updates.length, 1)
+  })
+
+  test(`${store.name}: two processes write one file at once with busyTimeout 0: SQLITE_BUSY is retried, nothing is lost`, { timeout: 60_000 }, async (t) => {
+    const backend = await store.open(t)
+    const workers = [await storeWorker(t, backend.config), await storeWorker(t, backend.config)]
+    await Promise.all(workers.map((worker, i) => worker.call({ op: 'load', documentName: `doc${i}` })))
+    // Ten rounds of 200 updates per process, both processes in flight at once.
+    let texts = []
+    for (let round = 0; round < 10; round++) {
+      const answers = await Promise.all(workers.map((worker, i) => worker.call({ op: 'type', documentName: `doc${i}`, count: 200, prefix: `r${round}` })))
+      assert.ok(answers.every((answer) => answer.ok), JSON.stringify(answers.find((answer) => !answer.ok)))
+      texts = answers.map((answer) => answer.result)
+    }
+    await Promise.all(workers.map((worker) => worker.call({ op: 'destroy' })))
+    const { updates } = await backend.tables()
+    for (const i of [0, 1]) {
+      assert.deepEqual(updates.filter((row) => row.document === `doc${i}`).map((row) => row.seq), Array.from({ length: 2000 }, (_, k) => k + 1))
+    }
+    const reader = backend.extension()
+    t.after(() => reader.onDestroy())
+    for (const i of [0, 1]) assert.equal((await loaded(reader, `doc${i}`)).getText('text').toString(), texts[i])
+    const busy = workers.map((worker) => worker.stderr.split('\n').filter((line) => line.includes('SQLITE_BUSY')).length)
+    t.diagnostic(`appends retried after SQLITE_BUSY: ${busy.join(' and ')}`)
+  })
+}
+
+test('both drivers read and write the same file', { skip: sqliteStores.length < 2 && 'this runtime has one SQLite driver' }, async (t) => {
+  const path = join(tempDir(t), 'shared.db')
+  const [one, other] = sqliteStores.map((store) => store.driver)
+  const first = new SqliteStorage({ path, driver: one })
+  first.append([{ documentName: 'a', seq: 1, update: bytes(1, 2) }])
+  await first.claim('a', 4)
+  first.compact('a', bytes(0xaa), 1, 4)
+  first.append([{ documentName: 'a', seq: 2, update: bytes(3) }])
+  first.close()
+  const second = new SqliteStorage({ path, driver: other })
+  t.after(() => second.close())
+  assert.equal(second.driver, other)
+  const stored = second.load('a')
+  assert.deepEqual([...stored.snapshot], [0xaa])
+  assert.deepEqual(stored.updates.map((u) => [...u]), [[3]])
+  assert.equal(stored.seq, 2)
+  assert.throws(() => second.append([{ documentName: 'a', seq: 3, update: bytes(4), epoch: 3 }]), { code: 'FST_COLLAB_STORAGE_FENCED', epoch: 4 })
+})
