@@ -4,27 +4,35 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { postgresOrSkip } from './postgres.js'
 import { startRedis } from './redis.js'
 import { connectClients } from './server.js'
+import { storedItems } from './typist.js'
 import { waitFor } from './wait.js'
 
 const fixture = new URL('../fixtures/cluster-server.js', import.meta.url).pathname
 
 /**
  * A scale-out cluster of real processes: a redis-server and `count` instances of
- * test/fixtures/cluster-server.js sharing one store (an SQLite file by default),
- * all killed after the test.
+ * test/fixtures/cluster-server.js sharing one store, all killed after the test.
  *
  * @param {import('node:test').TestContext} t
- * @param {{ count?: number, env?: Record<string, string>, store?: string }} [options]
- *   `env` for every instance (e.g. HEARTBEAT_TIMEOUT); `store` as STORE (default `sqlite:<temp>/collab.sqlite`).
- * @returns {Promise<{ redis: import('./redis.js').RedisServer, nodes: ClusterNode[], store: string, start: () => Promise<ClusterNode> }>}
+ * @param {{ count?: number, env?: Record<string, string>, store?: 'sqlite' | 'postgres' }} [options]
+ *   `env` for every instance (e.g. HEARTBEAT_TIMEOUT); `store`: one SQLite file (default), or a real
+ *   PostgreSQL server the test starts.
+ * @returns {Promise<Cluster | null>} null when the test was skipped: PostgreSQL is not installed (see postgresOrSkip).
  */
-export async function startCluster (t, { count = 3, env = {}, store } = {}) {
+export async function startCluster (t, { count = 3, env = {}, store = 'sqlite' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'collab-cluster-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
+  let where = `sqlite:${join(dir, 'collab.sqlite')}`
+  if (store === 'postgres') {
+    const server = await postgresOrSkip(t)
+    if (server === null) return null
+    where = `postgres:${server.connectionString}`
+  }
   const redis = await startRedis(t)
-  const shared = { REDIS_URL: redis.url, STORE: store ?? `sqlite:${join(dir, 'collab.sqlite')}`, ...env }
+  const shared = { REDIS_URL: redis.url, STORE: where, ...env }
   const start = async () => {
     const node = new ClusterNode(shared)
     t.after(() => node.kill('SIGKILL'))
@@ -33,7 +41,30 @@ export async function startCluster (t, { count = 3, env = {}, store } = {}) {
   }
   const nodes = []
   for (let i = 0; i < count; i++) nodes.push(await start())
-  return { redis, nodes, store: shared.STORE, start }
+  return { redis, nodes, store: where, start, storedItems: (documentName) => readStore(where, documentName) }
+}
+
+/**
+ * @typedef {object} Cluster
+ * @property {import('./redis.js').RedisServer} redis
+ * @property {ClusterNode[]} nodes
+ * @property {string} store the STORE the instances share
+ * @property {() => Promise<ClusterNode>} start starts one more instance
+ * @property {(documentName: string) => Promise<Set<unknown>>} storedItems the items of a document as the
+ *   store holds them, read as a fresh process without Redis would (see typist.js)
+ */
+
+async function readStore (store, documentName) {
+  const [kind, ...rest] = store.split(':')
+  const where = rest.join(':')
+  const storage = kind === 'postgres'
+    ? new (await import('fastify-collab/postgres')).PostgresStorage({ connectionString: where })
+    : new (await import('fastify-collab/sqlite')).SqliteStorage({ path: where })
+  try {
+    return await storedItems(storage, documentName)
+  } finally {
+    await storage.close()
+  }
 }
 
 /** One instance: its process, port, instance id, log lines, and real clients connected to it. */
