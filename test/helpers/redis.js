@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -50,6 +50,41 @@ export async function startRedis (t) {
     rmSync(dir, { recursive: true, force: true })
   })
   return server
+}
+
+/**
+ * A real Redis Sentinel (`redis-server --sentinel`) on a free port, monitoring
+ * `master` under the name `collab`, with a node-redis Sentinel client for it.
+ * Stopped after the test.
+ *
+ * @param {import('node:test').TestContext} t
+ * @param {RedisServer} master
+ * @returns {Promise<{ port: number, name: string }>}
+ */
+export async function startSentinel (t, master) {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'collab-sentinel-'))
+  const config = join(dir, 'sentinel.conf')
+  writeFileSync(config, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor collab 127.0.0.1 ${master.port} 1\n`)
+  const child = spawn(REDIS_SERVER, [config, '--sentinel'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL')
+      await once(child, 'exit')
+    }
+    rmSync(dir, { recursive: true, force: true })
+  })
+  let output = ''
+  child.stdout.setEncoding('utf8')
+  // The sentinel logs "+monitor master collab …" once it watches the master.
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk) => {
+      output += chunk
+      if (output.includes('+monitor master collab')) resolve()
+    })
+    child.once('exit', (code) => reject(new Error(`redis-server --sentinel exited with ${code}: ${output}`)))
+  })
+  return { port, name: 'collab' }
 }
 
 /** One redis-server process that can be killed and started again on the same port. */

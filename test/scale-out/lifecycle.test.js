@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { sqlite } from 'fastify-collab/sqlite'
 import { redis } from 'fastify-collab/redis'
-import { redisMissing, startRedis } from '../helpers/redis.js'
+import { createSentinel } from 'redis'
+import { redisMissing, startRedis, startSentinel } from '../helpers/redis.js'
 import { connectClients, listenCollab, synced } from '../helpers/server.js'
 import { when, waitFor } from '../helpers/wait.js'
 
@@ -13,14 +14,14 @@ const skip = redisMissing()
 const timings = { heartbeatInterval: 100, heartbeatTimeout: 500, leaseMs: 3000 }
 
 /** Two in-process instances on one Redis and one SQLite file, closed after the test. */
-async function pair (t, options = {}, perInstance = () => ({})) {
+async function pair (t, options = {}, perInstance = () => ({}), scaleOut = (server) => redis({ url: server.url, ...timings })) {
   const server = await startRedis(t)
   const dir = mkdtempSync(join(tmpdir(), 'collab-pair-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   const start = async (index) => {
     const { app, url } = await listenCollab({
       extensions: [sqlite({ path: join(dir, 'collab.sqlite') })],
-      scaleOut: redis({ url: server.url, ...timings }),
+      scaleOut: await scaleOut(server),
       ...options,
       ...perInstance(index)
     })
@@ -95,4 +96,18 @@ test('document hooks run on the owner, once per change, with the proxied session
   await waitFor(() => changes[0].length === 1, { what: 'one onChange on the owner' })
   assert.deepEqual(changes, [[{ source: 'connection', remote: true, instanceId: edge.app.collab.instanceId }], []])
   assert.deepEqual(connected, [[false, true], []])
+})
+
+test('through a Redis Sentinel client (createSentinel): two instances serve one document', { skip, timeout: 30_000 }, async (t) => {
+  const [owner, edge] = await pair(t, {}, () => ({}), async (server) => {
+    const sentinel = await startSentinel(t, server)
+    return redis({ client: createSentinel({ name: sentinel.name, sentinelRootNodes: [{ host: '127.0.0.1', port: sentinel.port }] }), ...timings })
+  })
+  const local = owner.clients.hocus('sentinel')
+  await synced(local)
+  const remote = edge.clients.yws('sentinel')
+  await synced(remote)
+  remote.doc.getText('t').insert(0, 'through the sentinel')
+  await when(local.document, 'update', { check: () => local.document.getText('t').toString() === 'through the sentinel', what: 'the edit on the owner' })
+  assert.equal(await edge.app.collab.ownerOf('sentinel'), owner.app.collab.instanceId)
 })
