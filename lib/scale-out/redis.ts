@@ -267,9 +267,10 @@ export class RedisBus {
   /**
    * Publishes to another instance's channel.
    * @returns how many subscribers received it: 0 means nobody listens there now.
+   * @rejects with node-redis's error, or when the bus is closed (a message sent as it stops).
    */
-  publish (instanceId: string, message: Uint8Array): Promise<number> {
-    return this.#connection.publish(this.channelOf(instanceId), Buffer.from(message.buffer, message.byteOffset, message.byteLength))
+  async publish (instanceId: string, message: Uint8Array): Promise<number> {
+    return await this.#connection.publish(this.channelOf(instanceId), Buffer.from(message.buffer, message.byteOffset, message.byteLength))
   }
 
   /** Stops the heartbeat, removes this instance from the live set, and disconnects. */

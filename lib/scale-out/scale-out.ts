@@ -78,6 +78,7 @@ export class ScaleOut implements Router {
   readonly #suspects = new Map<string, number>()
   #liveness: NodeJS.Timeout | null = null
   #checking = false
+  #closed = false
 
   constructor (host: ScaleOutHost, connection: RedisConnection, settings: ScaleOutSettings, instanceId: string, depose: (documentName: string, reason: string) => void) {
     this.instanceId = instanceId
@@ -331,6 +332,7 @@ export class ScaleOut implements Router {
 
   /** Every session that crosses instances resyncs: the subscriber reconnected, messages may be lost. */
   #doubtAll (reason: string): void {
+    if (this.#closed) return
     this.#log.warn(`scale-out: resetting every cross-instance session: ${reason}`)
     for (const session of this.#proxies.of()) session.reset(reason)
     for (const edge of this.#remotes.edges()) {
@@ -340,6 +342,7 @@ export class ScaleOut implements Router {
 
   /** The sessions shared with one instance resync (or end, when it is gone). */
   #broken (instanceId: string, reason: string, unreachable: boolean): void {
+    if (this.#closed) return
     if (unreachable) this.#suspects.set(instanceId, Date.now() + this.#settings.heartbeatTimeout)
     const proxies = this.#proxies.of(instanceId)
     const remotes = this.#remotes.of(instanceId)
@@ -391,6 +394,8 @@ export class ScaleOut implements Router {
       for (const socket of this.#remotes.of(edge)) socket.close(CloseCode.GOING_AWAY, 'Going Away')
     }
     await this.#links.drain()
+    // What is sent from now on (a session ending as its socket closes) goes nowhere, and that is no doubt.
+    this.#closed = true
     await this.#bus.close()
   }
 }
