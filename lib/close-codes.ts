@@ -11,8 +11,18 @@ export const CloseCode = {
   GOING_AWAY: 1001,
   /** RFC 6455 §7.4.1: Unsupported Data. A text frame on a collab socket: only binary frames are spoken. */
   UNSUPPORTED_DATA: 1003,
+  /**
+   * RFC 6455 §7.4.1: Invalid frame payload data ("data within a message that was not consistent with the type of the
+   * message"). A message on a route with `schema.message` that is not JSON or fails the schema.
+   */
+  INVALID_PAYLOAD: 1007,
   /** RFC 6455 §7.4.1: Internal Error. A route handler failed after `reply.upgrade()`, or a y-websocket document could not be loaded (the client retries). */
   INTERNAL_ERROR: 1011,
+  /**
+   * Try Again Later (IANA WebSocket Close Code Number Registry; not in RFC 6455 itself). A send left the socket's
+   * `bufferedAmount` above `maxBufferedAmount`: the client does not read what it is sent.
+   */
+  TRY_AGAIN_LATER: 1013,
   /** Hocuspocus's Reset Connection: an auth queue bound was passed, or `closeConnections()`. Clients reconnect and resync. */
   RESET_CONNECTION: 4205,
   /** A malformed or unknown frame, or a y-websocket socket without a document name. */

@@ -2,15 +2,9 @@ import { type IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { kEarlyData, kUpgradeHead } from '../symbols.js'
+import { kUpgrade } from '../symbols.js'
 import type { Sockets } from './sockets.js'
-
-declare module 'node:http' {
-  interface IncomingMessage {
-    [kUpgradeHead]?: Buffer
-    [kEarlyData]?: (chunk: Buffer) => void
-  }
-}
+import type { UpgradeIncomingMessage, UpgradeRequest } from './types.js'
 
 /** Bytes a client may send before the 101 (RFC 6455 allows none) before it is cut off. */
 const MAX_EARLY_DATA = 64 * 1024
@@ -20,12 +14,17 @@ export function isWebSocketUpgrade (upgrade: string | undefined): boolean {
   return upgrade !== undefined && upgrade.toLowerCase() === 'websocket'
 }
 
+/** What the plugin knows of this request if it is a WebSocket upgrade request; undefined for a plain one. */
+export function upgradeOf (raw: IncomingMessage): UpgradeRequest | undefined {
+  return (raw as UpgradeIncomingMessage)[kUpgrade]
+}
+
 /**
  * The `request.isUpgrade` getter: true exactly when the request came through the
  * server's 'upgrade' event with `Upgrade: websocket`, as the listener marks it.
  */
 export function isUpgradeRequest (this: FastifyRequest): boolean {
-  return this.raw[kUpgradeHead] !== undefined
+  return upgradeOf(this.raw) !== undefined
 }
 
 /**
@@ -54,18 +53,24 @@ export function createUpgradeListener (fastify: FastifyInstance, sockets: Socket
     // Decided here, from the raw request, before any hook runs: no hook order
     // can make an upgrade request look like a plain one.
     if (isWebSocketUpgrade(req.headers.upgrade)) {
-      req[kUpgradeHead] = head
+      const upgrade: UpgradeRequest = {
+        head,
+        collect: null,
+        promise: null,
+        socket: null,
+        responseHeaders: null,
+        handshakeError: null
+      }
       // Node leaves the socket unread here, so a client that leaves while the
       // hooks run would go unnoticed and "complete" a handshake on a dead socket.
       // Reading it sees EOF and resets; what the client sends meanwhile is kept
       // in the head, which ws replays into the WebSocket.
-      const collect = (chunk: Buffer): void => {
-        const early = Buffer.concat([req[kUpgradeHead] as Buffer, chunk])
-        if (early.length > MAX_EARLY_DATA) socket.destroy()
-        req[kUpgradeHead] = early
+      upgrade.collect = (chunk: Buffer): void => {
+        upgrade.head = Buffer.concat([upgrade.head, chunk])
+        if (upgrade.head.length > MAX_EARLY_DATA) socket.destroy()
       }
-      req[kEarlyData] = collect
-      socket.on('data', collect)
+      socket.on('data', upgrade.collect);
+      (req as UpgradeIncomingMessage)[kUpgrade] = upgrade
     }
     sockets.trackPending(socket)
     const res = new ServerResponse(req)
