@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util'
 import { loadavg } from 'node:os'
 import { pinLoadGenerator, SERVER_CORE } from './lib/server-process.js'
 import { alternate } from './lib/rounds.js'
-import { measureUpgrade, systems as upgradeSystems } from './upgrade.js'
+import { measureUpgrade, systems as upgradeSystems, measurePlain, plainSystems, measureMessages, messageSystems } from './upgrade.js'
 import { fanout, manyDocuments, idleMemory, traceReplay } from './collab.js'
 import { cachedTraceUpdates } from './lib/updates.js'
 import { renderReadme, renderTables } from './lib/report.js'
@@ -51,7 +51,9 @@ const plans = {
     idle: { rounds: 3, connections: 1000, perDocument: 100, timeoutMs: 120000, systems: everyCollab },
     // The anchors take 15–45 s per replay; the target is against the limit.
     trace: { rounds: 3, trace: 'automerge-paper', timeoutMs: 180000, systems: ['limit', ...everyCollab], fewer: { hocuspocus4: 1, hocuspocus3: 1, 'y-websocket-server': 1 } },
-    store: {}
+    store: {},
+    plain: { rounds: 5, seconds: 5 },
+    messages: { rounds: 5, echoMs: 1500 }
   },
   quick: {
     upgrade: { rounds: 1, handshakes: 300, echoMs: 300, idleSockets: 200 },
@@ -60,11 +62,13 @@ const plans = {
     many: { rounds: 1, docs: 50, timeoutMs: 30000, systems: everyCollab },
     idle: { rounds: 1, connections: 200, perDocument: 50, timeoutMs: 30000, systems: everyCollab },
     trace: { rounds: 1, trace: 'sveltecomponent', timeoutMs: 60000, systems: ['limit', ...everyCollab] },
-    store: {}
+    store: {},
+    plain: { rounds: 1, seconds: 1 },
+    messages: { rounds: 1, echoMs: 300 }
   }
 }
 // bench/store.js takes minutes: a quick run leaves it out unless named.
-const quickDefault = ['upgrade', 'fanout', 'durability', 'many', 'idle', 'trace']
+const quickDefault = ['upgrade', 'fanout', 'durability', 'many', 'idle', 'trace', 'plain', 'messages']
 const plan = args.quick ? plans.quick : plans.full
 if (args.rounds !== undefined) {
   for (const suite of Object.values(plan)) if ('rounds' in suite) suite.rounds = Number(args.rounds)
@@ -109,6 +113,8 @@ const suites = {
     cachedTraceUpdates(p.trace) // generate the cache outside any measurement
     return alternate(`trace ${p.trace}`, p.systems, p.rounds, (id) => id === 'limit' ? applyLimit(p.trace) : traceReplay(id, p), log, p.fewer)
   },
+  plain: (p) => alternate('plain routes', plainSystems.map((s) => s.id), p.rounds, (id) => measurePlain(id, p), log),
+  messages: (p) => alternate('messages', messageSystems.map((s) => s.id), p.rounds, (id) => measureMessages(id, p), log),
   store: async () => {
     try {
       const result = storeBenchmark()
