@@ -16,6 +16,11 @@ interface MessageSocket extends WebSocket {
   [kMessages]: { route: MessageRoute, request: FastifyRequest, parse: JsonParser }
 }
 
+// A message is compiled as a body is: it is the body of a frame, and compilers
+// that treat parts differently (TypeBox's converts querystrings, not bodies)
+// give it a body's treatment. A compiler may refuse a part it does not know.
+const MESSAGE_PART = 'body'
+
 /** RFC 6455 §5.5: a close frame's payload is at most 125 bytes, 2 of them the code. */
 const MAX_CLOSE_REASON = 123
 
@@ -34,7 +39,7 @@ export function closeReason (text: string): string {
  * route's validator compiler: its own `validatorCompiler` option, or its
  * context's (`setValidatorCompiler`, a type provider's, or the one Fastify built
  * from the app's `ajv` options for the context's other schemas), as Fastify
- * compiles `schema.querystring`. A context with no compiler yet (no schema at all)
+ * compiles `schema.body` (`httpPart: 'body'`). A context with no compiler yet (no schema at all)
  * has it built at the route's first upgrade, by `request.compileValidationSchema`.
  * @throws FST_ERR_SCH_VALIDATION_BUILD (Fastify's) when a schema does not compile.
  */
@@ -43,7 +48,7 @@ export function compileMessageSchemas (routes: MessageSchemaRoute[]): void {
     const compile = validatorCompiler ?? instance.validatorCompiler
     if (compile === undefined) continue
     try {
-      messages.validate = compile({ schema: messages.schema as never, method: 'GET', url, httpPart: 'message' }) as MessageValidator
+      messages.validate = compile({ schema: messages.schema as never, method: 'GET', url, httpPart: MESSAGE_PART }) as MessageValidator
     } catch (error) {
       throw new FST_ERR_SCH_VALIDATION_BUILD('GET', url, (error as Error).message)
     }
@@ -56,8 +61,7 @@ export function compileMessageSchemas (routes: MessageSchemaRoute[]): void {
  * validator compiler for it at boot (see compileMessageSchemas).
  */
 export function ensureMessageValidator (route: MessageRoute, request: FastifyRequest): void {
-  // Fastify types httpPart as its own four parts; it only passes it on to the compiler.
-  route.validate ??= request.compileValidationSchema(route.schema as never, 'message' as never) as MessageValidator
+  route.validate ??= request.compileValidationSchema(route.schema as never, MESSAGE_PART) as MessageValidator
 }
 
 /**
