@@ -62,7 +62,7 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
 export const fastifyCollab = fp(plugin, { fastify: '5.x', name: 'fastify-collab' })
 export default fastifyCollab
 
-export type { FastifyCollabOptions } from './augment.js'
+export type { FastifyCollabOptions, MessageEvents, UpgradedWebSocket, UpgradeHookFunction, UpgradeMessage, ValidatedWebSocket } from './augment.js'
 export type { Collab } from './collab/collab.js'
 export type { CollabOptions, CollabProtocol } from './collab/options.js'
 export type { CollabDocument, CollabOrigin, RemoteOrigin } from './collab/document.js'
@@ -77,8 +77,7 @@ export { CloseCode, type CloseCodeValue } from './close-codes.js'
 export type { InjectWSOptions } from './upgrade/inject.js'
 export type { UpgradeErrorHandler, UpgradeOptions, WebSocketServerOptions } from './upgrade/options.js'
 export type { ReplyUpgradeOptions } from './upgrade/reply-upgrade.js'
-export type { UpgradeHookFunction } from './augment.js'
-export type { AllowedOrigins, InvalidMessageHandler } from './upgrade/types.js'
+export type { AllowedOrigins } from './upgrade/types.js'
 // The storage-agnostic durable store: implement CollabStorage (Postgres, S3, ...)
 // and wrap it with storageExtension. The SQLite one is `fastify-collab/sqlite`.
 export { storageExtension, type StorageExtension, type StorageExtensionOptions } from './storage/extension.js'

@@ -107,7 +107,8 @@ export function createOnRoute (allowedOrigins: AllowedOrigins | null, onUpgraded
       messageRoutes.push({ instance: this, url: routeOptions.url, validatorCompiler: routeOptions.validatorCompiler, messages })
     }
     // A copy: a config object may be shared by several routes.
-    routeOptions.config = { ...routeOptions.config, [kRouteUpgrade]: route } satisfies RouteUpgradeConfig
+    const upgradeConfig: RouteUpgradeConfig = { [kRouteUpgrade]: route }
+    routeOptions.config = Object.assign(upgradeConfig, routeOptions.config)
     routeOptions.handler = wrapHandler(routeOptions.handler as Handler, onUpgradedError) as RouteHandlerMethod
   }
 }
