@@ -245,3 +245,17 @@ test('routes without schema.message get ws\'s raw frames', async (t) => {
   ws.close()
   await when(ws, 'close')
 })
+
+test('outgoing messages: reply.compileSerializationSchema gives the app\'s serializer (fast-json-stringify) after the upgrade', async (t) => {
+  const app = await buildApp(t)
+  const out = { type: 'object', properties: { text: { type: 'string' }, at: { type: 'integer' } } }
+  app.get('/chat', { schema: { message: chat } }, async (request, reply) => {
+    const socket = await reply.upgrade()
+    const serialize = reply.compileSerializationSchema(out)
+    socket.on('message', (message) => socket.send(serialize({ text: message.text, at: 1, secret: 'not in the schema' })))
+  })
+  const ws = await connect(`${await listen(app)}/chat`)
+  ws.send(JSON.stringify({ text: 'hi' }))
+  assert.equal((await once(ws, 'message'))[0].toString(), '{"text":"hi","at":1}')
+  ws.close()
+})
