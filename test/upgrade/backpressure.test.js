@@ -56,19 +56,27 @@ function stopReading (ws) {
 /** Warn lines of the send-buffer bound. */
 const overflowLines = (lines) => lines.filter((line) => line.level === 40 && line.err?.code === 'FST_COLLAB_SEND_BUFFER_FULL')
 
-test('maxBufferedAmount: a send that leaves exactly the limit unsent is allowed, one byte more closes with 1013', async (t) => {
-  const limit = 1000
-  const app = await buildApp(t, { plugin: { maxBufferedAmount: limit } })
-  const states = []
+/**
+ * A route that sends one message of `:payload` bytes while the socket is corked,
+ * so that nothing reaches the kernel and bufferedAmount is exactly the frame: a
+ * 4-byte header (RFC 6455 §5.2, 126 <= length < 65536) and the payload.
+ * `states` gets the socket's readyState right after the send.
+ */
+function fillRoute (app, states) {
   app.get('/fill/:payload', async (request, reply) => {
     const socket = await reply.upgrade()
-    // Corked, nothing reaches the kernel: bufferedAmount is exactly the frame,
-    // a 4-byte header (RFC 6455 §5.2, 126 <= length < 65536) and the payload.
     socket._socket.cork()
     socket.send(Buffer.alloc(Number(request.params.payload)))
     states.push(socket.readyState)
     socket._socket.uncork()
   })
+}
+
+test('maxBufferedAmount: a send that leaves exactly the limit unsent is allowed, one byte more closes with 1013', async (t) => {
+  const limit = 1000
+  const app = await buildApp(t, { plugin: { maxBufferedAmount: limit } })
+  const states = []
+  fillRoute(app, states)
   const url = await listen(app)
   const atLimit = new WebSocket(`${url}/fill/996`)
   const [message] = await once(atLimit, 'message')
@@ -261,17 +269,6 @@ test('the heartbeat terminates a client that keeps sending but never reads', asy
   assert.equal(await closed.promise, 1006)
   ws.terminate()
 })
-
-/** A route that sends one message of `:payload` bytes while the socket is corked, and reports the socket's state. */
-function fillRoute (app, states) {
-  app.get('/fill/:payload', async (request, reply) => {
-    const socket = await reply.upgrade()
-    socket._socket.cork()
-    socket.send(Buffer.alloc(Number(request.params.payload)))
-    states.push(socket.readyState)
-    socket._socket.uncork()
-  })
-}
 
 test('maxBufferedAmount: the default is twice ws.maxPayload; 0 disables; a bad value is refused', async (t) => {
   const { default: Fastify } = await import('fastify')
