@@ -42,6 +42,26 @@ function closeAfterResponse (this: ServerResponse): void {
 }
 
 /**
+ * Runs once the turn that delivered an upgrade request is over. Most upgrade
+ * requests are answered by then, with a 101 or an HTTP status, when their hooks
+ * do no I/O: they cost neither a registry entry nor a read. One still in its
+ * hooks is tracked for shutdown, and its socket is read from now on: Node
+ * leaves it unread, so a client that leaves would go unnoticed and "complete"
+ * a handshake on a dead socket. Reading sees EOF and resets; what the client
+ * sends meanwhile is kept in the head, which ws replays into the WebSocket.
+ */
+function watchPending (sockets: Sockets, socket: Duplex, res: ServerResponse, upgrade: UpgradeRequest | undefined): void {
+  if (socket.destroyed || res.writableEnded || (upgrade !== undefined && upgrade.promise !== null)) return
+  sockets.trackPending(socket)
+  if (upgrade === undefined) return
+  upgrade.collect = (chunk: Buffer): void => {
+    upgrade.head = Buffer.concat([upgrade.head, chunk])
+    if (upgrade.head.length > MAX_EARLY_DATA) socket.destroy()
+  }
+  socket.on('data', upgrade.collect)
+}
+
+/**
  * Builds the listener for the HTTP server's 'upgrade' event. It runs the
  * request through Fastify's router and lifecycle like any request, with a
  * ServerResponse written straight onto the raw socket, so that every hook and
@@ -52,33 +72,18 @@ export function createUpgradeListener (fastify: FastifyInstance, sockets: Socket
     socket.on('error', ignoreSocketError)
     // Decided here, from the raw request, before any hook runs: no hook order
     // can make an upgrade request look like a plain one.
+    let upgrade: UpgradeRequest | undefined
     if (isWebSocketUpgrade(req.headers.upgrade)) {
-      const upgrade: UpgradeRequest = {
-        head,
-        collect: null,
-        promise: null,
-        socket: null,
-        responseHeaders: null,
-        handshakeError: null
-      }
-      // Node leaves the socket unread here, so a client that leaves while the
-      // hooks run would go unnoticed and "complete" a handshake on a dead socket.
-      // Reading it sees EOF and resets; what the client sends meanwhile is kept
-      // in the head, which ws replays into the WebSocket.
-      upgrade.collect = (chunk: Buffer): void => {
-        upgrade.head = Buffer.concat([upgrade.head, chunk])
-        if (upgrade.head.length > MAX_EARLY_DATA) socket.destroy()
-      }
-      socket.on('data', upgrade.collect);
+      upgrade = { head, collect: null, route: null, promise: null, socket: null, responseHeaders: null, handshakeError: null };
       (req as UpgradeIncomingMessage)[kUpgrade] = upgrade
     }
-    sockets.trackPending(socket)
     const res = new ServerResponse(req)
     res.assignSocket(socket as Socket)
     // Makes Node write `Connection: close` on any HTTP answer.
     res.shouldKeepAlive = false
     // 'finish' comes once; `on` spares the wrapper `once` allocates per request.
     res.on('finish', closeAfterResponse)
+    setImmediate(watchPending, sockets, socket, res, upgrade)
     fastify.routing(req, res)
   }
 }

@@ -157,7 +157,8 @@ export function createReplyUpgrade (wss: WebSocketServer, sockets: Sockets, sett
     }
     if (this.sent || upgrade.promise !== null) throw new FST_COLLAB_REPLY_ALREADY_SENT()
     if (sockets.closing) throw new FST_COLLAB_CLOSING()
-    const route = routeUpgradeOf(this)
+    // From the handler wrapper, or from the route's config when called before the handler (in a hook).
+    const route = upgrade.route ?? routeUpgradeOf(this)
     checkOrigin(route === null ? settings.allowedOrigins : route.allowedOrigins, request)
     checkHandshake(raw)
     const messages = route?.messages ?? null
@@ -176,8 +177,10 @@ export function createReplyUpgrade (wss: WebSocketServer, sockets: Sockets, sett
     const socket = raw.socket
     // Hand reading over to ws: it attaches its own 'data' listener synchronously
     // inside handleUpgrade, and replays the bytes collected so far (the head).
-    socket.removeListener('data', upgrade.collect as (chunk: Buffer) => void)
-    upgrade.collect = null
+    if (upgrade.collect !== null) {
+      socket.removeListener('data', upgrade.collect)
+      upgrade.collect = null
+    }
     const promise = new Promise<WebSocket>((resolve, reject) => {
       // Gone already (a reset, or too much early data): its 'close' may be past.
       if (socket.destroyed || !socket.readable || !socket.writable) {

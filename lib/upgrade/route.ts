@@ -34,12 +34,14 @@ function isThenable (value: unknown): value is PromiseLike<unknown> {
  * returns is dropped and what it throws goes to the socket (1011) instead of to
  * Fastify, which would only log "reply already sent". Before the upgrade,
  * values and errors pass through untouched: Fastify answers them over HTTP. A
- * plain request costs one call and one property read.
+ * plain request costs one call and one property read; an upgrade request also
+ * learns its route's settings here, for reply.upgrade().
  */
-function wrapHandler (handler: Handler, onUpgradedError: UpgradedErrorHandler): Handler {
+function wrapHandler (handler: Handler, route: RouteUpgrade, onUpgradedError: UpgradedErrorHandler): Handler {
   return function upgradeAwareHandler (request, reply) {
     const upgrade = upgradeOf(request.raw)
     if (upgrade === undefined) return handler.call(this, request, reply)
+    upgrade.route = route
     let result: unknown
     try {
       result = handler.call(this, request, reply)
@@ -109,6 +111,6 @@ export function createOnRoute (allowedOrigins: AllowedOrigins | null, onUpgraded
     // A copy: a config object may be shared by several routes.
     const upgradeConfig: RouteUpgradeConfig = { [kRouteUpgrade]: route }
     routeOptions.config = Object.assign(upgradeConfig, routeOptions.config)
-    routeOptions.handler = wrapHandler(routeOptions.handler as Handler, onUpgradedError) as RouteHandlerMethod
+    routeOptions.handler = wrapHandler(routeOptions.handler as Handler, route, onUpgradedError) as RouteHandlerMethod
   }
 }

@@ -72,8 +72,10 @@ export interface RouteUpgrade {
 export interface UpgradeRequest {
   /** The bytes read past the request head (ws's `head`), then what the client sent before the 101. */
   head: Buffer
-  /** The 'data' listener that keeps the socket read while the hooks run; null once ws reads it. */
+  /** The 'data' listener that keeps the socket read while slow hooks run; null until then, and once ws reads it. */
   collect: ((chunk: Buffer) => void) | null
+  /** The route's upgrade settings, set by its handler wrapper; null before the handler runs. */
+  route: RouteUpgrade | null
   /** Settles with the WebSocket, from the moment `reply.upgrade()` hijacks the reply. */
   promise: Promise<WebSocket> | null
   /** The WebSocket, once the 101 is written. */
