@@ -35,10 +35,12 @@ export function isUpgradeRequest (this: FastifyRequest): boolean {
  */
 export function ignoreSocketError (): void {}
 
-// An upgrade request answered over HTTP leaves nothing to keep the socket for:
-// close it once the response has been written (no keep-alive on upgrade sockets).
+// An upgrade request answered over HTTP leaves nothing to keep the socket for
+// (no keep-alive on upgrade sockets). 'finish' means the answer is in the
+// kernel, which still sends it, then a FIN, after a close: destroy() spares the
+// shutdown(2) that destroySoon() would make first.
 function closeAfterResponse (this: ServerResponse): void {
-  (this.socket as Socket | null)?.destroySoon()
+  this.socket?.destroy()
 }
 
 /**
@@ -62,12 +64,31 @@ function watchPending (sockets: Sockets, socket: Duplex, res: ServerResponse, up
 }
 
 /**
+ * The upgrade requests of the current turn, watched together once it is over:
+ * one setImmediate per turn, not one per request. Flat triples, no entry objects.
+ */
+function createWatcher (sockets: Sockets) {
+  const fresh: Array<Duplex | ServerResponse | UpgradeRequest | undefined> = []
+  function watchFresh (): void {
+    for (let i = 0; i < fresh.length; i += 3) {
+      watchPending(sockets, fresh[i] as Duplex, fresh[i + 1] as ServerResponse, fresh[i + 2] as UpgradeRequest | undefined)
+    }
+    fresh.length = 0
+  }
+  return function watchAfterThisTurn (socket: Duplex, res: ServerResponse, upgrade: UpgradeRequest | undefined): void {
+    if (fresh.length === 0) setImmediate(watchFresh)
+    fresh.push(socket, res, upgrade)
+  }
+}
+
+/**
  * Builds the listener for the HTTP server's 'upgrade' event. It runs the
  * request through Fastify's router and lifecycle like any request, with a
  * ServerResponse written straight onto the raw socket, so that every hook and
  * the error handler can still answer with a plain HTTP status.
  */
 export function createUpgradeListener (fastify: FastifyInstance, sockets: Sockets) {
+  const watchAfterThisTurn = createWatcher(sockets)
   return function onUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', ignoreSocketError)
     // Decided here, from the raw request, before any hook runs: no hook order
@@ -83,7 +104,7 @@ export function createUpgradeListener (fastify: FastifyInstance, sockets: Socket
     res.shouldKeepAlive = false
     // 'finish' comes once; `on` spares the wrapper `once` allocates per request.
     res.on('finish', closeAfterResponse)
-    setImmediate(watchPending, sockets, socket, res, upgrade)
+    watchAfterThisTurn(socket, res, upgrade)
     fastify.routing(req, res)
   }
 }
