@@ -35,12 +35,12 @@ export function isUpgradeRequest (this: FastifyRequest): boolean {
  */
 export function ignoreSocketError (): void {}
 
-// An upgrade request answered over HTTP leaves nothing to keep the socket for
-// (no keep-alive on upgrade sockets). 'finish' means the answer is in the
-// kernel, which still sends it, then a FIN, after a close: destroy() spares the
-// shutdown(2) that destroySoon() would make first.
+// An upgrade request answered over HTTP leaves nothing to keep the socket for:
+// close it once the response has been written (no keep-alive on upgrade sockets).
+// Not destroy(): a write Node still holds would fail, and its error costs more
+// than the shutdown(2) that destroySoon() makes first.
 function closeAfterResponse (this: ServerResponse): void {
-  this.socket?.destroy()
+  (this.socket as Socket | null)?.destroySoon()
 }
 
 /**
