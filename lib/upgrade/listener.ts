@@ -47,10 +47,11 @@ function closeAfterResponse (this: ServerResponse): void {
  * Runs once the turn that delivered an upgrade request is over. Most upgrade
  * requests are answered by then, with a 101 or an HTTP status, when their hooks
  * do no I/O: they cost neither a registry entry nor a read. One still in its
- * hooks is tracked for shutdown, and its socket is read from now on: Node
- * leaves it unread, so a client that leaves would go unnoticed and "complete"
- * a handshake on a dead socket. Reading sees EOF and resets; what the client
- * sends meanwhile is kept in the head, which ws replays into the WebSocket.
+ * hooks is tracked for shutdown, and its socket is consumed from now on: Node
+ * still reads it but only buffers what comes, FIN included, so a client that
+ * leaves would go unnoticed and "complete" a handshake on a dead socket.
+ * Consuming it sees EOF and resets; what the client sends meanwhile is kept in
+ * the head, which ws replays into the WebSocket.
  */
 function watchPending (sockets: Sockets, socket: Duplex, res: ServerResponse, upgrade: UpgradeRequest | undefined): void {
   if (socket.destroyed || res.writableEnded || (upgrade !== undefined && upgrade.promise !== null)) return
