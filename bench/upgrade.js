@@ -30,7 +30,7 @@ async function open (port, path, frame = PING_FRAME, reply = PING_ECHO) {
 }
 
 /** Connect, one echo, close: sends a close frame and waits until the server ends the TCP connection. */
-export async function handshake (port, path) {
+async function handshake (port, path) {
   const socket = await open(port, path)
   const ended = once(socket, 'end')
   socket.write(CLOSE_FRAME)
@@ -40,7 +40,7 @@ export async function handshake (port, path) {
 }
 
 /** An upgrade with a bad token; resolves once the whole 401 response was read. */
-export async function rejection (port, path) {
+async function rejection (port, path) {
   const { socket, status, contentLength, rest } = await upgradeRequest(port, path)
   if (status !== 401) throw new Error(`expected 401, got ${status}`)
   await readBytes(socket, contentLength, rest.length)
@@ -48,7 +48,7 @@ export async function rejection (port, path) {
 }
 
 /** `total` operations from `concurrency` loops: ops/s and server CPU µs per op. */
-export async function rate (server, total, concurrency, op) {
+async function rate (server, total, concurrency, op) {
   const before = await server.usage()
   const t0 = performance.now()
   await pool(new Array(total), concurrency, op)
