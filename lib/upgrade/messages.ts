@@ -25,7 +25,7 @@ const MESSAGE_PART = 'body'
 const MAX_CLOSE_REASON = 123
 
 /** `text` cut to at most 123 bytes of UTF-8, on a character boundary. */
-export function closeReason (text: string): string {
+function closeReason (text: string): string {
   const bytes = Buffer.from(text)
   if (bytes.length <= MAX_CLOSE_REASON) return text
   let end = MAX_CLOSE_REASON

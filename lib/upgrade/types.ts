@@ -13,7 +13,7 @@ import type { kRouteUpgrade, kSocketAlive, kSocketLog, kUpgrade, kUpgradeContext
  * hook, `async (request, reply) => {}` or `(request, reply, done) => {}`, with
  * the route's instance as `this`. The public, generic typing is in augment.ts.
  */
-export type UpgradeHookFunction = (
+export type RunnableUpgradeHook = (
   this: FastifyInstance,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -23,7 +23,7 @@ export type UpgradeHookFunction = (
 /** What one encapsulation context holds under kUpgradeContext. */
 export interface UpgradeContext {
   /** Its onUpgrade hooks (`addUpgradeHook`), a copy of its parent's at registration. */
-  hooks: UpgradeHookFunction[]
+  hooks: RunnableUpgradeHook[]
   /**
    * Its GET routes declared while no onUpgrade hook applied to them: they got
    * no runner, and get one if the context gains a hook before the app is ready.

@@ -2,14 +2,14 @@ import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyReques
 import { FST_COLLAB_HOOK_AFTER_READY, FST_COLLAB_HOOK_INVALID_ASYNC_HANDLER, FST_COLLAB_HOOK_INVALID_HANDLER } from '../errors.js'
 import { kUpgradeContext } from '../symbols.js'
 import { upgradeOf } from './listener.js'
-import type { ContextInstance, UpgradeContext, UpgradeHookFunction } from './types.js'
+import type { ContextInstance, UpgradeContext, RunnableUpgradeHook } from './types.js'
 
 /**
  * Refuses what Fastify's `addHook` refuses: a non-function, and an async
  * function that also takes `done`, which would advance the chain twice.
  * @throws FST_COLLAB_HOOK_INVALID_HANDLER, FST_COLLAB_HOOK_INVALID_ASYNC_HANDLER
  */
-function checkHook (hook: unknown): asserts hook is UpgradeHookFunction {
+function checkHook (hook: unknown): asserts hook is RunnableUpgradeHook {
   if (typeof hook !== 'function') throw new FST_COLLAB_HOOK_INVALID_HANDLER('onUpgrade', Object.prototype.toString.call(hook))
   if (hook.constructor.name === 'AsyncFunction' && hook.length === 3) throw new FST_COLLAB_HOOK_INVALID_ASYNC_HANDLER()
 }
@@ -37,7 +37,7 @@ export function copyUpgradeContext (instance: FastifyInstance): void {
  * FST_COLLAB_HOOK_INVALID_ASYNC_HANDLER when `hook` is not a valid hook.
  */
 export function createAddUpgradeHook (isReady: () => boolean) {
-  return function addUpgradeHook (this: FastifyInstance, hook: UpgradeHookFunction): FastifyInstance {
+  return function addUpgradeHook (this: FastifyInstance, hook: RunnableUpgradeHook): FastifyInstance {
     if (isReady()) throw new FST_COLLAB_HOOK_AFTER_READY()
     checkHook(hook)
     const context = (this as ContextInstance)[kUpgradeContext]
@@ -55,11 +55,11 @@ export function createAddUpgradeHook (isReady: () => boolean) {
  * Normalises the `onUpgrade` route option: a function, an array of them, or nothing.
  * @throws FST_COLLAB_HOOK_INVALID_HANDLER, FST_COLLAB_HOOK_INVALID_ASYNC_HANDLER
  */
-export function routeUpgradeHooks (option: unknown): UpgradeHookFunction[] {
+export function routeUpgradeHooks (option: unknown): RunnableUpgradeHook[] {
   if (option === undefined) return []
   const hooks: unknown[] = Array.isArray(option) ? option : [option]
   for (const hook of hooks) checkHook(hook)
-  return hooks as UpgradeHookFunction[]
+  return hooks as RunnableUpgradeHook[]
 }
 
 /**
@@ -68,7 +68,7 @@ export function routeUpgradeHooks (option: unknown): UpgradeHookFunction[] {
  * an onUpgrade hook applies to get one; plain requests to them pay one
  * preValidation hook that returns at once.
  */
-export function addUpgradeRunner (routeOptions: RouteOptions, contextHooks: UpgradeHookFunction[], routeHooks: UpgradeHookFunction[]): void {
+export function addUpgradeRunner (routeOptions: RouteOptions, contextHooks: RunnableUpgradeHook[], routeHooks: RunnableUpgradeHook[]): void {
   const runner = createUpgradeHookRunner(contextHooks, routeHooks)
   const preValidation = routeOptions.preValidation
   routeOptions.preValidation = preValidation === undefined
@@ -82,8 +82,8 @@ export function addUpgradeRunner (routeOptions: RouteOptions, contextHooks: Upgr
  * context after the route was declared still count, as with `addHook`: the
  * chain is fixed at the first upgrade request, once the app is ready.
  */
-function createUpgradeHookRunner (contextHooks: UpgradeHookFunction[], routeHooks: UpgradeHookFunction[]) {
-  let hooks: UpgradeHookFunction[] | null = null
+function createUpgradeHookRunner (contextHooks: RunnableUpgradeHook[], routeHooks: RunnableUpgradeHook[]) {
+  let hooks: RunnableUpgradeHook[] | null = null
   return function runUpgradeHooks (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     if (upgradeOf(request.raw) === undefined) {
       done()
@@ -102,7 +102,7 @@ const { FST_ERR_SEND_UNDEFINED_ERR } = errorCodes
 // passes on whatever a hook throws or rejects with, an Error or not
 // (`throw { statusCode: 401 }` is answered 401 by Fastify's error handler).
 function runHooks (
-  hooks: UpgradeHookFunction[],
+  hooks: RunnableUpgradeHook[],
   instance: FastifyInstance,
   request: FastifyRequest,
   reply: FastifyReply,
