@@ -4,8 +4,7 @@ import type { RawData, WebSocket } from 'ws'
 import { CloseCode } from '../close-codes.js'
 import { FST_COLLAB_INVALID_MESSAGE_JSON } from '../errors.js'
 import { kMessages } from '../symbols.js'
-import type { MessageSchemaRoute } from './route.js'
-import type { MessageRoute, MessageValidator } from './types.js'
+import type { MessageRoute, MessageSchemaRoute, MessageValidator } from './types.js'
 
 const { FST_ERR_VALIDATION, FST_ERR_SCH_VALIDATION_BUILD } = errorCodes
 

@@ -3,7 +3,7 @@ import { FST_COLLAB_INVALID_OPTION } from '../errors.js'
 import { kRouteUpgrade, kUpgradeContext } from '../symbols.js'
 import { upgradeOf } from './listener.js'
 import { checkAllowedOrigins } from './options.js'
-import type { AllowedOrigins, ContextInstance, InvalidMessageHandler, MessageRoute, RouteUpgrade, RouteUpgradeConfig, UpgradeRequest } from './types.js'
+import type { AllowedOrigins, ContextInstance, InvalidMessageHandler, MessageRoute, MessageSchemaRoute, RouteUpgrade, RouteUpgradeConfig, UpgradeRequest } from './types.js'
 import { addUpgradeRunner, routeUpgradeHooks } from './upgrade-hooks.js'
 
 type UpgradedErrorHandler = (error: unknown, request: FastifyRequest, upgrade: UpgradeRequest) => void
@@ -15,14 +15,6 @@ export type UpgradeRouteOptions = RouteOptions & {
   allowedOrigins?: unknown
   onInvalidMessage?: unknown
   schema?: RouteOptions['schema'] & { message?: unknown }
-}
-
-/** A route with `schema.message`, to compile once the app is ready (see compileMessageSchemas). */
-export interface MessageSchemaRoute {
-  instance: FastifyInstance
-  url: string
-  validatorCompiler: RouteOptions['validatorCompiler']
-  messages: MessageRoute
 }
 
 function isThenable (value: unknown): value is PromiseLike<unknown> {

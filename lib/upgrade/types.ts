@@ -57,6 +57,14 @@ export interface MessageRoute {
   readonly onInvalidMessage: InvalidMessageHandler | null
 }
 
+/** A route with `schema.message`, to compile once the app is ready (see compileMessageSchemas). */
+export interface MessageSchemaRoute {
+  instance: FastifyInstance
+  url: string
+  validatorCompiler: RouteOptions['validatorCompiler']
+  messages: MessageRoute
+}
+
 /** What an upgrade request needs to know of its route, kept in the route's `config` under kRouteUpgrade. */
 export interface RouteUpgrade {
   /** The route's own `allowedOrigins`, or the plugin's; null when every origin is allowed. */
