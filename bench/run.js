@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util'
 import { loadavg } from 'node:os'
 import { pinLoadGenerator, SERVER_CORE } from './lib/server-process.js'
 import { alternate } from './lib/rounds.js'
-import { measureUpgrade, systems as upgradeSystems } from './upgrade.js'
+import { measureUpgrade, systems as upgradeSystems, measurePlain, plainSystems, measureMessages, messageSystems } from './upgrade.js'
 import { fanout, manyDocuments, idleMemory, traceReplay, misbehaving } from './collab.js'
 import { cachedTraceUpdates } from './lib/updates.js'
 import { renderReadme, renderTables } from './lib/report.js'
@@ -54,7 +54,9 @@ const plans = {
     store: {},
     // Issue 7: 100 clients on one document, one of them slow or abusive, beside a run without it.
     // The anchors buffer an answer per SyncStep1: 1000 of a 1 MiB document is about 1 GiB of RSS each.
-    misbehaving: { rounds: 3, n: 100, count: 100, seedBytes: 1 << 20, abuseFrames: 1000, timeoutMs: 120000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] }
+    misbehaving: { rounds: 3, n: 100, count: 100, seedBytes: 1 << 20, abuseFrames: 1000, timeoutMs: 120000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] },
+    plain: { rounds: 5, seconds: 5 },
+    messages: { rounds: 5, echoMs: 1500 }
   },
   quick: {
     upgrade: { rounds: 1, handshakes: 300, echoMs: 300, idleSockets: 200 },
@@ -64,11 +66,13 @@ const plans = {
     idle: { rounds: 1, connections: 200, perDocument: 50, timeoutMs: 30000, systems: everyCollab },
     trace: { rounds: 1, trace: 'sveltecomponent', timeoutMs: 60000, systems: ['limit', ...everyCollab] },
     store: {},
-    misbehaving: { rounds: 1, n: 20, count: 50, seedBytes: 1 << 16, abuseFrames: 500, timeoutMs: 60000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] }
+    misbehaving: { rounds: 1, n: 20, count: 50, seedBytes: 1 << 16, abuseFrames: 500, timeoutMs: 60000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] },
+    plain: { rounds: 1, seconds: 1 },
+    messages: { rounds: 1, echoMs: 300 }
   }
 }
 // bench/store.js takes minutes: a quick run leaves it out unless named.
-const quickDefault = ['upgrade', 'fanout', 'durability', 'many', 'idle', 'trace', 'misbehaving']
+const quickDefault = ['upgrade', 'fanout', 'durability', 'many', 'idle', 'trace', 'misbehaving', 'plain', 'messages']
 const plan = args.quick ? plans.quick : plans.full
 if (args.rounds !== undefined) {
   for (const suite of Object.values(plan)) if ('rounds' in suite) suite.rounds = Number(args.rounds)
@@ -121,6 +125,8 @@ const suites = {
     }
     return byOffender
   },
+  plain: (p) => alternate('plain routes', plainSystems.map((s) => s.id), p.rounds, (id) => measurePlain(id, p), log),
+  messages: (p) => alternate('messages', messageSystems.map((s) => s.id), p.rounds, (id) => measureMessages(id, p), log),
   store: async () => {
     try {
       const result = storeBenchmark()

@@ -12,12 +12,19 @@ export const CloseCode = {
   /** RFC 6455 §7.4.1: Unsupported Data. A text frame on a collab socket: only binary frames are spoken. */
   UNSUPPORTED_DATA: 1003,
   /**
-   * RFC 6455 §7.4.1: Try Again Later, "a temporary condition". Collab: a y-websocket client's change was refused
-   * because the durable store's backlog passed `maxUnstoredBytes`; the client keeps it and resyncs when it reconnects.
+   * RFC 6455 §7.4.1: Invalid frame payload data ("data within a message that was not consistent with the type of the
+   * message"). A message on a route with `schema.message` that is not JSON or fails the schema.
    */
-  TRY_AGAIN_LATER: 1013,
+  INVALID_PAYLOAD: 1007,
   /** RFC 6455 §7.4.1: Internal Error. A route handler failed after `reply.upgrade()`, or a y-websocket document could not be loaded (the client retries). */
   INTERNAL_ERROR: 1011,
+  /**
+   * Try Again Later (IANA WebSocket Close Code Number Registry; not in RFC 6455 itself), "a temporary condition":
+   * - a send left the socket's `bufferedAmount` above `maxBufferedAmount` (the client does not read what it is sent);
+   * - collab: a y-websocket client's change was refused because the durable store's backlog passed
+   *   `maxUnstoredBytes`; the client keeps it and resyncs when it reconnects.
+   */
+  TRY_AGAIN_LATER: 1013,
   /**
    * Hocuspocus's Reset Connection (after HTTP 205 Reset Content): an auth queue bound was passed, `closeConnections()`,
    * or the client sent a Yjs update that cannot be integrated (it depends on structs the server lacks). Clients reconnect and resync.

@@ -37,6 +37,47 @@ export const FST_COLLAB_REPLY_ALREADY_SENT = createError(
 export const FST_COLLAB_UPGRADE_ABORTED = createError(
   'FST_COLLAB_UPGRADE_ABORTED', 'The client closed the connection before the WebSocket handshake completed', 499)
 
+/**
+ * `addUpgradeHook` or a route's `onUpgrade` got something that is not a function. Thrown at once.
+ * Modelled on Fastify's FST_ERR_HOOK_INVALID_HANDLER.
+ */
+export const FST_COLLAB_HOOK_INVALID_HANDLER = createError<[string, string]>(
+  'FST_COLLAB_HOOK_INVALID_HANDLER', '%s hook should be a function, instead got %s', 500, TypeError)
+
+/**
+ * An async `onUpgrade` hook also takes `done`: it would advance the chain twice. Thrown at once.
+ * Modelled on Fastify's FST_ERR_HOOK_INVALID_ASYNC_HANDLER.
+ */
+export const FST_COLLAB_HOOK_INVALID_ASYNC_HANDLER = createError(
+  'FST_COLLAB_HOOK_INVALID_ASYNC_HANDLER',
+  'Async function has too many arguments. Async hooks should not use the \'done\' argument.', 500, TypeError)
+
+/**
+ * `addUpgradeHook` was called once the app was ready: routes have their hooks by then.
+ * Modelled on Fastify's FST_ERR_INSTANCE_ALREADY_LISTENING ("Cannot add hook!").
+ */
+export const FST_COLLAB_HOOK_AFTER_READY = createError(
+  'FST_COLLAB_HOOK_AFTER_READY', 'Fastify instance is already ready. Cannot add an onUpgrade hook!', 500)
+
+/** The upgrade request's `Origin` is not in `allowedOrigins` (cross-site WebSocket hijacking). Answered with 403 before the handshake. */
+export const FST_COLLAB_ORIGIN_FORBIDDEN = createError<[string]>(
+  'FST_COLLAB_ORIGIN_FORBIDDEN', 'WebSocket connections from origin "%s" are not allowed', 403)
+
+/**
+ * A message on a route with `schema.message` is not JSON (RFC 8259), or carries `__proto__`/`constructor.prototype`
+ * keys Fastify's JSON parser refuses (`onProtoPoisoning`). `cause` is the parser's error. The socket closes with 1007
+ * unless the route's `onInvalidMessage` handles it. A message that is JSON but fails the schema gets Fastify's FST_ERR_VALIDATION.
+ */
+export const FST_COLLAB_INVALID_MESSAGE_JSON = createError<[{ cause: unknown }]>(
+  'FST_COLLAB_INVALID_MESSAGE_JSON', 'The message is not valid JSON', 400)
+
+/**
+ * A send left an upgraded socket's `bufferedAmount` above `maxBufferedAmount`: the client does not read fast enough.
+ * Logged (warn) once per socket, never thrown; the socket closes with 1013 Try Again Later.
+ */
+export const FST_COLLAB_SEND_BUFFER_FULL = createError<[number, number]>(
+  'FST_COLLAB_SEND_BUFFER_FULL', 'The socket holds %d bytes unsent, more than maxBufferedAmount (%d): closing with 1013', 503)
+
 // --- collab ----------------------------------------------------------------
 // (Invalid collab options throw the shared FST_COLLAB_INVALID_OPTION above.)
 

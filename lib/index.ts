@@ -5,35 +5,43 @@ import type { FastifyCollabOptions } from './augment.js'
 import { createCollab } from './collab/collab.js'
 import { startScaleOut } from './scale-out/start.js'
 import { FST_COLLAB_WEBSOCKET_CONFLICT } from './errors.js'
-import { kUpgradeHooks, kUpgradeState } from './symbols.js'
+import { kUpgradeContext } from './symbols.js'
 import { createInjectWS } from './upgrade/inject.js'
 import { createUpgradeListener, isUpgradeRequest } from './upgrade/listener.js'
+import { compileMessageSchemas } from './upgrade/messages.js'
 import { resolveUpgradeOptions } from './upgrade/options.js'
 import { createReplyUpgrade, createUpgradedErrorHandler, prepareServer } from './upgrade/reply-upgrade.js'
 import { createOnRoute } from './upgrade/route.js'
+import type { MessageSchemaRoute } from './upgrade/types.js'
 import { Sockets } from './upgrade/sockets.js'
-import { copyUpgradeHooks, createAddUpgradeHook, type UpgradeHookFunction } from './upgrade/upgrade-hooks.js'
+import { copyUpgradeContext, createAddUpgradeHook, createUpgradeContext } from './upgrade/upgrade-hooks.js'
 
 const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyCollab (fastify: FastifyInstance, options) {
   // Registered before us: say so plainly. Registered after us, its own
   // `websocketServer` decorator collides with ours and boot fails all the same.
   if (fastify.hasPlugin('@fastify/websocket')) throw new FST_COLLAB_WEBSOCKET_CONFLICT()
   const upgradeOptions = resolveUpgradeOptions(options)
-  const sockets = new Sockets(upgradeOptions.heartbeatInterval, upgradeOptions.closeTimeout, fastify.log)
-  const wss = new WebSocketServer(upgradeOptions.ws)
+  const sockets = new Sockets(upgradeOptions)
+  const wss = new WebSocketServer({ ...upgradeOptions.ws, WebSocket: sockets.WebSocket })
   prepareServer(wss)
+  const { onProtoPoisoning, onConstructorPoisoning } = fastify.initialConfig
+  const parse = fastify.getDefaultJsonParser(onProtoPoisoning ?? 'error', onConstructorPoisoning ?? 'error')
+  const messageRoutes: MessageSchemaRoute[] = []
 
   fastify.decorate('websocketServer', wss)
-  fastify.decorate(kUpgradeHooks, [] as UpgradeHookFunction[])
+  fastify.decorate(kUpgradeContext, createUpgradeContext())
   let ready = false
-  fastify.addHook('onReady', async () => { ready = true })
+  fastify.addHook('onReady', async () => {
+    ready = true
+    compileMessageSchemas(messageRoutes)
+  })
   fastify.decorate('addUpgradeHook', createAddUpgradeHook(() => ready))
   fastify.decorate('injectWS', createInjectWS(fastify))
+  // A getter on the prototype: a plain request pays nothing for it.
   fastify.decorateRequest('isUpgrade', { getter: isUpgradeRequest })
-  fastify.decorateReply(kUpgradeState, null)
-  fastify.decorateReply('upgrade', createReplyUpgrade(wss, sockets))
-  fastify.addHook('onRegister', copyUpgradeHooks)
-  fastify.addHook('onRoute', createOnRoute(createUpgradedErrorHandler(upgradeOptions.errorHandler)))
+  fastify.decorateReply('upgrade', createReplyUpgrade(wss, sockets, { allowedOrigins: upgradeOptions.allowedOrigins, parse }))
+  fastify.addHook('onRegister', copyUpgradeContext)
+  fastify.addHook('onRoute', createOnRoute(upgradeOptions.allowedOrigins, createUpgradedErrorHandler(upgradeOptions.errorHandler), messageRoutes))
 
   const listener = createUpgradeListener(fastify, sockets)
   fastify.server.on('upgrade', listener)
@@ -58,7 +66,7 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
 export const fastifyCollab = fp(plugin, { fastify: '5.x', name: 'fastify-collab' })
 export default fastifyCollab
 
-export type { FastifyCollabOptions } from './augment.js'
+export type { FastifyCollabOptions, MessageEvents, UpgradedWebSocket, UpgradeHookFunction, UpgradeMessage, ValidatedWebSocket } from './augment.js'
 export type { Collab, CollabDocument, CollabOrigin, CollabRequest, DirectConnection, RemoteOrigin, RemoteRequest, Session } from './collab/types.js'
 export type { CollabOptions, CollabProtocol } from './collab/options.js'
 export type { LimitOptions } from './collab/limits.js'
@@ -71,7 +79,7 @@ export { CloseCode, type CloseCodeValue } from './close-codes.js'
 export type { InjectWSOptions } from './upgrade/inject.js'
 export type { UpgradeErrorHandler, UpgradeOptions, WebSocketServerOptions } from './upgrade/options.js'
 export type { ReplyUpgradeOptions } from './upgrade/reply-upgrade.js'
-export type { UpgradeHookFunction } from './upgrade/upgrade-hooks.js'
+export type { AllowedOrigins } from './upgrade/types.js'
 // The storage-agnostic durable store: implement CollabStorage (Postgres, S3, ...)
 // and wrap it with storageExtension. The SQLite one is `fastify-collab/sqlite`.
 export { storageExtension, type StorageExtension, type StorageExtensionOptions } from './storage/extension.js'

@@ -1,21 +1,25 @@
 // Private state keys. Symbols keep internal state off the public surface of
-// Fastify instances, requests, replies and sockets, as Fastify core does.
-export const kUpgradeHooks = Symbol('fastify-collab.upgradeHooks')
-export const kUpgradeState = Symbol('fastify-collab.upgradeState')
-// Set by the 'upgrade' listener on the raw IncomingMessage: the bytes read past
-// the request head. Its presence is what marks a request as an upgrade request.
-export const kUpgradeHead = Symbol('fastify-collab.upgradeHead')
-// The 'data' listener that keeps an upgrade socket read while its hooks run.
-export const kEarlyData = Symbol('fastify-collab.earlyData')
-// The handshake error ws found after the hijack, answered with 400.
-export const kHandshakeError = Symbol('fastify-collab.handshakeError')
-// Extra 101 headers asked for with reply.upgrade({ headers }), read by the
-// WebSocketServer 'headers' listener.
-export const kResponseHeaders = Symbol('fastify-collab.responseHeaders')
-// Per-socket heartbeat mark: the TCP socket's bytesRead when the last ping went out.
-export const kBytesRead = Symbol('fastify-collab.bytesRead')
-// The id of the request an upgraded socket came from, for its log lines.
-export const kRequestId = Symbol('fastify-collab.requestId')
+// Fastify instances, requests, replies and sockets, as Fastify core does. None
+// of them appears in the published typings: the modules that use one cast to
+// a local type (see lib/upgrade/types.ts), never augment Fastify's or Node's.
+
+// On each encapsulation context (a Fastify instance): its onUpgrade hooks and
+// the GET routes that have no onUpgrade runner yet.
+export const kUpgradeContext = Symbol('fastify-collab.upgradeContext')
+// On the raw IncomingMessage of an upgrade request, set by the 'upgrade'
+// listener: what the plugin knows of it. Its presence is what marks a request
+// as an upgrade request; a plain request never gets it.
+export const kUpgrade = Symbol('fastify-collab.upgrade')
+// In a GET route's `config` (Fastify copies it into the route's context), what
+// reply.upgrade() needs of the route: allowedOrigins, schema.message. Read only
+// on upgrade requests, so a plain request never touches it.
+export const kRouteUpgrade = Symbol('fastify-collab.routeUpgrade')
+// On a socket of a route with `schema.message`: the route's validator and the request.
+export const kMessages = Symbol('fastify-collab.messages')
+// On every upgraded socket: the logger of the request it came from, and
+// whether it answered the last heartbeat ping.
+export const kSocketLog = Symbol('fastify-collab.socketLog')
+export const kSocketAlive = Symbol('fastify-collab.socketAlive')
 // The collab Connection serving an upgraded socket; lets one shared listener
 // function serve every socket instead of three closures per socket.
 export const kCollabConnection = Symbol('fastify-collab.collabConnection')

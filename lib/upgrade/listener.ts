@@ -2,15 +2,9 @@ import { type IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { kEarlyData, kUpgradeHead } from '../symbols.js'
+import { kUpgrade } from '../symbols.js'
 import type { Sockets } from './sockets.js'
-
-declare module 'node:http' {
-  interface IncomingMessage {
-    [kUpgradeHead]?: Buffer
-    [kEarlyData]?: (chunk: Buffer) => void
-  }
-}
+import type { UpgradeIncomingMessage, UpgradeRequest } from './types.js'
 
 /** Bytes a client may send before the 101 (RFC 6455 allows none) before it is cut off. */
 const MAX_EARLY_DATA = 64 * 1024
@@ -20,12 +14,17 @@ export function isWebSocketUpgrade (upgrade: string | undefined): boolean {
   return upgrade !== undefined && upgrade.toLowerCase() === 'websocket'
 }
 
+/** What the plugin knows of this request if it is a WebSocket upgrade request; undefined for a plain one. */
+export function upgradeOf (raw: IncomingMessage): UpgradeRequest | undefined {
+  return (raw as UpgradeIncomingMessage)[kUpgrade]
+}
+
 /**
  * The `request.isUpgrade` getter: true exactly when the request came through the
  * server's 'upgrade' event with `Upgrade: websocket`, as the listener marks it.
  */
 export function isUpgradeRequest (this: FastifyRequest): boolean {
-  return this.raw[kUpgradeHead] !== undefined
+  return upgradeOf(this.raw) !== undefined
 }
 
 /**
@@ -38,8 +37,49 @@ export function ignoreSocketError (): void {}
 
 // An upgrade request answered over HTTP leaves nothing to keep the socket for:
 // close it once the response has been written (no keep-alive on upgrade sockets).
+// Not destroy(): a write Node still holds would fail, and its error costs more
+// than the shutdown(2) that destroySoon() makes first.
 function closeAfterResponse (this: ServerResponse): void {
   (this.socket as Socket | null)?.destroySoon()
+}
+
+/**
+ * Runs once the turn that delivered an upgrade request is over. Most upgrade
+ * requests are answered by then, with a 101 or an HTTP status, when their hooks
+ * do no I/O: they cost neither a registry entry nor a read. One still in its
+ * hooks is tracked for shutdown, and its socket is consumed from now on: Node
+ * still reads it but only buffers what comes, FIN included, so a client that
+ * leaves would go unnoticed and "complete" a handshake on a dead socket.
+ * Consuming it sees EOF and resets; what the client sends meanwhile is kept in
+ * the head, which ws replays into the WebSocket.
+ */
+function watchPending (sockets: Sockets, socket: Duplex, res: ServerResponse, upgrade: UpgradeRequest | undefined): void {
+  if (socket.destroyed || res.writableEnded || (upgrade !== undefined && upgrade.promise !== null)) return
+  sockets.trackPending(socket)
+  if (upgrade === undefined) return
+  upgrade.collect = (chunk: Buffer): void => {
+    upgrade.head = Buffer.concat([upgrade.head, chunk])
+    if (upgrade.head.length > MAX_EARLY_DATA) socket.destroy()
+  }
+  socket.on('data', upgrade.collect)
+}
+
+/**
+ * The upgrade requests of the current turn, watched together once it is over:
+ * one setImmediate per turn, not one per request. Flat triples, no entry objects.
+ */
+function createWatcher (sockets: Sockets) {
+  const fresh: Array<Duplex | ServerResponse | UpgradeRequest | undefined> = []
+  function watchFresh (): void {
+    for (let i = 0; i < fresh.length; i += 3) {
+      watchPending(sockets, fresh[i] as Duplex, fresh[i + 1] as ServerResponse, fresh[i + 2] as UpgradeRequest | undefined)
+    }
+    fresh.length = 0
+  }
+  return function watchAfterThisTurn (socket: Duplex, res: ServerResponse, upgrade: UpgradeRequest | undefined): void {
+    if (fresh.length === 0) setImmediate(watchFresh)
+    fresh.push(socket, res, upgrade)
+  }
 }
 
 /**
@@ -49,31 +89,23 @@ function closeAfterResponse (this: ServerResponse): void {
  * the error handler can still answer with a plain HTTP status.
  */
 export function createUpgradeListener (fastify: FastifyInstance, sockets: Sockets) {
+  const watchAfterThisTurn = createWatcher(sockets)
   return function onUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', ignoreSocketError)
     // Decided here, from the raw request, before any hook runs: no hook order
     // can make an upgrade request look like a plain one.
+    let upgrade: UpgradeRequest | undefined
     if (isWebSocketUpgrade(req.headers.upgrade)) {
-      req[kUpgradeHead] = head
-      // Node leaves the socket unread here, so a client that leaves while the
-      // hooks run would go unnoticed and "complete" a handshake on a dead socket.
-      // Reading it sees EOF and resets; what the client sends meanwhile is kept
-      // in the head, which ws replays into the WebSocket.
-      const collect = (chunk: Buffer): void => {
-        const early = Buffer.concat([req[kUpgradeHead] as Buffer, chunk])
-        if (early.length > MAX_EARLY_DATA) socket.destroy()
-        req[kUpgradeHead] = early
-      }
-      req[kEarlyData] = collect
-      socket.on('data', collect)
+      upgrade = { head, collect: null, route: null, promise: null, socket: null, responseHeaders: null, handshakeError: null };
+      (req as UpgradeIncomingMessage)[kUpgrade] = upgrade
     }
-    sockets.trackPending(socket)
     const res = new ServerResponse(req)
     res.assignSocket(socket as Socket)
     // Makes Node write `Connection: close` on any HTTP answer.
     res.shouldKeepAlive = false
     // 'finish' comes once; `on` spares the wrapper `once` allocates per request.
     res.on('finish', closeAfterResponse)
+    watchAfterThisTurn(socket, res, upgrade)
     fastify.routing(req, res)
   }
 }

@@ -10,10 +10,13 @@ import {
   FST_COLLAB_UNSUPPORTED_VERSION,
   FST_COLLAB_UPGRADE_ABORTED
 } from '../errors.js'
-import { kEarlyData, kHandshakeError, kResponseHeaders, kUpgradeHead, kUpgradeState } from '../symbols.js'
-import { ignoreSocketError } from './listener.js'
+import { kRouteUpgrade } from '../symbols.js'
+import { ignoreSocketError, upgradeOf } from './listener.js'
+import { ensureMessageValidator, type JsonParser, validateMessages } from './messages.js'
 import type { UpgradeErrorHandler } from './options.js'
+import { checkOrigin } from './origin.js'
 import type { Sockets } from './sockets.js'
+import type { AllowedOrigins, RouteUpgrade, RouteUpgradeConfig, UpgradeRequest } from './types.js'
 import { noop } from '../noop.js'
 import { CloseCode } from '../close-codes.js'
 
@@ -29,30 +32,18 @@ export interface ReplyUpgradeOptions {
    * A `ws` WebSocketServer of your own, created with `{ noServer: true }`, to
    * complete the handshake with (its options, its 'connection' event) instead of
    * `fastify.websocketServer`. The Fastify form of Hocuspocus's "handle the
-   * upgrade yourself". The socket still gets the plugin's heartbeat and shutdown.
+   * upgrade yourself". The socket still gets the plugin's heartbeat, send-buffer
+   * bound (`maxBufferedAmount`) and shutdown.
    */
   server?: WebSocketServer
 }
 
-/** What a reply knows of its upgrade, from the moment `reply.upgrade()` hijacks it. */
-export interface UpgradeState {
-  /** The WebSocket, once the 101 is written. */
-  socket: WebSocket | null
-  /** Settles with the WebSocket, or rejects with FST_COLLAB_UPGRADE_ABORTED. */
-  promise: Promise<WebSocket>
-}
-
-declare module 'node:http' {
-  interface IncomingMessage {
-    [kResponseHeaders]?: OutgoingHttpHeaders
-    [kHandshakeError]?: Error
-  }
-}
-
-declare module 'fastify' {
-  interface FastifyReply {
-    [kUpgradeState]: UpgradeState | null
-  }
+/** What reply.upgrade() needs beside the server and the registry. */
+export interface ReplyUpgradeSettings {
+  /** The plugin's `allowedOrigins`, for a route without its own (a non-GET route). */
+  allowedOrigins: AllowedOrigins | null
+  /** The app's JSON parser, for routes with `schema.message`. */
+  parse: JsonParser
 }
 
 // RFC 6455 §4.1: a base64-encoded 16-byte nonce.
@@ -64,8 +55,8 @@ const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/
  * before writing the response, for this very request.
  */
 function addResponseHeaders (headers: string[], req: IncomingMessage): void {
-  const extra = req[kResponseHeaders]
-  if (extra === undefined) return
+  const extra = upgradeOf(req)?.responseHeaders
+  if (extra === undefined || extra === null) return
   for (const name of Object.keys(extra)) {
     const value = extra[name]
     if (value === undefined) continue
@@ -81,7 +72,8 @@ function addResponseHeaders (headers: string[], req: IncomingMessage): void {
  */
 function answerBadHandshake (error: Error, socket: Duplex, req: IncomingMessage): void {
   const err = new FST_COLLAB_BAD_HANDSHAKE(error.message)
-  req[kHandshakeError] = err
+  const upgrade = upgradeOf(req)
+  if (upgrade !== undefined) upgrade.handshakeError = err
   const body = JSON.stringify({ statusCode: 400, code: err.code, error: 'Bad Request', message: err.message })
   socket.once('finish', socket.destroy)
   socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n' +
@@ -132,14 +124,20 @@ function checkHandshake (req: IncomingMessage): void {
   }
 }
 
+/** The route's upgrade settings, read from its `config` (see route.ts); null for a non-GET route. */
+function routeUpgradeOf (reply: FastifyReply): RouteUpgrade | null {
+  return (reply.routeOptions.config as RouteUpgradeConfig)[kRouteUpgrade] ?? null
+}
+
 /** Builds `reply.upgrade()` for the plugin's WebSocketServer and socket registry. */
-export function createReplyUpgrade (wss: WebSocketServer, sockets: Sockets) {
+export function createReplyUpgrade (wss: WebSocketServer, sockets: Sockets, settings: ReplyUpgradeSettings) {
   /**
    * Completes the WebSocket handshake of this upgrade request.
    *
    * The reply is hijacked synchronously: from here on, onSend, preSerialization,
    * onResponse and onTimeout do not run, and later `reply.send()` calls are ignored.
    * @throws FST_COLLAB_NOT_UPGRADE_REQUEST (426, with `Upgrade: websocket`) on a plain HTTP request.
+   * @throws FST_COLLAB_ORIGIN_FORBIDDEN (403) when `allowedOrigins` refuses the request's `Origin`.
    * @throws FST_COLLAB_BAD_HANDSHAKE (400) or FST_COLLAB_UNSUPPORTED_VERSION (426) on an invalid handshake (RFC 6455 §4.2.1).
    * @throws FST_COLLAB_CLOSING (503) while `fastify.close()` runs.
    * @throws FST_COLLAB_REPLY_ALREADY_SENT when the reply was already sent or upgraded.
@@ -151,15 +149,23 @@ export function createReplyUpgrade (wss: WebSocketServer, sockets: Sockets) {
   return function upgrade (this: FastifyReply, options?: ReplyUpgradeOptions): Promise<WebSocket> {
     const request: FastifyRequest = this.request
     const raw = request.raw
-    if (raw[kUpgradeHead] === undefined) {
-      throw Object.assign(new FST_COLLAB_NOT_UPGRADE_REQUEST(), { headers: { upgrade: 'websocket', connection: 'Upgrade' } })
+    const upgrade = upgradeOf(raw)
+    if (upgrade === undefined) {
+      // On the reply, not the error: an app's own error handler keeps it too.
+      this.header('upgrade', 'websocket').header('connection', 'Upgrade')
+      throw new FST_COLLAB_NOT_UPGRADE_REQUEST()
     }
-    if (this.sent || this[kUpgradeState] !== null) throw new FST_COLLAB_REPLY_ALREADY_SENT()
+    if (this.sent || upgrade.promise !== null) throw new FST_COLLAB_REPLY_ALREADY_SENT()
     if (sockets.closing) throw new FST_COLLAB_CLOSING()
+    // From the handler wrapper, or from the route's config when called before the handler (in a hook).
+    const route = upgrade.route ?? routeUpgradeOf(this)
+    checkOrigin(route === null ? settings.allowedOrigins : route.allowedOrigins, request)
     checkHandshake(raw)
+    const messages = route?.messages ?? null
+    if (messages !== null) ensureMessageValidator(messages, request)
     if (options?.headers !== undefined) {
       checkResponseHeaders(options.headers)
-      raw[kResponseHeaders] = options.headers
+      upgrade.responseHeaders = options.headers
     }
     const server = options?.server ?? wss
     prepareServer(server)
@@ -171,7 +177,10 @@ export function createReplyUpgrade (wss: WebSocketServer, sockets: Sockets) {
     const socket = raw.socket
     // Hand reading over to ws: it attaches its own 'data' listener synchronously
     // inside handleUpgrade, and replays the bytes collected so far (the head).
-    socket.removeListener('data', raw[kEarlyData] as (chunk: Buffer) => void)
+    if (upgrade.collect !== null) {
+      socket.removeListener('data', upgrade.collect)
+      upgrade.collect = null
+    }
     const promise = new Promise<WebSocket>((resolve, reject) => {
       // Gone already (a reset, or too much early data): its 'close' may be past.
       if (socket.destroyed || !socket.readable || !socket.writable) {
@@ -182,25 +191,25 @@ export function createReplyUpgrade (wss: WebSocketServer, sockets: Sockets) {
       // ws destroys a socket that half-closes now without calling back:
       // 'close' is the one event that always comes, so it settles the promise.
       function onClose (): void {
-        reject(raw[kHandshakeError] ?? new FST_COLLAB_UPGRADE_ABORTED())
+        reject(upgrade?.handshakeError ?? new FST_COLLAB_UPGRADE_ABORTED())
       }
       socket.once('close', onClose)
       // ws may complete the handshake synchronously, inside this executor.
-      server.handleUpgrade(raw, socket, raw[kUpgradeHead] as Buffer, (ws) => {
+      server.handleUpgrade(raw, socket, upgrade.head, (ws) => {
         socket.removeListener('close', onClose)
         socket.removeListener('error', ignoreSocketError)
-        sockets.add(socket, ws, request.id)
+        sockets.add(socket, ws, request.log)
+        if (messages !== null) validateMessages(ws, messages, request, settings.parse)
         // As ws's own server mode does, so 'connection' listeners see every socket.
         server.emit('connection', ws, raw)
         resolve(ws)
       })
     })
-    const state: UpgradeState = { socket: null, promise }
+    upgrade.promise = promise
     // Runs before the caller's own continuation. It also marks the promise as
     // handled: a handler that ignores it must not crash the process when the
     // client leaves; one that awaits it still sees the rejection.
-    promise.then((ws) => { state.socket = ws }, noop)
-    this[kUpgradeState] = state
+    promise.then((ws) => { upgrade.socket = ws }, noop)
     return promise
   }
 }
@@ -208,32 +217,38 @@ export function createReplyUpgrade (wss: WebSocketServer, sockets: Sockets) {
 /**
  * Builds what happens when a route handler throws or rejects after
  * `reply.upgrade()`: by default `request.log.error` and close code 1011
- * (RFC 6455 §7.4.1), or the plugin's `errorHandler`.
+ * (RFC 6455 §7.4.1), or the plugin's `errorHandler`. An errorHandler that
+ * throws or rejects is logged and the socket closed with 1011: never an
+ * uncaught exception or an unhandled rejection.
  */
 export function createUpgradedErrorHandler (errorHandler: UpgradeErrorHandler | null) {
+  function closeWithError (socket: WebSocket, request: FastifyRequest, err: unknown, message: string): void {
+    request.log.error({ err }, message)
+    socket.close(CloseCode.INTERNAL_ERROR, 'Internal Error')
+  }
+
   function handle (error: unknown, socket: WebSocket, request: FastifyRequest): void {
-    if (errorHandler === null) {
-      request.log.error({ err: error }, 'WebSocket route handler failed after the upgrade')
-      socket.close(CloseCode.INTERNAL_ERROR, 'Internal Error')
-      return
-    }
+    if (errorHandler === null) return closeWithError(socket, request, error, 'WebSocket route handler failed after the upgrade')
+    let result: unknown
     try {
-      errorHandler(error, socket, request)
+      result = errorHandler(error, socket, request)
     } catch (err) {
-      request.log.error({ err }, 'The WebSocket errorHandler threw')
-      socket.close(CloseCode.INTERNAL_ERROR, 'Internal Error')
+      return closeWithError(socket, request, err, 'The WebSocket errorHandler threw')
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+      (result as PromiseLike<unknown>).then(undefined, (err: unknown) => closeWithError(socket, request, err, 'The WebSocket errorHandler rejected'))
     }
   }
 
-  return function onUpgradedError (error: unknown, request: FastifyRequest, state: UpgradeState): void {
-    if (state.socket !== null) {
-      handle(error, state.socket, request)
+  return function onUpgradedError (error: unknown, request: FastifyRequest, upgrade: UpgradeRequest): void {
+    if (upgrade.socket !== null) {
+      handle(error, upgrade.socket, request)
       return
     }
     // Before the handshake finished: either the upgrade itself failed (the
     // client left, or ws refused the handshake), which is the client's doing,
     // or the handler failed meanwhile, and the socket closes once it opens.
-    state.promise.then((socket) => handle(error, socket, request), () => {
+    (upgrade.promise as Promise<WebSocket>).then((socket) => handle(error, socket, request), () => {
       request.log.info({ err: error }, 'WebSocket upgrade failed')
     })
   }

@@ -1,23 +1,39 @@
-import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
-import type { WebSocket } from 'ws'
+import { WebSocket } from 'ws'
 import { CloseCode } from '../close-codes.js'
-import { kBytesRead, kRequestId } from '../symbols.js'
+import { FST_COLLAB_SEND_BUFFER_FULL } from '../errors.js'
+import { kSocketAlive, kSocketLog } from '../symbols.js'
+import type { TrackedSocket } from './types.js'
+import { boundSend, createWebSocketClass } from './websocket.js'
 
-interface TrackedSocket extends WebSocket {
-  /** The TCP socket's bytesRead at the last heartbeat ping. */
-  [kBytesRead]: number
-  /** The id of the request the socket came from, for its log lines. */
-  [kRequestId]: string
-  /** ws's own reference to the TCP socket. */
-  _socket: Socket
+/** The registry's settings, from the plugin options. */
+export interface SocketLimits {
+  heartbeatInterval: number
+  closeTimeout: number
+  maxBufferedAmount: number
+}
+
+// Shared by every socket: `this` is the socket, so no closure is kept per socket.
+// ws closes the socket itself after an error (invalid frame, 1009, ECONNRESET):
+// this listener only keeps the 'error' event from crashing the process.
+function onSocketError (this: WebSocket, err: Error): void {
+  (this as TrackedSocket)[kSocketLog].info({ err }, 'WebSocket error')
+}
+
+// RFC 6455 §5.5.3: the pong that answers the heartbeat's ping.
+function onPong (this: WebSocket): void {
+  (this as TrackedSocket)[kSocketAlive] = true
+}
+
+function terminate (socket: WebSocket): void {
+  socket.terminate()
 }
 
 /**
  * The sockets this plugin is responsible for: raw sockets between the 'upgrade'
  * event and their answer (pending), and upgraded WebSockets (open). It owns the
- * heartbeat and the shutdown of both.
+ * heartbeat, the send-buffer bound and the shutdown of both.
  */
 export class Sockets {
   /** Upgraded sockets, until their 'close'. */
@@ -26,28 +42,19 @@ export class Sockets {
   readonly pending = new Set<Duplex>()
   /** True once `fastify.close()` has started: no new upgrade may complete. */
   closing = false
+  /** The class of the plugin's WebSocketServer: its sends are bounded by maxBufferedAmount. */
+  readonly WebSocket: typeof WebSocket
 
-  readonly #heartbeatInterval: number
-  readonly #closeTimeout: number
+  readonly #limits: SocketLimits
   #heartbeat: NodeJS.Timeout | null = null
   #drained: (() => void) | null = null
   readonly #onOpenClose: (this: WebSocket) => void
   readonly #onPendingClose: (this: Duplex) => void
-  readonly #onSocketError: (this: WebSocket, err: Error) => void
+  readonly #onOverflow: (socket: WebSocket) => void
 
-  /**
-   * @param log - the root logger: a socket keeps only its request's id, not
-   *   the request's child logger, which would cost every idle socket memory.
-   */
-  constructor (heartbeatInterval: number, closeTimeout: number, log: FastifyBaseLogger) {
-    this.#heartbeatInterval = heartbeatInterval
-    this.#closeTimeout = closeTimeout
+  constructor (limits: SocketLimits) {
+    this.#limits = limits
     const sockets = this
-    // ws closes the socket itself after an error (invalid frame, 1009, ECONNRESET):
-    // this listener only keeps the 'error' event from crashing the process.
-    this.#onSocketError = function (err) {
-      log.info({ reqId: (this as TrackedSocket)[kRequestId], err }, 'WebSocket error')
-    }
     // One listener per registry, not per socket: `this` is the socket.
     this.#onOpenClose = function () {
       sockets.open.delete(this)
@@ -57,6 +64,8 @@ export class Sockets {
       sockets.pending.delete(this)
       sockets.#checkDrained()
     }
+    this.#onOverflow = (socket) => this.#overflow(socket as TrackedSocket)
+    this.WebSocket = createWebSocketClass(limits.maxBufferedAmount, this.#onOverflow)
   }
 
   /** Tracks a raw socket from the 'upgrade' event until it closes or is upgraded. */
@@ -65,14 +74,20 @@ export class Sockets {
     socket.on('close', this.#onPendingClose)
   }
 
-  /** Moves an upgraded socket from pending to open: heartbeat, error logging, shutdown. */
-  add (raw: Duplex, ws: WebSocket, requestId: string): void {
+  /**
+   * Moves an upgraded socket from pending to open: heartbeat, send-buffer bound,
+   * error logging, shutdown.
+   * @param log - the request's logger (Fastify's child logger, with its request id label).
+   */
+  add (raw: Duplex, ws: WebSocket, log: FastifyBaseLogger): void {
     this.pending.delete(raw)
     raw.removeListener('close', this.#onPendingClose)
     const socket = ws as TrackedSocket
-    socket[kBytesRead] = -1
-    socket[kRequestId] = requestId
-    socket.on('error', this.#onSocketError)
+    socket[kSocketLog] = log
+    socket[kSocketAlive] = true
+    // A caller's own server (reply.upgrade({ server })) made it with its own class.
+    if (!(ws instanceof this.WebSocket)) boundSend(ws, this.#limits.maxBufferedAmount, this.#onOverflow)
+    socket.on('error', onSocketError)
     // `on`, not `once`: a socket closes once, and `once` allocates a wrapper per socket.
     socket.on('close', this.#onOpenClose)
     this.open.add(socket)
@@ -81,23 +96,35 @@ export class Sockets {
       socket.close(CloseCode.GOING_AWAY, 'Server shutting down')
       return
     }
-    if (this.#heartbeat === null && this.#heartbeatInterval > 0) {
-      this.#heartbeat = setInterval(this.#beat, this.#heartbeatInterval).unref()
+    if (this.#limits.heartbeatInterval > 0) {
+      socket.on('pong', onPong)
+      this.#heartbeat ??= setInterval(this.#beat, this.#limits.heartbeatInterval).unref()
     }
   }
 
-  // RFC 6455 §5.5.2: a ping must be answered with a pong. A socket that has
-  // read nothing since the previous ping (no pong, no frame at all) is gone.
-  // Counting bytes instead of listening for 'pong' saves a listener per socket.
+  // The client does not read what it is sent. Its buffer stays until the
+  // socket is gone: the close frame waits behind it, so a client that never
+  // reads is terminated after closeTimeout. Only the first overflow acts: the
+  // close leaves the socket CLOSING, and ws drops later sends.
+  #overflow (socket: TrackedSocket): void {
+    if (socket.readyState !== WebSocket.OPEN) return
+    const err = new FST_COLLAB_SEND_BUFFER_FULL(socket.bufferedAmount, this.#limits.maxBufferedAmount)
+    socket[kSocketLog].warn({ err }, 'WebSocket closed with 1013: the client does not read what it is sent')
+    socket.close(CloseCode.TRY_AGAIN_LATER, 'Try Again Later')
+    setTimeout(terminate, this.#limits.closeTimeout, socket).unref()
+  }
+
+  // RFC 6455 §5.5.2: a ping must be answered with a pong. A socket whose last
+  // ping got no pong is gone, or does not read: a client that keeps sending
+  // without reading our frames never reads the ping either.
   readonly #beat = (): void => {
     for (const ws of this.open) {
       const socket = ws as TrackedSocket
-      const read = socket._socket.bytesRead
-      if (read === socket[kBytesRead]) {
+      if (!socket[kSocketAlive]) {
         socket.terminate()
         continue
       }
-      socket[kBytesRead] = read
+      socket[kSocketAlive] = false
       socket.ping()
     }
   }
@@ -118,7 +145,7 @@ export class Sockets {
       let timer: NodeJS.Timeout | undefined
       await new Promise<void>((resolve) => {
         this.#drained = resolve
-        timer = setTimeout(resolve, this.#closeTimeout)
+        timer = setTimeout(resolve, this.#limits.closeTimeout)
       })
       clearTimeout(timer)
       this.#drained = null

@@ -237,6 +237,53 @@ test('bytes a client sends before the 101 reach the WebSocket; too many end the 
   flood.destroy()
 })
 
+test('bytes before the 101: exactly 64 KiB are kept, one more byte ends the upgrade', async (t) => {
+  const app = await buildApp(t)
+  const received = deferred()
+  app.websocketServer.on('connection', (socket) => {
+    socket.on('message', (data) => received.resolve(data.length))
+  })
+  const outcomes = {}
+  const hookRunning = {}
+  app.get('/early/:bytes', {
+    // Hold the request until the server has read every early byte, or lost the socket.
+    onUpgrade: async (request) => {
+      const expected = Number(request.params.bytes)
+      hookRunning[expected].resolve()
+      const socket = request.raw.socket
+      let read = 0
+      const count = (chunk) => { read += chunk.length; if (read >= expected) socket.emit('counted') }
+      socket.on('data', count)
+      await new Promise((resolve) => {
+        socket.once('counted', resolve)
+        socket.once('close', resolve)
+      })
+      // Not left behind: ws replays the early bytes into the socket's 'data' listeners.
+      socket.removeListener('data', count)
+    }
+  }, async (request, reply) => {
+    await reply.upgrade().then(() => outcomes[request.params.bytes].resolve('upgraded'), (err) => outcomes[request.params.bytes].resolve(err.code))
+  })
+  const url = await listen(app)
+  // One masked binary frame (RFC 6455 §5.2) of `total` bytes: 2 + 2 (16-bit length) + 4 (mask) + payload.
+  const frameOf = (total) => {
+    const length = total - 8
+    return Buffer.concat([Buffer.from([0x82, 0x80 | 126, length >> 8, length & 0xff, 0, 0, 0, 0]), Buffer.alloc(length, 7)])
+  }
+  for (const total of [64 * 1024, 64 * 1024 + 1]) {
+    outcomes[total] = deferred()
+    hookRunning[total] = deferred()
+    const socket = await rawHandshake(url, `/early/${total}`)
+    socket.on('error', () => {})
+    await hookRunning[total].promise
+    socket.write(frameOf(total))
+    t.after(() => socket.destroy())
+  }
+  assert.equal(await outcomes[64 * 1024].promise, 'upgraded')
+  assert.equal(await received.promise, 64 * 1024 - 8)
+  assert.equal(await outcomes[64 * 1024 + 1].promise, 'FST_COLLAB_UPGRADE_ABORTED')
+})
+
 test('an ignored upgrade promise does not crash the process when the client leaves', async (t) => {
   const app = await buildApp(t)
   const own = new WebSocketServer({ noServer: true })

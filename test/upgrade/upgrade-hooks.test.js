@@ -117,14 +117,15 @@ test('a hook that replies stops the chain; one that throws goes to the error han
   assert.deepEqual(calls, ['first', 'done(err)'])
 })
 
-test('invalid hooks are refused with FST_COLLAB_INVALID_OPTION, as addHook refuses them', async (t) => {
+test('invalid hooks are refused with one code per cause, as addHook refuses them', async (t) => {
   const app = await buildApp(t)
-  assert.throws(() => app.addUpgradeHook('nope'), { code: 'FST_COLLAB_INVALID_OPTION' })
-  assert.throws(() => app.get('/bad', { onUpgrade: [42] }, async () => {}), { code: 'FST_COLLAB_INVALID_OPTION' })
+  assert.throws(() => app.addUpgradeHook('nope'), { code: 'FST_COLLAB_HOOK_INVALID_HANDLER', message: 'onUpgrade hook should be a function, instead got [object String]' })
+  assert.throws(() => app.get('/bad', { onUpgrade: [42] }, async () => {}), { code: 'FST_COLLAB_HOOK_INVALID_HANDLER' })
   // An async hook that also takes `done` would advance the chain twice.
-  assert.throws(() => app.addUpgradeHook(async (request, reply, done) => done()), /must not take a `done`/)
+  assert.throws(() => app.addUpgradeHook(async (request, reply, done) => done()), { code: 'FST_COLLAB_HOOK_INVALID_ASYNC_HANDLER' })
+  assert.throws(() => app.get('/bad-async', { onUpgrade: async (request, reply, done) => done() }, async () => {}), { code: 'FST_COLLAB_HOOK_INVALID_ASYNC_HANDLER' })
   await app.ready()
-  assert.throws(() => app.addUpgradeHook(async () => {}), /once the app is ready/)
+  assert.throws(() => app.addUpgradeHook(async () => {}), { code: 'FST_COLLAB_HOOK_AFTER_READY' })
 })
 
 test('a synchronous throw in a hook goes to the error handler', async (t) => {
