@@ -101,6 +101,13 @@ export const FST_COLLAB_LOADING = createError<[string]>(
 export const FST_COLLAB_SOCKET_IN_USE = createError(
   'FST_COLLAB_SOCKET_IN_USE', 'fastify.collab.handleConnection() was already called for this socket', 500)
 
+/**
+ * `handleConnection()` was called for a socket of a route with `schema.message`: its `'message'` events carry
+ * validated JSON values, not the Yjs frames collab speaks. Thrown synchronously; serve collab on a route without it.
+ */
+export const FST_COLLAB_SOCKET_VALIDATES_MESSAGES = createError(
+  'FST_COLLAB_SOCKET_VALIDATES_MESSAGES', 'fastify.collab.handleConnection() needs raw frames: this socket\'s route validates its messages with schema.message', 500)
+
 /** A document name longer than `maxDocumentNameLength` bytes, refused before any hook ran. Sent as the PermissionDenied reason. */
 export const FST_COLLAB_NAME_TOO_LONG = createError<[number]>(
   'FST_COLLAB_NAME_TOO_LONG', 'Permission denied: the document name is longer than %d bytes', 414)
