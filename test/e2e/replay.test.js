@@ -49,20 +49,26 @@ test('replayed traces reach endContent, and a restarted server reloads them from
   assert.equal(command.code, 0, command.stderr)
   assert.match(command.stderr, new RegExp(`\\] ${svelte.txns.length}/${svelte.txns.length} acknowledged`), 'the progress bar reaches the end')
   assert.match(command.stdout, /^updates\/s: +\d+ /m)
+  assert.match(command.stdout, new RegExp(`^acknowledged: +p50 \\d+\\.\\d ms, p99 \\d+\\.\\d ms .*\\(${svelte.txns.length} updates\\)$`, 'm'))
   assert.match(command.stdout, /^bytes stored: +[1-9]\d* /m)
   assert.match(command.stdout, /^reload \(disk\): +\d+\.\d ms /m)
 
-  // The concurrent trace: two typists, each on top of the state named by `parents`.
-  const friends = loadTrace('friendsforever')
-  const result = await replay({ trace: friends, url: first.wsUrl, documentName: 'friends', clients: 2 })
-  assert.equal(result.writers, 2)
-  assert.equal(result.transactions, friends.txns.length)
+  // A concurrent trace with three agents: three typists, each on top of the state named by
+  // `parents`, and one watcher; it ends with a three-way tie that endContent orders by agent.
+  const three = loadTrace('three-writers')
+  assert.equal(three.numAgents, 3)
+  const result = await replay({ trace: three, url: first.wsUrl, documentName: 'three', clients: 4 })
+  assert.equal(result.writers, 3)
+  assert.equal(result.clients, 4)
+  assert.equal(result.transactions, three.txns.length)
+  assert.equal(result.acknowledgements, three.txns.length, 'one SyncStatus per update frame')
+  assert.ok(result.ackP50Ms > 0 && result.ackP99Ms >= result.ackP50Ms, `p50 ${result.ackP50Ms} ms, p99 ${result.ackP99Ms} ms`)
   assert.ok(result.bytesStored > 0)
 
   assert.equal(await first.stop(), 0, 'SIGTERM stores everything and exits with 0')
   const second = await startExampleServer(t, dataDir)
   assert.equal(await readThroughServer(t, second.wsUrl, 'svelte'), svelte.endContent)
-  assert.equal(await readThroughServer(t, second.wsUrl, 'friends'), friends.endContent)
+  assert.equal(await readThroughServer(t, second.wsUrl, 'three'), three.endContent)
   assert.equal(await second.stop(), 0)
 })
 
