@@ -3,16 +3,19 @@
 // Replays a real editing trace (test/fixtures/editing-traces/, josephg/editing-traces,
 // CC BY 4.0) through a running example server (`npm start`) with real Hocuspocus clients,
 // one update frame per trace transaction. A sequential trace is typed by the first client
-// while the others watch; a concurrent trace (friendsforever) is typed by one client per
-// agent, each transaction on top of exactly the state named by its `parents`.
+// while the others watch; a concurrent trace (friendsforever, three-writers) is typed by one
+// client per agent, any number of them, each transaction on top of exactly the state named by
+// its `parents`.
 //
 // It shows a progress bar on stderr (acknowledged, i.e. durably stored, transactions), then
-// prints updates/s, the bytes the store holds for the document, and the time to reload it
-// from disk. The causal replay itself is test/helpers/traces.js, shared with the collab tests.
+// prints updates/s, the acknowledgement latency, the bytes the store holds for the document,
+// and the time to reload it from disk. The causal replay itself is test/helpers/traces.js,
+// shared with the collab tests.
 import { readFileSync } from 'node:fs'
 import { gunzipSync } from 'node:zlib'
 import { basename } from 'node:path'
 import { parseArgs } from 'node:util'
+import { createHistogram } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { WebSocket } from 'ws'
 import * as Y from 'yjs'
@@ -74,13 +77,18 @@ export async function replay ({ trace, url, documentName, clients, token = 'demo
     if (docs[0].getText(textField).length > 0) throw new Error(`document "${documentName}" is not empty: replay into a new one (--doc)`)
 
     const total = trace.txns.length
+    const plan = concurrent ? planConcurrent(trace, docs.slice(0, writers).map(doc => doc.clientID), textField) : null
+    // The initial sync's SyncStatus must not be taken for the first update's.
+    await Promise.all(providers.slice(0, writers).map(provider =>
+      when(provider, 'unsyncedChanges', { check: () => provider.unsyncedChanges === 0, timeout, what: 'the initial sync to be acknowledged' })))
+    const latency = createHistogram()
+    const untrack = providers.slice(0, writers).map(provider => trackAcknowledgements(provider, latency))
     const acknowledged = () => sent.reduce((sum, n, i) => sum + n - providers[i].unsyncedChanges, 0)
     const progress = setInterval(() => onProgress(acknowledged(), total), 100)
     const started = performance.now()
     try {
-      if (concurrent) {
-        const plan = planConcurrent(trace, docs.slice(0, writers).map(doc => doc.clientID), textField)
-        await Promise.all(docs.slice(0, writers).map((doc, agent) => typeConcurrent(doc, plan, agent, { field: textField, timeout })))
+      if (plan !== null) {
+        await Promise.all(docs.slice(0, writers).map((doc, agent) => typeConcurrent(doc, plan, agent, { timeout })))
       } else {
         await typeSequential(docs[0], trace, textField)
       }
@@ -90,6 +98,7 @@ export async function replay ({ trace, url, documentName, clients, token = 'demo
         { timeout, what: 'every client to hold endContent' })
     } finally {
       clearInterval(progress)
+      for (const stop of untrack) stop()
     }
     const seconds = (performance.now() - started) / 1000
     onProgress(acknowledged(), total)
@@ -117,6 +126,9 @@ export async function replay ({ trace, url, documentName, clients, token = 'demo
       writers,
       seconds,
       updatesPerSecond: total / seconds,
+      acknowledgements: latency.count,
+      ackP50Ms: latency.percentile(50) / 1000,
+      ackP99Ms: latency.percentile(99) / 1000,
       bytesStored: stored.snapshotBytes + stored.logBytes,
       logUpdates: stored.logUpdates,
       reloadMs: stored.reloadMs,
@@ -135,12 +147,36 @@ export async function replay ({ trace, url, documentName, clients, token = 'demo
  * @property {number} writers
  * @property {number} seconds from the first keystroke until every update was acknowledged and every client converged.
  * @property {number} updatesPerSecond `transactions / seconds`.
+ * @property {number} acknowledgements update frames the typists sent and got a SyncStatus for.
+ * @property {number} ackP50Ms median time from an update frame sent to its SyncStatus, in ms.
+ * @property {number} ackP99Ms 99th percentile of the same, in ms.
  * @property {number} bytesStored the document's snapshot plus its update log in SQLite, in bytes, after the unload.
  * @property {number} logUpdates updates left in the log after the unload (compaction leaves 0).
  * @property {number} reloadMs the server's time to read the document from SQLite and apply it to a fresh Y.Doc, in ms.
  * @property {number} coldOpenMs a new client's time from connecting to synced while the document was unloaded, in ms.
  * @property {number} characters the length of `endContent`.
  */
+
+/**
+ * Records into `histogram` (microseconds) the time from each update frame `provider` sends
+ * to the SyncStatus that acknowledges it. The provider counts both in `unsyncedChanges`
+ * (up just before it sends an update, down for each SyncStatus), and the server acknowledges
+ * a client's updates in the order they came, so they pair first in, first out.
+ * @param {HocuspocusProvider} provider a provider with no unacknowledged update.
+ * @param {import('node:perf_hooks').RecordableHistogram} histogram
+ * @returns {() => void} stops recording.
+ */
+function trackAcknowledgements (provider, histogram) {
+  const sentAt = []
+  let acknowledged = 0
+  const listener = ({ number }) => {
+    const now = performance.now()
+    while (sentAt.length - acknowledged < number) sentAt.push(now)
+    while (sentAt.length - acknowledged > number) histogram.record(Math.max(1, Math.round((now - sentAt[acknowledged++]) * 1000)))
+  }
+  provider.on('unsyncedChanges', listener)
+  return () => provider.off('unsyncedChanges', listener)
+}
 
 async function fetchJson (url) {
   const response = await fetch(url)
@@ -180,7 +216,7 @@ async function main () {
     }
   })
   if (values.help || positionals.length !== 1) {
-    process.stderr.write(`${usage}\ntraces: sveltecomponent, friendsforever, automerge-paper, or a path to a .json.gz\n`)
+    process.stderr.write(`${usage}\ntraces: sveltecomponent, friendsforever, three-writers, automerge-paper, or a path to a .json.gz\n`)
     process.exitCode = values.help ? 0 : 2
     return
   }
@@ -198,6 +234,7 @@ async function main () {
   process.stdout.write([
     `trace:          ${name}, ${result.transactions} transactions, ${result.writers} typing / ${result.clients} connected`,
     `updates/s:      ${Math.round(result.updatesPerSecond)} (${result.seconds.toFixed(2)} s until every update was acknowledged)`,
+    `acknowledged:   p50 ${result.ackP50Ms.toFixed(1)} ms, p99 ${result.ackP99Ms.toFixed(1)} ms from an update frame sent to its SyncStatus (${result.acknowledgements} updates)`,
     `bytes stored:   ${result.bytesStored} (${result.characters} characters; ${result.logUpdates} updates left in the log)`,
     `reload (disk):  ${result.reloadMs.toFixed(1)} ms to read and apply; a new client synced in ${result.coldOpenMs.toFixed(1)} ms`,
     `open:           ${httpUrl}/?doc=${encodeURIComponent(documentName)}`

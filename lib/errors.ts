@@ -101,6 +101,13 @@ export const FST_COLLAB_LOADING = createError<[string]>(
 export const FST_COLLAB_SOCKET_IN_USE = createError(
   'FST_COLLAB_SOCKET_IN_USE', 'fastify.collab.handleConnection() was already called for this socket', 500)
 
+/**
+ * `handleConnection()` was called for a socket of a route with `schema.message`: its `'message'` events carry
+ * validated JSON values, not the Yjs frames collab speaks. Thrown synchronously; serve collab on a route without it.
+ */
+export const FST_COLLAB_SOCKET_VALIDATES_MESSAGES = createError(
+  'FST_COLLAB_SOCKET_VALIDATES_MESSAGES', 'fastify.collab.handleConnection() needs raw frames: this socket\'s route validates its messages with schema.message', 500)
+
 /** A document name longer than `maxDocumentNameLength` bytes, refused before any hook ran. Sent as the PermissionDenied reason. */
 export const FST_COLLAB_NAME_TOO_LONG = createError<[number]>(
   'FST_COLLAB_NAME_TOO_LONG', 'Permission denied: the document name is longer than %d bytes', 414)
@@ -148,11 +155,13 @@ export const FST_COLLAB_SQLITE_MISSING = createError<[{ cause: unknown }]>(
   'FST_COLLAB_SQLITE_MISSING', 'fastify-collab/sqlite needs node:sqlite (Node 24, recent Node 22) or the optional peer dependency better-sqlite3 (12 on Node 20, 13 on Node 22 and later): npm install better-sqlite3', 500)
 
 /**
- * better-sqlite3 12 on Node 24.19 or later: there it aborts the process whenever a garbage-collected
- * statement is finalised (its node::ObjectWrap destructor finds no Environment). Thrown by `sqlite()`.
+ * A better-sqlite3 that crashes on this Node, refused before it loads. Thrown by `sqlite()`:
+ * - 12 on Node 24.19 or later, where it aborts the process whenever a garbage-collected statement is
+ *   finalised (its node::ObjectWrap destructor finds no Environment);
+ * - 13 on Node 20, whose Node-API build crashes the process as it loads.
  */
 export const FST_COLLAB_SQLITE_UNSUPPORTED = createError<[string, string]>(
-  'FST_COLLAB_SQLITE_UNSUPPORTED', 'better-sqlite3 %s crashes on Node %s: install better-sqlite3@13 (npm install better-sqlite3@13)', 500)
+  'FST_COLLAB_SQLITE_UNSUPPORTED', 'better-sqlite3 %s crashes on Node %s: use better-sqlite3 12 on Node 20, 13 on Node 22 and later (or node:sqlite there)', 500)
 
 /** The SQLite file could not be opened or its schema created. Thrown by `sqlite()`; `cause` is the SqliteError. */
 export const FST_COLLAB_STORAGE_OPEN = createError<[string, { cause: unknown }]>(

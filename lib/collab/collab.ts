@@ -4,9 +4,10 @@ import type { FastifyInstance } from 'fastify'
 import type { WebSocket } from 'ws'
 import { CloseCode } from '../close-codes.js'
 import {
-  FST_COLLAB_CLOSED, FST_COLLAB_CONTEXT_NOT_SERIALIZABLE, FST_COLLAB_NOT_OWNER, FST_COLLAB_SCALE_OUT_UNAVAILABLE, FST_COLLAB_SOCKET_IN_USE
+  FST_COLLAB_CLOSED, FST_COLLAB_CONTEXT_NOT_SERIALIZABLE, FST_COLLAB_NOT_OWNER, FST_COLLAB_SCALE_OUT_UNAVAILABLE, FST_COLLAB_SOCKET_IN_USE,
+  FST_COLLAB_SOCKET_VALIDATES_MESSAGES
 } from '../errors.js'
-import { kCollabConnection } from '../symbols.js'
+import { kCollabConnection, kMessages } from '../symbols.js'
 import { Backlog } from './backlog.js'
 import { Connection, type ConnectionHost } from './connection.js'
 import { DirectSession } from './direct.js'
@@ -59,7 +60,9 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
 
   const collab: Collab = {
     handleConnection (socket, request, documentName, context = {}) {
-      if ((socket as WebSocket & { [kCollabConnection]?: Connection })[kCollabConnection] !== undefined) throw new FST_COLLAB_SOCKET_IN_USE()
+      const served = socket as WebSocket & { [kCollabConnection]?: Connection, [kMessages]?: unknown }
+      if (served[kCollabConnection] !== undefined) throw new FST_COLLAB_SOCKET_IN_USE()
+      if (served[kMessages] !== undefined) throw new FST_COLLAB_SOCKET_VALIDATES_MESSAGES()
       if (core.closing) {
         socket.close(CloseCode.GOING_AWAY, 'Going Away')
         return

@@ -186,6 +186,7 @@ export interface Collab {
    *   for y-websocket); for Hocuspocus, the only name allowed on this socket
    * @param context the initial hook context, copied per document. Default `{}`.
    * @throws {FST_COLLAB_SOCKET_IN_USE} when the socket is already served.
+   * @throws {FST_COLLAB_SOCKET_VALIDATES_MESSAGES} when the socket's route has `schema.message`.
    */
   handleConnection: (socket: WebSocket, request: FastifyRequest, documentName?: string, context?: HookContext) => void
   /**

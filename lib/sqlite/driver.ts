@@ -71,12 +71,14 @@ function betterSqlite3 (): SqliteDriver {
   let Database: typeof BetterSqlite3
   let version: string
   try {
-    Database = require('better-sqlite3') as typeof BetterSqlite3
     version = (require('better-sqlite3/package.json') as { version: string }).version
+    // Checked before the module loads: 13 on Node 20 crashes the process as it loads.
+    if (unsafeOnThisNode(version)) throw new FST_COLLAB_SQLITE_UNSUPPORTED(version, process.versions.node)
+    Database = require('better-sqlite3') as typeof BetterSqlite3
   } catch (cause) {
+    if ((cause as { code?: unknown }).code === 'FST_COLLAB_SQLITE_UNSUPPORTED') throw cause
     throw new FST_COLLAB_SQLITE_MISSING({ cause })
   }
-  if (unsafeOnThisNode(version)) throw new FST_COLLAB_SQLITE_UNSUPPORTED(version, process.versions.node)
   return {
     name: 'better-sqlite3',
     open (path) {
@@ -126,7 +128,10 @@ function nodeSqlite (): SqliteDriver {
 // better-sqlite3 12 and older still use it, and abort the process from a GC.
 function unsafeOnThisNode (driverVersion: string): boolean {
   const [major, minor] = process.versions.node.split('.').map(Number)
-  return Number(driverVersion.split('.')[0]) < 13 && (major > 24 || (major === 24 && minor >= 19))
+  const driverMajor = Number(driverVersion.split('.')[0])
+  // 12 on Node 24.19+: a garbage-collected statement aborts the process (node::ObjectWrap).
+  // 13 on Node 20: its Node-API build crashes the process as it loads.
+  return (driverMajor < 13 && (major > 24 || (major === 24 && minor >= 19))) || (driverMajor >= 13 && major < 22)
 }
 
 /**

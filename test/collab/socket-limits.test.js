@@ -179,6 +179,26 @@ test('handleConnection twice on one socket throws FST_COLLAB_SOCKET_IN_USE and l
   assert.equal(app.collab.getConnectionsCount(), 1)
 })
 
+test('handleConnection on a socket whose route validates its messages throws FST_COLLAB_SOCKET_VALIDATES_MESSAGES', async t => {
+  const app = Fastify()
+  await app.register(fastifyCollab)
+  const errors = []
+  app.get('/json', { schema: { message: { type: 'object' } } }, async (request, reply) => {
+    const socket = await reply.upgrade()
+    try {
+      app.collab.handleConnection(socket, request, 'json')
+    } catch (error) {
+      errors.push(error)
+      socket.close(1000)
+    }
+  })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  t.after(() => app.close())
+  const client = await rawClient(t, `ws://127.0.0.1:${app.server.address().port}/json`)
+  await client.closed
+  assert.deepEqual(errors.map(error => error.code), ['FST_COLLAB_SOCKET_VALIDATES_MESSAGES'])
+})
+
 test('a handler that awaits before handleConnection pauses the socket first, and no frame is lost', async t => {
   const upgraded = deferred()
   const lookedUp = deferred()

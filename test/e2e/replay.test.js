@@ -39,31 +39,45 @@ async function readThroughServer (t, wsUrl, documentName) {
   return text
 }
 
-test('replayed traces reach endContent, and a restarted server reloads them from SQLite', async (t) => {
-  const dataDir = tempDataDir(t)
-  const first = await startExampleServer(t, dataDir)
+// SIGTERM (stores everything), a new server on the same DATA_DIR, and a fresh client's text.
+async function afterRestart (t, server, dataDir, documentName) {
+  assert.equal(await server.stop(), 0, 'SIGTERM stores everything and exits with 0')
+  const second = await startExampleServer(t, dataDir)
+  const text = await readThroughServer(t, second.wsUrl, documentName)
+  assert.equal(await second.stop(), 0)
+  return text
+}
 
-  // The command, as a person runs it: sequential trace, one typist and one watcher.
+test('the replay command types sveltecomponent, and a restarted server reloads endContent from SQLite', async (t) => {
+  const dataDir = tempDataDir(t)
+  const server = await startExampleServer(t, dataDir)
+  // As a person runs it: sequential trace, one typist and one watcher.
   const svelte = loadTrace('sveltecomponent')
-  const command = await runReplayCommand(['sveltecomponent', '--clients', '2', '--url', first.wsUrl, '--doc', 'svelte'])
+  const command = await runReplayCommand(['sveltecomponent', '--clients', '2', '--url', server.wsUrl, '--doc', 'svelte'])
   assert.equal(command.code, 0, command.stderr)
   assert.match(command.stderr, new RegExp(`\\] ${svelte.txns.length}/${svelte.txns.length} acknowledged`), 'the progress bar reaches the end')
   assert.match(command.stdout, /^updates\/s: +\d+ /m)
+  assert.match(command.stdout, new RegExp(`^acknowledged: +p50 \\d+\\.\\d ms, p99 \\d+\\.\\d ms .*\\(${svelte.txns.length} updates\\)$`, 'm'))
   assert.match(command.stdout, /^bytes stored: +[1-9]\d* /m)
   assert.match(command.stdout, /^reload \(disk\): +\d+\.\d ms /m)
+  assert.equal(await afterRestart(t, server, dataDir, 'svelte'), svelte.endContent)
+})
 
-  // The concurrent trace: two typists, each on top of the state named by `parents`.
-  const friends = loadTrace('friendsforever')
-  const result = await replay({ trace: friends, url: first.wsUrl, documentName: 'friends', clients: 2 })
-  assert.equal(result.writers, 2)
-  assert.equal(result.transactions, friends.txns.length)
+test('three concurrent typists replay three-writers, and a restarted server reloads endContent from SQLite', async (t) => {
+  const dataDir = tempDataDir(t)
+  const server = await startExampleServer(t, dataDir)
+  // Three typists, each on top of the state named by `parents`, and one watcher; the trace
+  // ends with a three-way tie that endContent orders by agent.
+  const three = loadTrace('three-writers')
+  assert.equal(three.numAgents, 3)
+  const result = await replay({ trace: three, url: server.wsUrl, documentName: 'three', clients: 4 })
+  assert.equal(result.writers, 3)
+  assert.equal(result.clients, 4)
+  assert.equal(result.transactions, three.txns.length)
+  assert.equal(result.acknowledgements, three.txns.length, 'one SyncStatus per update frame')
+  assert.ok(result.ackP50Ms > 0 && result.ackP99Ms >= result.ackP50Ms, `p50 ${result.ackP50Ms} ms, p99 ${result.ackP99Ms} ms`)
   assert.ok(result.bytesStored > 0)
-
-  assert.equal(await first.stop(), 0, 'SIGTERM stores everything and exits with 0')
-  const second = await startExampleServer(t, dataDir)
-  assert.equal(await readThroughServer(t, second.wsUrl, 'svelte'), svelte.endContent)
-  assert.equal(await readThroughServer(t, second.wsUrl, 'friends'), friends.endContent)
-  assert.equal(await second.stop(), 0)
+  assert.equal(await afterRestart(t, server, dataDir, 'three'), three.endContent)
 })
 
 test('the replay command explains its usage and rejects a bad --clients', async () => {

@@ -101,3 +101,23 @@ test('without pg installed, postgres() throws FST_COLLAB_POSTGRES_MISSING for a 
   `)
   assert.deepEqual(JSON.parse(out), ['FST_COLLAB_POSTGRES_MISSING', true])
 })
+
+test('a better-sqlite3 that crashes on this Node is refused from its version, before it loads: FST_COLLAB_SQLITE_UNSUPPORTED', (t) => {
+  const [major, minor] = process.versions.node.split('.').map(Number)
+  // 13 crashes on Node 20 as it loads; 12 aborts on Node 24.19+. Node 22 to 24.18 runs both.
+  const crashing = major < 22 ? '13.2.0' : (major > 24 || (major === 24 && minor >= 19)) ? '12.11.1' : null
+  if (crashing === null) return t.diagnostic(`Node ${process.versions.node} runs better-sqlite3 12 and 13`)
+  // A package with its version and no code: were it loaded, the error would be FST_COLLAB_SQLITE_MISSING.
+  const out = withoutDrivers(t, `
+    const { mkdirSync, writeFileSync } = await import('node:fs')
+    mkdirSync('node_modules/better-sqlite3', { recursive: true })
+    writeFileSync('node_modules/better-sqlite3/package.json', JSON.stringify({ name: 'better-sqlite3', version: '${crashing}', main: 'missing.js' }))
+    const { SqliteStorage } = await import('./dist/lib/sqlite/index.js')
+    try {
+      new SqliteStorage({ path: 'a.db', driver: 'better-sqlite3' })
+    } catch (error) {
+      process.stdout.write(error.code)
+    }
+  `)
+  assert.equal(out, 'FST_COLLAB_SQLITE_UNSUPPORTED')
+})
