@@ -49,9 +49,11 @@ class Pending {
 
 type Entry = AttachedSession | Pending
 
-// The document's owner could not be reached or claimed now (scale-out): the client retries.
+// The document cannot be served now, but may be soon: its store could not be read (busy, unreachable),
+// or its owner could not be reached or claimed (scale-out). The client retries instead of giving up.
 function isUnavailable (error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === 'FST_COLLAB_SCALE_OUT_UNAVAILABLE'
+  const code = (error as { code?: unknown } | null)?.code
+  return code === 'FST_COLLAB_SCALE_OUT_UNAVAILABLE' || code === 'FST_COLLAB_STORAGE_LOAD'
 }
 
 function toBytes (data: RawData): Uint8Array {

@@ -68,6 +68,11 @@ export class Typist {
     this.#stopped = true
   }
 
+  /** Lets run() type again after stop(). */
+  resume () {
+    this.#stopped = false
+  }
+
   /** Moves the typist's document to a new provider (as a load balancer would after its server died). */
   moveTo (clients) {
     this.provider.destroy()

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { sqlite } from 'fastify-collab/sqlite'
 import { redis } from 'fastify-collab/redis'
+import Database from 'better-sqlite3'
 import { createSentinel } from 'redis'
 import { redisMissing, startRedis, startSentinel } from '../helpers/redis.js'
 import { connectClients, listenCollab, synced } from '../helpers/server.js'
@@ -32,7 +33,9 @@ async function pair (t, options = {}, perInstance = () => ({}), scaleOut = (serv
     })
     return { app, clients }
   }
-  return [await start(0), await start(1)]
+  const instances = [await start(0), await start(1)]
+  instances.path = join(dir, 'collab.sqlite')
+  return instances
 }
 
 test('the owner keeps a document loaded while a proxied session remains; it unloads when the last one leaves, and the lease goes', { skip, timeout: 30_000 }, async (t) => {
@@ -110,4 +113,16 @@ test('through a Redis Sentinel client (createSentinel): two instances serve one 
   remote.doc.getText('t').insert(0, 'through the sentinel')
   await when(local.document, 'update', { check: () => local.document.getText('t').toString() === 'through the sentinel', what: 'the edit on the owner' })
   assert.equal(await edge.app.collab.ownerOf('sentinel'), owner.app.collab.instanceId)
+})
+
+test('a store that cannot be claimed for now (SQLITE_BUSY) closes the waiting clients with 4205; they retry and sync once it can', { skip, timeout: 30_000 }, async (t) => {
+  const instances = await pair(t)
+  const other = new Database(instances.path)
+  t.after(() => other.close())
+  other.exec('BEGIN IMMEDIATE')
+  const provider = instances[0].clients.hocus('busy')
+  const [{ event }] = await when(provider, 'close', { what: 'the close of the refused socket' })
+  assert.equal(event.code, 4205)
+  other.exec('COMMIT')
+  await synced(provider, 10_000)
 })

@@ -21,10 +21,20 @@ for (const store of ['sqlite', 'postgres']) {
     await synced(local.provider)
     const typists = [local, new Typist('b', b.clients.hocus(name)), new Typist('c', c.clients.hocus(name))]
     await Promise.all(typists.map(typist => synced(typist.provider)))
-    const running = typeAll(t, typists, { timeout: 60_000 })
+    let running = typeAll(t, typists, { timeout: 60_000 })
     await waitFor(() => typists.every(typist => typist.acked.size >= 20), { timeout: 30_000, what: '20 acknowledged items each' })
-
-    paused.child.kill('SIGSTOP')
+    if (store === 'sqlite') {
+      // SQLite has one write lock per file, held by the process that writes: an owner paused inside a
+      // write transaction would hold every instance's writes until it runs again (see the README). It is
+      // paused between writes: typing stops, every update is acknowledged, then it stops, and typing resumes.
+      for (const typist of typists) typist.stop()
+      await running
+      for (const typist of typists) typist.resume()
+      paused.child.kill('SIGSTOP')
+      running = typeAll(t, typists, { timeout: 60_000 })
+    } else {
+      paused.child.kill('SIGSTOP')
+    }
     const targets = typists.map(typist => typist.pushed.length + 20)
     const others = typists.slice(1)
     await waitFor(() => others.every(typist => typist.acked.size >= targets[typists.indexOf(typist)]), { timeout: 30_000, what: 'the other instances to go on without the paused owner' })
