@@ -35,7 +35,7 @@ async function withServer (id, fn) {
   }
 }
 
-function makeClient (url, system, documentName, clientID, extra = {}) {
+export function makeClient (url, system, documentName, clientID, extra = {}) {
   return new CollabClient(url(documentName), {
     protocol: system.protocol,
     documentName,
@@ -79,48 +79,55 @@ function typeOnSchedule (clients, updates, interval, t0) {
  * every client has every other client's updates (and, for Hocuspocus clients,
  * a SyncStatus for each of its own), and the server's CPU-seconds over it.
  */
-export function fanout (id, { n, count = 100, interval = 20, timeoutMs }) {
-  return withServer(id, async (server, url, system) => {
-    const updates = Array.from({ length: n }, (_, i) => typingUpdates(i + 1, count))
-    const clients = Array.from({ length: n }, (_, i) => makeClient(url, system, 'fanout', i + 1))
+export function fanout (id, options) {
+  return withServer(id, (server, url, system) => runFanout([server], () => url, system, options))
+}
+
+/**
+ * The fan-out of {@link fanout} on clients spread over `servers`: client i
+ * connects to `urlFor(i)`. The server CPU-seconds are summed over them.
+ */
+export async function runFanout (servers, urlFor, system, { n, count = 100, interval = 20, timeoutMs }) {
+  const updates = Array.from({ length: n }, (_, i) => typingUpdates(i + 1, count))
+  const clients = Array.from({ length: n }, (_, i) => makeClient(urlFor(i), system, 'fanout', i + 1))
+  const usage = async () => (await Promise.all(servers.map((server) => server.usage()))).reduce((sum, { cpuSeconds }) => sum + cpuSeconds, 0)
+  try {
+    await withTimeout(pool(clients, 32, (c) => c.connect()), timeoutMs, 'connect')
+    await withTimeout(Promise.all(clients.map((c) => c.until(() => c.awarenessSeen.size >= n))), timeoutMs, 'awareness')
+    const expected = (n - 1) * count
+    const hocuspocus = system.protocol === 'hocuspocus'
+    const ackTargets = clients.map((c) => c.sent + count)
+    const before = await usage()
+    const cpu0 = process.cpuUsage()
+    const cores0 = readCores()
+    const t0 = performance.now()
+    const late = typeOnSchedule(clients, updates, interval, t0)
+    const converged = clients.map((c) => c.until(() => c.received >= expected).then(() => performance.now() - t0))
+    const acked = clients.map((c, i) => hocuspocus ? c.until(() => c.acks >= ackTargets[i]).then(() => performance.now() - t0) : 0)
+    let done
     try {
-      await withTimeout(pool(clients, 32, (c) => c.connect()), timeoutMs, 'connect')
-      await withTimeout(Promise.all(clients.map((c) => c.until(() => c.awarenessSeen.size >= n))), timeoutMs, 'awareness')
-      const expected = (n - 1) * count
-      const hocuspocus = system.protocol === 'hocuspocus'
-      const ackTargets = clients.map((c) => c.sent + count)
-      const before = await server.usage()
-      const cpu0 = process.cpuUsage()
-      const cores0 = readCores()
-      const t0 = performance.now()
-      const late = typeOnSchedule(clients, updates, interval, t0)
-      const converged = clients.map((c) => c.until(() => c.received >= expected).then(() => performance.now() - t0))
-      const acked = clients.map((c, i) => hocuspocus ? c.until(() => c.acks >= ackTargets[i]).then(() => performance.now() - t0) : 0)
-      let done
-      try {
-        done = await withTimeout(Promise.all([Promise.all(converged), Promise.all(acked), late]), timeoutMs, 'convergence')
-      } catch (error) {
-        const behind = clients.filter((c) => c.received < expected).length
-        throw new Error(`${error.message}; ${behind} of ${n} clients still behind`)
-      }
-      const cores = busySince(cores0)
-      const after = await server.usage()
-      const generator = process.cpuUsage(cpu0)
-      const [convergedAt, ackedAt, maxLate] = done
-      return {
-        seconds: Math.max(...convergedAt) / 1000,
-        ackSeconds: hocuspocus ? Math.max(...ackedAt) / 1000 : NaN,
-        cpuSeconds: after.cpuSeconds - before.cpuSeconds,
-        generatorCpuSeconds: (generator.user + generator.system) / 1e6,
-        maxLateMs: maxLate,
-        serverCoreBusy: cores[0],
-        generatorCoreBusy: cores[1],
-        gaps: clients.reduce((sum, c) => sum + c.gaps, 0)
-      }
-    } finally {
-      for (const c of clients) c.close()
+      done = await withTimeout(Promise.all([Promise.all(converged), Promise.all(acked), late]), timeoutMs, 'convergence')
+    } catch (error) {
+      const behind = clients.filter((c) => c.received < expected).length
+      throw new Error(`${error.message}; ${behind} of ${n} clients still behind`)
     }
-  })
+    const cores = busySince(cores0)
+    const after = await usage()
+    const generator = process.cpuUsage(cpu0)
+    const [convergedAt, ackedAt, maxLate] = done
+    return {
+      seconds: Math.max(...convergedAt) / 1000,
+      ackSeconds: hocuspocus ? Math.max(...ackedAt) / 1000 : NaN,
+      cpuSeconds: after - before,
+      generatorCpuSeconds: (generator.user + generator.system) / 1e6,
+      maxLateMs: maxLate,
+      serverCoreBusy: cores[0],
+      generatorCoreBusy: cores[1],
+      gaps: clients.reduce((sum, c) => sum + c.gaps, 0)
+    }
+  } finally {
+    for (const c of clients) c.close()
+  }
 }
 
 /**

@@ -21,13 +21,24 @@ import type { FastifyReplyType, ResolveFastifyReplyType } from 'fastify/types/ty
 import type { WebSocket, WebSocketServer } from 'ws'
 import type { Collab } from './collab/types.js'
 import type { CollabOptions } from './collab/options.js'
+import type { RedisScaleOut } from './scale-out/options.js'
 import type { InjectWSOptions } from './upgrade/inject.js'
 import type { UpgradeOptions } from './upgrade/options.js'
 import type { ReplyUpgradeOptions } from './upgrade/reply-upgrade.js'
 import type { AllowedOrigins } from './upgrade/types.js'
 
-/** The options of the plugin: the upgrade options and the collaboration options, side by side. */
-export type FastifyCollabOptions = UpgradeOptions & CollabOptions
+/** The scale-out option of the plugin. */
+export interface ScaleOutOptions {
+  /**
+   * Serves each document from exactly one instance among many, through Redis: `redis({ url })` from
+   * `fastify-collab/redis`. Needs a store with fencing among the `extensions` (FST_COLLAB_SCALE_OUT_UNFENCED
+   * otherwise). Default: none (one instance serves every document it is asked for).
+   */
+  scaleOut?: RedisScaleOut
+}
+
+/** The options of the plugin: the upgrade options, the collaboration options and the scale-out, side by side. */
+export type FastifyCollabOptions = UpgradeOptions & CollabOptions & ScaleOutOptions
 
 // Fastify's own (unexported) helpers, same shapes.
 type AsyncFunction = (...args: any) => Promise<any>

@@ -223,3 +223,37 @@ export const FST_COLLAB_POSTGRES_MISSING = createError<[{ cause: unknown }]>(
  */
 export const FST_COLLAB_POSTGRES_ASYNC_COMMIT = createError(
   'FST_COLLAB_POSTGRES_ASYNC_COMMIT', 'synchronous_commit is "off" for the store\'s connection: acknowledged updates could be lost. Set synchronous_commit to "on" for this role or database', 500)
+
+// --- scale-out -------------------------------------------------------------
+
+/**
+ * `scaleOut` is set but no extension stores documents with fencing (a `storageExtension` whose storage
+ * implements `claim`, such as `fastify-collab/sqlite` or `fastify-collab/postgres`). Without a fence, two
+ * owners of one document (a paused one waking up) could both write. Thrown at registration.
+ */
+export const FST_COLLAB_SCALE_OUT_UNFENCED = createError(
+  'FST_COLLAB_SCALE_OUT_UNFENCED',
+  'scaleOut needs a store with fencing: add a storage extension whose storage implements claim() (fastify-collab/sqlite, fastify-collab/postgres)', 500)
+
+/**
+ * A document could not be placed: Redis or the store could not be reached to claim it, or its owner did not
+ * answer. The connection is refused with 4205 (Hocuspocus) or 1011 (y-websocket) and the client retries.
+ * `cause` is the underlying error.
+ */
+export const FST_COLLAB_SCALE_OUT_UNAVAILABLE = createError<[string, { cause: unknown }]>(
+  'FST_COLLAB_SCALE_OUT_UNAVAILABLE', 'Document "%s" cannot be served now: its owner could not be reached or claimed', 503)
+
+/**
+ * With `scaleOut`, the hook context of a connection crosses instances, so it must survive
+ * `v8.serialize` (plain data, Date, Map, Set, typed arrays; no functions, no symbols). The connection
+ * is refused at connect (PermissionDenied, or 4403 for y-websocket). `cause` is the serialiser's error.
+ */
+export const FST_COLLAB_CONTEXT_NOT_SERIALIZABLE = createError<[string, { cause: unknown }]>(
+  'FST_COLLAB_CONTEXT_NOT_SERIALIZABLE', 'The context of a connection to "%s" cannot cross instances: it must survive v8.serialize', 500)
+
+/**
+ * With `scaleOut`, `openDirectConnection()` was called on an instance that does not own the document. Open it
+ * on its owner (`fastify.collab.ownerOf(name)`). `owner` is the owning instance's id.
+ */
+export const FST_COLLAB_NOT_OWNER = createError<[string, string]>(
+  'FST_COLLAB_NOT_OWNER', 'Document "%s" is owned by instance %s: open direct connections there', 409)

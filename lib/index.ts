@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { WebSocketServer } from 'ws'
 import type { FastifyCollabOptions } from './augment.js'
 import { createCollab } from './collab/collab.js'
+import { startScaleOut } from './scale-out/start.js'
 import { FST_COLLAB_WEBSOCKET_CONFLICT } from './errors.js'
 import { kUpgradeContext } from './symbols.js'
 import { createInjectWS } from './upgrade/inject.js'
@@ -50,7 +51,9 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
     wss.close(() => done())
   })
 
-  fastify.decorate('collab', createCollab(fastify, options))
+  const { collab, core } = createCollab(fastify, options)
+  fastify.decorate('collab', collab)
+  if (options.scaleOut !== undefined) await startScaleOut(core, options.scaleOut, options.extensions)
 }
 
 /**
@@ -64,7 +67,7 @@ export const fastifyCollab = fp(plugin, { fastify: '5.x', name: 'fastify-collab'
 export default fastifyCollab
 
 export type { FastifyCollabOptions, MessageEvents, UpgradedWebSocket, UpgradeHookFunction, UpgradeMessage, ValidatedWebSocket } from './augment.js'
-export type { Collab, CollabDocument, CollabOrigin, DirectConnection, RemoteOrigin, Session } from './collab/types.js'
+export type { Collab, CollabDocument, CollabOrigin, CollabRequest, DirectConnection, RemoteOrigin, RemoteRequest, Session } from './collab/types.js'
 export type { CollabOptions, CollabProtocol } from './collab/options.js'
 export type { LimitOptions } from './collab/limits.js'
 export type {

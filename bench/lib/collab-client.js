@@ -18,8 +18,10 @@ export class CollabClient {
    * @param {number} options.clientID the Yjs client ID this client writes with
    * @param {object} [options.awareness] awareness state sent on open
    * @param {boolean} [options.trackSelf] also count this client's own updates when they come back
+   * @param {(client: number, end: number) => void} [options.onReceive] called when updates of Yjs client
+   *   `client` up to clock `end` arrive (bench/scale-out.js times each update with it)
    */
-  constructor (target, { protocol, documentName, clientID, awareness = null, token = 'ok', trackSelf = false }) {
+  constructor (target, { protocol, documentName, clientID, awareness = null, token = 'ok', trackSelf = false, onReceive = null }) {
     this.target = target
     this.protocol = protocol
     this.name = protocol === 'hocuspocus' ? documentName : null
@@ -27,6 +29,7 @@ export class CollabClient {
     this.awareness = awareness
     this.token = token
     this.trackSelf = trackSelf
+    this.onReceive = onReceive
     this.clocks = new Map() // Yjs client ID -> end clock received
     this.received = 0 // clock units received from other clients (and our own, with trackSelf)
     this.gaps = 0 // updates that did not start where the previous one ended
@@ -121,6 +124,7 @@ export class CollabClient {
       if (from > known) this.gaps++
       this.received += end - known
       this.clocks.set(client, end)
+      this.onReceive?.(client, end)
     })
   }
 

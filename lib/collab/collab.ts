@@ -1,22 +1,49 @@
+import { randomUUID } from 'node:crypto'
+import { serialize } from 'node:v8'
 import type { FastifyInstance } from 'fastify'
 import type { WebSocket } from 'ws'
 import { CloseCode } from '../close-codes.js'
-import { FST_COLLAB_CLOSED, FST_COLLAB_SOCKET_IN_USE, FST_COLLAB_SOCKET_VALIDATES_MESSAGES } from '../errors.js'
+import {
+  FST_COLLAB_CLOSED, FST_COLLAB_CONTEXT_NOT_SERIALIZABLE, FST_COLLAB_NOT_OWNER, FST_COLLAB_SCALE_OUT_UNAVAILABLE, FST_COLLAB_SOCKET_IN_USE,
+  FST_COLLAB_SOCKET_VALIDATES_MESSAGES
+} from '../errors.js'
 import { kCollabConnection, kMessages } from '../symbols.js'
 import { Backlog } from './backlog.js'
 import { Connection, type ConnectionHost } from './connection.js'
 import { DirectSession } from './direct.js'
-import { LoadedDocument, type DocumentHost } from './document.js'
-import { HookRunner } from './hooks.js'
+import { LoadedDocument, type DocumentHost, fencedEpoch } from './document.js'
+import { HookRunner, type LoadPayload } from './hooks.js'
 import { type CollabOptions, resolveCollabOptions } from './options.js'
 import { SocketSession } from './session.js'
-import type { Collab } from './types.js'
+import type { Collab, Router } from './types.js'
 import { noop } from '../noop.js'
 
-/** What the connection and document modules share: the collab instance's state. */
-interface CollabCore extends DocumentHost, ConnectionHost {
-  closing: boolean
+/** A document served by another instance (scale-out). */
+export interface Elsewhere {
+  readonly owner: string
 }
+
+/** What the connection and document modules share: the collab instance's state. */
+export interface CollabCore extends DocumentHost, ConnectionHost {
+  closing: boolean
+  /** The scale-out, set once at registration when the `scaleOut` option is given. */
+  router: Router | null
+  /**
+   * Loads a document once for every concurrent caller, and holds it until
+   * the caller attaches or releases. With `scaleOut`, a document owned by
+   * another instance is not loaded: its owner is returned.
+   *
+   * @rejects with FST_COLLAB_CLOSED while closing, FST_COLLAB_SCALE_OUT_UNAVAILABLE
+   *   when it cannot be placed now, or the load hook's error.
+   */
+  acquire: (documentName: string, payload: Omit<LoadPayload, 'document' | 'instance' | 'documentName' | 'epoch'>) => Promise<LoadedDocument | Elsewhere>
+  /** Scale-out: this instance lost a document; it is deposed (see LoadedDocument). */
+  depose: (documentName: string) => void
+}
+
+// A load refused by the store's fence (Redis handed out a low epoch), or an
+// owner that moved while a session was being opened: place again, a few times.
+const MAX_PLACEMENTS = 3
 
 /**
  * Builds `fastify.collab` and registers its onClose hook, which stores every
@@ -26,7 +53,7 @@ interface CollabCore extends DocumentHost, ConnectionHost {
  * @param options the whole flat plugin options object.
  * @throws {FST_COLLAB_INVALID_OPTION} on a bad collab option.
  */
-export function createCollab (fastify: FastifyInstance, options: CollabOptions = {}): Collab {
+export function createCollab (fastify: FastifyInstance, options: CollabOptions = {}): { collab: Collab, core: CollabCore } {
   const resolved = resolveCollabOptions(options)
   const log = fastify.log
   const documents = new Map<string, LoadedDocument>()
@@ -46,6 +73,7 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
     },
     async openDirectConnection (documentName, context = {}) {
       const document = await core.acquire(documentName, { context })
+      if (!(document instanceof LoadedDocument)) throw new FST_COLLAB_NOT_OWNER(documentName, document.owner)
       const connection = new DirectSession(document, context)
       document.attach(connection)
       return connection
@@ -65,7 +93,12 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
       }
     },
     documents,
-    log
+    log,
+    instanceId: randomUUID(),
+    async ownerOf (documentName) {
+      if (core.router !== null) return await core.router.ownerOf(documentName)
+      return documents.has(documentName) ? collab.instanceId : null
+    }
   }
 
   const hooks = new HookRunner(resolved.extensions, resolved.hooks, log)
@@ -78,24 +111,70 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
     documents,
     backlog: new Backlog(resolved.limits.maxUnstoredBytes),
     closing: false,
+    router: null,
     async acquire (documentName, payload) {
-      if (core.closing) throw new FST_COLLAB_CLOSED()
-      let document = documents.get(documentName)
-      if (document === undefined) {
-        document = new LoadedDocument(core, documentName, { ...payload, instance: collab, documentName })
-        documents.set(documentName, document)
+      for (let round = 1; ; round++) {
+        if (core.closing) throw new FST_COLLAB_CLOSED()
+        let document = documents.get(documentName)
+        if (document === undefined) {
+          let epoch: number | undefined
+          if (core.router !== null) {
+            const placement = await core.router.place(documentName)
+            if (!placement.here) return { owner: placement.owner }
+            epoch = placement.epoch
+            // Another caller may have loaded it while this one placed it.
+            document = documents.get(documentName)
+          }
+          if (document === undefined) {
+            document = new LoadedDocument(core, documentName, { ...payload, instance: collab, documentName, epoch })
+            documents.set(documentName, document)
+          }
+        }
+        document.hold()
+        try {
+          await document.ready
+        } catch (error) {
+          const higher = fencedEpoch(error)
+          if (higher === null || document.epoch === null || core.router === null || round === MAX_PLACEMENTS) throw error
+          await core.router.fenced(documentName, document.epoch, higher)
+          continue
+        }
+        // Deposed while it loaded: another instance owns it now.
+        if (document.isLive) return document
+        document.release()
+        if (round === MAX_PLACEMENTS) throw new FST_COLLAB_SCALE_OUT_UNAVAILABLE(documentName, { cause: new Error('the document changed owners while it loaded') })
       }
-      document.hold()
-      await document.ready
-      return document
+    },
+    async reach (socket, payload, address, codec) {
+      const { documentName, context, connectionConfig, request } = payload
+      for (let round = 1; ; round++) {
+        const target = await core.acquire(documentName, payload)
+        if (target instanceof LoadedDocument) return target
+        const session = await (core.router as Router).proxy(socket, target.owner, { documentName, address, codec, readOnly: connectionConfig.readOnly, context, request })
+        if (session !== null) return session
+        if (round === MAX_PLACEMENTS) throw new FST_COLLAB_SCALE_OUT_UNAVAILABLE(documentName, { cause: new Error('the owner kept moving') })
+      }
+    },
+    checkContext (documentName, context) {
+      if (core.router === null) return
+      try {
+        serialize(context)
+      } catch (cause) {
+        throw new FST_COLLAB_CONTEXT_NOT_SERIALIZABLE(documentName, { cause })
+      }
+    },
+    depose (documentName) {
+      documents.get(documentName)?.depose()
     }
   }
 
   fastify.addHook('onClose', async () => {
     core.closing = true
     await Promise.all([...documents.values()].map(document => document.shutdown()))
+    // Every lease is back; the sessions served for other instances end, then Redis goes.
+    await core.router?.close()
     await core.hooks.run('onDestroy', { instance: collab }).catch(noop)
   })
 
-  return collab
+  return { collab, core }
 }

@@ -4,11 +4,11 @@ import type { WebSocket, RawData } from 'ws'
 import { CloseCode, type CloseCodeValue } from '../close-codes.js'
 import { FST_COLLAB_BAD_FRAME, FST_COLLAB_FORBIDDEN, FST_COLLAB_NAME_TOO_LONG, FST_COLLAB_TOO_MANY_DOCUMENTS } from '../errors.js'
 import { kCollabConnection } from '../symbols.js'
-import type { LoadedDocument } from './document.js'
-import type { ConnectionConfig, ConnectionPayload, HookRunner, LoadPayload } from './hooks.js'
+import { LoadedDocument } from './document.js'
+import type { ConnectionConfig, ConnectionPayload, HookRunner } from './hooks.js'
 import type { Limits } from './limits.js'
 import type { ResolvedCollabOptions } from './options.js'
-import type { Collab, DocumentMessage, HookContext } from './types.js'
+import type { AttachedSession, Collab, DocumentMessage, HookContext } from './types.js'
 import { type Codec, hocuspocusCodec, type WireProtocol, yWebsocketCodec } from './protocol/codec.js'
 import { decodeHocuspocusFrame, encodeAuthenticated, encodeClose, encodePermissionDenied as hocuspocusDenied, parseAddress, PONG_FRAME } from './protocol/hocuspocus.js'
 import { decodeYWebsocketFrame, encodePermissionDenied as yWebsocketDenied } from './protocol/y-websocket.js'
@@ -25,22 +25,36 @@ export interface ConnectionHost {
   /** Whether a hook that runs after the handshake and sees the request is registered. */
   readonly keepsRequest: boolean
   /**
-   * Loads a document once for every concurrent caller, and holds it until
-   * the caller attaches or releases.
+   * The document held, loaded once for every concurrent caller, until the
+   * caller attaches or releases; with `scaleOut`, when another instance owns
+   * it, a session opened there for `socket`.
    *
-   * @rejects with FST_COLLAB_CLOSED while closing, or the load hook's error.
+   * @rejects with FST_COLLAB_CLOSED while closing, FST_COLLAB_SCALE_OUT_UNAVAILABLE
+   *   when it cannot be placed now, or the load hook's error.
    */
-  acquire: (documentName: string, payload: Omit<LoadPayload, 'document' | 'instance' | 'documentName'>) => Promise<LoadedDocument>
+  reach: (socket: SessionSocket, payload: ConnectionPayload, address: string, codec: Codec) => Promise<LoadedDocument | AttachedSession>
+  /**
+   * With `scaleOut`, refuses a context that cannot cross instances.
+   * @throws FST_COLLAB_CONTEXT_NOT_SERIALIZABLE
+   */
+  checkContext: (documentName: string, context: HookContext) => void
 }
 
 /** A document waiting for its authentication: the frames that came first, in order. */
-interface Pending {
-  frames: Array<{ message: DocumentMessage, frame: Uint8Array }>
-  authenticating: boolean
-  cancelled: boolean
+class Pending {
+  frames: Array<{ message: DocumentMessage, frame: Uint8Array }> = []
+  authenticating = false
+  cancelled = false
 }
 
-type Entry = SocketSession | Pending
+type Entry = AttachedSession | Pending
+
+// The document cannot be served now, but may be soon: its store could not be read (busy, unreachable),
+// or its owner could not be reached or claimed (scale-out). The client retries instead of giving up.
+function isUnavailable (error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === 'FST_COLLAB_SCALE_OUT_UNAVAILABLE' || code === 'FST_COLLAB_STORAGE_LOAD'
+}
 
 function toBytes (data: RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data)
@@ -185,11 +199,11 @@ export class Connection implements SessionSocket {
     this.detachAll()
   }
 
-  endSession (session: SocketSession): void {
+  endSession (session: AttachedSession): void {
     if (session.codec.protocol === 'y-websocket') return this.close(CloseCode.NORMAL, 'Normal Closure')
     this.send(encodeClose(session.address, 'server closed the document'))
     this.entries.delete(session.address)
-    session.document.detach(session)
+    session.leave()
   }
 
   // --- incoming -------------------------------------------------------------
@@ -214,7 +228,7 @@ export class Connection implements SessionSocket {
   private onYWebsocketFrame (frame: Uint8Array): void {
     const message = decodeYWebsocketFrame(frame)
     const entry = this.entries.get('')
-    if (entry instanceof SocketSession) return entry.receive(message, frame)
+    if (entry !== undefined && !(entry instanceof Pending)) return entry.receive(message, frame)
     if (this.boundName === undefined || this.boundName === '') {
       return this.fail(CloseCode.BAD_FRAME, 'y-websocket needs a document name')
     }
@@ -236,7 +250,7 @@ export class Connection implements SessionSocket {
     // No document has the empty name; only its Auth gets an answer (PermissionDenied).
     if (address === '' && message.type !== 'auth') throw new RangeError('a frame for the empty document name')
     const entry = this.entries.get(address)
-    if (entry instanceof SocketSession) {
+    if (entry !== undefined && !(entry instanceof Pending)) {
       // A repeated token on an authenticated document is ignored, as Hocuspocus 4.7 does.
       if (message.type === 'auth') return
       if (message.type === 'close') return this.endClientSession(entry)
@@ -279,7 +293,7 @@ export class Connection implements SessionSocket {
   }
 
   private attached (): boolean {
-    for (const entry of this.entries.values()) if (entry instanceof SocketSession) return true
+    for (const entry of this.entries.values()) if (!(entry instanceof Pending)) return true
     return false
   }
 
@@ -311,16 +325,16 @@ export class Connection implements SessionSocket {
     if (++this.authFailures >= this.limits.maxAuthFailures) this.fail(CloseCode.TOO_MANY, 'Too Many: refused authentications')
   }
 
-  private endClientSession (session: SocketSession): void {
+  private endClientSession (session: AttachedSession): void {
     this.entries.delete(session.address)
-    session.document.detach(session)
+    session.leave()
   }
 
   // --- the auth queue -------------------------------------------------------
 
   private pendingCount (): number {
     let count = 0
-    for (const entry of this.entries.values()) if (!(entry instanceof SocketSession)) count++
+    for (const entry of this.entries.values()) if (entry instanceof Pending) count++
     return count
   }
 
@@ -334,7 +348,7 @@ export class Connection implements SessionSocket {
       this.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: too many documents awaiting authentication')
       return undefined
     }
-    const pending: Pending = { frames: [], authenticating: false, cancelled: false }
+    const pending = new Pending()
     this.entries.set(address, pending)
     const { authTimeout } = this.limits
     if (this.authTimer === null && authTimeout > 0) this.authTimer = setTimeout(authTimedOut, authTimeout, this)
@@ -348,7 +362,7 @@ export class Connection implements SessionSocket {
   onAuthTimeout (): void {
     this.authTimer = null
     for (const entry of this.entries.values()) {
-      if (!(entry instanceof SocketSession) && !entry.authenticating) {
+      if (entry instanceof Pending && !entry.authenticating) {
         return this.fail(CloseCode.CONNECTION_TIMEOUT, 'Connection Timeout: no authentication')
       }
     }
@@ -412,22 +426,31 @@ export class Connection implements SessionSocket {
     try {
       await hooks.runMerging('onConnect', payload)
       await hooks.runMerging('onAuthenticate', { ...payload, token, providerVersion })
+      this.core.checkContext(documentName, context)
     } catch (error) {
       return this.deny(pending, address, error)
     }
     connectionConfig.isAuthenticated = true
-    let document: LoadedDocument
+    let target: LoadedDocument | AttachedSession
     try {
-      document = await this.core.acquire(documentName, payload)
+      target = await this.core.reach(this, payload, address, codec)
     } catch (error) {
       if (codec.protocol === 'y-websocket') return this.refuseYWebsocket(CloseCode.INTERNAL_ERROR, 'Internal Error: the document could not be loaded', error)
+      if (isUnavailable(error)) return this.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: the document cannot be served now', error)
       return this.deny(pending, address, error)
     }
-    if (this.closed || pending.cancelled) return document.release()
-    const session = new SocketSession(this, document, codec, address, context, connectionConfig.readOnly)
-    document.attach(session)
+    let session: AttachedSession
+    if (target instanceof LoadedDocument) {
+      if (this.closed || pending.cancelled) return target.release()
+      const local = new SocketSession(this, target, codec, address, context, connectionConfig.readOnly)
+      target.attach(local)
+      session = local
+    } else {
+      if (this.closed || pending.cancelled) return target.leave()
+      session = target
+    }
     this.entries.set(address, session)
-    if (codec.protocol === 'hocuspocus') this.send(encodeAuthenticated(address, session.readOnly))
+    if (codec.protocol === 'hocuspocus') this.send(encodeAuthenticated(address, connectionConfig.readOnly))
     session.greet()
     // Replay what came during auth, in order, before any newer frame.
     const frames = pending.frames
@@ -436,7 +459,8 @@ export class Connection implements SessionSocket {
       if (this.closed) break
       session.receive(message, frame)
     }
-    hooks.fire('connected', { ...payload, connection: session })
+    // A proxied session's `connected` runs on its owner, where the document is.
+    if (session instanceof SocketSession) hooks.fire('connected', { ...payload, connection: session })
     if (this.boundName !== undefined && !this.core.keepsRequest) this.request = undefined
   }
 
@@ -472,8 +496,8 @@ export class Connection implements SessionSocket {
 
   private detachAll (): void {
     for (const [address, entry] of this.entries.entries()) {
-      if (entry instanceof SocketSession) entry.document.detach(entry)
-      else this.dropPending(address, entry)
+      if (entry instanceof Pending) this.dropPending(address, entry)
+      else entry.leave()
     }
     this.entries.clear()
   }

@@ -3,7 +3,7 @@ import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness'
 import type { FastifyBaseLogger } from 'fastify'
 import type { HookRunner, LoadPayload } from './hooks.js'
 import type { ResolvedCollabOptions } from './options.js'
-import type { Attachment, Collab, CollabDocument, CollabOrigin, HookContext, Receiver } from './types.js'
+import type { Attachment, Collab, CollabDocument, CollabOrigin, HookContext, Receiver, Router } from './types.js'
 import type { Backlog, Resyncable } from './backlog.js'
 import { DocumentAwareness } from './awareness.js'
 import { Outbox, sendToAll } from './broadcast.js'
@@ -12,6 +12,7 @@ import { encodeStateless } from './protocol/hocuspocus.js'
 import {
   FST_COLLAB_CLOSED, FST_COLLAB_DOCUMENT_TOO_LARGE, FST_COLLAB_LOADING, FST_COLLAB_STORE_BACKLOG, FST_COLLAB_UPDATE_NOT_INTEGRABLE
 } from '../errors.js'
+import { isFenced } from '../storage/fence.js'
 import { noop } from '../noop.js'
 
 /** What a document needs from the collab instance that owns it. */
@@ -23,6 +24,8 @@ export interface DocumentHost {
   readonly documents: Map<string, LoadedDocument>
   /** The process-wide bytes of changes not through onChange yet (`maxUnstoredBytes`). */
   readonly backlog: Backlog
+  /** The scale-out, or null on one instance. */
+  readonly router: Router | null
 }
 
 /**
@@ -46,9 +49,17 @@ export interface DocumentHost {
  * - closing:   `fastify.close()` runs. Changes are refused (FST_COLLAB_CLOSED);
  *              the running store or unload hook ends, then the final store.
  *              → unloaded.
+ * - deposed:   (scale-out) another instance owns the document now: its lease
+ *              went to another, or the store refused a write under this
+ *              instance's epoch. Changes are refused; every session is reset
+ *              (4205: its client reconnects and resyncs with the new owner);
+ *              nothing is stored (the store's fence would refuse it, and the
+ *              new owner has every acknowledged update already).
+ *              From loading (once the load ends), live or unloading.
+ *              → unloaded at once.
  * - unloaded:  out of the map, destroyed. Terminal; changes are refused.
  */
-type State = 'loading' | 'live' | 'unloading' | 'closing' | 'unloaded'
+type State = 'loading' | 'live' | 'unloading' | 'closing' | 'deposed' | 'unloaded'
 
 /**
  * The store schedule, beside the lifecycle. `dirty` (changed since the last
@@ -84,6 +95,16 @@ function isReceiver (attachment: Attachment): attachment is Attachment & Receive
   return attachment.source === 'connection'
 }
 
+/**
+ * The epoch a store's fence holds, when `error` or one of its causes is
+ * FST_COLLAB_STORAGE_FENCED (a load's claim, an append or a compaction
+ * refused); else null.
+ */
+export function fencedEpoch (error: unknown): number | null {
+  for (let e = error; e instanceof Error; e = e.cause) if (isFenced(e)) return e.epoch
+  return null
+}
+
 function contextOf (origin: unknown): HookContext {
   if (origin !== null && typeof origin === 'object') {
     const context = (origin as { context?: unknown }).context
@@ -102,6 +123,8 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
   readonly awareness: Awareness
   readonly connections = new Set<Attachment>()
   readonly ready: Promise<void>
+  /** With `scaleOut`, the fencing epoch under which this instance owns the document; null on one instance. */
+  readonly epoch: number | null
 
   private state: State = 'loading'
   // Acquired but not yet attached: such a document must not unload.
@@ -125,10 +148,15 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
   private measuredAt = 0
   private lastContext: HookContext = {}
   private lastOrigin: CollabOrigin | null = null
+  // The onChange chain of the latest change until it settles: an update that
+  // brings nothing new may hold that very change (a client resending what it
+  // sent before its reconnect), so its acknowledgement waits for it too.
+  private lastWrite: Promise<void> | undefined
 
   constructor (private readonly host: DocumentHost, name: string, loadPayload: Omit<LoadPayload, 'document'>) {
     super({ gc: true })
     this.name = name
+    this.epoch = loadPayload.epoch ?? null
     this.awareness = new Awareness(this)
     // y-protocols starts a 3 s interval per Awareness; Hocuspocus leaks it
     // (#1156). States are removed when their connection closes instead.
@@ -183,6 +211,8 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
       this.finalize()
       throw error
     }
+    // Deposed while it loaded (scale-out): it leaves once the load has ended.
+    if (this.state === 'deposed') return this.leave()
     this.state = 'live'
   }
 
@@ -246,7 +276,7 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
     const { integrable, addsStructs } = checkUpdate(this, update)
     if (!integrable) throw new FST_COLLAB_UPDATE_NOT_INTEGRABLE(this.name)
     if (addsStructs && this.wouldPassSize(update.length)) throw new FST_COLLAB_DOCUMENT_TOO_LARGE(this.name, this.host.options.limits.maxDocumentBytes)
-    const changed = this.transactAs(() => Y.applyUpdate(this, update, origin), origin)
+    const changed = this.transactAs(() => Y.applyUpdate(this, update, origin), origin) ?? this.lastWrite
     const { store } = this
     if (store.pendingStructs !== null || store.pendingDs !== null) {
       // checkUpdate mirrors Yjs; should they ever disagree, drop what Yjs
@@ -353,7 +383,10 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
       clientsCount: this.connections.size
     })
     // Whoever applied the update may await this; nobody else must see a rejection.
-    result.catch(noop)
+    result.catch(this.onWriteFailed)
+    this.lastWrite = result
+    const settled = (): void => { if (this.lastWrite === result) this.lastWrite = undefined }
+    result.then(settled, settled)
     this.host.backlog.track(update.length, result)
     this.changeResult = result
   }
@@ -381,6 +414,12 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
   }
 
   // --- storing --------------------------------------------------------------
+
+  // A write refused by the store's fence: another instance claimed the document
+  // with a higher epoch, and this one must never acknowledge again (scale-out).
+  private readonly onWriteFailed = (error: unknown): void => {
+    if (this.epoch !== null && fencedEpoch(error) !== null) this.host.router?.lose(this.name, 'the store refused a write: another instance claimed the document')
+  }
 
   private get storesAnything (): boolean {
     return this.host.hooks.has('onStoreDocument') || this.host.hooks.has('afterStoreDocument')
@@ -448,7 +487,8 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
       await this.host.hooks.run('onStoreDocument', payload)
       await this.host.hooks.run('afterStoreDocument', payload)
       return true
-    } catch {
+    } catch (error) {
+      this.onWriteFailed(error)
       return false
     }
   }
@@ -546,6 +586,28 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
         this.host.log.error({ err: error, documentName: this.name }, 'collab: a destroy listener threw while the document unloaded')
       }
     }
+    if (this.epoch !== null) this.host.router?.unloaded(this.name, this.epoch)
+  }
+
+  /**
+   * Scale-out: this instance lost the document (see {@link State}, deposed).
+   * It leaves the documents map at once, so that a new connection places the
+   * document again instead of attaching here.
+   */
+  depose (): void {
+    if (this.state === 'deposed' || this.state === 'closing' || this.state === 'unloaded') return
+    const loading = this.state === 'loading'
+    this.state = 'deposed'
+    if (this.host.documents.get(this.name) === this) this.host.documents.delete(this.name)
+    // A load in progress decides nothing any more; loadContent() calls leave() when it ends.
+    if (!loading) this.leave()
+  }
+
+  // deposed → unloaded: reset every session, then unload without storing.
+  private leave (): void {
+    for (const receiver of this.receivers()) receiver.reset()
+    this.finalize()
+    this.host.hooks.fire('afterUnloadDocument', { instance: this.host.instance, documentName: this.name })
   }
 
   /** Resolves when the store or unload running now has ended (a retry that follows is not awaited). */
@@ -569,7 +631,7 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
         return
       }
     }
-    if (this.state === 'unloaded' || this.state === 'closing') return
+    if (this.state === 'unloaded' || this.state === 'closing' || this.state === 'deposed') return
     this.state = 'closing'
     this.stopTimer()
     await this.settle()

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type * as Y from 'yjs'
 import type { Awareness } from 'y-protocols/awareness'
-import type { Collab, CollabDocument, CollabOrigin, HookContext, Session } from './types.js'
+import type { Collab, CollabDocument, CollabOrigin, CollabRequest, HookContext, Session } from './types.js'
 import { noop } from '../noop.js'
 
 /**
@@ -19,12 +19,15 @@ export interface ConnectionConfig {
   isAuthenticated: boolean
 }
 
-/** What every connection-bound hook receives. */
-export interface ConnectionPayload {
+/**
+ * What every connection-bound hook receives. `Request` is `FastifyRequest` for the connection hooks, which run
+ * where the socket is, and {@link CollabRequest} for those that run on the document's owner (scale-out).
+ */
+export interface ConnectionPayload<Request extends CollabRequest = FastifyRequest> {
   instance: Collab
   documentName: string
-  /** The Fastify request that was upgraded. */
-  request: FastifyRequest
+  /** The Fastify request that was upgraded (a RemoteRequest on the owner of a proxied session). */
+  request: Request
   requestHeaders: FastifyRequest['headers']
   requestParameters: URLSearchParams
   /** The request id, unique per socket. */
@@ -42,16 +45,21 @@ export interface AuthenticatePayload extends ConnectionPayload {
   providerVersion: string | undefined
 }
 
-export interface ConnectedPayload extends ConnectionPayload {
+export interface ConnectedPayload extends ConnectionPayload<CollabRequest> {
   connection: Session
 }
 
 /** onLoadDocument / afterLoadDocument. The connection fields are absent for a direct connection. */
-export interface LoadPayload extends Partial<Omit<ConnectionPayload, 'instance' | 'documentName' | 'context'>> {
+export interface LoadPayload extends Partial<Omit<ConnectionPayload<CollabRequest>, 'instance' | 'documentName' | 'context'>> {
   instance: Collab
   documentName: string
   document: CollabDocument
   context: HookContext
+  /**
+   * With `scaleOut`, the fencing epoch under which this instance owns the document: a storage extension
+   * records it (`CollabStorage.claim`) and writes under it. `undefined` on a single instance.
+   */
+  epoch?: number
 }
 
 export interface ChangePayload {
@@ -66,7 +74,7 @@ export interface ChangePayload {
   transactionOrigin: CollabOrigin | null
   /** The context of the connection that made the change, or `{}`. */
   context: HookContext
-  request: FastifyRequest | undefined
+  request: CollabRequest | undefined
   /** The request id of the socket that made the change, if a socket did. */
   socketId: string | undefined
   clientsCount: number
@@ -98,7 +106,7 @@ export interface AwarenessPayload {
   states: Array<{ clientId: number } & Record<string, unknown>>
   context: HookContext
   /** The request of the connection that sent the update; undefined for other origins. */
-  request: FastifyRequest | undefined
+  request: CollabRequest | undefined
   /** That connection's request id; undefined for other origins. */
   socketId: string | undefined
 }
@@ -112,7 +120,7 @@ export interface MessagePayload {
   update: Uint8Array
   context: HookContext
   /** Always set: registering this hook keeps the request. */
-  request: FastifyRequest | undefined
+  request: CollabRequest | undefined
   socketId: string
 }
 
@@ -124,7 +132,7 @@ export interface StatelessPayload {
   payload: string
   context: HookContext
   /** Always set: registering this hook keeps the request. */
-  request: FastifyRequest | undefined
+  request: CollabRequest | undefined
 }
 
 export interface DisconnectPayload {
@@ -132,7 +140,7 @@ export interface DisconnectPayload {
   documentName: string
   document: CollabDocument
   context: HookContext
-  request: FastifyRequest | undefined
+  request: CollabRequest | undefined
   socketId: string | undefined
   /** Connections left on the document. */
   clientsCount: number
@@ -297,7 +305,7 @@ export class HookRunner {
 
   private logFailure (name: HookName, payload: unknown, error: unknown): void {
     const documentName = (payload as { documentName?: string }).documentName
-    const log = (payload as { request?: FastifyRequest }).request?.log ?? this.log
+    const log = (payload as { request?: CollabRequest }).request?.log ?? this.log
     if (QUIET_HOOKS.has(name)) log.info({ err: error, hook: name, documentName }, 'collab hook refused')
     else log.error({ err: error, hook: name, documentName }, 'collab hook failed')
   }

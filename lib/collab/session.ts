@@ -1,38 +1,29 @@
 import * as Y from 'yjs'
-import type { FastifyRequest } from 'fastify'
 import type { LoadedDocument } from './document.js'
 import type { HookRunner } from './hooks.js'
 import type { Limits } from './limits.js'
 import type { Codec } from './protocol/codec.js'
-import type { Collab, DocumentMessage, HookContext, Session } from './types.js'
+import type { AttachedSession, Collab, CollabRequest, DocumentMessage, HookContext, ProxiedSocket, Session } from './types.js'
 import { encodeStateless, encodeSyncStatus } from './protocol/hocuspocus.js'
-import { CloseCode, type CloseCodeValue } from '../close-codes.js'
+import { CloseCode } from '../close-codes.js'
 import { noop } from '../noop.js'
 
 /**
  * What a session needs from its socket. A Connection implements it for a
- * local socket; a session proxied from another instance will implement it
- * over Redis. Per-socket bounds live behind it, never in the session.
+ * local socket; with `scaleOut`, the owner implements it for a session whose
+ * socket is on another instance. Per-socket bounds live behind it, never in
+ * the session.
  */
-export interface SessionSocket {
+export interface SessionSocket extends ProxiedSocket {
   readonly instance: Collab
   readonly hooks: HookRunner
   readonly limits: Limits
-  readonly request: FastifyRequest | undefined
+  readonly request: CollabRequest | undefined
   readonly socketId: string
   /** Sends a frame; `onWritten` runs once it has left the socket's send queue (ws `send` callback), never when dropped. */
   send: (frame: Uint8Array, onWritten?: () => void) => void
-  /** Closes the socket with a close code (RFC 6455 §7.4) and logs why, at warn. */
-  fail: (code: CloseCodeValue, reason: string, error?: unknown) => void
   /** Logs at warn, once per socket and limit, that a bound was met without closing the socket. */
   limitReached: (limit: keyof Limits, details?: object) => void
-  /** Stops reading from the socket while frames wait (counted: each pause needs its resume). */
-  pause: () => void
-  resume: () => void
-  /** Ends this session (the whole socket for y-websocket). */
-  endSession: (session: SocketSession) => void
-  /** Closes the whole socket. */
-  close: (code: CloseCodeValue, reason: string) => void
 }
 
 /**
@@ -62,7 +53,7 @@ const AWARENESS_SCHEDULED = 16
  * One document on one socket (see {@link Session}): the transaction origin
  * of every update it sends, and the per-session bounds.
  */
-export class SocketSession implements Session {
+export class SocketSession implements Session, AttachedSession {
   readonly source = 'connection'
   private syncState: SyncState = 'handshaking'
   private answers = 0
@@ -87,7 +78,7 @@ export class SocketSession implements Session {
     return this.document.name
   }
 
-  get request (): FastifyRequest | undefined {
+  get request (): CollabRequest | undefined {
     return this.socket.request
   }
 
@@ -111,6 +102,11 @@ export class SocketSession implements Session {
 
   reset (): void {
     this.socket.close(CloseCode.RESET_CONNECTION, 'Reset Connection')
+  }
+
+  /** The client left: detach from the document. */
+  leave (): void {
+    this.document.detach(this)
   }
 
   /** Sends what a newly attached client needs first: the server's SyncStep1 (y-websocket only; Hocuspocus gets it in answer to its own) and the full awareness. */

@@ -8,9 +8,38 @@ import type * as Y from 'yjs'
 import type { Awareness } from 'y-protocols/awareness'
 import type { Codec } from './protocol/codec.js'
 import type { SyncMessage } from './protocol/y-websocket.js'
+import type { CloseCodeValue } from '../close-codes.js'
 
 /** Free-form per-connection state, merged from `handleConnection`, `onConnect` and `onAuthenticate`. */
 export type HookContext = Record<string, unknown>
+
+/**
+ * The upgraded request as the owner of a document sees it when the client's socket is on another instance
+ * (scale-out): the request's data without its methods. Tell it from a `FastifyRequest` by `remote`.
+ * `log` is the owner's logger with `reqId` set.
+ */
+export interface RemoteRequest {
+  /** Always true: tells a snapshot from a live `FastifyRequest`. */
+  readonly remote: true
+  /** The instance the client's socket is connected to (its `fastify.collab.instanceId`). */
+  readonly instanceId: string
+  readonly id: string
+  readonly method: string
+  readonly url: string
+  readonly hostname: string
+  readonly ip: string
+  readonly headers: FastifyRequest['headers']
+  readonly query: unknown
+  readonly params: unknown
+  readonly log: FastifyBaseLogger
+}
+
+/**
+ * What document hooks receive as `request`: the upgraded `FastifyRequest` when the client's socket is on this
+ * instance, a {@link RemoteRequest} when it is on another (scale-out). Connection hooks (`onConnect`,
+ * `onAuthenticate`) always run where the socket is, with the `FastifyRequest`.
+ */
+export type CollabRequest = FastifyRequest | RemoteRequest
 
 /**
  * A transaction origin that is neither a socket nor a direct connection,
@@ -51,8 +80,9 @@ export interface CollabDocument extends Y.Doc {
   /**
    * Applies a Yjs update (v1) with `origin` as the transaction origin.
    *
-   * @returns the onChange chain for it, or undefined when nothing changed or
-   *   no onChange hook exists. It rejects when any onChange hook throws.
+   * @returns the onChange chain for it; when nothing changed, that of the latest change still pending (the
+   *   update may hold that change: a durable store acknowledges it only once written); undefined when no
+   *   change is pending or no onChange hook exists. It rejects when any onChange hook throws.
    * @throws {FST_COLLAB_LOADING} while the document loads (await `ready` first).
    * @throws {FST_COLLAB_CLOSED} once `fastify.close()` began or after unloading.
    * @throws {FST_COLLAB_STORE_BACKLOG} while the updates not yet through onChange pass `maxUnstoredBytes`.
@@ -96,12 +126,12 @@ export interface Session extends Attachment {
   readonly readOnly: boolean
   readonly documentName: string
   /**
-   * The upgraded request. Kept for the socket's lifetime when any of onChange,
-   * onStateless, onDisconnect, beforeHandleMessage or onAwarenessUpdate is
-   * registered (or the socket may open more documents); otherwise undefined
-   * after the handshake, to keep idle connections small.
+   * The upgraded request (a {@link RemoteRequest} on the owner of a session proxied from another
+   * instance). Kept for the socket's lifetime when any of onChange, onStateless, onDisconnect,
+   * beforeHandleMessage or onAwarenessUpdate is registered (or the socket may open more documents);
+   * otherwise undefined after the handshake, to keep idle connections small.
    */
-  readonly request: FastifyRequest | undefined
+  readonly request: CollabRequest | undefined
   /** The upgraded request's id. */
   readonly socketId: string
   /** Sends a raw frame on the socket (dropped when the socket is not open). */
@@ -176,6 +206,14 @@ export interface Collab {
   readonly documents: ReadonlyMap<string, CollabDocument>
   /** The root Fastify logger, so extensions can log outside any request (hook payloads carry `instance`). */
   readonly log: FastifyBaseLogger
+  /** This instance's id, unique per process start: with `scaleOut`, the name other instances know it by. */
+  readonly instanceId: string
+  /**
+   * The instance that owns a document: with `scaleOut`, the live holder of its lease (maybe this one);
+   * without, this instance when the document is loaded here. Resolves null when nobody holds it.
+   * @rejects with node-redis's error when Redis cannot be reached.
+   */
+  ownerOf: (documentName: string) => Promise<string | null>
 }
 
 /** A frame a session handles once its connection is attached to the document. */
@@ -192,4 +230,78 @@ export interface Receiver {
   send: (frame: Uint8Array) => void
   /** Closes the socket with 4205 (Reset Connection): the client reconnects and resyncs. */
   reset: () => void
+}
+
+/**
+ * A document's session as its socket sees it: a local session on a document
+ * loaded here, or, with `scaleOut`, a proxy to the instance that owns it.
+ */
+export interface AttachedSession {
+  readonly documentName: string
+  readonly codec: Codec
+  /** The Hocuspocus address ('' for y-websocket). */
+  readonly address: string
+  /** Handles a decoded client frame. */
+  receive: (message: DocumentMessage, frame: Uint8Array) => void
+  /** Sends what a newly attached client needs first. */
+  greet: () => void
+  /** The client left (its socket closed, or it closed the document). */
+  leave: () => void
+}
+
+/** What a proxied session needs of the socket it serves (a Connection). */
+export interface ProxiedSocket {
+  /** Sends a frame to the client. */
+  send: (frame: Uint8Array) => void
+  /** Closes the socket with a close code and logs why, at warn. */
+  fail: (code: CloseCodeValue, reason: string, error?: unknown) => void
+  /** Closes the whole socket. */
+  close: (code: CloseCodeValue, reason: string) => void
+  /** Ends one session (the whole socket for y-websocket). */
+  endSession: (session: AttachedSession) => void
+  /** Stops reading from the socket (counted: each pause needs its resume). */
+  pause: () => void
+  resume: () => void
+}
+
+/** Where a document is served: here, under a fencing epoch, or by another instance. */
+export type Placement = { readonly here: true, readonly epoch: number } | { readonly here: false, readonly owner: string }
+
+/** What a socket here asks of a document's owner elsewhere. */
+export interface ProxyInit {
+  documentName: string
+  /** The Hocuspocus address ('' for y-websocket). */
+  address: string
+  codec: Codec
+  readOnly: boolean
+  context: HookContext
+  request: FastifyRequest
+}
+
+/**
+ * The contract between the collab core and a scale-out (`fastify-collab/redis`): where a document is
+ * served, and how a socket here reaches a document owned elsewhere. The core depends on this contract
+ * only, never on the scale-out.
+ */
+export interface Router {
+  /** Where a document is served; claims it for this instance when no live instance holds it. */
+  place: (documentName: string) => Promise<Placement>
+  /**
+   * Opens a session on `owner` for `socket`.
+   * @returns null when `owner` no longer serves the document (it moved, or the owner is gone): place it again.
+   */
+  proxy: (socket: ProxiedSocket, owner: string, init: ProxyInit) => Promise<AttachedSession | null>
+  /** A document loaded under `epoch` unloaded here: its lease goes back. */
+  unloaded: (documentName: string, epoch: number) => void
+  /**
+   * Loading a document under `epoch` failed: the store has recorded a `higher` epoch (Redis lost its data).
+   * Resolves once the next place() will claim above it.
+   */
+  fenced: (documentName: string, epoch: number, higher: number) => Promise<void>
+  /** The store refused a write to a document under this instance's epoch: another instance owns it now. */
+  lose: (documentName: string, reason: string) => void
+  /** The live owner of a document, or null. */
+  ownerOf: (documentName: string) => Promise<string | null>
+  /** Once every document here has unloaded: ends the sessions served for other instances and disconnects. */
+  close: () => Promise<void>
 }

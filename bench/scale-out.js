@@ -1,0 +1,328 @@
+// Issue 8: the Redis scale-out, beside @hocuspocus/server 4.7 with
+// @hocuspocus/extension-redis 4.7 on the same harness and the same Redis.
+//
+//   node bench/scale-out.js            the full run (a few minutes); prints markdown tables
+//   node bench/scale-out.js --quick    small sizes, one round
+//   node bench/scale-out.js --only cost,latency,fanout,failover
+//
+// Every measurement starts a fresh redis-server and fresh server processes, all
+// pinned to core 0 (taskset), the load generator on core 1. Three servers and
+// Redis on one core say nothing of throughput: the tables give per-update costs,
+// latencies and ratios. Results go to bench/results/scale-out.json.
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { createClient } from 'redis'
+import { freePort, RedisServer } from '../test/helpers/redis.js'
+import { makeClient, runFanout } from './collab.js'
+import { alternate } from './lib/rounds.js'
+import { pinLoadGenerator, SERVER_CORE, startServer } from './lib/server-process.js'
+import { median, pool, withTimeout } from './lib/stats.js'
+import { typingUpdates } from './lib/updates.js'
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' }
+  }
+})
+
+export const systems = {
+  ours: { module: 'collab-ours', protocol: 'hocuspocus', label: 'fastify-collab + scale-out (SQLite store)', options: (redis, dir) => ({ redis, sqlite: dir }) },
+  'ours-single': { module: 'collab-ours', protocol: 'hocuspocus', label: 'fastify-collab, one instance (SQLite store)', options: (_redis, dir) => ({ sqlite: dir }) },
+  hocuspocus: { module: 'collab-hocuspocus4-redis', protocol: 'hocuspocus', label: '@hocuspocus/server 4.7 + extension-redis 4.7 (no store)', options: (redis) => ({ redis }) }
+}
+
+const plans = {
+  full: {
+    cost: { rounds: 3, sizes: [1, 2, 3], idleMs: 3000, low: { count: 200, interval: 20 }, load: { count: 3000, batch: 50 }, timeoutMs: 60000 },
+    latency: { rounds: 3, count: 500, interval: 10, timeoutMs: 60000 },
+    fanout: { rounds: 3, sizes: [128, 384], count: 100, interval: 20, timeoutMs: 120000 },
+    failover: { rounds: 3, clients: 30, timeoutMs: 30000 }
+  },
+  quick: {
+    cost: { rounds: 1, sizes: [1, 3], idleMs: 1000, low: { count: 50, interval: 20 }, load: { count: 500, batch: 50 }, timeoutMs: 30000 },
+    latency: { rounds: 1, count: 100, interval: 10, timeoutMs: 30000 },
+    fanout: { rounds: 1, sizes: [32], count: 50, interval: 20, timeoutMs: 60000 },
+    failover: { rounds: 1, clients: 9, timeoutMs: 30000 }
+  }
+}
+
+/**
+ * A fresh redis-server (pinned to the servers' core) and `count` fresh server
+ * processes of `system`, sharing it (and, for ours, one SQLite file). `fn` gets
+ * the servers, a URL factory per server and an admin Redis client.
+ */
+async function withCluster (id, count, fn) {
+  const system = systems[id]
+  const dir = mkdtempSync(join(tmpdir(), 'fastify-collab-scale-out-'))
+  const redis = new RedisServer(await freePort(), dir)
+  await redis.start()
+  execFileSync('taskset', ['-p', '-c', SERVER_CORE, String(redis.child.pid)], { stdio: 'ignore' })
+  const admin = createClient({ url: redis.url })
+  admin.on('error', () => {})
+  await admin.connect()
+  const servers = []
+  try {
+    for (let i = 0; i < count; i++) servers.push(await startServer(system.module, system.options(redis.url, dir)))
+    const urlOf = (server) => (doc) => ({ port: server.port, path: `/collab/${encodeURIComponent(doc)}` })
+    return await fn(servers, urlOf, admin, system)
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()))
+    admin.destroy()
+    await redis.kill()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * What Redis did since the last CONFIG RESETSTAT: the commands it executed
+ * (INFO stats' total_commands_processed, which also counts the commands a Lua
+ * script runs), the PUBLISHes among them, and the bytes in and out. The
+ * admin's own INFO and CONFIG RESETSTAT are left out.
+ */
+async function redisCounters (admin) {
+  const stats = await admin.info('stats')
+  const commandstats = await admin.info('commandstats')
+  const stat = (key) => Number(stats.match(new RegExp(`^${key}:(\\d+)`, 'm'))?.[1] ?? 0)
+  const calls = (name) => Number(commandstats.match(new RegExp(`^cmdstat_${name}:calls=(\\d+)`, 'm'))?.[1] ?? 0)
+  return {
+    commands: stat('total_commands_processed') - calls('info') - calls('config\\|resetstat'),
+    publishes: calls('publish'),
+    bytes: stat('total_net_input_bytes') + stat('total_net_output_bytes')
+  }
+}
+
+/**
+ * Redis cost per update, `n` instances with an observer each: the first
+ * observer makes the first instance the owner; the writer sits on another
+ * instance when there is one (its updates cross twice: the worst case).
+ * `count` updates go either one per `interval` ms (low rate) or `batch` per
+ * event-loop turn (under load). Per update: PUBLISHes and bytes. Beside them,
+ * what Redis executes per second while nobody types (heartbeats, leases,
+ * liveness checks), measured over `idleMs` before the updates.
+ */
+async function cost (id, n, { low, load, idleMs, timeoutMs }) {
+  return withCluster(id, n, async (servers, urlOf, admin, system) => {
+    const observers = servers.map((server, i) => makeClient(urlOf(server), system, 'cost', 100 + i))
+    const writer = makeClient(urlOf(servers[Math.min(1, n - 1)]), system, 'cost', 1)
+    try {
+      await withTimeout(observers[0].connect(), timeoutMs, 'connect')
+      await withTimeout(pool([writer, ...observers.slice(1)], 8, (c) => c.connect()), timeoutMs, 'connect')
+      await admin.configResetStat()
+      await new Promise((resolve) => setTimeout(resolve, idleMs))
+      const result = { idleCommandsPerSecond: (await redisCounters(admin)).commands / (idleMs / 1000) }
+      let offset = 0
+      for (const [phase, { count, interval, batch }] of [['low', low], ['load', load]]) {
+        const updates = typingUpdates(1, offset + count).slice(offset)
+        offset += count
+        const ackTarget = writer.sent + count
+        await admin.configResetStat()
+        const t0 = performance.now()
+        if (interval !== undefined) {
+          for (let k = 0; k < count; k++) {
+            const wait = t0 + k * interval - performance.now()
+            if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+            writer.sendUpdate(updates[k])
+          }
+        } else {
+          for (let k = 0; k < count; k += batch) {
+            writer.sendUpdates(updates.slice(k, k + batch))
+            await new Promise((resolve) => setImmediate(resolve))
+          }
+        }
+        await withTimeout(Promise.all([
+          ...observers.map((c) => c.until(() => (c.clocks.get(1) ?? 0) >= offset)),
+          writer.until(() => writer.acks >= ackTarget)
+        ]), timeoutMs, `${phase} delivery`)
+        const counters = await redisCounters(admin)
+        result[`${phase}Publishes`] = counters.publishes / count
+        result[`${phase}Bytes`] = counters.bytes / count
+        result[`${phase}Seconds`] = (performance.now() - t0) / 1000
+      }
+      return result
+    } finally {
+      writer.close()
+      for (const c of observers) c.close()
+    }
+  })
+}
+
+function percentile (values, p) {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
+}
+
+/**
+ * Delivery latency: one writer on the first of three instances, an observer
+ * on each; update k is timed from its send to its arrival at each observer.
+ * `same` is the observer on the writer's instance, `cross` the two others.
+ */
+async function latency (id, { count, interval, timeoutMs }) {
+  return withCluster(id, 3, async (servers, urlOf, _admin, system) => {
+    const updates = typingUpdates(1, count)
+    const sentAt = new Array(count)
+    const delays = servers.map(() => [])
+    const writer = makeClient(urlOf(servers[0]), system, 'latency', 1)
+    await withTimeout(writer.connect(), timeoutMs, 'connect')
+    const observers = servers.map((server, i) => makeClient(urlOf(server), system, 'latency', 100 + i, {
+      onReceive: (client, end) => {
+        if (client !== 1) return
+        const now = performance.now()
+        // One update is one clock unit: everything up to `end` has arrived.
+        for (let k = delays[i].length; k < end && k < count; k++) delays[i].push(now - sentAt[k])
+      }
+    }))
+    try {
+      await withTimeout(pool(observers, 8, (c) => c.connect()), timeoutMs, 'connect')
+      const t0 = performance.now()
+      for (let k = 0; k < count; k++) {
+        const wait = t0 + k * interval - performance.now()
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+        sentAt[k] = performance.now()
+        writer.sendUpdate(updates[k])
+      }
+      await withTimeout(Promise.all(observers.map((c) => c.until(() => (c.clocks.get(1) ?? 0) >= count))), timeoutMs, 'delivery')
+      const cross = [...delays[1], ...delays[2]]
+      return {
+        sameP50: percentile(delays[0], 0.5),
+        sameP99: percentile(delays[0], 0.99),
+        crossP50: percentile(cross, 0.5),
+        crossP99: percentile(cross, 0.99)
+      }
+    } finally {
+      writer.close()
+      for (const c of observers) c.close()
+    }
+  })
+}
+
+/** The fan-out scenario of bench/collab.js with its clients spread round robin over `instances` instances. */
+function fanout (id, instances, options) {
+  return withCluster(id, instances, (servers, urlOf, _admin, system) =>
+    runFanout(servers, (i) => urlOf(servers[i % servers.length]), system, options))
+}
+
+/**
+ * Failover: `clients` clients spread over three instances, the first of them
+ * the owner. `kill` SIGKILLs it (its death is seen: its connections close);
+ * `stop` SIGSTOPs it (nothing is seen until its heartbeat lapses). A client
+ * whose socket closes reconnects at once, to the next instance if its own is
+ * gone (as a load balancer would send it); the time runs until every client of
+ * the other instances (and, for `kill`, of the killed one) has synced again.
+ */
+async function failover (kind, { clients: total, timeoutMs }) {
+  return withCluster('ours', 3, async (servers, urlOf, _admin, system) => {
+    const name = 'failover'
+    const clients = []
+    const connect = async (i, server) => {
+      for (;;) {
+        const client = makeClient(urlOf(server), system, name, i + 1)
+        try {
+          await client.connect()
+          clients[i] = client
+          return client
+        } catch {
+          client.close()
+        }
+      }
+    }
+    const home = (i) => servers[i % 3]
+    await connect(0, servers[0])
+    await withTimeout(pool(Array.from({ length: total - 1 }, (_, i) => i + 1), 8, (i) => connect(i, home(i))), timeoutMs, 'connect')
+    try {
+      const counted = clients.map((_, i) => kind === 'kill' || home(i) !== servers[0])
+      const t0 = performance.now()
+      const resynced = clients.map((client, i) => new Promise((resolve) => {
+        if (!counted[i]) return resolve(0)
+        client.until(() => false).catch(async () => {
+          await connect(i, home(i) === servers[0] ? servers[1] : home(i))
+          resolve(performance.now() - t0)
+        })
+      }))
+      process.kill(servers[0].pid, kind === 'kill' ? 'SIGKILL' : 'SIGSTOP')
+      const times = await withTimeout(Promise.all(resynced), timeoutMs, 'resync')
+      if (kind === 'stop') process.kill(servers[0].pid, 'SIGKILL')
+      return { seconds: Math.max(...times) / 1000, clients: counted.filter(Boolean).length }
+    } finally {
+      for (const client of clients) client?.close()
+    }
+  })
+}
+
+const medianOf = (rounds, key) => median(rounds.map((round) => round[key]))
+const ms = (value) => value === undefined || Number.isNaN(value) ? '—' : `${value.toFixed(2)} ms`
+const num = (value, digits = 2) => value === undefined || Number.isNaN(value) ? '—' : value.toFixed(digits)
+
+async function main () {
+  pinLoadGenerator()
+  const plan = args.quick ? plans.quick : plans.full
+  const only = args.only?.split(',') ?? Object.keys(plan)
+  const log = (line) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`)
+  const results = { date: new Date().toISOString(), node: process.version, quick: args.quick }
+  const tables = []
+
+  if (only.includes('cost')) {
+    const { rounds, sizes } = plan.cost
+    results.cost = {}
+    const rows = ['| system | instances | PUBLISH / update, 50 updates/s | bytes / update | PUBLISH / update, under load | bytes / update | commands / s while idle |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |']
+    for (const n of sizes) {
+      const measured = await alternate(`cost ${n}`, ['ours', 'hocuspocus'], rounds, (id) => cost(id, n, plan.cost), log)
+      results.cost[n] = measured
+      for (const id of ['ours', 'hocuspocus']) {
+        const r = measured[id].rounds
+        rows.push(`| ${systems[id].label} | ${n} | ${num(medianOf(r, 'lowPublishes'))} | ${num(medianOf(r, 'lowBytes'), 0)} | ${num(medianOf(r, 'loadPublishes'))} | ${num(medianOf(r, 'loadBytes'), 0)} | ${num(medianOf(r, 'idleCommandsPerSecond'), 1)} |`)
+      }
+    }
+    tables.push('### Redis cost per update\n\n' + rows.join('\n'))
+  }
+
+  if (only.includes('latency')) {
+    const measured = await alternate('latency', ['ours', 'hocuspocus'], plan.latency.rounds, (id) => latency(id, plan.latency), log)
+    results.latency = measured
+    const rows = ['| system | same instance p50 | p99 | other instances p50 | p99 | p50 difference |', '| --- | ---: | ---: | ---: | ---: | ---: |']
+    for (const id of ['ours', 'hocuspocus']) {
+      const r = measured[id].rounds
+      rows.push(`| ${systems[id].label} | ${ms(medianOf(r, 'sameP50'))} | ${ms(medianOf(r, 'sameP99'))} | ${ms(medianOf(r, 'crossP50'))} | ${ms(medianOf(r, 'crossP99'))} | ${ms(medianOf(r, 'crossP50') - medianOf(r, 'sameP50'))} |`)
+    }
+    tables.push('### Delivery latency, one writer, an observer on each of three instances\n\n' + rows.join('\n'))
+  }
+
+  if (only.includes('fanout')) {
+    const { rounds, sizes, count, interval, timeoutMs } = plan.fanout
+    results.fanout = {}
+    const rows = ['| clients | one instance: converged | server CPU-s | three instances: converged | server CPU-s (sum) | ratio | Hocuspocus + Redis, three: converged | server CPU-s (sum) |', '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
+    for (const n of sizes) {
+      const options = { n, count, interval, timeoutMs }
+      const variants = { single: ['ours-single', 1], spread: ['ours', 3], hocuspocus: ['hocuspocus', 3] }
+      const measured = await alternate(`fanout ${n}`, Object.keys(variants), rounds, (variant) => fanout(variants[variant][0], variants[variant][1], options), log)
+      results.fanout[n] = measured
+      const s = (variant, key) => medianOf(measured[variant].rounds, key)
+      rows.push(`| ${n} | ${num(s('single', 'seconds'))} s | ${num(s('single', 'cpuSeconds'))} | ${num(s('spread', 'seconds'))} s | ${num(s('spread', 'cpuSeconds'))} | ${num(s('spread', 'seconds') / s('single', 'seconds'))} × | ${num(s('hocuspocus', 'seconds'))} s | ${num(s('hocuspocus', 'cpuSeconds'))} |`)
+    }
+    tables.push('### Fan-out on one document spread over three instances\n\n' + rows.join('\n'))
+  }
+
+  if (only.includes('failover')) {
+    const measured = await alternate('failover', ['kill', 'stop'], plan.failover.rounds, (kind) => failover(kind, plan.failover), log)
+    results.failover = measured
+    const rows = ['| the owner is | clients timed | every client synced again after (median, range) |', '| --- | ---: | ---: |']
+    const label = { kill: 'killed (`kill -9`: its death is seen)', stop: 'paused (`SIGSTOP`: nothing is seen until its heartbeat lapses)' }
+    for (const kind of ['kill', 'stop']) {
+      const r = measured[kind].rounds
+      const seconds = r.map((round) => round.seconds)
+      rows.push(`| ${label[kind]} | ${r[0]?.clients ?? '—'} | ${num(median(seconds))} s (${num(Math.min(...seconds))}–${num(Math.max(...seconds))}) |`)
+    }
+    tables.push('### Failover of the owner (defaults: heartbeat 500 ms, lapse 2000 ms, lease 5000 ms)\n\n' + rows.join('\n'))
+  }
+
+  const dir = fileURLToPath(new URL('./results/', import.meta.url))
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'scale-out.json'), JSON.stringify(results, null, 2) + '\n')
+  process.stdout.write(`Run of ${results.date.slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}${args.quick ? ', --quick' : ''}.\n\n${tables.join('\n\n')}\n`)
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main()

@@ -1,0 +1,34 @@
+// The `fastify-collab/redis` entry point: the Redis scale-out. It is the only
+// module that loads `redis` (node-redis), an optional peer dependency.
+
+import { createClient } from 'redis'
+import { RedisScaleOut, type RedisScaleOutOptions, resolveScaleOutOptions } from './options.js'
+import type { RedisConnection } from './redis.js'
+
+export type { RedisScaleOut, RedisScaleOutOptions } from './options.js'
+export type { RedisConnection } from './redis.js'
+
+/**
+ * Serves every document from exactly one instance (its owner, chosen by a Redis lease with a fencing epoch),
+ * with clients on the other instances proxied through Redis pub/sub. See "Scale-out" in the README.
+ *
+ * ```js
+ * import { redis } from 'fastify-collab/redis'
+ * await app.register(fastifyCollab, {
+ *   extensions: [sqlite({ path: './data/collab.sqlite' })],
+ *   scaleOut: redis({ url: process.env.REDIS_URL })
+ * })
+ * ```
+ *
+ * Nothing connects until the plugin registers; registration then rejects with node-redis's error when
+ * Redis cannot be reached, and with FST_COLLAB_SCALE_OUT_UNFENCED when no extension stores with fencing.
+ * @throws FST_COLLAB_INVALID_OPTION for a bad option (see {@link RedisScaleOutOptions}).
+ */
+export function redis (options: RedisScaleOutOptions): RedisScaleOut {
+  const { url, client, ...settings } = resolveScaleOutOptions(options)
+  // An unconnected client is only a template: the scale-out connects duplicates of it.
+  const connection = client ?? createClient({ url }) as unknown as RedisConnection
+  return new RedisScaleOut(connection, settings)
+}
+
+export default redis

@@ -1,0 +1,190 @@
+// The links between this instance and each other one: what goes out is
+// batched per destination and sent once per event-loop turn, numbered, and
+// bounded; what comes in is checked for gaps in those numbers.
+
+import { type Entry, encodeEnvelope, Kind } from './envelope.js'
+
+/** What a link reports about its destination. */
+export interface LinkEvents {
+  /**
+   * Messages on the link may have been lost (a publish failed or reached
+   * nobody), or more bytes wait for the destination than `maxBytes`: the
+   * sessions on the link must resync. `unreachable` is true when the publish
+   * reached no subscriber (the destination is gone or reconnecting).
+   */
+  broken: (destination: string, reason: string, unreachable: boolean) => void
+  /** The bytes waiting for the destination crossed half of `maxBytes` (true), or fell back under a quarter (false). */
+  pressure: (destination: string, high: boolean) => void
+}
+
+/** Sends one message to an instance; resolves with how many subscribers received it. */
+export type Publish = (destination: string, message: Uint8Array) => Promise<number>
+
+// Entries are counted by their payload: the framing around them is a few bytes.
+function sizeOf (entry: Entry): number {
+  switch (entry.kind) {
+    case Kind.Open: return entry.state.byteLength + entry.documentName.length + entry.address.length
+    case Kind.Frame:
+    case Kind.Send: return entry.frame.byteLength
+    default: return 8
+  }
+}
+
+/**
+ * Everything this instance has for one other instance. Entries queue during
+ * a turn and leave in one publish at the end of it; consecutive sends of the
+ * same frame (a broadcast encoded once) travel once with the list of sessions.
+ */
+export class Outlink {
+  readonly destination: string
+  #seq = 0
+  #entries: Entry[] = []
+  #queuedBytes = 0
+  #inFlightBytes = 0
+  #high = false
+  // The last publish: Redis answers a connection's commands in order, so once
+  // it settles every earlier one has.
+  #published: Promise<unknown> = Promise.resolve()
+
+  constructor (destination: string, private readonly links: Links) {
+    this.destination = destination
+  }
+
+  /** Bytes queued or published but not yet confirmed by Redis. */
+  get pendingBytes (): number {
+    return this.#queuedBytes + this.#inFlightBytes
+  }
+
+  /** Queues an entry for this turn's message. Past `maxBytes` the link reports `broken` and drops what it held. */
+  add (entry: Entry): void {
+    this.#push(entry, sizeOf(entry))
+  }
+
+  /** Queues a frame for one session, merged with the previous entry when it is the same frame (a broadcast). */
+  send (session: number, frame: Uint8Array): void {
+    const last = this.#entries[this.#entries.length - 1]
+    if (last?.kind === Kind.Send && last.frame === frame) {
+      last.sessions.push(session)
+      return
+    }
+    this.#push({ kind: Kind.Send, sessions: [session], frame }, frame.byteLength)
+  }
+
+  #push (entry: Entry, bytes: number): void {
+    this.#entries.push(entry)
+    this.#queuedBytes += bytes
+    this.links.schedule(this)
+    this.#checkPressure()
+  }
+
+  #checkPressure (): void {
+    const pending = this.pendingBytes
+    const { maxBytes, events } = this.links
+    if (pending > maxBytes) {
+      this.#entries = []
+      this.#queuedBytes = 0
+      this.#high = false
+      events.broken(this.destination, `more than ${maxBytes} bytes wait for instance ${this.destination}`, false)
+      return
+    }
+    if (!this.#high && pending > maxBytes / 2) {
+      this.#high = true
+      events.pressure(this.destination, true)
+    } else if (this.#high && pending < maxBytes / 4) {
+      this.#high = false
+      events.pressure(this.destination, false)
+    }
+  }
+
+  /** Settles once every message published so far has been answered by Redis. */
+  settled (): Promise<unknown> {
+    return this.#published
+  }
+
+  /** Publishes what this turn queued, as one numbered message. */
+  flush (): void {
+    if (this.#entries.length === 0) return
+    const message = encodeEnvelope(this.links.instanceId, ++this.#seq, this.#entries)
+    const bytes = this.#queuedBytes
+    this.#entries = []
+    this.#queuedBytes = 0
+    this.#inFlightBytes += bytes
+    this.#published = this.links.publish(this.destination, message).then((receivers) => {
+      if (receivers === 0) this.links.events.broken(this.destination, `instance ${this.destination} is not listening`, true)
+    }, (error: Error) => {
+      this.links.events.broken(this.destination, `a publish to instance ${this.destination} failed: ${error.message}`, false)
+    }).finally(() => {
+      this.#inFlightBytes -= bytes
+      this.#checkPressure()
+    })
+  }
+}
+
+/**
+ * Every link of this instance: one outgoing queue per destination, flushed
+ * together once per turn, and the sequence number expected from each sender.
+ */
+export class Links {
+  readonly #out = new Map<string, Outlink>()
+  readonly #expected = new Map<string, number>()
+  readonly #dirty = new Set<Outlink>()
+  #scheduled = false
+
+  /**
+   * @param instanceId this instance, the sender of every outgoing message.
+   * @param maxBytes the bound on the bytes waiting for one destination.
+   */
+  constructor (
+    readonly instanceId: string,
+    readonly maxBytes: number,
+    readonly publish: Publish,
+    readonly events: LinkEvents
+  ) {}
+
+  /** The outgoing link to `destination`, created on first use. */
+  to (destination: string): Outlink {
+    let link = this.#out.get(destination)
+    if (link === undefined) this.#out.set(destination, link = new Outlink(destination, this))
+    return link
+  }
+
+  /**
+   * Forgets an instance whose heartbeat lapsed: its id never comes back (a
+   * restarted process has a new one), so its link and sequence number go.
+   */
+  forget (instanceId: string): void {
+    this.#out.delete(instanceId)
+    this.#expected.delete(instanceId)
+  }
+
+  /** Publishes what is queued now and settles once Redis has answered every publish. */
+  async drain (): Promise<void> {
+    this.#flushAll()
+    await Promise.allSettled([...this.#out.values()].map(link => link.settled()))
+  }
+
+  /** @internal Called by an Outlink with entries to send this turn. */
+  schedule (link: Outlink): void {
+    this.#dirty.add(link)
+    if (this.#scheduled) return
+    this.#scheduled = true
+    setImmediate(this.#flushAll)
+  }
+
+  readonly #flushAll = (): void => {
+    this.#scheduled = false
+    const links = [...this.#dirty]
+    this.#dirty.clear()
+    for (const link of links) link.flush()
+  }
+
+  /**
+   * Checks the sequence number of a message from `sender`.
+   * @returns false when messages from `sender` were lost before this one.
+   */
+  accept (sender: string, seq: number): boolean {
+    const expected = this.#expected.get(sender)
+    this.#expected.set(sender, seq + 1)
+    return expected === undefined || expected === seq
+  }
+}

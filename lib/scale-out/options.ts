@@ -1,0 +1,97 @@
+import { FST_COLLAB_INVALID_OPTION } from '../errors.js'
+import type { RedisConnection } from './redis.js'
+import type { ScaleOutSettings } from './scale-out.js'
+
+/**
+ * Options of `redis()`, the Redis scale-out (`fastify-collab/redis`). Give
+ * `url` or `client`. Timings are in ms, sizes in bytes.
+ */
+export interface RedisScaleOutOptions {
+  /** A `redis[s]://[[user][:password]@]host[:port][/db]` URL, for node-redis's `createClient({ url })`. */
+  url?: string
+  /**
+   * An existing node-redis 6 client (`createClient()`) or Sentinel client (`createSentinel()`).
+   * The scale-out only calls its `duplicate()`: it connects, configures and closes its two duplicates
+   * (one for commands, with the offline queue disabled, one subscriber) and never touches yours.
+   */
+  client?: RedisConnection
+  /** Prefix of every Redis key and channel, so that several apps can share one Redis. Default `'fastify-collab'`. */
+  prefix?: string
+  /**
+   * Lifetime of a document's lease in ms, renewed four times per period. An owner that could not renew for
+   * a whole period stops owning its documents (their clients resync), since another instance may hold them by
+   * then. Default 5000.
+   */
+  leaseMs?: number
+  /** How often an instance writes its heartbeat (and checks those of the instances it shares sessions with), in ms. Default 500. */
+  heartbeatInterval?: number
+  /**
+   * How long a heartbeat keeps an instance alive, in ms. Once it lapses, the instance's documents may be taken
+   * over by any other, and the sessions it proxied end at their owners: its users leave everyone's presence
+   * within `heartbeatTimeout + heartbeatInterval`. A process whose event loop stalls longer than this loses its
+   * documents (safely: its writes are fenced). A process that dies is seen sooner: a publish to it reaches
+   * nobody, and its documents are taken over at once. Default 2000.
+   */
+  heartbeatTimeout?: number
+  /**
+   * Bytes that may wait for one other instance (queued, or published and not yet confirmed by Redis). Past half
+   * of it, the proxied sessions that feed the link are paused; past all of it, every session shared with that
+   * instance is reset (close 4205: the clients reconnect and resync). Default 16 MiB (16777216).
+   */
+  maxLinkBytes?: number
+  /** How long an instance waits for a document's owner to attach a proxied session, in ms; then the client is refused and retries. Default 5000. */
+  openTimeout?: number
+}
+
+/**
+ * A scale-out for the plugin's `scaleOut` option, made by `redis()` (`fastify-collab/redis`). Treat it as
+ * opaque: the plugin starts it at registration and stops it at `fastify.close()`.
+ */
+export class RedisScaleOut {
+  /** What the scale-out duplicates its two connections from. */
+  readonly connection: RedisConnection
+  /** The options with their defaults. */
+  readonly settings: ScaleOutSettings
+
+  constructor (connection: RedisConnection, settings: ScaleOutSettings) {
+    this.connection = connection
+    this.settings = settings
+  }
+}
+
+function positive (options: Record<string, unknown>, name: string, fallback: number): number {
+  const value = options[name] ?? fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new FST_COLLAB_INVALID_OPTION(`scaleOut.${name}`, 'expected a whole number > 0')
+  }
+  return value
+}
+
+/**
+ * Validates the options of `redis()` and applies their defaults.
+ * @throws FST_COLLAB_INVALID_OPTION when neither or both of `url` and `client` are given, or a timing or bound is
+ *   not a whole number > 0, or `heartbeatTimeout` is not longer than `heartbeatInterval`.
+ */
+export function resolveScaleOutOptions (options: RedisScaleOutOptions): ScaleOutSettings & { url?: string, client?: RedisConnection } {
+  if (options === null || typeof options !== 'object') throw new FST_COLLAB_INVALID_OPTION('scaleOut', 'expected redis({ url }) or redis({ client })')
+  const { url, client, prefix = 'fastify-collab' } = options
+  if ((url === undefined) === (client === undefined)) throw new FST_COLLAB_INVALID_OPTION('scaleOut', 'give exactly one of `url` and `client`')
+  if (url !== undefined && typeof url !== 'string') throw new FST_COLLAB_INVALID_OPTION('scaleOut.url', 'expected a redis:// URL')
+  if (client !== undefined && typeof client?.duplicate !== 'function') throw new FST_COLLAB_INVALID_OPTION('scaleOut.client', 'expected a node-redis client')
+  if (typeof prefix !== 'string' || prefix === '') throw new FST_COLLAB_INVALID_OPTION('scaleOut.prefix', 'expected a non-empty string')
+  const raw = options as Record<string, unknown>
+  const settings = {
+    url,
+    client,
+    prefix,
+    leaseMs: positive(raw, 'leaseMs', 5000),
+    heartbeatInterval: positive(raw, 'heartbeatInterval', 500),
+    heartbeatTimeout: positive(raw, 'heartbeatTimeout', 2000),
+    maxLinkBytes: positive(raw, 'maxLinkBytes', 16 * 1024 * 1024),
+    openTimeout: positive(raw, 'openTimeout', 5000)
+  }
+  if (settings.heartbeatTimeout <= settings.heartbeatInterval) {
+    throw new FST_COLLAB_INVALID_OPTION('scaleOut.heartbeatTimeout', 'expected more than heartbeatInterval')
+  }
+  return settings
+}

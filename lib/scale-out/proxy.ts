@@ -1,0 +1,144 @@
+// On the edge: a session whose document is owned by another instance. The
+// client's socket stays here (with its connection hooks, its auth queue and
+// its per-socket limits); its frames go to the owner as they arrive, and what
+// the owner sends comes back and is written to the socket unchanged.
+
+import { CloseCode } from '../close-codes.js'
+import type { Codec } from '../collab/protocol/codec.js'
+import type { CloseCodeValue } from '../close-codes.js'
+import type { AttachedSession, DocumentMessage, ProxiedSocket } from '../collab/types.js'
+import { EndMode, type EndModeValue, Kind } from './envelope.js'
+import type { Links } from './link.js'
+
+/** The proxied sessions of this edge, by their number on the links. */
+export class Proxies {
+  readonly #sessions = new Map<number, ProxySession>()
+  #next = 0
+
+  constructor (readonly links: Links) {}
+
+  /** A new session number: unique among this instance's links for its lifetime. */
+  nextNumber (): number {
+    return ++this.#next
+  }
+
+  get (number: number): ProxySession | undefined {
+    return this.#sessions.get(number)
+  }
+
+  add (session: ProxySession): void {
+    this.#sessions.set(session.number, session)
+  }
+
+  delete (session: ProxySession): void {
+    if (this.#sessions.get(session.number) === session) this.#sessions.delete(session.number)
+  }
+
+  /** Every session proxied to `owner` (all of them without `owner`), as a snapshot. */
+  of (owner?: string): ProxySession[] {
+    const sessions = [...this.#sessions.values()]
+    return owner === undefined ? sessions : sessions.filter(session => session.owner === owner)
+  }
+
+  /** The owners this edge proxies to. */
+  owners (): string[] {
+    return [...new Set(this.of().map(session => session.owner))]
+  }
+}
+
+/**
+ * One client session served by another instance. The socket treats it as it
+ * treats a local Session: it hands it frames and tells it when the client
+ * leaves.
+ */
+export class ProxySession implements AttachedSession {
+  #left = false
+  // What the owner sent before the socket finished its own greeting (a
+  // Hocuspocus Authenticated comes first): written by greet().
+  #held: Uint8Array[] | null = []
+  readonly #pausedFor = new Set<'owner' | 'link'>()
+
+  constructor (
+    private readonly proxies: Proxies,
+    private readonly socket: ProxiedSocket,
+    /** The instance that owns the document. */
+    readonly owner: string,
+    /** This session's number on the links to and from the owner. */
+    readonly number: number,
+    readonly documentName: string,
+    readonly codec: Codec,
+    /** The Hocuspocus address ('' for y-websocket). */
+    readonly address: string
+  ) {}
+
+  /** A client frame, already decoded here (so it is well formed): it goes to the owner as it came. */
+  receive (_message: DocumentMessage, frame: Uint8Array): void {
+    if (this.#left) return
+    this.proxies.links.to(this.owner).add({ kind: Kind.Frame, session: this.number, frame })
+  }
+
+  /** The client left (its socket closed, or it closed this document): the owner detaches the session. */
+  leave (): void {
+    if (this.#left) return
+    this.#stop()
+    this.proxies.links.to(this.owner).add({ kind: Kind.Leave, session: this.number })
+  }
+
+  // No longer served: out of the registry, and its pauses given back (the socket may serve other documents).
+  #stop (): void {
+    this.#left = true
+    this.proxies.delete(this)
+    for (let i = this.#pausedFor.size; i > 0; i--) this.socket.resume()
+    this.#pausedFor.clear()
+  }
+
+  /** A frame from the owner for the client; held until greet(). */
+  deliver (frame: Uint8Array): void {
+    if (this.#left) return
+    if (this.#held === null) this.socket.send(frame)
+    else this.#held.push(frame)
+  }
+
+  /**
+   * Stops (true) or starts again (false) reading the client's socket, for one
+   * reason: the owner asked (its beforeHandleMessage runs), or the link to the
+   * owner holds more than half of maxLinkBytes. Each reason pauses at most once.
+   */
+  throttle (reason: 'owner' | 'link', paused: boolean): void {
+    if (this.#left || this.#pausedFor.has(reason) === paused) return
+    if (paused) {
+      this.#pausedFor.add(reason)
+      this.socket.pause()
+    } else {
+      this.#pausedFor.delete(reason)
+      this.socket.resume()
+    }
+  }
+
+  /** The socket has sent its own greeting: what the owner greeted with follows, then everything as it comes. */
+  greet (): void {
+    const held = this.#held
+    this.#held = null
+    for (const frame of held ?? []) this.socket.send(frame)
+  }
+
+  /** The owner ended the session: close the client's socket, or only its document. */
+  end (mode: EndModeValue, code: number, reason: string): void {
+    if (this.#left) return
+    this.#stop()
+    if (mode === EndMode.Session) this.socket.endSession(this)
+    // The owner sends only the codes of CloseCode (see RemoteSocket).
+    else this.socket.close(code as CloseCodeValue, reason)
+  }
+
+  /**
+   * Delivery is in doubt (a lost message, the owner unreachable): the client
+   * reconnects (4205) and its own SyncStep1/SyncStep2 exchange repairs what
+   * was lost, with whichever instance owns the document then.
+   */
+  reset (reason: string): void {
+    if (this.#left) return
+    this.leave()
+    this.socket.fail(CloseCode.RESET_CONNECTION, `Reset Connection: ${reason}`)
+  }
+}

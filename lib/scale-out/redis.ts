@@ -1,0 +1,290 @@
+// The only module that talks to Redis: leases (Lua compare-and-set), the
+// heartbeat, and one pub/sub channel per instance. It knows nothing of
+// documents or sessions; it reports what it sees (a message, a doubt about
+// delivery) and the scale-out decides what that means.
+//
+// Two connections, both duplicated from what the user gave us (a URL or a
+// node-redis client), so the user's own client is never reconfigured:
+// - `commands`, with the offline queue disabled: a publish made while Redis is
+//   unreachable fails at once instead of arriving after its session was reset;
+// - `subscriber`, for this instance's channel. node-redis resubscribes when it
+//   reconnects, but what was published meanwhile is gone: every reconnect is a
+//   doubt about delivery.
+
+import { createHash } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import { ALIVE, CLAIM, HEARTBEAT, LEAVE, OWNER, RAISE_EPOCH, RELEASE, RENEW } from './scripts.js'
+
+/**
+ * What the scale-out needs of a node-redis 6 client (`createClient()`) or
+ * Sentinel client (`createSentinel()`). Only `duplicate` is called on the
+ * client given: the scale-out works on its own duplicates.
+ */
+export interface RedisConnection {
+  duplicate (overrides?: { disableOfflineQueue?: boolean }): RedisConnection
+  connect (): Promise<unknown>
+  close (): Promise<void>
+  destroy (): unknown
+  on (event: 'error', listener: (error: Error) => void): unknown
+  on (event: 'ready', listener: () => void): unknown
+  readonly isReady: boolean
+  publish (channel: string, message: Buffer): Promise<number>
+  subscribe (channel: string, listener: (message: Buffer) => unknown, bufferMode: true): Promise<unknown>
+  evalSha (sha1: string, options: { keys: string[], arguments: string[] }): Promise<unknown>
+  eval (script: string, options: { keys: string[], arguments: string[] }): Promise<unknown>
+}
+
+/** The Redis keys and timings of one scale-out. */
+export interface BusOptions {
+  /** Prefix of every key and channel. */
+  prefix: string
+  /** Lease time in ms. */
+  leaseMs: number
+  /** Heartbeat period in ms. */
+  heartbeatInterval: number
+  /** How long a heartbeat keeps an instance alive, in ms. */
+  heartbeatTimeout: number
+}
+
+/** What the bus reports to the scale-out. */
+export interface BusHandlers {
+  /** A message on this instance's channel. */
+  message: (message: Buffer) => void
+  /**
+   * Messages to this instance may have been lost: its subscriber reconnected,
+   * or was found unsubscribed. Every session that crosses instances must resync.
+   */
+  doubt: (reason: string) => void
+}
+
+/** Who holds a document after a claim: this instance or another, and under which epoch. */
+export interface Claim {
+  owner: string
+  epoch: number
+}
+
+interface Script {
+  source: string
+  sha1: string
+}
+
+// EVALSHA names a script by the SHA-1 of its source (https://redis.io/docs/latest/commands/evalsha/).
+function script (source: string): Script {
+  return { source, sha1: createHash('sha1').update(source).digest('hex') }
+}
+
+const scripts = {
+  claim: script(CLAIM),
+  renew: script(RENEW),
+  release: script(RELEASE),
+  heartbeat: script(HEARTBEAT),
+  leave: script(LEAVE),
+  raiseEpoch: script(RAISE_EPOCH),
+  alive: script(ALIVE),
+  owner: script(OWNER)
+}
+
+// After a Redis restart its script cache is empty: fall back to EVAL once,
+// which also loads the script (as node-redis's own script commands do).
+async function run (connection: RedisConnection, { source, sha1 }: Script, keys: string[], args: string[]): Promise<unknown> {
+  try {
+    return await connection.evalSha(sha1, { keys, arguments: args })
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
+    return await connection.eval(source, { keys, arguments: args })
+  }
+}
+
+/**
+ * One instance's connections to Redis. `start()` connects and subscribes;
+ * `close()` removes the heartbeat and disconnects. Every method rejects with
+ * node-redis's error when Redis cannot be reached (the offline queue is off).
+ */
+export class RedisBus {
+  readonly #source: RedisConnection
+  readonly #options: BusOptions
+  readonly #instanceId: string
+  readonly #log: FastifyBaseLogger
+  readonly #handlers: BusHandlers
+  readonly #instancesKey: string
+  readonly #channel: string
+  #commands: RedisConnection | null = null
+  #subscriber: RedisConnection | null = null
+  #heartbeat: NodeJS.Timeout | null = null
+  // Consecutive heartbeats that found nobody subscribed to our channel.
+  #unsubscribedBeats = 0
+  // Logged once per outage, not once per reconnect attempt.
+  #failing = false
+  #closed = false
+
+  constructor (source: RedisConnection, options: BusOptions, instanceId: string, log: FastifyBaseLogger, handlers: BusHandlers) {
+    this.#source = source
+    this.#options = options
+    this.#instanceId = instanceId
+    this.#log = log
+    this.#handlers = handlers
+    this.#instancesKey = `${options.prefix}:instances`
+    this.#channel = this.channelOf(instanceId)
+  }
+
+  /** The pub/sub channel of an instance. */
+  channelOf (instanceId: string): string {
+    return `${this.#options.prefix}:to:${instanceId}`
+  }
+
+  #leaseKey (documentName: string): string {
+    return `${this.#options.prefix}:lease:${documentName}`
+  }
+
+  get #epochKey (): string {
+    return `${this.#options.prefix}:epoch`
+  }
+
+  get #connection (): RedisConnection {
+    if (this.#commands === null) throw new Error('the Redis bus is not started')
+    return this.#commands
+  }
+
+  /**
+   * Connects both connections, subscribes to this instance's channel and
+   * starts the heartbeat. Resolves once the first heartbeat is in Redis, so
+   * that other instances see this one alive before it claims anything.
+   *
+   * @rejects with node-redis's error when Redis cannot be reached.
+   */
+  async start (): Promise<void> {
+    const commands = this.#source.duplicate({ disableOfflineQueue: true })
+    this.#watch(commands, 'commands')
+    this.#commands = commands
+    await commands.connect()
+    await this.#subscribe()
+    await this.#beat()
+    this.#heartbeat = setInterval(() => { this.#beat().catch(this.#onError) }, this.#options.heartbeatInterval).unref()
+  }
+
+  #watch (connection: RedisConnection, role: string): void {
+    let ready = false
+    connection.on('error', this.#onError)
+    connection.on('ready', () => {
+      if (this.#failing) this.#log.info({ role }, 'scale-out: Redis is reachable again')
+      this.#failing = false
+      // node-redis resubscribed by itself; what was published meanwhile is lost.
+      if (ready && role === 'subscriber') this.#handlers.doubt('the Redis subscriber reconnected')
+      ready = true
+    })
+  }
+
+  readonly #onError = (error: Error): void => {
+    if (this.#closed) return
+    if (this.#failing) {
+      this.#log.debug({ err: error }, 'scale-out: Redis error')
+      return
+    }
+    this.#failing = true
+    this.#log.warn({ err: error }, 'scale-out: Redis error; retrying')
+  }
+
+  async #subscribe (): Promise<void> {
+    const subscriber = this.#source.duplicate()
+    this.#watch(subscriber, 'subscriber')
+    this.#subscriber = subscriber
+    await subscriber.connect()
+    await subscriber.subscribe(this.#channel, this.#handlers.message, true)
+  }
+
+  // The heartbeat only counts while someone listens on our channel: an
+  // instance that cannot be reached must not look alive. A subscriber that
+  // node-redis believes ready but that Redis does not count (node-redis#2823:
+  // no resubscribe after an output-buffer kill) is replaced.
+  async #beat (): Promise<void> {
+    const subscribers = Number(await run(this.#connection, scripts.heartbeat,
+      [this.#instancesKey], [this.#instanceId, String(this.#options.heartbeatTimeout), this.#channel]))
+    if (subscribers > 0 || this.#subscriber?.isReady !== true) {
+      this.#unsubscribedBeats = 0
+      return
+    }
+    if (++this.#unsubscribedBeats < 2) return
+    this.#unsubscribedBeats = 0
+    this.#log.warn('scale-out: the Redis subscriber is connected but not subscribed; reconnecting it')
+    this.#subscriber.destroy()
+    await this.#subscribe()
+    this.#handlers.doubt('the Redis subscriber was not subscribed')
+  }
+
+  /**
+   * Claims `documentName` for this instance unless a live instance holds it.
+   * @param suspects instances a publish just found unreachable: one of them
+   *   holding the lease loses it if nobody listens on its channel.
+   * @returns this instance and a new epoch, or the live holder and its epoch.
+   */
+  async claim (documentName: string, suspects: readonly string[] = []): Promise<Claim> {
+    const [owner, epoch] = await run(this.#connection, scripts.claim,
+      [this.#leaseKey(documentName), this.#epochKey, this.#instancesKey],
+      [this.#instanceId, String(this.#options.leaseMs), this.channelOf(''), ...suspects]) as [string, string]
+    return { owner, epoch: Number(epoch) }
+  }
+
+  /**
+   * Renews this instance's leases, and raises the epoch counter to the
+   * highest of them (after Redis lost its data, the counter starts again from
+   * zero; epochs must only grow).
+   * @returns the names of the documents another instance holds now.
+   */
+  async renew (leases: ReadonlyArray<readonly [documentName: string, epoch: number]>): Promise<string[]> {
+    if (leases.length === 0) return []
+    const lost = await run(this.#connection, scripts.renew,
+      [this.#epochKey, ...leases.map(([name]) => this.#leaseKey(name))],
+      [this.#instanceId, String(this.#options.leaseMs), ...leases.map(([, epoch]) => String(epoch))]) as number[]
+    return lost.map(index => leases[index - 1][0])
+  }
+
+  /** Gives up a lease this instance holds under `epoch` (nothing happens if it does not). */
+  async release (documentName: string, epoch: number): Promise<void> {
+    await run(this.#connection, scripts.release, [this.#leaseKey(documentName)], [`${this.#instanceId} ${epoch}`])
+  }
+
+  /**
+   * Raises the epoch counter to at least `epoch`: the store fenced a claim
+   * with a higher epoch than Redis handed out (Redis lost its data).
+   */
+  async raiseEpoch (epoch: number): Promise<void> {
+    await run(this.#connection, scripts.raiseEpoch, [this.#epochKey], [String(epoch)])
+  }
+
+  /** Whether each instance is alive: its heartbeat has not lapsed and it listens on its channel. */
+  async alive (instanceIds: readonly string[]): Promise<boolean[]> {
+    if (instanceIds.length === 0) return []
+    const alive = await run(this.#connection, scripts.alive, [this.#instancesKey], [this.channelOf(''), ...instanceIds]) as number[]
+    return alive.map(flag => flag === 1)
+  }
+
+  /** The live holder of a document's lease, or null. */
+  async ownerOf (documentName: string): Promise<string | null> {
+    const owner = await run(this.#connection, scripts.owner, [this.#leaseKey(documentName), this.#instancesKey], [])
+    return typeof owner === 'string' ? owner : null
+  }
+
+  /**
+   * Publishes to another instance's channel.
+   * @returns how many subscribers received it: 0 means nobody listens there now.
+   * @rejects with node-redis's error, or when the bus is closed (a message sent as it stops).
+   */
+  async publish (instanceId: string, message: Uint8Array): Promise<number> {
+    return await this.#connection.publish(this.channelOf(instanceId), Buffer.from(message.buffer, message.byteOffset, message.byteLength))
+  }
+
+  /** Stops the heartbeat, removes this instance from the live set, and disconnects. */
+  async close (): Promise<void> {
+    this.#closed = true
+    if (this.#heartbeat !== null) clearInterval(this.#heartbeat)
+    const commands = this.#commands
+    const subscriber = this.#subscriber
+    this.#commands = this.#subscriber = null
+    // Others then see this instance gone at once, not after its heartbeat lapses.
+    if (commands?.isReady === true) await run(commands, scripts.leave, [this.#instancesKey], [this.#instanceId]).catch(this.#onError)
+    await Promise.allSettled([
+      commands?.isReady === true ? commands.close() : commands?.destroy(),
+      subscriber?.isReady === true ? subscriber.close() : subscriber?.destroy()
+    ])
+  }
+}

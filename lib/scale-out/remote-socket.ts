@@ -1,0 +1,135 @@
+// On the owner: the socket of a session whose client is connected to another
+// instance (the edge). The session itself is an ordinary Session on the
+// loaded document, so every hook, limit and acknowledgement works as for a
+// local socket; only what it sends goes into the link to the edge.
+
+import { CloseCode, type CloseCodeValue } from '../close-codes.js'
+import type { Limits } from '../collab/limits.js'
+import type { SessionSocket, SocketSession } from '../collab/session.js'
+import type { RemoteRequest } from '../collab/types.js'
+import { EndMode, type EndModeValue, Kind } from './envelope.js'
+import type { Links } from './link.js'
+import type { ScaleOutHost } from './types.js'
+
+/** The sessions this owner serves for other instances, by edge and session number. */
+export class RemoteSockets {
+  readonly #byEdge = new Map<string, Map<number, RemoteSocket>>()
+
+  constructor (readonly host: ScaleOutHost, readonly links: Links) {}
+
+  get (edge: string, number: number): RemoteSocket | undefined {
+    return this.#byEdge.get(edge)?.get(number)
+  }
+
+  add (socket: RemoteSocket): void {
+    let sessions = this.#byEdge.get(socket.edge)
+    if (sessions === undefined) this.#byEdge.set(socket.edge, sessions = new Map())
+    sessions.set(socket.number, socket)
+  }
+
+  delete (socket: RemoteSocket): void {
+    const sessions = this.#byEdge.get(socket.edge)
+    if (sessions?.get(socket.number) !== socket) return
+    sessions.delete(socket.number)
+    if (sessions.size === 0) this.#byEdge.delete(socket.edge)
+  }
+
+  /** The edges that have sessions here. */
+  edges (): string[] {
+    return [...this.#byEdge.keys()]
+  }
+
+  /** Every session from `edge`, as a snapshot. */
+  of (edge: string): RemoteSocket[] {
+    return [...this.#byEdge.get(edge)?.values() ?? []]
+  }
+}
+
+/**
+ * The owner's side of a proxied session: what `Session` calls its socket.
+ * Frames go to the edge in this turn's message; ending the session tells the
+ * edge how to close the client's socket.
+ */
+export class RemoteSocket implements SessionSocket {
+  session: SocketSession | null = null
+  #ended = false
+  #pauses = 0
+  #warned: Set<keyof Limits> | null = null
+
+  constructor (
+    private readonly sockets: RemoteSockets,
+    /** The instance the client's socket is on. */
+    readonly edge: string,
+    /** The session's number on the link from that edge. */
+    readonly number: number,
+    readonly request: RemoteRequest
+  ) {}
+
+  get instance (): ScaleOutHost['instance'] {
+    return this.sockets.host.instance
+  }
+
+  get hooks (): ScaleOutHost['hooks'] {
+    return this.sockets.host.hooks
+  }
+
+  get socketId (): string {
+    return this.request.id
+  }
+
+  get limits (): Limits {
+    return this.sockets.host.options.limits
+  }
+
+  limitReached (limit: keyof Limits, details?: object): void {
+    this.#warned ??= new Set()
+    if (this.#warned.has(limit)) return
+    this.#warned.add(limit)
+    this.request.log.warn({ limit, value: this.limits[limit], ...details }, `collab limit reached: ${limit}`)
+  }
+
+  /** The edge stops reading the client's socket (beforeHandleMessage runs here): frames wait in its kernel, not in a queue here. */
+  pause (): void {
+    if (this.#pauses++ === 0 && !this.#ended) this.sockets.links.to(this.edge).add({ kind: Kind.Pause, session: this.number })
+  }
+
+  resume (): void {
+    if (--this.#pauses === 0 && !this.#ended) this.sockets.links.to(this.edge).add({ kind: Kind.Resume, session: this.number })
+  }
+
+  send (frame: Uint8Array): void {
+    if (this.#ended) return
+    this.sockets.links.to(this.edge).send(this.number, frame)
+  }
+
+  fail (code: CloseCodeValue, reason: string, error?: unknown): void {
+    if (this.#ended) return
+    this.request.log.warn({ err: error, code }, `collab connection closed: ${reason}`)
+    this.#end(EndMode.Socket, code, reason)
+  }
+
+  close (code: CloseCodeValue, reason: string): void {
+    this.#end(EndMode.Socket, code, reason)
+  }
+
+  endSession (): void {
+    this.#end(EndMode.Session, CloseCode.NORMAL, 'server closed the document')
+  }
+
+  /**
+   * Ends the session without a word to the edge: the edge left it, or cannot
+   * be reached (it will reset the client itself).
+   */
+  drop (): void {
+    if (this.#ended) return
+    this.#ended = true
+    this.sockets.delete(this)
+    this.session?.document.detach(this.session)
+  }
+
+  #end (mode: EndModeValue, code: number, reason: string): void {
+    if (this.#ended) return
+    this.sockets.links.to(this.edge).add({ kind: Kind.End, session: this.number, mode, code, reason })
+    this.drop()
+  }
+}

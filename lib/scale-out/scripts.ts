@@ -1,0 +1,145 @@
+// The Lua scripts of the scale-out, run atomically by Redis (EVALSHA). Every
+// time they compare is Redis's own clock (TIME), so no two instances' clocks
+// are ever compared with each other.
+//
+// Keys (with the `prefix` option, default `fastify-collab`):
+//   <prefix>:lease:<document>  "<instanceId> <epoch>", PX leaseMs   the owner of a document
+//   <prefix>:epoch             integer                              the last epoch handed out
+//   <prefix>:instances         sorted set instanceId → expiresAt    the heartbeats (ms, Redis clock)
+//
+// A lease is taken with SET PX only when nobody holds it or its holder's
+// heartbeat has lapsed, and renewed or released only by its holder (compare
+// and set on the whole value): an instance never touches another's lease.
+// Each claim takes a higher epoch (INCR), the fencing token the store checks.
+
+/** Redis's clock in ms, from TIME (seconds, microseconds). */
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`
+
+/**
+ * Claims a document for ARGV[1] unless a live instance holds it.
+ * KEYS: lease, epoch, instances. ARGV: instanceId, leaseMs, channel prefix,
+ * then the instances the caller suspects (a publish to them reached nobody).
+ * Returns { owner, epoch }: ARGV[1] and a new epoch when claimed, else the
+ * holder and its epoch. A holder is taken over when its heartbeat lapsed, or
+ * when the caller suspects it and Redis confirms that nobody listens on its
+ * channel: a process that died closed its connections, so its death is seen
+ * at once, without waiting for the heartbeat (the store's fence stops it if
+ * it was only reconnecting). A lease ARGV[1] itself still holds is claimed
+ * again with a new epoch: the caller only claims what it does not serve.
+ */
+export const CLAIM = `${NOW}
+local current = redis.call('GET', KEYS[1])
+if current then
+  local sep = string.find(current, ' ', 1, true)
+  local owner = string.sub(current, 1, sep - 1)
+  if owner ~= ARGV[1] then
+    local expires = redis.call('ZSCORE', KEYS[3], owner)
+    local alive = expires and tonumber(expires) > now
+    if alive then
+      for i = 4, #ARGV do
+        if ARGV[i] == owner and redis.call('PUBSUB', 'NUMSUB', ARGV[3] .. owner)[2] == 0 then
+          alive = false
+        end
+      end
+    end
+    if alive then
+      return { owner, string.sub(current, sep + 1) }
+    end
+  end
+end
+local epoch = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. epoch, 'PX', ARGV[2])
+return { ARGV[1], tostring(epoch) }`
+
+/**
+ * Renews the leases ARGV[1] holds. KEYS: epoch, then the leases. ARGV:
+ * instanceId, leaseMs, then the epoch of each lease. A lease that expired
+ * while nobody took it is set again: a pause, or Redis restarting empty, costs
+ * nothing when nobody else wanted the document meanwhile. The epoch counter is
+ * raised to the highest epoch renewed, so that after Redis lost its data the
+ * next claim still gets a higher epoch than any owner holds.
+ * Returns the 1-based indexes (among the leases) of those another instance holds now.
+ */
+export const RENEW = `local lost = {}
+local highest = 0
+for i = 2, #KEYS do
+  local epoch = tonumber(ARGV[i + 1])
+  local mine = ARGV[1] .. ' ' .. ARGV[i + 1]
+  local current = redis.call('GET', KEYS[i])
+  if current == mine then
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+  elseif current == false then
+    redis.call('SET', KEYS[i], mine, 'PX', ARGV[2])
+  else
+    lost[#lost + 1] = i - 1
+  end
+  if epoch > highest then highest = epoch end
+end
+if tonumber(redis.call('GET', KEYS[1]) or '0') < highest then
+  redis.call('SET', KEYS[1], highest)
+end
+return lost`
+
+/** Deletes a lease if ARGV[1] (`"<instanceId> <epoch>"`) still holds it. KEYS: the lease. Returns 1 when deleted. */
+export const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`
+
+/**
+ * Raises the epoch counter to at least ARGV[1]. KEYS: epoch. Used when the
+ * store has seen a higher epoch than Redis hands out (Redis lost its data):
+ * epochs only grow.
+ */
+export const RAISE_EPOCH = `local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return 1`
+
+/**
+ * The heartbeat: ARGV[1] is alive for ARGV[2] ms more, but only while someone
+ * is subscribed to its channel ARGV[3]: an instance nobody can reach must not
+ * look alive. KEYS: instances. Entries that lapsed an hour ago are dropped, so
+ * the set does not grow with every process ever started.
+ * Returns the number of subscribers of ARGV[3].
+ */
+export const HEARTBEAT = `${NOW}
+local subscribers = redis.call('PUBSUB', 'NUMSUB', ARGV[3])[2]
+if subscribers > 0 then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 3600000)
+return subscribers`
+
+/** Removes ARGV[1] from the live set (a clean shutdown). KEYS: instances. */
+export const LEAVE = "return redis.call('ZREM', KEYS[1], ARGV[1])"
+
+/**
+ * Which instances are alive: their heartbeat has not lapsed and someone listens
+ * on their channel (a process that died closed its subscription at once; one
+ * that only reconnects it resets its cross-instance sessions itself).
+ * KEYS: instances. ARGV: channel prefix, then the instances.
+ * Returns 1 (alive) or 0 per instance.
+ */
+export const ALIVE = `${NOW}
+local alive = {}
+for i = 2, #ARGV do
+  local expires = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  local live = expires and tonumber(expires) > now and redis.call('PUBSUB', 'NUMSUB', ARGV[1] .. ARGV[i])[2] > 0
+  alive[i - 1] = live and 1 or 0
+end
+return alive`
+
+/**
+ * The holder of a lease if its heartbeat has not lapsed, else nil.
+ * KEYS: lease, instances.
+ */
+export const OWNER = `${NOW}
+local current = redis.call('GET', KEYS[1])
+if not current then return false end
+local owner = string.sub(current, 1, string.find(current, ' ', 1, true) - 1)
+local expires = redis.call('ZSCORE', KEYS[2], owner)
+if expires and tonumber(expires) > now then return owner end
+return false`

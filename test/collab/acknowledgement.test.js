@@ -1,0 +1,43 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { sqlite } from 'fastify-collab/sqlite'
+import { startCollabServer } from '../helpers/server.js'
+import { tempDir } from '../storage/support.js'
+import { rawClient, hpAuth, isHp, hpUpdate, textUpdate, syncStatusOf } from './core-raw-client.js'
+
+// Durable before acknowledged, also for an update that brings nothing new: a client that resends a change
+// the server applied but has not stored yet (its socket dropped before the SyncStatus) must not get that
+// change acknowledged before the store has it.
+
+const PING = Uint8Array.of(9)
+const isPong = bytes => bytes.length === 1 && bytes[0] === 10
+
+test('an update the document already holds is acknowledged only once the change that brought it is stored', { timeout: 30_000 }, async t => {
+  const path = join(tempDir(t), 'collab.db')
+  const { url } = await startCollabServer(t, { extensions: [sqlite({ path, retry: { initialDelay: 5, maxDelay: 20 } })] })
+  const [first, second] = [await rawClient(t, url), await rawClient(t, url)]
+  for (const client of [first, second]) {
+    client.send(hpAuth('resent'))
+    await client.next(isHp('resent', 2, 2), { what: 'Authenticated' })
+  }
+  const other = new Database(path)
+  t.after(() => other.close())
+  other.exec('BEGIN EXCLUSIVE')
+
+  const update = textUpdate('typed once')
+  first.send(hpUpdate('resent', update))
+  // The same change again, as a reconnecting provider's SyncStep2 would carry it; then a ping, answered in order.
+  second.send(hpUpdate('resent', update, 1))
+  second.send(PING)
+  await second.next(isPong, { what: 'the Pong after the SyncStep2' })
+  assert.equal(second.frames.filter(isHp('resent', 8)).length, 0, 'no acknowledgement while the change is not stored')
+
+  other.exec('COMMIT')
+  const [acknowledged, resent] = await Promise.all([
+    first.next(isHp('resent', 8), { timeout: 10_000, what: 'the first SyncStatus' }),
+    second.next(isHp('resent', 8), { timeout: 10_000, what: 'the second SyncStatus' })
+  ])
+  assert.deepEqual([syncStatusOf(acknowledged), syncStatusOf(resent)], [1, 1])
+})

@@ -1,0 +1,125 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { postgresOrSkip } from './postgres.js'
+import { startRedis } from './redis.js'
+import { connectClients } from './server.js'
+import { storedItems } from './typist.js'
+import { waitFor } from './wait.js'
+
+const fixture = new URL('../fixtures/cluster-server.js', import.meta.url).pathname
+
+/**
+ * A scale-out cluster of real processes: a redis-server and `count` instances of
+ * test/fixtures/cluster-server.js sharing one store, all killed after the test.
+ *
+ * @param {import('node:test').TestContext} t
+ * @param {{ count?: number, env?: Record<string, string>, store?: 'sqlite' | 'postgres' }} [options]
+ *   `env` for every instance (e.g. HEARTBEAT_TIMEOUT); `store`: one SQLite file (default), or a real
+ *   PostgreSQL server the test starts.
+ * @returns {Promise<Cluster | null>} null when the test was skipped: PostgreSQL is not installed (see postgresOrSkip).
+ */
+export async function startCluster (t, { count = 3, env = {}, store = 'sqlite' } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'collab-cluster-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  let where = `sqlite:${join(dir, 'collab.sqlite')}`
+  if (store === 'postgres') {
+    const server = await postgresOrSkip(t)
+    if (server === null) return null
+    where = `postgres:${server.connectionString}`
+  }
+  const redis = await startRedis(t)
+  const shared = { REDIS_URL: redis.url, STORE: where, ...env }
+  const start = async () => {
+    const node = new ClusterNode(shared)
+    t.after(() => node.kill('SIGKILL'))
+    await node.started
+    return node
+  }
+  const nodes = []
+  for (let i = 0; i < count; i++) nodes.push(await start())
+  return { redis, nodes, store: where, start, storedItems: (documentName) => readStore(where, documentName) }
+}
+
+/**
+ * @typedef {object} Cluster
+ * @property {import('./redis.js').RedisServer} redis
+ * @property {ClusterNode[]} nodes
+ * @property {string} store the STORE the instances share
+ * @property {() => Promise<ClusterNode>} start starts one more instance
+ * @property {(documentName: string) => Promise<Set<unknown>>} storedItems the items of a document as the
+ *   store holds them, read as a fresh process without Redis would (see typist.js)
+ */
+
+async function readStore (store, documentName) {
+  const [kind, ...rest] = store.split(':')
+  const where = rest.join(':')
+  const storage = kind === 'postgres'
+    ? new (await import('fastify-collab/postgres')).PostgresStorage({ connectionString: where })
+    : new (await import('fastify-collab/sqlite')).SqliteStorage({ path: where })
+  try {
+    return await storedItems(storage, documentName)
+  } finally {
+    await storage.close()
+  }
+}
+
+/** One instance: its process, port, instance id, log lines, and real clients connected to it. */
+export class ClusterNode {
+  /** @type {object[]} every pino line the instance logged */
+  logs = []
+
+  constructor (env) {
+    this.child = spawn(process.execPath, [fixture], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    createInterface({ input: this.child.stderr }).on('line', (line) => {
+      try {
+        this.logs.push(JSON.parse(line))
+      } catch {
+        this.logs.push({ msg: line })
+      }
+    })
+    this.started = once(createInterface({ input: this.child.stdout }), 'line').then(([line]) => {
+      const { port, instanceId } = JSON.parse(line)
+      this.port = port
+      this.instanceId = instanceId
+      this.url = `ws://127.0.0.1:${port}/collab`
+      this.clients = connectClients(this.url)
+    })
+    this.exited = once(this.child, 'exit')
+  }
+
+  get alive () {
+    return this.child.exitCode === null && this.child.signalCode === null
+  }
+
+  /** Sends `signal`; for SIGKILL and SIGTERM, resolves once the process exited. */
+  async kill (signal = 'SIGKILL') {
+    if (!this.alive) return
+    this.clients?.destroyAll()
+    this.child.kill(signal)
+    if (signal === 'SIGKILL' || signal === 'SIGTERM') await this.exited
+  }
+
+  /** GETs a JSON route of the instance. */
+  async get (path) {
+    const response = await fetch(`http://127.0.0.1:${this.port}${path}`)
+    return response.json()
+  }
+
+  /** The owner of `documentName` as this instance's Redis sees it, or null. */
+  async ownerOf (documentName) {
+    return (await this.get(`/owner/${encodeURIComponent(documentName)}`)).owner
+  }
+
+  /** Resolves with the first log line that passes `predicate`. */
+  async logged (predicate, what = 'a log line', timeout = 10_000) {
+    await waitFor(() => this.logs.some(predicate), { timeout, what })
+    return this.logs.find(predicate)
+  }
+}

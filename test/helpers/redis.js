@@ -1,0 +1,148 @@
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createClient } from 'redis'
+
+const REDIS_SERVER = process.env.REDIS_SERVER ?? 'redis-server'
+
+/**
+ * Whether `redis-server` can run here. Without it the scale-out tests skip with
+ * a message, except under `CI=true`, where `.ci/run` installs it and a missing
+ * binary must fail the run.
+ *
+ * @returns {string | false} the reason to skip, or false when Redis is available.
+ */
+export function redisMissing () {
+  const found = spawnSync(REDIS_SERVER, ['--version'], { stdio: 'ignore' }).status === 0
+  if (found) return false
+  if (process.env.CI === 'true') throw new Error(`${REDIS_SERVER} is required under CI=true (apt-get install redis-server)`)
+  return `${REDIS_SERVER} not found: install redis-server to run the scale-out tests`
+}
+
+/** @returns {Promise<number>} a port that was free a moment ago, on 127.0.0.1. */
+export async function freePort () {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address()
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+/**
+ * A real redis-server on 127.0.0.1, on a free port, with no persistence: a
+ * restart starts empty, as after a crash of a cache-only Redis. Stopped after
+ * the test.
+ *
+ * @param {import('node:test').TestContext} t
+ * @returns {Promise<RedisServer>}
+ */
+export async function startRedis (t) {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'collab-redis-'))
+  const server = new RedisServer(port, dir)
+  await server.start()
+  t.after(async () => {
+    await server.kill()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return server
+}
+
+/**
+ * A real Redis Sentinel (`redis-server --sentinel`) on a free port, monitoring
+ * `master` under the name `collab`, with a node-redis Sentinel client for it.
+ * Stopped after the test.
+ *
+ * @param {import('node:test').TestContext} t
+ * @param {RedisServer} master
+ * @returns {Promise<{ port: number, name: string }>}
+ */
+export async function startSentinel (t, master) {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'collab-sentinel-'))
+  const config = join(dir, 'sentinel.conf')
+  writeFileSync(config, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor collab 127.0.0.1 ${master.port} 1\n`)
+  const child = spawn(REDIS_SERVER, [config, '--sentinel'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL')
+      await once(child, 'exit')
+    }
+    rmSync(dir, { recursive: true, force: true })
+  })
+  let output = ''
+  child.stdout.setEncoding('utf8')
+  // The sentinel logs "+monitor master collab …" once it watches the master.
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk) => {
+      output += chunk
+      if (output.includes('+monitor master collab')) resolve()
+    })
+    child.once('exit', (code) => reject(new Error(`redis-server --sentinel exited with ${code}: ${output}`)))
+  })
+  return { port, name: 'collab' }
+}
+
+/** One redis-server process that can be killed and started again on the same port. */
+export class RedisServer {
+  /** @type {import('node:child_process').ChildProcess | null} */
+  child = null
+
+  constructor (port, dir) {
+    this.port = port
+    this.dir = dir
+    this.url = `redis://127.0.0.1:${port}`
+  }
+
+  /** Starts redis-server and resolves once it accepts connections. */
+  async start () {
+    const child = spawn(REDIS_SERVER, [
+      '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
+      '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'notice'
+    ], { stdio: ['ignore', 'pipe', 'inherit'] })
+    this.child = child
+    let output = ''
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (chunk) => { output += chunk })
+    // redis-server logs "Ready to accept connections" once it listens.
+    await new Promise((resolve, reject) => {
+      const onData = () => { if (output.includes('Ready to accept connections')) done() }
+      const onExit = (code) => done(new Error(`redis-server exited with ${code}: ${output}`))
+      const done = (error) => {
+        child.stdout.off('data', onData)
+        child.off('exit', onExit)
+        if (error) reject(error)
+        else resolve()
+      }
+      child.stdout.on('data', onData)
+      child.on('exit', onExit)
+    })
+  }
+
+  /** SIGKILLs the server and resolves once it has exited. Its data is gone. */
+  async kill () {
+    const child = this.child
+    this.child = null
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return
+    child.kill('SIGKILL')
+    await once(child, 'exit')
+  }
+
+  /**
+   * A connected node-redis client for assertions and fault injection
+   * (`CLIENT KILL TYPE pubsub`, `INFO commandstats`), closed after the test.
+   *
+   * @param {import('node:test').TestContext} t
+   */
+  async client (t) {
+    const client = createClient({ url: this.url })
+    client.on('error', () => {})
+    await client.connect()
+    t.after(() => client.destroy())
+    return client
+  }
+}

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { sqlite } from 'fastify-collab/sqlite'
+import { redis } from 'fastify-collab/redis'
+import Database from 'better-sqlite3'
+import { createSentinel } from 'redis'
+import { redisMissing, startRedis, startSentinel } from '../helpers/redis.js'
+import { connectClients, listenCollab, synced } from '../helpers/server.js'
+import { when, waitFor } from '../helpers/wait.js'
+
+const skip = redisMissing()
+const timings = { heartbeatInterval: 100, heartbeatTimeout: 500, leaseMs: 3000 }
+
+/** Two in-process instances on one Redis and one SQLite file, closed after the test. */
+async function pair (t, options = {}, perInstance = () => ({}), scaleOut = (server) => redis({ url: server.url, ...timings })) {
+  const server = await startRedis(t)
+  const dir = mkdtempSync(join(tmpdir(), 'collab-pair-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const start = async (index) => {
+    const { app, url } = await listenCollab({
+      extensions: [sqlite({ path: join(dir, 'collab.sqlite') })],
+      scaleOut: await scaleOut(server),
+      ...options,
+      ...perInstance(index)
+    })
+    const clients = connectClients(url)
+    t.after(async () => {
+      clients.destroyAll()
+      await app.close()
+    })
+    return { app, clients }
+  }
+  const instances = [await start(0), await start(1)]
+  instances.path = join(dir, 'collab.sqlite')
+  return instances
+}
+
+test('the owner keeps a document loaded while a proxied session remains; it unloads when the last one leaves, and the lease goes', { skip, timeout: 30_000 }, async (t) => {
+  const [owner, edge] = await pair(t)
+  const local = owner.clients.hocus('kept')
+  await synced(local)
+  const proxied = edge.clients.yws('kept')
+  await synced(proxied)
+  assert.equal(await edge.app.collab.ownerOf('kept'), owner.app.collab.instanceId)
+  assert.equal(edge.app.collab.documents.has('kept'), false, 'the edge loads nothing')
+  owner.clients.drop(local)
+  // The proxied session still holds it: no unload however long we wait for the store to run.
+  await waitFor(() => owner.app.collab.getConnectionsCount() === 1, { what: 'the local session to leave' })
+  proxied.doc.getText('t').insert(0, 'still here')
+  await waitFor(() => owner.app.collab.documents.get('kept')?.getText('t').toString() === 'still here', { what: 'the proxied edit on the owner' })
+  assert.equal(owner.app.collab.documents.has('kept'), true)
+  edge.clients.drop(proxied)
+  await waitFor(() => !owner.app.collab.documents.has('kept'), { what: 'the unload after the last session left' })
+  await waitFor(async () => await owner.app.collab.ownerOf('kept') === null, { what: 'the lease to be released' })
+})
+
+test('a context that cannot cross instances is refused at connect with a coded error', { skip, timeout: 30_000 }, async (t) => {
+  const [instance] = await pair(t, { onConnect: () => ({ callback: () => {} }) })
+  const provider = instance.clients.hocus('fn-context')
+  const [{ reason }] = await when(provider, 'authenticationFailed', { what: 'the refusal' })
+  assert.match(reason, /cannot cross instances/)
+})
+
+test('scaleOut without a fenced store is refused at registration', { skip }, async (t) => {
+  const server = await startRedis(t)
+  await assert.rejects(listenCollab({ scaleOut: redis({ url: server.url }) }), { code: 'FST_COLLAB_SCALE_OUT_UNFENCED' })
+})
+
+test('redis() refuses bad options', () => {
+  assert.throws(() => redis({}), { code: 'FST_COLLAB_INVALID_OPTION' })
+  assert.throws(() => redis({ url: 'redis://x', client: {} }), { code: 'FST_COLLAB_INVALID_OPTION' })
+  assert.throws(() => redis({ url: 'redis://x', leaseMs: 0 }), { code: 'FST_COLLAB_INVALID_OPTION' })
+  assert.throws(() => redis({ url: 'redis://x', heartbeatInterval: 500, heartbeatTimeout: 500 }), { code: 'FST_COLLAB_INVALID_OPTION' })
+})
+
+test('openDirectConnection on an instance that does not own the document is refused with its owner', { skip, timeout: 30_000 }, async (t) => {
+  const [owner, edge] = await pair(t)
+  const direct = await owner.app.collab.openDirectConnection('direct')
+  t.after(() => direct.disconnect())
+  await assert.rejects(edge.app.collab.openDirectConnection('direct'), { code: 'FST_COLLAB_NOT_OWNER' })
+})
+
+test('document hooks run on the owner, once per change, with the proxied session as origin and a RemoteRequest', { skip, timeout: 30_000 }, async (t) => {
+  const changes = [[], []]
+  const connected = [[], []]
+  const [owner, edge] = await pair(t, {}, (index) => ({
+    onChange: ({ origin, request }) => { changes[index].push({ source: origin?.source, remote: request?.remote, instanceId: request?.instanceId }) },
+    connected: ({ request }) => { connected[index].push(request.remote === true) }
+  }))
+  const local = owner.clients.hocus('hooks')
+  await synced(local)
+  const proxied = edge.clients.hocus('hooks')
+  await synced(proxied)
+  proxied.document.getText('t').insert(0, 'x')
+  await when(local.document, 'update', { check: () => local.document.getText('t').toString() === 'x', what: 'the edit on the owner' })
+  await waitFor(() => changes[0].length === 1, { what: 'one onChange on the owner' })
+  assert.deepEqual(changes, [[{ source: 'connection', remote: true, instanceId: edge.app.collab.instanceId }], []])
+  assert.deepEqual(connected, [[false, true], []])
+})
+
+test('through a Redis Sentinel client (createSentinel): two instances serve one document', { skip, timeout: 30_000 }, async (t) => {
+  const [owner, edge] = await pair(t, {}, () => ({}), async (server) => {
+    const sentinel = await startSentinel(t, server)
+    return redis({ client: createSentinel({ name: sentinel.name, sentinelRootNodes: [{ host: '127.0.0.1', port: sentinel.port }] }), ...timings })
+  })
+  const local = owner.clients.hocus('sentinel')
+  await synced(local)
+  const remote = edge.clients.yws('sentinel')
+  await synced(remote)
+  remote.doc.getText('t').insert(0, 'through the sentinel')
+  await when(local.document, 'update', { check: () => local.document.getText('t').toString() === 'through the sentinel', what: 'the edit on the owner' })
+  assert.equal(await edge.app.collab.ownerOf('sentinel'), owner.app.collab.instanceId)
+})
+
+test('a store that cannot be claimed for now (SQLITE_BUSY) closes the waiting clients with 4205; they retry and sync once it can', { skip, timeout: 30_000 }, async (t) => {
+  const instances = await pair(t)
+  const other = new Database(instances.path)
+  t.after(() => other.close())
+  other.exec('BEGIN IMMEDIATE')
+  const provider = instances[0].clients.hocus('busy')
+  const [{ event }] = await when(provider, 'close', { what: 'the close of the refused socket' })
+  assert.equal(event.code, 4205)
+  other.exec('COMMIT')
+  await synced(provider, 10_000)
+})
