@@ -21,7 +21,8 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
   // `websocketServer` decorator collides with ours and boot fails all the same.
   if (fastify.hasPlugin('@fastify/websocket')) throw new FST_COLLAB_WEBSOCKET_CONFLICT()
   const upgradeOptions = resolveUpgradeOptions(options)
-  const sockets = new Sockets(upgradeOptions)
+  const { collab, core, close } = createCollab(fastify, options)
+  const sockets = new Sockets(upgradeOptions, collab)
   const wss = new WebSocketServer({ ...upgradeOptions.ws, WebSocket: sockets.WebSocket })
   prepareServer(wss)
   const { onProtoPoisoning, onConstructorPoisoning } = fastify.initialConfig
@@ -50,8 +51,8 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
     fastify.server.removeListener('upgrade', listener)
     wss.close(() => done())
   })
-
-  const { collab, core } = createCollab(fastify, options)
+  // onClose hooks run last-added first: the documents are stored before the upgrade listener goes.
+  fastify.addHook('onClose', close)
   fastify.decorate('collab', collab)
   if (options.scaleOut !== undefined) await startScaleOut(core, options.scaleOut, options.extensions)
 }
@@ -80,6 +81,12 @@ export type { InjectWSOptions } from './upgrade/inject.js'
 export type { UpgradeErrorHandler, UpgradeOptions, WebSocketServerOptions } from './upgrade/options.js'
 export type { ReplyUpgradeOptions } from './upgrade/reply-upgrade.js'
 export type { AllowedOrigins } from './upgrade/types.js'
+export {
+  channelNames,
+  type DocumentLoadTrace, type HookTrace, type LimitEvent, type LimitName, type LinkMessageEvent, type OwnershipChange, type OwnershipEvent,
+  type ResetReason, type SessionsResetEvent, type SocketCloseEvent, type StoreOperation, type StoreRetryEvent, type StoreTrace,
+  type UpdateAckEvent, type UpgradeEvent
+} from './diagnostics.js'
 // The storage-agnostic durable store: implement CollabStorage (Postgres, S3, ...)
 // and wrap it with storageExtension. The SQLite one is `fastify-collab/sqlite`.
 export { storageExtension, type StorageExtension, type StorageExtensionOptions } from './storage/extension.js'
