@@ -5,6 +5,8 @@ import type { FastifyCollabOptions } from './augment.js'
 import { createCollab } from './collab/collab.js'
 import { startScaleOut } from './scale-out/start.js'
 import { FST_COLLAB_WEBSOCKET_CONFLICT } from './errors.js'
+import { resolveMetricsOptions } from './metrics/options.js'
+import { startMetrics } from './metrics/start.js'
 import { kUpgradeContext } from './symbols.js'
 import { createInjectWS } from './upgrade/inject.js'
 import { createUpgradeListener, isUpgradeRequest } from './upgrade/listener.js'
@@ -21,6 +23,7 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
   // `websocketServer` decorator collides with ours and boot fails all the same.
   if (fastify.hasPlugin('@fastify/websocket')) throw new FST_COLLAB_WEBSOCKET_CONFLICT()
   const upgradeOptions = resolveUpgradeOptions(options)
+  const metricsOptions = resolveMetricsOptions(options.metrics)
   const { collab, core, close } = createCollab(fastify, options)
   const sockets = new Sockets(upgradeOptions, collab)
   const wss = new WebSocketServer({ ...upgradeOptions.ws, WebSocket: sockets.WebSocket })
@@ -55,6 +58,7 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
   fastify.addHook('onClose', close)
   fastify.decorate('collab', collab)
   if (options.scaleOut !== undefined) await startScaleOut(core, options.scaleOut, options.extensions)
+  if (metricsOptions !== null) await startMetrics(fastify, metricsOptions, { collab, core, sockets })
 }
 
 /**
@@ -62,7 +66,8 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
  * (`reply.upgrade()`, `onUpgrade` hooks, `request.isUpgrade`), and `fastify.collab`,
  * a Yjs collaboration backend for y-websocket and Hocuspocus clients.
  * @throws FST_COLLAB_INVALID_OPTION at registration on an invalid option;
- * FST_COLLAB_WEBSOCKET_CONFLICT when @fastify/websocket is registered in the same app.
+ * FST_COLLAB_WEBSOCKET_CONFLICT when @fastify/websocket is registered in the same app;
+ * FST_COLLAB_METRICS_MISSING and FST_COLLAB_METRICS_CONFLICT for the `metrics` option.
  */
 export const fastifyCollab = fp(plugin, { fastify: '5.x', name: 'fastify-collab' })
 export default fastifyCollab
@@ -81,6 +86,7 @@ export type { InjectWSOptions } from './upgrade/inject.js'
 export type { UpgradeErrorHandler, UpgradeOptions, WebSocketServerOptions } from './upgrade/options.js'
 export type { ReplyUpgradeOptions } from './upgrade/reply-upgrade.js'
 export type { AllowedOrigins } from './upgrade/types.js'
+export type { MetricsOptions, MetricsPluginOptions, MetricsRegistry } from './metrics/options.js'
 export {
   channelNames,
   type DocumentLoadTrace, type HookTrace, type LimitEvent, type LimitName, type LinkMessageEvent, type OwnershipChange, type OwnershipEvent,
