@@ -52,6 +52,7 @@ const plans = {
     // The anchors take 15–45 s per replay; the target is against the limit.
     trace: { rounds: 3, trace: 'automerge-paper', timeoutMs: 180000, systems: ['limit', ...everyCollab], fewer: { hocuspocus4: 1, hocuspocus3: 1, 'y-websocket-server': 1 } },
     store: {},
+    scaleout: {},
     // Issue 7: 100 clients on one document, one of them slow or abusive, beside a run without it.
     // The anchors buffer an answer per SyncStep1: 1000 of a 1 MiB document is about 1 GiB of RSS each.
     misbehaving: { rounds: 3, n: 100, count: 100, seedBytes: 1 << 20, abuseFrames: 1000, timeoutMs: 120000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] },
@@ -66,6 +67,7 @@ const plans = {
     idle: { rounds: 1, connections: 200, perDocument: 50, timeoutMs: 30000, systems: everyCollab },
     trace: { rounds: 1, trace: 'sveltecomponent', timeoutMs: 60000, systems: ['limit', ...everyCollab] },
     store: {},
+    scaleout: {},
     misbehaving: { rounds: 1, n: 20, count: 50, seedBytes: 1 << 16, abuseFrames: 500, timeoutMs: 60000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] },
     plain: { rounds: 1, seconds: 1 },
     messages: { rounds: 1, echoMs: 300 }
@@ -101,7 +103,24 @@ function storeBenchmark () {
   return { markdown: markdown.trim(), seconds: (performance.now() - t0) / 1000 }
 }
 
+/** bench/scale-out.js starts its own Redis and servers (pinned as the others are); it prints markdown tables. */
+function scaleOutBenchmark (quick) {
+  const t0 = performance.now()
+  const markdown = execFileSync(process.execPath, [here('./scale-out.js'), ...(quick ? ['--quick'] : [])], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'] })
+  return { markdown: markdown.trim(), seconds: (performance.now() - t0) / 1000 }
+}
+
 const suites = {
+  scaleout: async () => {
+    try {
+      const result = scaleOutBenchmark(args.quick)
+      log(`scale-out.js done in ${result.seconds.toFixed(0)} s`)
+      return result
+    } catch (error) {
+      log(`scale-out.js FAILED ${error.message}`)
+      return { error: error.message }
+    }
+  },
   upgrade: (p) => alternate('upgrade', upgradeSystems.map((s) => s.id), p.rounds, (id) => measureUpgrade(id, p), log),
   fanout: async (p) => {
     const bySize = {}

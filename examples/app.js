@@ -36,23 +36,30 @@ export const handshakeRateLimit = { max: 60, timeWindow: 60_000 }
 
 /**
  * Builds the demo: the page at `/`, the collaboration socket at `/collab/:document`,
- * `GET /health`, and `GET /api/documents/:document` (what the store holds for a document).
+ * `GET /health`, `GET /api/owner/:document` (which instance owns a document) and
+ * `GET /api/documents/:document` (what the store holds for a document).
  *
  * @param {object} options
- * @param {string} options.dataDir the folder of the SQLite file `collab.sqlite` (created if missing).
- * @param {string} [options.token] the demo token that clients without a same-origin `Origin`
- *   header (scripts, the replay command) pass as `?token=`. Default `'demo'`.
+ * @param {string} options.dataDir the folder of the SQLite file `collab.sqlite` (created if missing);
+ *   the instances of a cluster share it.
+ * @param {string} [options.token] the demo token that clients without an `Origin` header (scripts,
+ *   the replay command) pass as `?token=`. Default `'demo'`.
+ * @param {string} [options.redisUrl] a `redis://` URL: the app is then one instance of a scale-out
+ *   cluster (`fastify-collab/redis`). Default: none, one instance serves every document.
  * @param {object | boolean} [options.logger] Fastify's `logger` option. Default `true` (pino, level info).
  * @returns {Promise<import('fastify').FastifyInstance>} ready to `listen`; `close()` stores every
  *   loaded document, then closes the SQLite file.
- * @throws whatever the plugin or the SQLite store throw on start (e.g. an unwritable `dataDir`).
+ * @throws whatever the plugin, the SQLite store or Redis throw on start (e.g. an unwritable `dataDir`).
  */
-export async function buildApp ({ dataDir, token = 'demo', logger = true }) {
+export async function buildApp ({ dataDir, token = 'demo', redisUrl, logger = true }) {
   // Per-request lines would bury the one line that matters (the URL to open); errors are still logged.
   const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }) })
-  const storage = new SqliteStorage({ path: join(dataDir, 'collab.sqlite') })
+  // The instances of a cluster write one file: a 10 ms busy timeout lets a write wait for
+  // another process's transaction instead of failing and retrying 50 ms later.
+  const storage = new SqliteStorage({ path: join(dataDir, 'collab.sqlite'), busyTimeout: redisUrl === undefined ? 0 : 10 })
+  const scaleOut = redisUrl === undefined ? undefined : (await import('fastify-collab/redis')).redis({ url: redisUrl })
 
-  await app.register(fastifyCollab, { extensions: [storageExtension(storage)] })
+  await app.register(fastifyCollab, { extensions: [storageExtension(storage)], scaleOut })
   // Only for the routes that ask for it (`config.rateLimit`): the WebSocket route.
   await app.register(fastifyRateLimit, { global: false })
 
@@ -73,8 +80,15 @@ export async function buildApp ({ dataDir, token = 'demo', logger = true }) {
 
   app.get('/health', async () => ({
     status: 'ok',
+    instanceId: app.collab.instanceId,
     documents: app.collab.getDocumentsCount(),
     connections: app.collab.getConnectionsCount()
+  }))
+
+  // Which instance serves the page's socket, and which owns its document (the page shows both).
+  app.get('/api/owner/:document', { schema: { params: documentParams } }, async (request) => ({
+    instanceId: app.collab.instanceId,
+    owner: await app.collab.ownerOf(request.params.document)
   }))
 
   app.get('/collab/:document', {
@@ -82,8 +96,13 @@ export async function buildApp ({ dataDir, token = 'demo', logger = true }) {
     // the handshake as to any request, and answers 429 over HTTP.
     config: { rateLimit: handshakeRateLimit },
     schema: { params: documentParams },
+    // Cross-site WebSocket hijacking: a browser always sends Origin, and only this server's own
+    // pages may open the socket (403 otherwise). Host is what the browser connected to, so this
+    // holds behind any HOST/PORT without configuration.
+    allowedOrigins: (origin, request) => origin === undefined || isSameHost(origin, request),
+    // Clients that send no Origin (scripts, the replay command) pass the demo token.
     onUpgrade: async (request, reply) => {
-      if (request.query.token === token || isSameOrigin(request)) return
+      if (request.headers.origin !== undefined || request.query.token === token) return
       return reply.code(403).send({ error: 'Forbidden', message: 'open the page from this server, or pass ?token=' })
     }
   }, async (request, reply) => {
@@ -118,12 +137,7 @@ export async function buildApp ({ dataDir, token = 'demo', logger = true }) {
   return app
 }
 
-// A browser sends Origin on every WebSocket handshake; the page's own origin is the only one
-// let in without the token. Host is what the browser connected to, so this holds behind any
-// HOST/PORT without configuration.
-function isSameOrigin (request) {
-  const origin = request.headers.origin
-  if (origin === undefined) return false
+function isSameHost (origin, request) {
   try {
     return new URL(origin).host === request.headers.host
   } catch {

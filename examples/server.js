@@ -1,6 +1,7 @@
 // `npm start`: the demo collaboration server. PORT (default 1234), HOST (default 127.0.0.1),
-// DATA_DIR (default ./data) and DEMO_TOKEN (default demo) change it. Ctrl-C stores every
-// document and exits; a second Ctrl-C exits at once.
+// DATA_DIR (default ./data) and DEMO_TOKEN (default demo) change it; REDIS_URL makes it one
+// instance of a scale-out cluster (see examples/cluster.js). Ctrl-C stores every document and
+// exits; a second Ctrl-C exits at once.
 import { resolve } from 'node:path'
 import { buildApp } from './app.js'
 
@@ -8,7 +9,12 @@ const port = Number(process.env.PORT ?? 1234)
 const host = process.env.HOST ?? '127.0.0.1'
 const dataDir = resolve(process.env.DATA_DIR ?? 'data')
 
-const app = await buildApp({ dataDir, token: process.env.DEMO_TOKEN ?? 'demo', logger: { level: process.env.LOG_LEVEL ?? 'info' } })
+const app = await buildApp({
+  dataDir,
+  token: process.env.DEMO_TOKEN ?? 'demo',
+  redisUrl: process.env.REDIS_URL,
+  logger: { level: process.env.LOG_LEVEL ?? 'info' }
+})
 
 let closing = false
 async function shutdown (signal) {
@@ -34,5 +40,5 @@ process.on('SIGTERM', shutdown)
 await app.listen({
   port,
   host,
-  listenTextResolver: (address) => `Open ${address}/ to edit together (data in ${dataDir})`
+  listenTextResolver: (address) => `Open ${address}/ to edit together (data in ${dataDir}${process.env.REDIS_URL === undefined ? '' : `, instance ${app.collab.instanceId}`})`
 })

@@ -240,6 +240,16 @@ ${body}
 `
 }
 
+function scaleOutSection (suite) {
+  const body = suite.results.error ? `Not measured: ${suite.results.error}` : suite.results.markdown
+  return `### The Redis scale-out beside Hocuspocus's (issue 8, \`bench/scale-out.js\`)
+
+Measured ${suite.date.slice(0, 16).replace('T', ' ')} UTC, Node ${suite.node}.${load(suite)} Output of \`node bench/scale-out.js\`, verbatim:
+
+${body}
+`
+}
+
 function plainSection (suite) {
   const r = suite.results
   const ids = ['plain-none', 'plain-ours', 'plain-fastify-websocket']
@@ -307,6 +317,7 @@ export function renderTables (results) {
   if (results.idle) sections.push(idleSection(results.idle))
   if (results.trace) sections.push(traceSection(results.trace))
   if (results.store) sections.push(storeSection(results.store))
+  if (results.scaleout) sections.push(scaleOutSection(results.scaleout))
   if (results.misbehaving) sections.push(misbehavingSection(results.misbehaving))
   if (results.plain) sections.push(plainSection(results.plain))
   if (results.messages) sections.push(messagesSection(results.messages))

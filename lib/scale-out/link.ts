@@ -158,10 +158,18 @@ export class Links {
     this.#expected.delete(instanceId)
   }
 
-  /** Publishes what is queued now and settles once Redis has answered every publish. */
-  async drain (): Promise<void> {
+  /**
+   * Publishes what is queued now and settles once Redis has answered every publish, or after
+   * `timeoutMs` (a Redis that is gone must not hold a shutdown up).
+   */
+  async drain (timeoutMs: number): Promise<void> {
     this.#flushAll()
-    await Promise.allSettled([...this.#out.values()].map(link => link.settled()))
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.allSettled([...this.#out.values()].map(link => link.settled())),
+      new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs) })
+    ])
+    clearTimeout(timer)
   }
 
   /** @internal Called by an Outlink with entries to send this turn. */

@@ -273,18 +273,34 @@ export class RedisBus {
     return await this.#connection.publish(this.channelOf(instanceId), Buffer.from(message.buffer, message.byteOffset, message.byteLength))
   }
 
-  /** Stops the heartbeat, removes this instance from the live set, and disconnects. */
-  async close (): Promise<void> {
+  /**
+   * Stops the heartbeat, removes this instance from the live set, and disconnects. Redis gets
+   * `timeoutMs` to answer that goodbye; a Redis that is gone, or a connection that is half open,
+   * does not hold `fastify.close()` up: the connections are then dropped.
+   */
+  async close (timeoutMs: number): Promise<void> {
     this.#closed = true
     if (this.#heartbeat !== null) clearInterval(this.#heartbeat)
+    const connections = [this.#commands, this.#subscriber].filter((connection) => connection !== null)
     const commands = this.#commands
-    const subscriber = this.#subscriber
     this.#commands = this.#subscriber = null
-    // Others then see this instance gone at once, not after its heartbeat lapses.
-    if (commands?.isReady === true) await run(commands, scripts.leave, [this.#instancesKey], [this.#instanceId]).catch(this.#onError)
-    await Promise.allSettled([
-      commands?.isReady === true ? commands.close() : commands?.destroy(),
-      subscriber?.isReady === true ? subscriber.close() : subscriber?.destroy()
-    ])
+    const goodbye = (async () => {
+      // Others then see this instance gone at once, not after its heartbeat lapses.
+      if (commands?.isReady === true) await run(commands, scripts.leave, [this.#instancesKey], [this.#instanceId]).catch(this.#onError)
+      await Promise.allSettled(connections.map((connection) => connection.isReady ? connection.close() : connection.destroy()))
+      return true
+    })()
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<false>((resolve) => { timer = setTimeout(resolve, timeoutMs, false) })
+    const done = await Promise.race([goodbye, timedOut])
+    clearTimeout(timer)
+    if (done) return
+    for (const connection of connections) {
+      try {
+        connection.destroy()
+      } catch {
+        // Already closed: nothing to drop.
+      }
+    }
   }
 }

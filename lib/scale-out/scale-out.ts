@@ -37,6 +37,10 @@ export interface ScaleOutSettings {
 // Why an OPEN did not attach: the owner no longer owns the document, or could
 // not be reached. Either way the caller places the document again.
 class NotOwnerError extends Error {}
+
+// How long, in ms, a shutdown waits for Redis to take its last messages and its goodbye: a
+// Redis that is gone must not hold `fastify.close()` up.
+const CLOSE_TIMEOUT = 1000
 class UnreachableError extends Error {}
 
 interface Opening {
@@ -417,9 +421,9 @@ export class ScaleOut implements Router {
     for (const edge of this.#remotes.edges()) {
       for (const socket of this.#remotes.of(edge)) socket.close(CloseCode.GOING_AWAY, 'Going Away')
     }
-    await this.#links.drain()
+    await this.#links.drain(CLOSE_TIMEOUT)
     // What is sent from now on (a session ending as its socket closes) goes nowhere, and that is no doubt.
     this.#closed = true
-    await this.#bus.close()
+    await this.#bus.close(CLOSE_TIMEOUT)
   }
 }

@@ -63,12 +63,13 @@ test('fastify.close() stores every changed document with its latest state, then 
   assert.deepEqual([yEvent.code, hEvent.code], [1001, 1001])
 })
 
-test('after fastify.close() with clients still connected, the server process exits by itself', { timeout: 20000 }, async t => {
+test('after fastify.close() with clients still connected, the server process exits by itself', { timeout: 40000 }, async t => {
   const child = fork(new URL('../fixtures/shutdown-server.js', import.meta.url), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const messages = []
   child.on('message', message => messages.push(message))
   t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill() })
-  const [{ url }] = await when(child, 'message', { predicate: message => 'url' in message, what: 'the child server to listen' })
+  // A fresh Node process loads Fastify and the plugin first: seconds on a loaded 2-core machine.
+  const [{ url }] = await when(child, 'message', { predicate: message => 'url' in message, timeout: 20000, what: 'the child server to listen' })
 
   const clients = connectClients(url)
   t.after(() => clients.destroyAll())

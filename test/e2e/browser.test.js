@@ -1,58 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
+import { artifacts, chromiumMissing, editorText, launch, open, present, saved, shows, until } from './chromium.js'
 import { startExampleServer, tempDataDir } from './example-server.js'
 
-// Debian's chromium; CHROMIUM_PATH points elsewhere (or at nothing, to see the skip).
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const artifacts = fileURLToPath(new URL('../artifacts/', import.meta.url))
-
-async function launch (t) {
-  const profile = mkdtempSync(join(tmpdir(), 'fastify-collab-chromium-'))
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1100, height: 600 }
-  })
-  t.after(async () => {
-    await context.close()
-    rmSync(profile, { recursive: true, force: true })
-  })
-  return context
-}
-
-// Every uncaught error on a page fails the test, not just the step that notices it.
-async function open (context, url) {
-  const page = await context.newPage()
-  const errors = []
-  page.on('pageerror', (error) => errors.push(error))
-  await page.goto(url)
-  page.errors = errors
-  return page
-}
-
-// The editor's own document, which is what it renders; the DOM text would also hold the
-// remote carets' name labels.
-const editorText = (page) => page.evaluate(() => window.collab.view.state.doc.toString())
-const until = (page, fn, arg) => page.waitForFunction(fn, arg, { timeout: 20_000 })
-const saved = (page) => until(page, () => document.querySelector('#status').dataset.state === 'saved')
-const shows = (page, text) => until(page, (expected) => window.collab.view.state.doc.toString().includes(expected), text)
-const present = (page, name) => until(page, (expected) => [...document.querySelectorAll('#presence .name')].some(node => node.textContent === expected), name)
-
 test('two browsers edit one document; the text survives a reload and a server restart', async (t) => {
-  if (!existsSync(executablePath)) {
-    const message = `${executablePath} is missing: install Debian's chromium (apt-get install chromium) to run the browser test`
-    if (process.env.CI === 'true') assert.fail(message)
-    t.diagnostic(message)
-    t.skip(message)
-    return
-  }
-  mkdirSync(artifacts, { recursive: true })
+  if (chromiumMissing(t)) return
   const dataDir = tempDataDir(t)
   const first = await startExampleServer(t, dataDir)
   const context = await launch(t)

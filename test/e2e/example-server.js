@@ -25,14 +25,16 @@ export function tempDataDir (t) {
  *
  * @param {import('node:test').TestContext} t
  * @param {string} dataDir
- * @param {{ timeout?: number }} [options] ms to wait for the URL line, default 15000.
- * @returns {Promise<{ httpUrl: string, wsUrl: string, logs: object[], stop: () => Promise<number | null> }>}
- *   `stop()` sends SIGTERM (what Ctrl-C's SIGINT also does) and resolves with the exit code.
+ * @param {{ timeout?: number, env?: Record<string, string> }} [options] `timeout`: ms to wait for the URL
+ *   line, default 15000; `env`: more environment variables (REDIS_URL makes it a cluster instance).
+ * @returns {Promise<{ httpUrl: string, wsUrl: string, logs: object[], stop: () => Promise<number | null>, kill: () => Promise<void> }>}
+ *   `stop()` sends SIGTERM (what Ctrl-C's SIGINT also does) and resolves with the exit code;
+ *   `kill()` sends SIGKILL and resolves once the process is gone.
  * @throws when the process exits or stays silent before logging the URL.
  */
-export async function startExampleServer (t, dataDir, { timeout = 15_000 } = {}) {
+export async function startExampleServer (t, dataDir, { timeout = 15_000, env = {} } = {}) {
   const child = spawn(process.execPath, [serverPath], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info' },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const exited = once(child, 'exit')
@@ -66,6 +68,10 @@ export async function startExampleServer (t, dataDir, { timeout = 15_000 } = {})
       child.kill('SIGTERM')
       const [code] = await exited
       return code
+    },
+    async kill () {
+      child.kill('SIGKILL')
+      await exited
     }
   }
 }

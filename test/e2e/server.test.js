@@ -45,13 +45,17 @@ test('the example server: the page, /health, and who may open /collab/:document'
   assert.equal(bundle.status, 200)
   assert.match(bundle.headers.get('content-type'), /^(text|application)\/javascript/)
 
-  const health = await fetch(`${server.httpUrl}/health`)
-  assert.deepEqual(await health.json(), { status: 'ok', documents: 0, connections: 0 })
+  const health = await (await fetch(`${server.httpUrl}/health`)).json()
+  assert.match(health.instanceId, /^[0-9a-f-]{36}$/)
+  assert.deepEqual(health, { status: 'ok', instanceId: health.instanceId, documents: 0, connections: 0 })
+  const owner = await (await fetch(`${server.httpUrl}/api/owner/notes`)).json()
+  assert.deepEqual(owner, { instanceId: health.instanceId, owner: null }, 'nobody owns a document nobody opened')
 
   const collab = `${server.wsUrl}/collab/notes`
   const host = new URL(server.httpUrl).host
   assert.equal(await handshake(collab), 403, 'no Origin and no token')
   assert.equal(await handshake(collab, { Origin: 'http://evil.example' }), 403, 'a foreign Origin')
+  assert.equal(await handshake(`${collab}?token=demo`, { Origin: 'http://evil.example' }), 403, 'a foreign Origin, even with the token (allowedOrigins)')
   assert.equal(await handshake(`${collab}?token=wrong`), 403, 'a wrong token')
   assert.equal(await handshake(collab, { Origin: `http://${host}` }), 'open', "the page's own origin")
   assert.equal(await handshake(`${collab}?token=demo`), 'open', 'the demo token')

@@ -15,7 +15,7 @@ async function bus (t, redis, id, handlers = {}) {
   const source = createClient({ url: redis.url })
   const instance = new RedisBus(source, options, id, log, { message () {}, doubt () {}, ...handlers })
   await instance.start()
-  t.after(() => instance.close())
+  t.after(() => instance.close(1000))
   return { bus: instance, lines }
 }
 
@@ -27,7 +27,7 @@ test('claims: the first instance gets epoch 1, a live holder keeps the lease, on
   assert.deepEqual(await b.claim('doc'), { owner: 'a', epoch: 1 })
   assert.equal(await b.ownerOf('doc'), 'a')
   // a dies without a word: its heartbeat lapses, then b takes over with a higher epoch.
-  await a.close()
+  await a.close(1000)
   assert.deepEqual(await b.claim('doc'), { owner: 'b', epoch: 2 })
   assert.equal(await b.ownerOf('doc'), 'b')
 })
@@ -56,7 +56,7 @@ test('the heartbeat keeps an instance alive while it is subscribed; close remove
   const { bus: a } = await bus(t, redis, 'a')
   const { bus: b } = await bus(t, redis, 'b')
   assert.deepEqual(await a.alive(['a', 'b', 'nobody']), [true, true, false])
-  await b.close()
+  await b.close(1000)
   assert.deepEqual(await a.alive(['b']), [false])
 })
 
@@ -103,6 +103,6 @@ test('Redis restarted empty: the leases are re-taken by renew, the epoch counter
 test('a publish after close rejects instead of throwing: a session ending as the instance stops is no crash', { skip }, async (t) => {
   const redis = await startRedis(t)
   const { bus: a } = await bus(t, redis, 'a')
-  await a.close()
+  await a.close(1000)
   await assert.rejects(a.publish('b', Uint8Array.of(1)))
 })

@@ -1,0 +1,60 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { connectClients, synced } from '../helpers/server.js'
+import { redisMissing, startRedis } from '../helpers/redis.js'
+import { artifacts, chromiumMissing, editorText, launch, open, saved, shows, until } from './chromium.js'
+import { startExampleServer, tempDataDir } from './example-server.js'
+
+const skip = redisMissing()
+const ownerShown = (page) => page.evaluate(() => document.querySelector('#owner').dataset.owner)
+
+test('two browsers on two instances of a cluster edit together; the owner instance is killed; both recover and keep every character', { skip, timeout: 120_000 }, async (t) => {
+  if (chromiumMissing(t)) return
+  const redis = await startRedis(t)
+  const dataDir = tempDataDir(t)
+  const env = { REDIS_URL: redis.url }
+  const [a, b, owner] = await Promise.all([0, 1, 2].map(() => startExampleServer(t, dataDir, { env })))
+  const ownerId = (await (await fetch(`${owner.httpUrl}/health`)).json()).instanceId
+
+  // A client of the third instance opens the document first, and stays: that instance owns it.
+  const clients = connectClients(`${owner.wsUrl}/collab`)
+  t.after(() => clients.destroyAll())
+  await synced(clients.hocus('cluster-e2e', { url: `${owner.wsUrl}/collab/cluster-e2e?token=demo` }))
+
+  const context = await launch(t)
+  const alice = await open(context, `${a.httpUrl}/?doc=cluster-e2e&name=Alice`)
+  const bob = await open(context, `${b.httpUrl}/?doc=cluster-e2e&name=Bob`)
+  await Promise.all([saved(alice), saved(bob)])
+  assert.equal(await ownerShown(alice), ownerId, 'the page shows the instance that owns the document')
+
+  await alice.locator('.cm-content').click()
+  await alice.keyboard.type('Alice on A. ')
+  await shows(bob, 'Alice on A. ')
+  await bob.locator('.cm-content').click()
+  await bob.keyboard.press('Control+End')
+  await bob.keyboard.type('Bob on B.')
+  await shows(alice, 'Alice on A. Bob on B.')
+  await Promise.all([saved(alice), saved(bob)])
+  await alice.screenshot({ path: join(artifacts, 'cluster-before-failover.png') })
+
+  clients.destroyAll()
+  await owner.kill()
+  // Typed while the owner is gone: kept by the page until an instance serves the document again.
+  await alice.keyboard.press('Control+End')
+  await alice.keyboard.type(' Typed during the failover.')
+  const expected = 'Alice on A. Bob on B. Typed during the failover.'
+  await Promise.all([shows(alice, expected), shows(bob, expected)])
+  await Promise.all([saved(alice), saved(bob)])
+  assert.equal(await editorText(alice), expected)
+  assert.equal(await editorText(bob), expected)
+  // The new owner is one of the two surviving instances, and the pages say so.
+  await until(alice, (old) => document.querySelector('#owner').dataset.owner !== old, ownerId)
+  const instances = await Promise.all([a, b].map(async (node) => (await (await fetch(`${node.httpUrl}/health`)).json()).instanceId))
+  assert.ok(instances.includes(await ownerShown(alice)), 'a surviving instance owns the document')
+  await bob.screenshot({ path: join(artifacts, 'cluster-after-failover.png') })
+  assert.deepEqual([...alice.errors, ...bob.errors], [])
+  await alice.close()
+  await bob.close()
+  assert.deepEqual(await Promise.all([a.stop(), b.stop()]), [0, 0])
+})
