@@ -16,6 +16,7 @@ export const systems = {
   'ours-hp': { module: 'collab-ours', protocol: 'hocuspocus', label: 'fastify-collab, Hocuspocus clients' },
   'ours-yws': { module: 'collab-ours', protocol: 'y-websocket', label: 'fastify-collab, y-websocket clients' },
   'ours-sqlite': { module: 'collab-ours', protocol: 'hocuspocus', sqlite: true, label: 'fastify-collab + SQLite store, Hocuspocus clients' },
+  'ours-metrics': { module: 'collab-ours', protocol: 'hocuspocus', metrics: true, label: 'fastify-collab + metrics scraped every second, Hocuspocus clients' },
   hocuspocus4: { module: 'collab-hocuspocus4', protocol: 'hocuspocus', label: '@hocuspocus/server 4.7.0' },
   hocuspocus3: { module: 'collab-hocuspocus3', protocol: 'hocuspocus', label: '@hocuspocus/server 3.4.4' },
   'y-websocket-server': { module: 'collab-y-websocket-server', protocol: 'y-websocket', label: '@y/websocket-server 0.1.1' }
@@ -25,7 +26,7 @@ export const systems = {
 async function withServer (id, fn) {
   const system = systems[id]
   const dir = system.sqlite ? mkdtempSync(join(tmpdir(), 'fastify-collab-bench-')) : null
-  const server = await startServer(system.module, dir === null ? {} : { sqlite: dir })
+  const server = await startServer(system.module, { ...(dir === null ? {} : { sqlite: dir }), ...(system.metrics ? { metrics: true } : {}) })
   const url = (doc) => ({ port: server.port, path: `/collab/${encodeURIComponent(doc)}` })
   try {
     return await fn(server, url, system)

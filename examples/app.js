@@ -7,6 +7,7 @@ import Fastify, { LogController } from 'fastify'
 import fastifyCompress from '@fastify/compress'
 import fastifyRateLimit from '@fastify/rate-limit'
 import fastifyStatic from '@fastify/static'
+import { collectDefaultMetrics, Registry } from 'prom-client'
 import * as Y from 'yjs'
 import fastifyCollab from 'fastify-collab'
 import { SqliteStorage, storageExtension } from 'fastify-collab/sqlite'
@@ -36,8 +37,8 @@ export const handshakeRateLimit = { max: 60, timeWindow: 60_000 }
 
 /**
  * Builds the demo: the page at `/`, the collaboration socket at `/collab/:document`,
- * `GET /health`, `GET /api/owner/:document` (which instance owns a document) and
- * `GET /api/documents/:document` (what the store holds for a document).
+ * `GET /health`, `GET /metrics` (Prometheus text format), `GET /api/owner/:document` (which
+ * instance owns a document) and `GET /api/documents/:document` (what the store holds for a document).
  *
  * @param {object} options
  * @param {string} options.dataDir the folder of the SQLite file `collab.sqlite` (created if missing);
@@ -59,7 +60,12 @@ export async function buildApp ({ dataDir, token = 'demo', redisUrl, logger = tr
   const storage = new SqliteStorage({ path: join(dataDir, 'collab.sqlite'), busyTimeout: redisUrl === undefined ? 0 : 10 })
   const scaleOut = redisUrl === undefined ? undefined : (await import('fastify-collab/redis')).redis({ url: redisUrl })
 
-  await app.register(fastifyCollab, { extensions: [storageExtension(storage)], scaleOut })
+  // A registry of the app's own rather than prom-client's global one, so that two apps in one
+  // process (the tests start several) never share counters: the collab_ metrics plus Node's
+  // process metrics (CPU, heap, event-loop lag).
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  await app.register(fastifyCollab, { extensions: [storageExtension(storage)], scaleOut, metrics: { registry } })
   // Only for the routes that ask for it (`config.rateLimit`): the WebSocket route.
   await app.register(fastifyRateLimit, { global: false })
 
@@ -84,6 +90,9 @@ export async function buildApp ({ dataDir, token = 'demo', redisUrl, logger = tr
     documents: app.collab.getDocumentsCount(),
     connections: app.collab.getConnectionsCount()
   }))
+
+  // What Prometheus scrapes (see "Metrics" in the README's demo section).
+  app.get('/metrics', async (request, reply) => reply.type(registry.contentType).send(await registry.metrics()))
 
   // Which instance serves the page's socket, and which owns its document (the page shows both).
   app.get('/api/owner/:document', { schema: { params: documentParams } }, async (request) => ({

@@ -21,6 +21,7 @@ import type { FastifyReplyType, ResolveFastifyReplyType } from 'fastify/types/ty
 import type { WebSocket, WebSocketServer } from 'ws'
 import type { Collab } from './collab/types.js'
 import type { CollabOptions } from './collab/options.js'
+import type { MetricsPluginOptions } from './metrics/options.js'
 import type { RedisScaleOut } from './scale-out/options.js'
 import type { InjectWSOptions } from './upgrade/inject.js'
 import type { UpgradeOptions } from './upgrade/options.js'
@@ -37,8 +38,8 @@ export interface ScaleOutOptions {
   scaleOut?: RedisScaleOut
 }
 
-/** The options of the plugin: the upgrade options, the collaboration options and the scale-out, side by side. */
-export type FastifyCollabOptions = UpgradeOptions & CollabOptions & ScaleOutOptions
+/** The options of the plugin: the upgrade options, the collaboration options, the scale-out and the metrics, side by side. */
+export type FastifyCollabOptions = UpgradeOptions & CollabOptions & ScaleOutOptions & MetricsPluginOptions
 
 // Fastify's own (unexported) helpers, same shapes.
 type AsyncFunction = (...args: any) => Promise<any>

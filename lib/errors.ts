@@ -257,3 +257,20 @@ export const FST_COLLAB_CONTEXT_NOT_SERIALIZABLE = createError<[string, { cause:
  */
 export const FST_COLLAB_NOT_OWNER = createError<[string, string]>(
   'FST_COLLAB_NOT_OWNER', 'Document "%s" is owned by instance %s: open direct connections there', 409)
+
+// --- metrics ---------------------------------------------------------------
+
+/**
+ * The `metrics` option was given but the optional peer dependency `prom-client` (15) cannot be loaded.
+ * Registration rejects with it; `cause` is the loader's error.
+ */
+export const FST_COLLAB_METRICS_MISSING = createError<[{ cause: unknown }]>(
+  'FST_COLLAB_METRICS_MISSING', 'The metrics option needs the optional peer dependency prom-client (15): npm install prom-client', 500)
+
+/**
+ * The registry of the `metrics` option already holds a metric of this name that fastify-collab did not
+ * register (an app's own, or another copy of the package). Registration rejects with it, and registers
+ * nothing; `cause` is prom-client's error.
+ */
+export const FST_COLLAB_METRICS_CONFLICT = createError<[string, { cause: unknown }]>(
+  'FST_COLLAB_METRICS_CONFLICT', 'The metrics registry already holds a metric named "%s" that fastify-collab did not register', 500)

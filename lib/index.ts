@@ -5,6 +5,8 @@ import type { FastifyCollabOptions } from './augment.js'
 import { createCollab } from './collab/collab.js'
 import { startScaleOut } from './scale-out/start.js'
 import { FST_COLLAB_WEBSOCKET_CONFLICT } from './errors.js'
+import { resolveMetricsOptions } from './metrics/options.js'
+import { startMetrics } from './metrics/start.js'
 import { kUpgradeContext } from './symbols.js'
 import { createInjectWS } from './upgrade/inject.js'
 import { createUpgradeListener, isUpgradeRequest } from './upgrade/listener.js'
@@ -21,7 +23,9 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
   // `websocketServer` decorator collides with ours and boot fails all the same.
   if (fastify.hasPlugin('@fastify/websocket')) throw new FST_COLLAB_WEBSOCKET_CONFLICT()
   const upgradeOptions = resolveUpgradeOptions(options)
-  const sockets = new Sockets(upgradeOptions)
+  const metricsOptions = resolveMetricsOptions(options.metrics)
+  const { collab, core, close } = createCollab(fastify, options)
+  const sockets = new Sockets(upgradeOptions, collab)
   const wss = new WebSocketServer({ ...upgradeOptions.ws, WebSocket: sockets.WebSocket })
   prepareServer(wss)
   const { onProtoPoisoning, onConstructorPoisoning } = fastify.initialConfig
@@ -50,10 +54,11 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
     fastify.server.removeListener('upgrade', listener)
     wss.close(() => done())
   })
-
-  const { collab, core } = createCollab(fastify, options)
+  // onClose hooks run last-added first: the documents are stored before the upgrade listener goes.
+  fastify.addHook('onClose', close)
   fastify.decorate('collab', collab)
   if (options.scaleOut !== undefined) await startScaleOut(core, options.scaleOut, options.extensions)
+  if (metricsOptions !== null) await startMetrics(fastify, metricsOptions, { collab, core, sockets })
 }
 
 /**
@@ -61,7 +66,8 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
  * (`reply.upgrade()`, `onUpgrade` hooks, `request.isUpgrade`), and `fastify.collab`,
  * a Yjs collaboration backend for y-websocket and Hocuspocus clients.
  * @throws FST_COLLAB_INVALID_OPTION at registration on an invalid option;
- * FST_COLLAB_WEBSOCKET_CONFLICT when @fastify/websocket is registered in the same app.
+ * FST_COLLAB_WEBSOCKET_CONFLICT when @fastify/websocket is registered in the same app;
+ * FST_COLLAB_METRICS_MISSING and FST_COLLAB_METRICS_CONFLICT for the `metrics` option.
  */
 export const fastifyCollab = fp(plugin, { fastify: '5.x', name: 'fastify-collab' })
 export default fastifyCollab
@@ -80,6 +86,13 @@ export type { InjectWSOptions } from './upgrade/inject.js'
 export type { UpgradeErrorHandler, UpgradeOptions, WebSocketServerOptions } from './upgrade/options.js'
 export type { ReplyUpgradeOptions } from './upgrade/reply-upgrade.js'
 export type { AllowedOrigins } from './upgrade/types.js'
+export type { MetricsOptions, MetricsPluginOptions, MetricsRegistry } from './metrics/options.js'
+export {
+  channelNames,
+  type DocumentLoadTrace, type HookTrace, type LimitEvent, type LimitName, type LinkMessageEvent, type OwnershipChange, type OwnershipEvent,
+  type ResetReason, type SessionsResetEvent, type SocketCloseEvent, type StoreOperation, type StoreRetryEvent, type StoreTrace,
+  type UpdateAckEvent, type UpgradeEvent
+} from './diagnostics.js'
 // The storage-agnostic durable store: implement CollabStorage (Postgres, S3, ...)
 // and wrap it with storageExtension. The SQLite one is `fastify-collab/sqlite`.
 export { storageExtension, type StorageExtension, type StorageExtensionOptions } from './storage/extension.js'

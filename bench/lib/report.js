@@ -12,6 +12,7 @@ const names = {
   'ours-hp': '**fastify-collab**, Hocuspocus clients',
   'ours-yws': '**fastify-collab**, y-websocket clients',
   'ours-sqlite': '**fastify-collab** + SQLite store, Hocuspocus clients',
+  'ours-metrics': '**fastify-collab** + metrics scraped every second, Hocuspocus clients',
   hocuspocus4: '@hocuspocus/server 4.7.0',
   hocuspocus3: '@hocuspocus/server 3.4.4',
   'y-websocket-server': '@y/websocket-server 0.1.1',
@@ -150,6 +151,22 @@ ${when(suite)} The floor is 2.0 s. *Converged*: every client holds every other c
   }
   parts.push(table(['target', 'measured', ''], targets.map(([t, v, ok]) => [t, fmt.ratio(v), verdict(ok)])))
   return parts.join('\n') + '\n'
+}
+
+function metricsSection (suite) {
+  const r = suite.results
+  const ids = ['ours-hp', 'ours-metrics']
+  const rows = ids.map((id) => [names[id], cell(stat(r[id], 'seconds'), fmt.n2), cell(stat(r[id], 'ackSeconds'), fmt.n2), cell(stat(r[id], 'cpuSeconds'), fmt.n2)])
+  const cpu = ratio(stat(r['ours-metrics'], 'cpuSeconds').median, stat(r['ours-hp'], 'cpuSeconds').median) - 1
+  const pct = (v) => Number.isFinite(v) ? `${(v * 100).toFixed(1)} %` : '—'
+  return `### Metrics overhead: the fan-out at ${suite.plan.n} clients with and without \`metrics\` (issue 11)
+
+${when(suite)} The metrics run on a registry of their own, scraped every second (\`registry.metrics()\`) inside the server process.
+
+${table(['system', 'converged s', 'acked s', 'server CPU-s'], rows)}
+
+${table(['target', 'measured', ''], [['extra server CPU ≤ 3 %', pct(cpu), verdict(check(cpu, '<=', 0.03))]])}
+${errorsOf(r)}`
 }
 
 function durabilitySection (suite) {
@@ -313,6 +330,7 @@ export function renderTables (results) {
   if (results.upgrade) sections.push(upgradeSection(results.upgrade))
   if (results.fanout) sections.push(fanoutSection(results.fanout))
   if (results.durability) sections.push(durabilitySection(results.durability))
+  if (results.metrics) sections.push(metricsSection(results.metrics))
   if (results.many) sections.push(manySection(results.many))
   if (results.idle) sections.push(idleSection(results.idle))
   if (results.trace) sections.push(traceSection(results.trace))

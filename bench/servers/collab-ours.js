@@ -1,7 +1,9 @@
 // fastify-collab: `reply.upgrade()` then `fastify.collab.handleConnection`,
-// optionally with the durable SQLite store (options.sqlite: a directory) and
-// the Redis scale-out (options.redis: a URL; the instances share the SQLite
-// file of options.sqlite).
+// optionally with the durable SQLite store (options.sqlite: a directory), the
+// Redis scale-out (options.redis: a URL; the instances share the SQLite file of
+// options.sqlite) and the Prometheus metrics (options.metrics: registered on a
+// registry of their own and scraped every second, 15 times as often as
+// Prometheus's default interval, so that the scrapes' cost is counted too).
 import Fastify from 'fastify'
 import fastifyCollab from 'fastify-collab'
 
@@ -16,8 +18,17 @@ export async function start (options = {}) {
     const { redis } = await import('fastify-collab/redis')
     scaleOut = redis({ url: options.redis })
   }
+  let metrics
+  if (options.metrics) {
+    const { Registry } = await import('prom-client')
+    metrics = { registry: new Registry() }
+  }
   const app = Fastify()
-  await app.register(fastifyCollab, { extensions, scaleOut })
+  await app.register(fastifyCollab, { extensions, scaleOut, metrics })
+  if (metrics !== undefined) {
+    const scrapes = setInterval(() => { metrics.registry.metrics().catch((error) => app.log.error(error)) }, 1000)
+    app.addHook('onClose', async () => clearInterval(scrapes))
+  }
   app.get('/collab/:document', async (request, reply) => {
     const socket = await reply.upgrade()
     app.collab.handleConnection(socket, request, request.params.document)

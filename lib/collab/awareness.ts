@@ -4,7 +4,8 @@ import { decodeUtf8 } from 'lib0/string'
 import { type Awareness, applyAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
 import { FST_COLLAB_AWARENESS_TOO_LARGE, FST_COLLAB_AWARENESS_TOO_MANY_CLIENTS, FST_COLLAB_BAD_FRAME } from '../errors.js'
 import { type Limits, MAX_AWARENESS_DEPTH } from './limits.js'
-import type { Attachment } from './types.js'
+import type { Attachment, Collab } from './types.js'
+import { publishLimit } from '../diagnostics.js'
 
 /** One entry of an awareness update (y-protocols awareness.js): `varUint(clientID) varUint(clock) varString(json)`. */
 interface Entry {
@@ -83,7 +84,8 @@ function encodeEntries (entries: Entry[]): Uint8Array {
 export class DocumentAwareness {
   private readonly owners = new Map<number, Attachment>()
 
-  constructor (readonly awareness: Awareness, private readonly limits: Limits) {}
+  /** @param instance the app's `fastify.collab`, for the limit refusals it publishes. */
+  constructor (readonly awareness: Awareness, private readonly limits: Limits, private readonly instance: Collab) {}
 
   /**
    * Applies `update` from `origin`. Every source gets the format checks and
@@ -98,7 +100,13 @@ export class DocumentAwareness {
    *   {FST_COLLAB_BAD_FRAME}; nothing is applied then.
    */
   apply (update: Uint8Array, origin: unknown, attachment: Attachment | undefined): boolean {
-    const entries = decodeEntries(update, this.limits.maxAwarenessStateBytes)
+    let entries: Entry[]
+    try {
+      entries = decodeEntries(update, this.limits.maxAwarenessStateBytes)
+    } catch (error) {
+      if (error instanceof FST_COLLAB_AWARENESS_TOO_LARGE) publishLimit(this.instance, 'maxAwarenessStateBytes')
+      throw error
+    }
     if (attachment === undefined) {
       applyAwarenessUpdate(this.awareness, update, origin)
       return false
@@ -128,7 +136,11 @@ export class DocumentAwareness {
       }
       kept.push(entry)
     }
-    if (owned > this.limits.maxAwarenessClientsPerConnection) throw new FST_COLLAB_AWARENESS_TOO_MANY_CLIENTS(this.limits.maxAwarenessClientsPerConnection)
+    if (owned > this.limits.maxAwarenessClientsPerConnection) {
+      publishLimit(this.instance, 'maxAwarenessClientsPerConnection')
+      throw new FST_COLLAB_AWARENESS_TOO_MANY_CLIENTS(this.limits.maxAwarenessClientsPerConnection)
+    }
+    if (full) publishLimit(this.instance, 'maxAwarenessStates')
     if (kept.length === entries.length) applyAwarenessUpdate(this.awareness, update, origin)
     else if (kept.length > 0) applyAwarenessUpdate(this.awareness, encodeEntries(kept), origin)
     return full

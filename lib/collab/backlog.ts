@@ -11,19 +11,24 @@ export interface Resyncable {
  * is back under, so that they send their changes again.
  */
 export class Backlog {
-  private bytes = 0
+  private unstored = 0
   private readonly waiting = new Set<Resyncable>()
 
   constructor (private readonly max: number) {}
 
   /** Past the bound: the next change is refused. The change that crosses it was accepted. */
   get full (): boolean {
-    return this.bytes > this.max
+    return this.unstored > this.max
+  }
+
+  /** The bytes of applied updates whose onChange chain has not settled. */
+  get bytes (): number {
+    return this.unstored
   }
 
   /** Counts `bytes` until `chain` settles. */
   track (bytes: number, chain: Promise<void>): void {
-    this.bytes += bytes
+    this.unstored += bytes
     const settle = (): void => this.release(bytes)
     chain.then(settle, settle)
   }
@@ -39,7 +44,7 @@ export class Backlog {
   }
 
   private release (bytes: number): void {
-    this.bytes -= bytes
+    this.unstored -= bytes
     if (this.full || this.waiting.size === 0) return
     const sessions = [...this.waiting]
     this.waiting.clear()

@@ -10,6 +10,7 @@ import {
 import { kCollabConnection, kMessages } from '../symbols.js'
 import { Backlog } from './backlog.js'
 import { Connection, type ConnectionHost } from './connection.js'
+import type { Counts } from './counts.js'
 import { DirectSession } from './direct.js'
 import { LoadedDocument, type DocumentHost, fencedEpoch } from './document.js'
 import { HookRunner, type LoadPayload } from './hooks.js'
@@ -28,6 +29,8 @@ export interface CollabCore extends DocumentHost, ConnectionHost {
   closing: boolean
   /** The scale-out, set once at registration when the `scaleOut` option is given. */
   router: Router | null
+  /** The counts of the metrics, set once at registration when the `metrics` option is given. */
+  counts: Counts | null
   /**
    * Loads a document once for every concurrent caller, and holds it until
    * the caller attaches or releases. With `scaleOut`, a document owned by
@@ -46,14 +49,14 @@ export interface CollabCore extends DocumentHost, ConnectionHost {
 const MAX_PLACEMENTS = 3
 
 /**
- * Builds `fastify.collab` and registers its onClose hook, which stores every
+ * Builds `fastify.collab`, and `close`, its onClose hook (the plugin registers it), which stores every
  * changed document, unloads them, then runs onDestroy.
  *
  * @param fastify the root instance; its logger receives every hook error.
  * @param options the whole flat plugin options object.
  * @throws {FST_COLLAB_INVALID_OPTION} on a bad collab option.
  */
-export function createCollab (fastify: FastifyInstance, options: CollabOptions = {}): { collab: Collab, core: CollabCore } {
+export function createCollab (fastify: FastifyInstance, options: CollabOptions = {}): { collab: Collab, core: CollabCore, close: () => Promise<void> } {
   const resolved = resolveCollabOptions(options)
   const log = fastify.log
   const documents = new Map<string, LoadedDocument>()
@@ -112,6 +115,7 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
     backlog: new Backlog(resolved.limits.maxUnstoredBytes),
     closing: false,
     router: null,
+    counts: null,
     async acquire (documentName, payload) {
       for (let round = 1; ; round++) {
         if (core.closing) throw new FST_COLLAB_CLOSED()
@@ -168,13 +172,13 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
     }
   }
 
-  fastify.addHook('onClose', async () => {
+  async function close (): Promise<void> {
     core.closing = true
     await Promise.all([...documents.values()].map(document => document.shutdown()))
     // Every lease is back; the sessions served for other instances end, then Redis goes.
     await core.router?.close()
     await core.hooks.run('onDestroy', { instance: collab }).catch(noop)
-  })
+  }
 
-  return { collab, core }
+  return { collab, core, close }
 }

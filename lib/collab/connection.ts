@@ -9,12 +9,14 @@ import type { ConnectionConfig, ConnectionPayload, HookRunner } from './hooks.js
 import type { Limits } from './limits.js'
 import type { ResolvedCollabOptions } from './options.js'
 import type { AttachedSession, Collab, DocumentMessage, HookContext } from './types.js'
+import type { Counts } from './counts.js'
 import { type Codec, hocuspocusCodec, type WireProtocol, yWebsocketCodec } from './protocol/codec.js'
 import { decodeHocuspocusFrame, encodeAuthenticated, encodeClose, encodePermissionDenied as hocuspocusDenied, parseAddress, PONG_FRAME } from './protocol/hocuspocus.js'
 import { decodeYWebsocketFrame, encodePermissionDenied as yWebsocketDenied } from './protocol/y-websocket.js'
 import { SocketSession, type SessionSocket } from './session.js'
 import { SmallMap } from './small-map.js'
 import { noop } from '../noop.js'
+import { type LimitName, publishLimit } from '../diagnostics.js'
 
 /** What a connection needs from the collab instance (collab.ts builds it). */
 export interface ConnectionHost {
@@ -24,6 +26,8 @@ export interface ConnectionHost {
   readonly log: FastifyBaseLogger
   /** Whether a hook that runs after the handshake and sees the request is registered. */
   readonly keepsRequest: boolean
+  /** The frame counts of the metrics; null when the app does not ask for metrics. */
+  readonly counts: Counts | null
   /**
    * The document held, loaded once for every concurrent caller, until the
    * caller attaches or releases; with `scaleOut`, when another instance owns
@@ -139,6 +143,11 @@ export class Connection implements SessionSocket {
     return this.core.instance
   }
 
+  /** The wire format, once the first frame told it (or the `protocol` option forced it). */
+  get wireProtocol (): WireProtocol | null {
+    return this.protocol
+  }
+
   get hooks (): HookRunner {
     return this.core.hooks
   }
@@ -155,6 +164,8 @@ export class Connection implements SessionSocket {
    */
   send (frame: Uint8Array, onWritten?: () => void): void {
     if (this.socket.readyState !== 1) return
+    const { counts } = this.core
+    if (counts !== null && this.protocol !== null) counts.sent(this.protocol, frame)
     if (!this.corked) {
       this.corked = true
       tcpSocketOf(this.socket).cork()
@@ -183,6 +194,18 @@ export class Connection implements SessionSocket {
   uncork (): void {
     this.corked = false
     tcpSocketOf(this.socket).uncork()
+  }
+
+  /** A bound refused something (`fastify-collab:limit`). */
+  refused (limit: LimitName): void {
+    publishLimit(this.core.instance, limit)
+  }
+
+  /** A bound closes the socket. */
+  private exceed (limit: LimitName, code: CloseCodeValue, reason: string): void {
+    if (this.closed) return
+    this.refused(limit)
+    this.fail(code, reason)
   }
 
   fail (code: CloseCodeValue, reason: string, error?: unknown): void {
@@ -217,6 +240,7 @@ export class Connection implements SessionSocket {
       // a Hocuspocus provider opens with a length-prefixed, non-empty name.
       this.protocol = frame.length >= 2 && frame[0] === 0 && frame[1] === 0 ? 'y-websocket' : 'hocuspocus'
     }
+    this.core.counts?.received(this.protocol, frame)
     try {
       if (this.protocol === 'y-websocket') this.onYWebsocketFrame(frame)
       else this.onHocuspocusFrame(frame)
@@ -232,7 +256,10 @@ export class Connection implements SessionSocket {
     if (this.boundName === undefined || this.boundName === '') {
       return this.fail(CloseCode.BAD_FRAME, 'y-websocket needs a document name')
     }
-    if (this.nameTooLong(this.boundName)) return this.refuseYWebsocket(CloseCode.FORBIDDEN, 'Forbidden', new FST_COLLAB_NAME_TOO_LONG(this.limits.maxDocumentNameLength))
+    if (this.nameTooLong(this.boundName)) {
+      this.refused('maxDocumentNameLength')
+      return this.refuseYWebsocket(CloseCode.FORBIDDEN, 'Forbidden', new FST_COLLAB_NAME_TOO_LONG(this.limits.maxDocumentNameLength))
+    }
     const pending = entry ?? this.addPending('')
     if (pending === undefined) return
     this.enqueue(pending, message, frame)
@@ -270,10 +297,12 @@ export class Connection implements SessionSocket {
       return this.refuseDocument(address, 'this route serves another document', isAuth)
     }
     if (this.nameTooLong(documentName)) {
+      this.refused('maxDocumentNameLength')
       this.limitReached('maxDocumentNameLength')
       return this.refuseDocument(address, new FST_COLLAB_NAME_TOO_LONG(this.limits.maxDocumentNameLength).message, isAuth)
     }
     if (entry === undefined && this.entries.size() >= this.limits.maxDocumentsPerSocket) {
+      this.refused('maxDocumentsPerSocket')
       this.limitReached('maxDocumentsPerSocket')
       return this.refuseDocument(address, new FST_COLLAB_TOO_MANY_DOCUMENTS(this.limits.maxDocumentsPerSocket).message, isAuth)
     }
@@ -307,7 +336,8 @@ export class Connection implements SessionSocket {
     if (counted) {
       this.answeredBytes += frame.length
       this.answeredFrames++
-      if (this.overQueueBounds()) return this.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: too many answers before authentication')
+      const passed = this.passedQueueBound()
+      if (passed !== null) return this.exceed(passed, CloseCode.RESET_CONNECTION, 'Reset Connection: too many answers before authentication')
     }
     this.send(frame)
   }
@@ -322,7 +352,7 @@ export class Connection implements SessionSocket {
   }
 
   private countAuthFailure (): void {
-    if (++this.authFailures >= this.limits.maxAuthFailures) this.fail(CloseCode.TOO_MANY, 'Too Many: refused authentications')
+    if (++this.authFailures >= this.limits.maxAuthFailures) this.exceed('maxAuthFailures', CloseCode.TOO_MANY, 'Too Many: refused authentications')
   }
 
   private endClientSession (session: AttachedSession): void {
@@ -338,14 +368,16 @@ export class Connection implements SessionSocket {
     return count
   }
 
-  private overQueueBounds (): boolean {
+  /** The auth queue bound the socket has passed, if any. */
+  private passedQueueBound (): 'authQueueMaxBytes' | 'authQueueMaxFrames' | null {
     const { authQueueMaxBytes, authQueueMaxFrames } = this.limits
-    return this.queuedBytes + this.answeredBytes > authQueueMaxBytes || this.queuedFrames + this.answeredFrames > authQueueMaxFrames
+    if (this.queuedBytes + this.answeredBytes > authQueueMaxBytes) return 'authQueueMaxBytes'
+    return this.queuedFrames + this.answeredFrames > authQueueMaxFrames ? 'authQueueMaxFrames' : null
   }
 
   private addPending (address: string): Pending | undefined {
     if (this.pendingCount() >= this.limits.authQueueMaxDocuments) {
-      this.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: too many documents awaiting authentication')
+      this.exceed('authQueueMaxDocuments', CloseCode.RESET_CONNECTION, 'Reset Connection: too many documents awaiting authentication')
       return undefined
     }
     const pending = new Pending()
@@ -363,7 +395,7 @@ export class Connection implements SessionSocket {
     this.authTimer = null
     for (const entry of this.entries.values()) {
       if (entry instanceof Pending && !entry.authenticating) {
-        return this.fail(CloseCode.CONNECTION_TIMEOUT, 'Connection Timeout: no authentication')
+        return this.exceed('authTimeout', CloseCode.CONNECTION_TIMEOUT, 'Connection Timeout: no authentication')
       }
     }
   }
@@ -372,9 +404,8 @@ export class Connection implements SessionSocket {
     this.queuedBytes += frame.length
     this.queuedFrames++
     pending.frames.push({ message, frame })
-    if (this.overQueueBounds()) {
-      this.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: too much data before authentication')
-    }
+    const passed = this.passedQueueBound()
+    if (passed !== null) this.exceed(passed, CloseCode.RESET_CONNECTION, 'Reset Connection: too much data before authentication')
   }
 
   private dropPending (address: string, pending: Pending): void {

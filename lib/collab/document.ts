@@ -5,6 +5,7 @@ import type { HookRunner, LoadPayload } from './hooks.js'
 import type { ResolvedCollabOptions } from './options.js'
 import type { Attachment, Collab, CollabDocument, CollabOrigin, HookContext, Receiver, Router } from './types.js'
 import type { Backlog, Resyncable } from './backlog.js'
+import type { Counts } from './counts.js'
 import { DocumentAwareness } from './awareness.js'
 import { Outbox, sendToAll } from './broadcast.js'
 import { checkUpdate } from './update-check.js'
@@ -13,6 +14,7 @@ import {
   FST_COLLAB_CLOSED, FST_COLLAB_DOCUMENT_TOO_LARGE, FST_COLLAB_LOADING, FST_COLLAB_STORE_BACKLOG, FST_COLLAB_UPDATE_NOT_INTEGRABLE
 } from '../errors.js'
 import { isFenced } from '../storage/fence.js'
+import { documentLoadChannel, publishLimit } from '../diagnostics.js'
 import { noop } from '../noop.js'
 
 /** What a document needs from the collab instance that owns it. */
@@ -26,6 +28,8 @@ export interface DocumentHost {
   readonly backlog: Backlog
   /** The scale-out, or null on one instance. */
   readonly router: Router | null
+  /** The counts of the metrics (updates applied); null when the app does not ask for metrics. */
+  readonly counts: Counts | null
 }
 
 /**
@@ -162,7 +166,7 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
     // (#1156). States are removed when their connection closes instead.
     clearInterval(this.awareness._checkInterval)
     this.awareness.setLocalState(null)
-    this.shared = new DocumentAwareness(this.awareness, host.options.limits)
+    this.shared = new DocumentAwareness(this.awareness, host.options.limits, host.instance)
     this.outbox = new Outbox(this, this.awareness, () => this.receivers(), () => this.shared.prune(), error => {
       this.host.log.error({ err: error, documentName: this.name }, 'collab broadcast failed')
       // That turn never reached the clients: make them reconnect and resync
@@ -171,7 +175,9 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
     })
     this.on('update', this.handleUpdate)
     this.awareness.on('update', this.handleAwareness)
-    this.ready = this.loadContent(loadPayload)
+    this.ready = documentLoadChannel.hasSubscribers
+      ? documentLoadChannel.tracePromise(this.loadContent, { instance: host.instance, documentName: name, epoch: loadPayload.epoch }, this, loadPayload)
+      : this.loadContent(loadPayload)
     // Every acquirer awaits `ready`; this keeps a failure with no waiter left from being unhandled.
     this.ready.catch(noop)
   }
@@ -275,7 +281,10 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
     // structs before it reads the delete set), and tells what it depends on.
     const { integrable, addsStructs } = checkUpdate(this, update)
     if (!integrable) throw new FST_COLLAB_UPDATE_NOT_INTEGRABLE(this.name)
-    if (addsStructs && this.wouldPassSize(update.length)) throw new FST_COLLAB_DOCUMENT_TOO_LARGE(this.name, this.host.options.limits.maxDocumentBytes)
+    if (addsStructs && this.wouldPassSize(update.length)) {
+      publishLimit(this.host.instance, 'maxDocumentBytes')
+      throw new FST_COLLAB_DOCUMENT_TOO_LARGE(this.name, this.host.options.limits.maxDocumentBytes)
+    }
     const changed = this.transactAs(() => Y.applyUpdate(this, update, origin), origin) ?? this.lastWrite
     const { store } = this
     if (store.pendingStructs !== null || store.pendingDs !== null) {
@@ -325,7 +334,9 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
    */
   private assertAccepting (): void {
     this.assertLive()
-    if (this.host.backlog.full) throw new FST_COLLAB_STORE_BACKLOG(this.host.options.limits.maxUnstoredBytes)
+    if (!this.host.backlog.full) return
+    publishLimit(this.host.instance, 'maxUnstoredBytes')
+    throw new FST_COLLAB_STORE_BACKLOG(this.host.options.limits.maxUnstoredBytes)
   }
 
   /** Asks `session` for its refused change again once the store has caught up (maxUnstoredBytes). */
@@ -362,6 +373,7 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
     this.measured = false
     // Changes made while loading are the stored state, not news.
     if (this.state === 'loading' || this.state === 'unloaded') return
+    if (this.host.counts !== null) this.host.counts.updates++
     this.outbox.addUpdate(update, transaction.beforeState)
     const context = contextOf(origin)
     this.lastContext = context

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type * as Y from 'yjs'
 import type { Awareness } from 'y-protocols/awareness'
 import type { Collab, CollabDocument, CollabOrigin, CollabRequest, HookContext, Session } from './types.js'
+import { hookChannel, type HookTrace } from '../diagnostics.js'
 import { noop } from '../noop.js'
 
 /**
@@ -232,8 +233,19 @@ const QUIET_HOOKS = new Set<HookName>(['onConnect', 'onAuthenticate', 'beforeUnl
  * Runs hook chains. Every failure of every hook is logged here, once, with
  * the document name; callers only decide what a failure means.
  */
+type Chain = Array<(payload: never) => unknown>
+
+// What run() returns when no hook of the name is registered.
+const DONE = Promise.resolve()
+
+/** The trace context of one hook chain: every payload carries `instance`, most a `documentName`. */
+function traceOf (hook: HookName, payload: unknown): HookTrace {
+  const { instance, documentName } = payload as { instance: Collab, documentName?: string }
+  return { instance, hook, documentName }
+}
+
 export class HookRunner {
-  private readonly chains = new Map<HookName, Array<(payload: never) => unknown>>()
+  private readonly chains = new Map<HookName, Chain>()
 
   /**
    * @param extensions sorted by `priority` (default 100), higher first; a
@@ -259,13 +271,19 @@ export class HookRunner {
 
   /**
    * Runs every hook of `name` in order, awaiting each. `onResult` sees each
-   * hook's return value before the next hook runs.
+   * hook's return value before the next hook runs. Traced on
+   * `fastify-collab:hook` when anyone listens.
    *
    * @rejects with the first hook's error, after logging it.
    */
-  async run<K extends HookName> (name: K, payload: Payload<K>, onResult?: (result: unknown) => void): Promise<void> {
+  run<K extends HookName> (name: K, payload: Payload<K>, onResult?: (result: unknown) => void): Promise<void> {
     const chain = this.chains.get(name)
-    if (chain === undefined) return
+    if (chain === undefined) return DONE
+    if (!hookChannel.hasSubscribers) return this.runChain(chain, name, payload, onResult)
+    return hookChannel.tracePromise(this.runChain, traceOf(name, payload), this, chain, name, payload, onResult)
+  }
+
+  private async runChain (chain: Chain, name: HookName, payload: unknown, onResult: ((result: unknown) => void) | undefined): Promise<void> {
     for (let i = 0; i < chain.length; i++) {
       try {
         const result = await chain[i](payload as never)
@@ -282,13 +300,18 @@ export class HookRunner {
   /**
    * Runs every hook of `name` in order, awaiting each, whatever the others
    * do: onChange, where a failing extension must not keep the store from
-   * logging the update.
+   * logging the update. Traced like {@link run}.
    *
    * @rejects with the first hook's error once every hook has run, after logging each failure once.
    */
-  async runAll<K extends HookName> (name: K, payload: Payload<K>): Promise<void> {
+  runAll<K extends HookName> (name: K, payload: Payload<K>): Promise<void> {
     const chain = this.chains.get(name)
-    if (chain === undefined) return
+    if (chain === undefined) return DONE
+    if (!hookChannel.hasSubscribers) return this.runWhole(chain, name, payload)
+    return hookChannel.tracePromise(this.runWhole, traceOf(name, payload), this, chain, name, payload)
+  }
+
+  private async runWhole (chain: Chain, name: HookName, payload: unknown): Promise<void> {
     let failed = false
     let first: unknown
     for (let i = 0; i < chain.length; i++) {

@@ -6,6 +6,7 @@ import type { Codec } from './protocol/codec.js'
 import type { AttachedSession, Collab, CollabRequest, DocumentMessage, HookContext, ProxiedSocket, Session } from './types.js'
 import { encodeStateless, encodeSyncStatus } from './protocol/hocuspocus.js'
 import { CloseCode } from '../close-codes.js'
+import { updateAckChannel, type UpdateAckEvent } from '../diagnostics.js'
 import { noop } from '../noop.js'
 
 /**
@@ -24,6 +25,8 @@ export interface SessionSocket extends ProxiedSocket {
   send: (frame: Uint8Array, onWritten?: () => void) => void
   /** Logs at warn, once per socket and limit, that a bound was met without closing the socket. */
   limitReached: (limit: keyof Limits, details?: object) => void
+  /** Publishes that a bound refused something (`fastify-collab:limit`). */
+  refused: (limit: keyof Limits) => void
 }
 
 /**
@@ -174,7 +177,7 @@ export class SocketSession implements Session, AttachedSession {
   private handleSafely (message: DocumentMessage): void {
     // A frame that waited for beforeHandleMessage may find its session ended.
     if (!this.document.connections.has(this)) return
-    if (!this.document.isLive) return this.refuseClosed(message)
+    if (!this.document.isLive) return this.refuseClosed(message, arrivedAt())
     try {
       this.handle(message)
     } catch (error) {
@@ -183,9 +186,9 @@ export class SocketSession implements Session, AttachedSession {
   }
 
   /** Answers a frame the closing document no longer takes: an update gets SyncStatus 0 (Hocuspocus; y-websocket has no answer). */
-  private refuseClosed (message: DocumentMessage): void {
+  private refuseClosed (message: DocumentMessage, since: number): void {
     if ((message.type === 'update' || message.type === 'sync-step-2') && this.codec.protocol === 'hocuspocus') {
-      this.send(encodeSyncStatus(this.address, false))
+      this.acknowledge(false, since)
     }
   }
 
@@ -289,26 +292,43 @@ export class SocketSession implements Session, AttachedSession {
 
   private receiveUpdate (update: Uint8Array, isSyncStep2: boolean): void {
     const hocuspocus = this.codec.protocol === 'hocuspocus'
+    const since = hocuspocus ? arrivedAt() : 0
     if (this.readOnly) {
       // A SyncStep2 with nothing new is still "applied" (as Hocuspocus 4.7 answers it).
-      if (hocuspocus) this.send(encodeSyncStatus(this.address, isSyncStep2 && Y.snapshotContainsUpdate(Y.snapshot(this.document), update)))
+      if (hocuspocus) this.acknowledge(isSyncStep2 && Y.snapshotContainsUpdate(Y.snapshot(this.document), update), since)
       return
     }
     if (this.syncState === 'refused') {
-      if (hocuspocus) this.send(encodeSyncStatus(this.address, false))
+      if (hocuspocus) this.acknowledge(false, since)
       return
     }
     let changed: Promise<void> | undefined
     try {
       changed = this.document.applyUpdate(update, this)
     } catch (error) {
-      return this.refuseUpdate(update, isSyncStep2, error)
+      return this.refuseUpdate(update, isSyncStep2, error, since)
     }
     if (isSyncStep2 && this.syncState === 'handshaking') this.handshakeDone()
     if (!hocuspocus) return
     // The acknowledgement waits for onChange, so a durable store acknowledges after its write.
-    if (changed === undefined) this.send(encodeSyncStatus(this.address, true))
-    else changed.then(() => this.send(encodeSyncStatus(this.address, true)), () => this.send(encodeSyncStatus(this.address, false)))
+    if (changed === undefined) this.acknowledge(true, since)
+    else changed.then(() => this.acknowledge(true, since), () => this.acknowledge(false, since))
+  }
+
+  /**
+   * Sends an update's SyncStatus (Hocuspocus), and publishes it on `fastify-collab:update:ack` with the
+   * time since `since` (from {@link arrivedAt}; 0 when nobody listened as the update arrived).
+   */
+  private acknowledge (applied: boolean, since: number): void {
+    this.send(encodeSyncStatus(this.address, applied))
+    if (since === 0 || !updateAckChannel.hasSubscribers) return
+    updateAckChannel.publish({
+      instance: this.socket.instance,
+      documentName: this.documentName,
+      socketId: this.socketId,
+      applied,
+      durationMs: performance.now() - since
+    } satisfies UpdateAckEvent)
   }
 
   /** The client's SyncStep2 is in: the updates that waited for it go in now, in order. */
@@ -324,7 +344,7 @@ export class SocketSession implements Session, AttachedSession {
     }
   }
 
-  private refuseUpdate (update: Uint8Array, isSyncStep2: boolean, error: unknown): void {
+  private refuseUpdate (update: Uint8Array, isSyncStep2: boolean, error: unknown, since: number): void {
     const code = (error as { code?: unknown } | null)?.code
     const hocuspocus = this.codec.protocol === 'hocuspocus'
     if (code === 'FST_COLLAB_UPDATE_NOT_INTEGRABLE' && !isSyncStep2 && this.syncState === 'handshaking') return this.park(update)
@@ -337,11 +357,11 @@ export class SocketSession implements Session, AttachedSession {
       }
       this.socket.limitReached(limit, { documentName: this.documentName })
       this.syncState = 'refused'
-      this.send(encodeSyncStatus(this.address, false))
+      this.acknowledge(false, since)
       if (limit === 'maxUnstoredBytes') this.document.whenStoreCatchesUp(this)
       return
     }
-    if (code === 'FST_COLLAB_CLOSED') return this.refuseClosed({ type: 'update', update })
+    if (code === 'FST_COLLAB_CLOSED') return this.refuseClosed({ type: 'update', update }, since)
     this.onRefused(error)
   }
 
@@ -355,10 +375,16 @@ export class SocketSession implements Session, AttachedSession {
     this.parked ??= []
     this.parked.push(update)
     this.parkedBytes += update.length
-    if (this.parkedBytes > authQueueMaxBytes || this.parked.length > authQueueMaxFrames) {
-      this.socket.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: too many updates before the SyncStep2')
-    }
+    const passed = this.parkedBytes > authQueueMaxBytes ? 'authQueueMaxBytes' : this.parked.length > authQueueMaxFrames ? 'authQueueMaxFrames' : null
+    if (passed === null) return
+    this.socket.refused(passed)
+    this.socket.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: too many updates before the SyncStep2')
   }
+}
+
+/** When an update arrived, for its acknowledgement's duration: only while anyone listens, else 0. */
+function arrivedAt (): number {
+  return updateAckChannel.hasSubscribers ? performance.now() : 0
 }
 
 // Shared by every session: setImmediate with an argument instead of a closure.

@@ -304,4 +304,16 @@ export interface Router {
   ownerOf: (documentName: string) => Promise<string | null>
   /** Once every document here has unloaded: ends the sessions served for other instances and disconnects. */
   close: () => Promise<void>
+  /** What the metrics read at scrape time. */
+  stats: () => RouterStats
+}
+
+/** A scale-out's own gauges. */
+export interface RouterStats {
+  /** Documents this instance owns (holds the lease of). */
+  ownedDocuments: number
+  /** Sessions of sockets here whose documents other instances own. */
+  proxiedSessions: number
+  /** Sessions this owner serves for sockets on other instances. */
+  servedSessions: number
 }

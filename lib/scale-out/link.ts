@@ -2,17 +2,18 @@
 // batched per destination and sent once per event-loop turn, numbered, and
 // bounded; what comes in is checked for gaps in those numbers.
 
+import type { ResetReason } from '../diagnostics.js'
 import { type Entry, encodeEnvelope, Kind } from './envelope.js'
 
 /** What a link reports about its destination. */
 export interface LinkEvents {
   /**
-   * Messages on the link may have been lost (a publish failed or reached
-   * nobody), or more bytes wait for the destination than `maxBytes`: the
-   * sessions on the link must resync. `unreachable` is true when the publish
-   * reached no subscriber (the destination is gone or reconnecting).
+   * Messages on the link may have been lost (a publish failed: `publish`, or
+   * reached no subscriber, the destination being gone or reconnecting:
+   * `unreachable`), or more bytes wait for the destination than `maxBytes`
+   * (`overflow`): the sessions on the link must resync. `message` says it in words.
    */
-  broken: (destination: string, reason: string, unreachable: boolean) => void
+  broken: (destination: string, reason: ResetReason, message: string) => void
   /** The bytes waiting for the destination crossed half of `maxBytes` (true), or fell back under a quarter (false). */
   pressure: (destination: string, high: boolean) => void
 }
@@ -84,7 +85,7 @@ export class Outlink {
       this.#entries = []
       this.#queuedBytes = 0
       this.#high = false
-      events.broken(this.destination, `more than ${maxBytes} bytes wait for instance ${this.destination}`, false)
+      events.broken(this.destination, 'overflow', `more than ${maxBytes} bytes wait for instance ${this.destination}`)
       return
     }
     if (!this.#high && pending > maxBytes / 2) {
@@ -110,9 +111,9 @@ export class Outlink {
     this.#queuedBytes = 0
     this.#inFlightBytes += bytes
     this.#published = this.links.publish(this.destination, message).then((receivers) => {
-      if (receivers === 0) this.links.events.broken(this.destination, `instance ${this.destination} is not listening`, true)
+      if (receivers === 0) this.links.events.broken(this.destination, 'unreachable', `instance ${this.destination} is not listening`)
     }, (error: Error) => {
-      this.links.events.broken(this.destination, `a publish to instance ${this.destination} failed: ${error.message}`, false)
+      this.links.events.broken(this.destination, 'publish', `a publish to instance ${this.destination} failed: ${error.message}`)
     }).finally(() => {
       this.#inFlightBytes -= bytes
       this.#checkPressure()

@@ -21,7 +21,8 @@
 // availability, never data.
 
 import type { FastifyBaseLogger } from 'fastify'
-import type { Placement } from '../collab/types.js'
+import type { Collab, Placement } from '../collab/types.js'
+import { type OwnershipChange, ownershipChannel, type OwnershipEvent } from '../diagnostics.js'
 import { FST_COLLAB_SCALE_OUT_UNAVAILABLE } from '../errors.js'
 import type { Claim } from './redis.js'
 
@@ -48,6 +49,7 @@ export class Ownership {
   readonly #log: FastifyBaseLogger
   readonly #leaseMs: number
   readonly #instanceId: string
+  readonly #instance: Collab
   #renewal: NodeJS.Timeout | null = null
   #lastRenewal = Date.now()
   #renewing = false
@@ -55,10 +57,12 @@ export class Ownership {
   readonly #suspects: () => string[]
 
   /**
+   * @param instance this instance's `fastify.collab`, which the `fastify-collab:scale-out:ownership` events carry.
    * @param suspects the instances a publish found unreachable lately (see the CLAIM script).
    */
-  constructor (instanceId: string, leases: LeaseStore, depose: Depose, suspects: () => string[], leaseMs: number, log: FastifyBaseLogger) {
-    this.#instanceId = instanceId
+  constructor (instance: Collab, leases: LeaseStore, depose: Depose, suspects: () => string[], leaseMs: number, log: FastifyBaseLogger) {
+    this.#instance = instance
+    this.#instanceId = instance.instanceId
     this.#leases = leases
     this.#suspects = suspects
     this.#depose = depose
@@ -82,6 +86,18 @@ export class Ownership {
   epochOf (documentName: string): number | null {
     const phase = this.#documents.get(documentName)
     return phase?.name === 'owned' ? phase.epoch : null
+  }
+
+  /** How many documents this instance owns now. */
+  ownedCount (): number {
+    let count = 0
+    for (const phase of this.#documents.values()) if (phase.name === 'owned') count++
+    return count
+  }
+
+  #publish (documentName: string, epoch: number, change: OwnershipChange, reason?: string): void {
+    if (!ownershipChannel.hasSubscribers) return
+    ownershipChannel.publish({ instance: this.#instance, documentName, epoch, change, reason } satisfies OwnershipEvent)
   }
 
   /**
@@ -125,7 +141,10 @@ export class Ownership {
    */
   async fenced (documentName: string, epoch: number, higher: number): Promise<void> {
     const phase = this.#documents.get(documentName)
-    if (phase?.name === 'owned' && phase.epoch === epoch) this.#documents.delete(documentName)
+    if (phase?.name === 'owned' && phase.epoch === epoch) {
+      this.#documents.delete(documentName)
+      this.#publish(documentName, epoch, 'lost', 'the store holds a higher epoch')
+    }
     this.#log.warn({ documentName, epoch, fence: higher }, 'scale-out: the store holds a higher epoch than Redis handed out; raising it')
     await this.#leases.raiseEpoch(higher)
   }
@@ -133,8 +152,12 @@ export class Ownership {
   // claiming → owned, or back to none. A document deposed meanwhile keeps its phase.
   #settle (documentName: string, epoch: number | null): void {
     if (this.#documents.get(documentName)?.name !== 'claiming') return
-    if (epoch === null) this.#documents.delete(documentName)
-    else this.#documents.set(documentName, { name: 'owned', epoch })
+    if (epoch === null) {
+      this.#documents.delete(documentName)
+      return
+    }
+    this.#documents.set(documentName, { name: 'owned', epoch })
+    this.#publish(documentName, epoch, 'claimed')
   }
 
   /**
@@ -143,7 +166,10 @@ export class Ownership {
    */
   unloaded (documentName: string, epoch: number): void {
     const phase = this.#documents.get(documentName)
-    if ((phase?.name === 'owned' || phase?.name === 'lost') && phase.epoch === epoch) this.#documents.delete(documentName)
+    if ((phase?.name === 'owned' || phase?.name === 'lost') && phase.epoch === epoch) {
+      this.#documents.delete(documentName)
+      if (phase.name === 'owned') this.#publish(documentName, epoch, 'released')
+    }
     this.#leases.release(documentName, epoch).catch((err: Error) => {
       // The lease expires by itself; nothing is lost.
       this.#log.debug({ err, documentName }, 'scale-out: could not release a lease')
@@ -155,6 +181,7 @@ export class Ownership {
     const phase = this.#documents.get(documentName)
     if (phase?.name !== 'owned') return
     this.#documents.set(documentName, { name: 'lost', epoch: phase.epoch })
+    this.#publish(documentName, phase.epoch, 'lost', reason)
     this.#log.warn({ documentName, epoch: phase.epoch }, `scale-out: stepping down: ${reason}`)
     this.#depose(documentName, reason)
   }

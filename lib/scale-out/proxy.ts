@@ -40,6 +40,11 @@ export class Proxies {
     return owner === undefined ? sessions : sessions.filter(session => session.owner === owner)
   }
 
+  /** How many sessions this edge proxies. */
+  get size (): number {
+    return this.#sessions.size
+  }
+
   /** The owners this edge proxies to. */
   owners (): string[] {
     return [...new Set(this.of().map(session => session.owner))]

@@ -7,6 +7,7 @@ import { CloseCode, type CloseCodeValue } from '../close-codes.js'
 import type { Limits } from '../collab/limits.js'
 import type { SessionSocket, SocketSession } from '../collab/session.js'
 import type { RemoteRequest } from '../collab/types.js'
+import { publishLimit } from '../diagnostics.js'
 import { EndMode, type EndModeValue, Kind } from './envelope.js'
 import type { Links } from './link.js'
 import type { ScaleOutHost } from './types.js'
@@ -39,9 +40,17 @@ export class RemoteSockets {
     return [...this.#byEdge.keys()]
   }
 
-  /** Every session from `edge`, as a snapshot. */
-  of (edge: string): RemoteSocket[] {
+  /** Every session from `edge` (from every edge without it), as a snapshot. */
+  of (edge?: string): RemoteSocket[] {
+    if (edge === undefined) return [...this.#byEdge.values()].flatMap(sessions => [...sessions.values()])
     return [...this.#byEdge.get(edge)?.values() ?? []]
+  }
+
+  /** How many sessions this owner serves for other instances. */
+  get size (): number {
+    let size = 0
+    for (const sessions of this.#byEdge.values()) size += sessions.size
+    return size
   }
 }
 
@@ -79,6 +88,10 @@ export class RemoteSocket implements SessionSocket {
 
   get limits (): Limits {
     return this.sockets.host.options.limits
+  }
+
+  refused (limit: keyof Limits): void {
+    publishLimit(this.instance, limit)
   }
 
   limitReached (limit: keyof Limits, details?: object): void {

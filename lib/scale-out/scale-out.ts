@@ -12,7 +12,8 @@ import { decodeHocuspocusFrame } from '../collab/protocol/hocuspocus.js'
 import { decodeYWebsocketFrame } from '../collab/protocol/y-websocket.js'
 import { LoadedDocument } from '../collab/document.js'
 import { SocketSession } from '../collab/session.js'
-import type { CollabRequest, DocumentMessage, Placement, ProxiedSocket, ProxyInit, Router } from '../collab/types.js'
+import type { CollabRequest, DocumentMessage, Placement, ProxiedSocket, ProxyInit, Router, RouterStats } from '../collab/types.js'
+import { linkChannel, type LinkMessageEvent, type ResetReason, sessionsResetChannel, type SessionsResetEvent } from '../diagnostics.js'
 import { FST_COLLAB_SCALE_OUT_UNAVAILABLE } from '../errors.js'
 import { decodeEnvelope, EndMode, type Entry, Kind, RefuseReason, senderOf, WireCode, type WireCodeValue } from './envelope.js'
 import { Links } from './link.js'
@@ -93,12 +94,15 @@ export class ScaleOut implements Router {
       message: (message) => this.#receive(message),
       doubt: (reason) => this.#doubtAll(reason)
     })
-    this.#links = new Links(instanceId, settings.maxLinkBytes, (to, message) => this.#bus.publish(to, message), {
-      broken: (destination, reason, unreachable) => this.#broken(destination, reason, unreachable),
+    this.#links = new Links(instanceId, settings.maxLinkBytes, (to, message) => {
+      this.#count('out', to, message.byteLength)
+      return this.#bus.publish(to, message)
+    }, {
+      broken: (destination, reason, message) => this.#broken(destination, reason, message),
       // Half of maxLinkBytes waits for an owner: stop reading the sockets that feed it until it drains.
       pressure: (destination, high) => { for (const session of this.#proxies.of(destination)) session.throttle('link', high) }
     })
-    this.#ownership = new Ownership(instanceId, this.#bus, depose, () => this.#currentSuspects(), settings.leaseMs, host.log)
+    this.#ownership = new Ownership(host.instance, this.#bus, depose, () => this.#currentSuspects(), settings.leaseMs, host.log)
     this.#proxies = new Proxies(this.#links)
     this.#remotes = new RemoteSockets(host, this.#links)
   }
@@ -278,11 +282,12 @@ export class ScaleOut implements Router {
     } catch (error) {
       const sender = senderOf(message)
       this.#log.warn({ err: error, sender }, 'scale-out: an undecodable message')
-      if (sender !== null) this.#broken(sender, 'an undecodable message', false)
+      if (sender !== null) this.#broken(sender, 'undecodable', 'an undecodable message')
       return
     }
     const { sender, seq, entries } = envelope
-    if (!this.#links.accept(sender, seq)) this.#broken(sender, `messages from instance ${sender} were lost`, false)
+    this.#count('in', sender, message.byteLength)
+    if (!this.#links.accept(sender, seq)) this.#broken(sender, 'gap', `messages from instance ${sender} were lost`)
     for (const entry of entries) {
       try {
         this.#dispatch(sender, entry)
@@ -338,15 +343,17 @@ export class ScaleOut implements Router {
   #doubtAll (reason: string): void {
     if (this.#closed) return
     this.#log.warn(`scale-out: resetting every cross-instance session: ${reason}`)
-    for (const session of this.#proxies.of()) session.reset(reason)
-    for (const edge of this.#remotes.edges()) {
-      for (const socket of this.#remotes.of(edge)) socket.close(CloseCode.RESET_CONNECTION, `Reset Connection: ${reason}`)
-    }
+    const proxies = this.#proxies.of()
+    const remotes = this.#remotes.of()
+    this.#publishReset('subscriber', undefined, proxies.length + remotes.length)
+    for (const session of proxies) session.reset(reason)
+    for (const socket of remotes) socket.close(CloseCode.RESET_CONNECTION, `Reset Connection: ${reason}`)
   }
 
   /** The sessions shared with one instance resync (or end, when it is gone). */
-  #broken (instanceId: string, reason: string, unreachable: boolean): void {
+  #broken (instanceId: string, cause: ResetReason, reason: string): void {
     if (this.#closed) return
+    const unreachable = cause === 'unreachable'
     if (unreachable) this.#suspects.set(instanceId, Date.now() + this.#settings.heartbeatTimeout)
     const proxies = this.#proxies.of(instanceId)
     const remotes = this.#remotes.of(instanceId)
@@ -356,6 +363,7 @@ export class ScaleOut implements Router {
     }
     if (proxies.length + remotes.length === 0) return
     this.#log.warn({ instance: instanceId, proxied: proxies.length, served: remotes.length }, `scale-out: resetting sessions: ${reason}`)
+    this.#publishReset(cause, instanceId, proxies.length + remotes.length)
     for (const session of proxies) session.reset(reason)
     for (const socket of remotes) {
       if (unreachable) socket.drop()
@@ -375,12 +383,28 @@ export class ScaleOut implements Router {
     this.#bus.alive(peers).then((alive) => {
       peers.forEach((peer, i) => {
         if (alive[i]) return
-        this.#broken(peer, `instance ${peer} is gone (no heartbeat or no subscriber)`, true)
+        this.#broken(peer, 'unreachable', `instance ${peer} is gone (no heartbeat or no subscriber)`)
         this.#links.forget(peer)
       })
     }, () => {
       // Redis unreachable: the bus logs it; the leases' own bound applies.
     }).finally(() => { this.#checking = false })
+  }
+
+  // --- diagnostics -----------------------------------------------------------
+
+  #publishReset (reason: ResetReason, peer: string | undefined, sessions: number): void {
+    if (sessions === 0 || !sessionsResetChannel.hasSubscribers) return
+    sessionsResetChannel.publish({ instance: this.#host.instance, reason, peer, sessions } satisfies SessionsResetEvent)
+  }
+
+  #count (direction: 'in' | 'out', peer: string, bytes: number): void {
+    if (linkChannel.hasSubscribers) linkChannel.publish({ instance: this.#host.instance, direction, peer, bytes } satisfies LinkMessageEvent)
+  }
+
+  /** For the metrics: documents owned here, sessions proxied to owners elsewhere, sessions served for other instances. */
+  stats (): RouterStats {
+    return { ownedDocuments: this.#ownership.ownedCount(), proxiedSessions: this.#proxies.size, servedSessions: this.#remotes.size }
   }
 
   // --- closing ---------------------------------------------------------------

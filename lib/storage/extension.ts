@@ -18,6 +18,9 @@
 import type { FastifyBaseLogger } from 'fastify'
 import * as Y from 'yjs'
 import type { CollabStorage } from './storage.js'
+import type { Collab } from '../collab/types.js'
+import { storeRetryChannel, type StoreRetryEvent } from '../diagnostics.js'
+import { tracedStorage } from './traced.js'
 import { isFenced, type FencedError } from './fence.js'
 import { GroupCommit, type RetryOptions } from './group-commit.js'
 import {
@@ -166,11 +169,16 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
   }
   const fencing = typeof storage.claim === 'function'
   let log = options.log ?? null
+  // `fastify.collab`, from the first hook call: the diagnostics events carry it.
+  let owner: Collab | undefined
+  // Every call to the store goes through this view of it.
+  const traced = tracedStorage(storage, () => owner)
   const documents = new Map<string, LogState>()
 
   // The root logger, not a request's child: a storage error belongs to no one request.
   function useLoggerOf (instance: StoragePayload['instance']): void {
     log ??= instance?.log ?? null
+    owner ??= instance as Collab | undefined
   }
 
   function logError (err: Error, documentName?: string): void {
@@ -182,8 +190,9 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
     log.error({ err, documentName, causeCode }, err.message)
   }
 
-  const commit = new GroupCommit(storage, retry, limits, (cause, entries, delay) => {
+  const commit = new GroupCommit(traced, retry, limits, (cause, entries, delay) => {
     logError(new FST_COLLAB_STORAGE_APPEND(entries, delay, { cause }))
+    if (storeRetryChannel.hasSubscribers) storeRetryChannel.publish({ instance: owner, updates: entries, delayMs: delay, error: cause } satisfies StoreRetryEvent)
   })
 
   function stateOf (documentName: string): LogState {
@@ -204,7 +213,7 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
       const bytes = state.logBytes
       try {
         if (state.fenced !== null) throw state.fenced
-        await storage.compact(documentName, Y.encodeStateAsUpdate(state.document), upToSeq, state.epoch)
+        await traced.compact(documentName, Y.encodeStateAsUpdate(state.document), upToSeq, state.epoch)
       } catch (cause) {
         noteFenced(state, cause)
         throw new FST_COLLAB_STORAGE_COMPACT(documentName, { cause })
@@ -231,8 +240,8 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
       try {
         // One exclusive section: nothing of this instance is written between the claim and the read.
         const stored = await commit.exclusive(async () => {
-          if (epoch !== undefined) await storage.claim?.(documentName, epoch)
-          return storage.load(documentName)
+          if (epoch !== undefined) await traced.claim?.(documentName, epoch)
+          return traced.load(documentName)
         })
         let logBytes = 0
         document.transact(() => {

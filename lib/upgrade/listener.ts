@@ -2,6 +2,7 @@ import { type IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { upgradeChannel, type UpgradeEvent } from '../diagnostics.js'
 import { kUpgrade } from '../symbols.js'
 import type { Sockets } from './sockets.js'
 import type { UpgradeIncomingMessage, UpgradeRequest } from './types.js'
@@ -35,12 +36,9 @@ export function isUpgradeRequest (this: FastifyRequest): boolean {
  */
 export function ignoreSocketError (): void {}
 
-// An upgrade request answered over HTTP leaves nothing to keep the socket for:
-// close it once the response has been written (no keep-alive on upgrade sockets).
-// Not destroy(): a write Node still holds would fail, and its error costs more
-// than the shutdown(2) that destroySoon() makes first.
-function closeAfterResponse (this: ServerResponse): void {
-  (this.socket as Socket | null)?.destroySoon()
+/** Publishes how an upgrade request was answered (`fastify-collab:upgrade`), when anyone listens. */
+export function publishUpgrade (sockets: Sockets, request: IncomingMessage, statusCode: number): void {
+  if (upgradeChannel.hasSubscribers) upgradeChannel.publish({ instance: sockets.instance, request, statusCode } satisfies UpgradeEvent)
 }
 
 /**
@@ -90,6 +88,16 @@ function createWatcher (sockets: Sockets) {
  */
 export function createUpgradeListener (fastify: FastifyInstance, sockets: Sockets) {
   const watchAfterThisTurn = createWatcher(sockets)
+  // An upgrade request answered over HTTP leaves nothing to keep the socket for:
+  // close it once the response has been written (no keep-alive on upgrade sockets).
+  // Not destroy(): a write Node still holds would fail, and its error costs more
+  // than the shutdown(2) that destroySoon() makes first. One 'finish' listener
+  // per app, not a closure per request.
+  function answered (this: ServerResponse): void {
+    if (upgradeOf(this.req) !== undefined) publishUpgrade(sockets, this.req, this.statusCode)
+    const socket = this.socket as Socket | null
+    socket?.destroySoon()
+  }
   return function onUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', ignoreSocketError)
     // Decided here, from the raw request, before any hook runs: no hook order
@@ -104,7 +112,7 @@ export function createUpgradeListener (fastify: FastifyInstance, sockets: Socket
     // Makes Node write `Connection: close` on any HTTP answer.
     res.shouldKeepAlive = false
     // 'finish' comes once; `on` spares the wrapper `once` allocates per request.
-    res.on('finish', closeAfterResponse)
+    res.on('finish', answered)
     watchAfterThisTurn(socket, res, upgrade)
     fastify.routing(req, res)
   }

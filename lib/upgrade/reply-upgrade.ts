@@ -1,6 +1,6 @@
 import { type IncomingMessage, type OutgoingHttpHeaders, validateHeaderName, validateHeaderValue } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { WebSocket, WebSocketServer } from 'ws'
 import {
   FST_COLLAB_BAD_HANDSHAKE,
@@ -11,7 +11,8 @@ import {
   FST_COLLAB_UPGRADE_ABORTED
 } from '../errors.js'
 import { kRouteUpgrade } from '../symbols.js'
-import { ignoreSocketError, upgradeOf } from './listener.js'
+import { publishLimit } from '../diagnostics.js'
+import { ignoreSocketError, publishUpgrade, upgradeOf } from './listener.js'
 import { ensureMessageValidator, type JsonParser, validateMessages } from './messages.js'
 import type { UpgradeErrorHandler } from './options.js'
 import { checkOrigin } from './origin.js'
@@ -159,7 +160,12 @@ export function createReplyUpgrade (wss: WebSocketServer, sockets: Sockets, sett
     if (sockets.closing) throw new FST_COLLAB_CLOSING()
     // From the handler wrapper, or from the route's config when called before the handler (in a hook).
     const route = upgrade.route ?? routeUpgradeOf(this)
-    checkOrigin(route === null ? settings.allowedOrigins : route.allowedOrigins, request)
+    try {
+      checkOrigin(route === null ? settings.allowedOrigins : route.allowedOrigins, request)
+    } catch (error) {
+      publishLimit(sockets.instance, 'allowedOrigins')
+      throw error
+    }
     checkHandshake(raw)
     const messages = route?.messages ?? null
     if (messages !== null) ensureMessageValidator(messages, request)
@@ -185,13 +191,19 @@ export function createReplyUpgrade (wss: WebSocketServer, sockets: Sockets, sett
       // Gone already (a reset, or too much early data): its 'close' may be past.
       if (socket.destroyed || !socket.readable || !socket.writable) {
         socket.destroy()
-        reject(new FST_COLLAB_UPGRADE_ABORTED())
+        fail(new FST_COLLAB_UPGRADE_ABORTED())
         return
       }
       // ws destroys a socket that half-closes now without calling back:
       // 'close' is the one event that always comes, so it settles the promise.
       function onClose (): void {
-        reject(upgrade?.handshakeError ?? new FST_COLLAB_UPGRADE_ABORTED())
+        fail(upgrade?.handshakeError ?? new FST_COLLAB_UPGRADE_ABORTED())
+      }
+      // The diagnostics give the handshake the error's status: 400 for one ws refused (answered by
+      // answerBadHandshake), 499 when the client left (nothing was answered; nginx's "client closed request").
+      function fail (error: FastifyError): void {
+        publishUpgrade(sockets, raw, error.statusCode as number)
+        reject(error)
       }
       socket.once('close', onClose)
       // ws may complete the handshake synchronously, inside this executor.
@@ -199,6 +211,7 @@ export function createReplyUpgrade (wss: WebSocketServer, sockets: Sockets, sett
         socket.removeListener('close', onClose)
         socket.removeListener('error', ignoreSocketError)
         sockets.add(socket, ws, request.log)
+        publishUpgrade(sockets, raw, 101)
         if (messages !== null) validateMessages(ws, messages, request, settings.parse)
         // As ws's own server mode does, so 'connection' listeners see every socket.
         server.emit('connection', ws, raw)

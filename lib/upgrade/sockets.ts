@@ -2,6 +2,8 @@ import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import { WebSocket } from 'ws'
 import { CloseCode } from '../close-codes.js'
+import type { Collab } from '../collab/types.js'
+import { publishLimit, socketCloseChannel, type SocketCloseEvent } from '../diagnostics.js'
 import { FST_COLLAB_SEND_BUFFER_FULL } from '../errors.js'
 import { kSocketAlive, kSocketLog } from '../symbols.js'
 import type { TrackedSocket } from './types.js'
@@ -48,16 +50,21 @@ export class Sockets {
   readonly #limits: SocketLimits
   #heartbeat: NodeJS.Timeout | null = null
   #drained: (() => void) | null = null
-  readonly #onOpenClose: (this: WebSocket) => void
+  readonly #onOpenClose: (this: WebSocket, code: number) => void
   readonly #onPendingClose: (this: Duplex) => void
   readonly #onOverflow: (socket: WebSocket) => void
 
-  constructor (limits: SocketLimits) {
+  /**
+   * @param instance - the app's `fastify.collab`, which the diagnostics events of the upgrade layer carry
+   *   to tell apps in one process apart.
+   */
+  constructor (limits: SocketLimits, readonly instance: Collab) {
     this.#limits = limits
     const sockets = this
     // One listener per registry, not per socket: `this` is the socket.
-    this.#onOpenClose = function () {
+    this.#onOpenClose = function (code) {
       sockets.open.delete(this)
+      if (socketCloseChannel.hasSubscribers) socketCloseChannel.publish({ instance, socket: this, code } satisfies SocketCloseEvent)
       sockets.#checkDrained()
     }
     this.#onPendingClose = function () {
@@ -108,6 +115,7 @@ export class Sockets {
   // close leaves the socket CLOSING, and ws drops later sends.
   #overflow (socket: TrackedSocket): void {
     if (socket.readyState !== WebSocket.OPEN) return
+    publishLimit(this.instance, 'maxBufferedAmount')
     const err = new FST_COLLAB_SEND_BUFFER_FULL(socket.bufferedAmount, this.#limits.maxBufferedAmount)
     socket[kSocketLog].warn({ err }, 'WebSocket closed with 1013: the client does not read what it is sent')
     socket.close(CloseCode.TRY_AGAIN_LATER, 'Try Again Later')

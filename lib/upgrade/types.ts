@@ -90,8 +90,8 @@ export interface UpgradeRequest {
   socket: WebSocket | null
   /** Extra 101 headers from `reply.upgrade({ headers })`, read by the server's 'headers' listener. */
   responseHeaders: OutgoingHttpHeaders | null
-  /** The handshake error ws found after the hijack, answered with 400. */
-  handshakeError: Error | null
+  /** The handshake error ws found after the hijack, answered with 400 (FST_COLLAB_BAD_HANDSHAKE). */
+  handshakeError: FastifyError | null
 }
 
 export type RouteUpgradeConfig = { [kRouteUpgrade]?: RouteUpgrade }

@@ -34,7 +34,7 @@ async function handshake (url, headers = {}) {
   return response.statusCode
 }
 
-test('the example server: the page, /health, and who may open /collab/:document', async (t) => {
+test('the example server: the page, /health, who may open /collab/:document, and /metrics', async (t) => {
   const server = await startExampleServer(t, tempDataDir(t))
   assert.equal(server.logs.filter((entry) => /^Open http/.test(entry.msg)).length, 1, 'one line with the URL to open')
 
@@ -63,6 +63,17 @@ test('the example server: the page, /health, and who may open /collab/:document'
 
   const plain = await fetch(`${server.httpUrl}/collab/notes?token=demo`)
   assert.equal(plain.status, 426, 'a plain GET is told to upgrade')
+
+  // Prometheus text format: the handshakes above, by outcome, and Node's process metrics.
+  const metrics = await fetch(`${server.httpUrl}/metrics`)
+  assert.equal(metrics.status, 200)
+  assert.match(metrics.headers.get('content-type'), /^text\/plain; version=0\.0\.4/)
+  const text = await metrics.text()
+  assert.match(text, /^collab_upgrades_total\{status="101"\} 2$/m)
+  assert.match(text, /^collab_upgrades_total\{status="403"\} 4$/m)
+  assert.match(text, /^collab_upgrades_total\{status="400"\} 1$/m)
+  assert.match(text, /^process_cpu_seconds_total /m)
+  assert.doesNotMatch(text, /notes/, 'no document name in a label')
   assert.equal(await server.stop(), 0)
 })
 

@@ -2,34 +2,13 @@
 // coded error (or, for SQLite on a runtime that has node:sqlite, the built-in driver).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { cpSync, mkdirSync, symlinkSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { sqliteStores } from './stores.js'
-import { tempDir } from './support.js'
-
-const root = fileURLToPath(new URL('../..', import.meta.url))
-
-// In a fresh process, because this test process loads the drivers itself.
-function loadedAfter (module, script) {
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', `
-    import { createRequire } from 'node:module'
-    ${script}
-    const cache = createRequire(import.meta.url).cache
-    process.stdout.write(JSON.stringify(Object.keys(cache).some((path) => path.includes('/node_modules/${module}/'))))
-  `], { cwd: root, encoding: 'utf8' })
-  return JSON.parse(out)
-}
+import { loadedAfter, withModules } from '../helpers/isolated.js'
 
 /** Runs `script` against the built package in a folder whose node_modules lacks the store drivers. */
 function withoutDrivers (t, script) {
-  const dir = tempDir(t)
-  cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true })
-  mkdirSync(join(dir, 'node_modules', '@fastify'), { recursive: true })
-  for (const name of ['yjs', 'lib0', '@fastify/error']) symlinkSync(join(root, 'node_modules', name), join(dir, 'node_modules', name))
-  return execFileSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8' })
+  return withModules(t, ['yjs', 'lib0', '@fastify/error'], script)
 }
 
 let nodeSqlite = true
