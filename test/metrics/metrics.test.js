@@ -4,7 +4,6 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { once } from 'node:events'
-import net from 'node:net'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import Fastify from 'fastify'
@@ -15,7 +14,7 @@ import { acknowledged, connectClients, listenCollab, startCollabServer, synced }
 import { assertBounded, scrape } from '../helpers/metrics.js'
 import { deferred, untilDocs, when } from '../helpers/wait.js'
 import { tempDir } from '../storage/support.js'
-import { KEY, listen, rawUpgrade } from '../upgrade/helpers.js'
+import { listen, rawHandshake, rawUpgrade } from '../upgrade/helpers.js'
 import { deniedReason, hpAuth, isHp, rawClient, ywsStep1 } from '../collab/core-raw-client.js'
 
 const NAME = 'a-secret-document-name'
@@ -103,9 +102,7 @@ test('refusals are counted: upgrades by status (401, 403, 404, 499), limit refus
   assert.equal((await rawUpgrade(url, '/private')).statusCode, 401)
   assert.equal((await rawUpgrade(url, '/nowhere')).statusCode, 404)
   // The client half-closes while the onUpgrade hook runs: the handshake cannot complete.
-  const leaving = net.connect(Number(new URL(url).port), '127.0.0.1')
-  await once(leaving, 'connect')
-  leaving.write(`GET /slow HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${KEY}\r\n\r\n`)
+  const leaving = await rawHandshake(url, '/slow')
   leaving.end()
   assert.equal(await aborted.promise, 'FST_COLLAB_UPGRADE_ABORTED')
   leaving.destroy()

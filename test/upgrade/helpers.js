@@ -30,6 +30,17 @@ export async function connect (url, options) {
 }
 
 /**
+ * Writes a WebSocket upgrade request for `path` (plus `extra` header lines, each ending in CRLF) on a
+ * raw TCP socket, and resolves with the socket, without reading the answer.
+ */
+export async function rawHandshake (url, path, extra = '') {
+  const socket = net.connect(Number(new URL(url).port), '127.0.0.1')
+  await once(socket, 'connect')
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${KEY}\r\n${extra}\r\n`)
+  return socket
+}
+
+/**
  * Sends an upgrade request on a raw TCP socket and resolves once the server has
  * closed the socket, with the parsed HTTP response and when the close came.
  */

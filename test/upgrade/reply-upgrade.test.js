@@ -1,11 +1,10 @@
 import { once } from 'node:events'
 import assert from 'node:assert/strict'
-import net from 'node:net'
 import { test } from 'node:test'
 import { WebSocket, WebSocketServer } from 'ws'
 import { deferred } from '../helpers/wait.js'
 import { captureLog } from '../helpers/log.js'
-import { buildApp, connect, KEY, listen, rawUpgrade } from './helpers.js'
+import { buildApp, connect, listen, rawHandshake, rawUpgrade } from './helpers.js'
 
 test('reply.upgrade() resolves to a ws WebSocket and adds options.headers to the 101', async (t) => {
   const app = await buildApp(t)
@@ -68,9 +67,7 @@ test('the upgrade promise rejects with a coded error when the client is gone bef
     await reply.upgrade().then(() => outcome.resolve('resolved'), (err) => outcome.resolve(err.code))
   })
   const url = await listen(app)
-  const socket = net.connect(Number(new URL(url).port), '127.0.0.1')
-  await once(socket, 'connect')
-  socket.write(`GET /slow HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${KEY}\r\n\r\n`)
+  const socket = await rawHandshake(url, '/slow')
   // Half-close: ws destroys such a socket without ever calling back.
   socket.end()
   assert.equal(await outcome.promise, 'FST_COLLAB_UPGRADE_ABORTED')
@@ -188,13 +185,6 @@ test('socket errors never crash the process: an invalid frame, and a reset while
 })
 
 // Opens a TCP connection and writes a valid opening handshake, nothing more.
-async function rawHandshake (url, path, extra = '') {
-  const socket = net.connect(Number(new URL(url).port), '127.0.0.1')
-  await once(socket, 'connect')
-  socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${KEY}\r\n${extra}\r\n`)
-  return socket
-}
-
 // A masked client text frame (RFC 6455 §5.2) with an all-zero masking key.
 function textFrame (text) {
   const payload = Buffer.from(text)
