@@ -47,3 +47,19 @@ export const CloseCode = {
 
 /** A close code fastify-collab sends. */
 export type CloseCodeValue = typeof CloseCode[keyof typeof CloseCode]
+
+/** RFC 6455 §5.5: a close frame's payload is at most 125 bytes, 2 of them the code. */
+const MAX_CLOSE_REASON = 123
+
+/**
+ * `text` cut to at most 123 bytes of UTF-8, on a character boundary: `ws` throws a RangeError for a
+ * longer close reason (RFC 6455 §5.5).
+ */
+export function closeReason (text: string): string {
+  const bytes = Buffer.from(text)
+  if (bytes.length <= MAX_CLOSE_REASON) return text
+  let end = MAX_CLOSE_REASON
+  // Step back over UTF-8 continuation bytes (10xxxxxx) to a character's first byte.
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--
+  return bytes.subarray(0, end).toString()
+}

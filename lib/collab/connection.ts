@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { Socket } from 'node:net'
 import type { WebSocket, RawData } from 'ws'
-import { CloseCode, type CloseCodeValue } from '../close-codes.js'
+import { CloseCode, type CloseCodeValue, closeReason } from '../close-codes.js'
 import { FST_COLLAB_BAD_FRAME, FST_COLLAB_FORBIDDEN, FST_COLLAB_NAME_TOO_LONG, FST_COLLAB_TOO_MANY_DOCUMENTS } from '../errors.js'
 import { kCollabConnection } from '../symbols.js'
 import { LoadedDocument } from './document.js'
@@ -218,7 +218,8 @@ export class Connection implements SessionSocket {
   close (code: CloseCodeValue, reason: string): void {
     if (this.closed) return
     this.closed = true
-    this.socket.close(code, reason)
+    // Reasons may carry names (a document, an instance id): never past the frame's limit.
+    this.socket.close(code, closeReason(reason))
     this.detachAll()
   }
 

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { errorCodes, type FastifyBodyParser, type FastifyError, type FastifyRequest } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
-import { CloseCode } from '../close-codes.js'
+import { CloseCode, closeReason } from '../close-codes.js'
 import { FST_COLLAB_INVALID_MESSAGE_JSON } from '../errors.js'
 import { kMessages } from '../symbols.js'
 import type { MessageRoute, MessageSchemaRoute, MessageValidator } from './types.js'
@@ -19,19 +19,6 @@ interface MessageSocket extends WebSocket {
 // that treat parts differently (TypeBox's converts querystrings, not bodies)
 // give it a body's treatment. A compiler may refuse a part it does not know.
 const MESSAGE_PART = 'body'
-
-/** RFC 6455 §5.5: a close frame's payload is at most 125 bytes, 2 of them the code. */
-const MAX_CLOSE_REASON = 123
-
-/** `text` cut to at most 123 bytes of UTF-8, on a character boundary. */
-function closeReason (text: string): string {
-  const bytes = Buffer.from(text)
-  if (bytes.length <= MAX_CLOSE_REASON) return text
-  let end = MAX_CLOSE_REASON
-  // Step back over UTF-8 continuation bytes (10xxxxxx) to a character's first byte.
-  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--
-  return bytes.subarray(0, end).toString()
-}
 
 /**
  * Compiles every collected `schema.message`, once the app is ready, with the
