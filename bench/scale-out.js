@@ -316,7 +316,7 @@ async function main () {
       const seconds = r.map((round) => round.seconds)
       rows.push(`| ${label[kind]} | ${r[0]?.clients ?? '—'} | ${num(median(seconds))} s (${num(Math.min(...seconds))}–${num(Math.max(...seconds))}) |`)
     }
-    tables.push('### Failover of the owner (defaults: heartbeat 500 ms, lapse 2000 ms, lease 5000 ms)\n\n' + rows.join('\n'))
+    tables.push('### Failover of the owner (defaults: heartbeat 500 ms, lapse 5000 ms, lease 5000 ms)\n\n' + rows.join('\n'))
   }
 
   const dir = fileURLToPath(new URL('./results/', import.meta.url))

@@ -128,6 +128,9 @@ export class Outlink {
 export class Links {
   readonly #out = new Map<string, Outlink>()
   readonly #expected = new Map<string, number>()
+  // When the last message from each sender arrived (Date.now()): a sender that
+  // is heard from is alive, whatever its heartbeat says.
+  readonly #heard = new Map<string, number>()
   readonly #dirty = new Set<Outlink>()
   #scheduled = false
 
@@ -156,6 +159,7 @@ export class Links {
   forget (instanceId: string): void {
     this.#out.delete(instanceId)
     this.#expected.delete(instanceId)
+    this.#heard.delete(instanceId)
   }
 
   /**
@@ -194,6 +198,13 @@ export class Links {
   accept (sender: string, seq: number): boolean {
     const expected = this.#expected.get(sender)
     this.#expected.set(sender, seq + 1)
+    this.#heard.set(sender, Date.now())
     return expected === undefined || expected === seq
+  }
+
+  /** Whether a message from `sender` arrived within the last `ms` milliseconds. */
+  heardWithin (sender: string, ms: number): boolean {
+    const at = this.#heard.get(sender)
+    return at !== undefined && Date.now() - at <= ms
   }
 }

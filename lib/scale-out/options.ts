@@ -27,10 +27,12 @@ export interface RedisScaleOutOptions {
   heartbeatInterval?: number
   /**
    * How long a heartbeat keeps an instance alive, in ms. Once it lapses, the instance's documents may be taken
-   * over by any other, and the sessions it proxied end at their owners: its users leave everyone's presence
-   * within `heartbeatTimeout + heartbeatInterval`. A process whose event loop stalls longer than this loses its
-   * documents (safely: its writes are fenced). A process that dies is seen sooner: a publish to it reaches
-   * nobody, and its documents are taken over at once. Default 2000.
+   * over by any other, and once it has also sent nothing for this long, the sessions shared with it end: its
+   * users leave everyone's presence within `heartbeatTimeout + heartbeatInterval`. A process whose event loop
+   * stalls longer than this loses its documents (safely: its writes are fenced). A process that dies is seen
+   * sooner: nobody listens on its channel any more, and its documents are taken over at once. Default 5000:
+   * an owner of 384 busy clients sharing one core with two other instances and Redis stalled for up to 1.7 s
+   * (bench/scale-out.js); 2000 reset its sessions.
    */
   heartbeatTimeout?: number
   /**
@@ -86,7 +88,7 @@ export function resolveScaleOutOptions (options: RedisScaleOutOptions): ScaleOut
     prefix,
     leaseMs: positive(raw, 'leaseMs', 5000),
     heartbeatInterval: positive(raw, 'heartbeatInterval', 500),
-    heartbeatTimeout: positive(raw, 'heartbeatTimeout', 2000),
+    heartbeatTimeout: positive(raw, 'heartbeatTimeout', 5000),
     maxLinkBytes: positive(raw, 'maxLinkBytes', 16 * 1024 * 1024),
     openTimeout: positive(raw, 'openTimeout', 5000)
   }

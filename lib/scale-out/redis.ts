@@ -13,7 +13,7 @@
 
 import { createHash } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import { ALIVE, CLAIM, HEARTBEAT, LEAVE, OWNER, RAISE_EPOCH, RELEASE, RENEW } from './scripts.js'
+import { CLAIM, HEARTBEAT, LEAVE, LIVENESS, OWNER, RAISE_EPOCH, RELEASE, RENEW } from './scripts.js'
 
 /**
  * What the scale-out needs of a node-redis 6 client (`createClient()`) or
@@ -57,6 +57,12 @@ export interface BusHandlers {
   doubt: (reason: string) => void
 }
 
+/** How another instance is, as Redis sees it (see {@link RedisBus.liveness}). */
+export type Liveness = 'gone' | 'lapsed' | 'alive'
+
+// By the LIVENESS script's answers: 0, 1, 2.
+const LIVENESS_STATES: readonly Liveness[] = ['gone', 'lapsed', 'alive']
+
 /** Who holds a document after a claim: this instance or another, and under which epoch. */
 export interface Claim {
   owner: string
@@ -80,7 +86,7 @@ const scripts = {
   heartbeat: script(HEARTBEAT),
   leave: script(LEAVE),
   raiseEpoch: script(RAISE_EPOCH),
-  alive: script(ALIVE),
+  liveness: script(LIVENESS),
   owner: script(OWNER)
 }
 
@@ -251,11 +257,15 @@ export class RedisBus {
     await run(this.#connection, scripts.raiseEpoch, [this.#epochKey], [String(epoch)])
   }
 
-  /** Whether each instance is alive: its heartbeat has not lapsed and it listens on its channel. */
-  async alive (instanceIds: readonly string[]): Promise<boolean[]> {
+  /**
+   * How each instance is: `alive` (it listens on its channel and its heartbeat has not lapsed), `lapsed`
+   * (it listens, but its heartbeat lapsed: stopped, or only too busy to write it in time), `gone` (nobody
+   * listens on its channel).
+   */
+  async liveness (instanceIds: readonly string[]): Promise<Liveness[]> {
     if (instanceIds.length === 0) return []
-    const alive = await run(this.#connection, scripts.alive, [this.#instancesKey], [this.channelOf(''), ...instanceIds]) as number[]
-    return alive.map(flag => flag === 1)
+    const flags = await run(this.#connection, scripts.liveness, [this.#instancesKey], [this.channelOf(''), ...instanceIds]) as number[]
+    return flags.map(flag => LIVENESS_STATES[flag])
   }
 
   /** The live holder of a document's lease, or null. */

@@ -373,17 +373,26 @@ export class ScaleOut implements Router {
 
   // The instances this one shares sessions with, checked each heartbeat: the
   // sessions of one that died (it no longer listens: within heartbeatInterval)
-  // or stalled (its heartbeat lapsed: within heartbeatTimeout + heartbeatInterval)
-  // end here, and their users leave the presence of every document.
+  // or stalled (its heartbeat lapsed and nothing came from it for
+  // heartbeatTimeout: within heartbeatTimeout + heartbeatInterval) end here,
+  // and their users leave the presence of every document. A lapsed heartbeat
+  // alone is not enough: an owner whose event loop is busy writes it late, yet
+  // its messages keep coming, and resetting its sessions would only add the
+  // resyncs of every client to its load.
   readonly #checkLiveness = (): void => {
     if (this.#checking) return
     const peers = [...new Set([...this.#remotes.edges(), ...this.#proxies.owners()])]
     if (peers.length === 0) return
     this.#checking = true
-    this.#bus.alive(peers).then((alive) => {
+    this.#bus.liveness(peers).then((liveness) => {
       peers.forEach((peer, i) => {
-        if (alive[i]) return
-        this.#broken(peer, 'unreachable', `instance ${peer} is gone (no heartbeat or no subscriber)`)
+        if (liveness[i] === 'alive') return
+        if (liveness[i] === 'lapsed') {
+          if (this.#links.heardWithin(peer, this.#settings.heartbeatTimeout)) return
+          this.#broken(peer, 'unreachable', `instance ${peer} stalled (no heartbeat, silent ${this.#settings.heartbeatTimeout} ms)`)
+        } else {
+          this.#broken(peer, 'unreachable', `instance ${peer} is gone (nobody listens on its channel)`)
+        }
         this.#links.forget(peer)
       })
     }, () => {

@@ -117,20 +117,24 @@ return subscribers`
 export const LEAVE = "return redis.call('ZREM', KEYS[1], ARGV[1])"
 
 /**
- * Which instances are alive: their heartbeat has not lapsed and someone listens
- * on their channel (a process that died closed its subscription at once; one
- * that only reconnects it resets its cross-instance sessions itself).
+ * How each instance is: subscribed to its channel with a heartbeat that has not
+ * lapsed (2), subscribed with a lapsed heartbeat (1: stalled, or only busy), or
+ * with nobody listening on its channel (0: a process that died closed its
+ * subscription at once; one that only reconnects it resets its cross-instance
+ * sessions itself).
  * KEYS: instances. ARGV: channel prefix, then the instances.
- * Returns 1 (alive) or 0 per instance.
  */
-export const ALIVE = `${NOW}
-local alive = {}
+export const LIVENESS = `${NOW}
+local liveness = {}
 for i = 2, #ARGV do
-  local expires = redis.call('ZSCORE', KEYS[1], ARGV[i])
-  local live = expires and tonumber(expires) > now and redis.call('PUBSUB', 'NUMSUB', ARGV[1] .. ARGV[i])[2] > 0
-  alive[i - 1] = live and 1 or 0
+  if redis.call('PUBSUB', 'NUMSUB', ARGV[1] .. ARGV[i])[2] == 0 then
+    liveness[i - 1] = 0
+  else
+    local expires = redis.call('ZSCORE', KEYS[1], ARGV[i])
+    liveness[i - 1] = (expires and tonumber(expires) > now) and 2 or 1
+  end
 end
-return alive`
+return liveness`
 
 /**
  * The holder of a lease if its heartbeat has not lapsed, else nil.

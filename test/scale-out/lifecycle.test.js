@@ -6,10 +6,12 @@ import { test } from 'node:test'
 import { sqlite } from 'fastify-collab/sqlite'
 import { redis } from 'fastify-collab/redis'
 import Database from 'better-sqlite3'
-import { createSentinel } from 'redis'
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import { channelNames } from 'fastify-collab'
+import { createClient, createSentinel } from 'redis'
 import { redisMissing, startRedis, startSentinel } from '../helpers/redis.js'
 import { connectClients, listenCollab, synced } from '../helpers/server.js'
-import { when, waitFor } from '../helpers/wait.js'
+import { deferred, when, waitFor } from '../helpers/wait.js'
 
 const skip = redisMissing()
 const timings = { heartbeatInterval: 100, heartbeatTimeout: 500, leaseMs: 3000 }
@@ -35,6 +37,7 @@ async function pair (t, options = {}, perInstance = () => ({}), scaleOut = (serv
   }
   const instances = [await start(0), await start(1)]
   instances.path = join(dir, 'collab.sqlite')
+  instances.redis = server
   return instances
 }
 
@@ -125,4 +128,45 @@ test('a store that cannot be claimed for now (SQLITE_BUSY) closes the waiting cl
   assert.equal(event.code, 4205)
   other.exec('COMMIT')
   await synced(provider, 10_000)
+})
+
+test('an owner whose heartbeat lapses is not taken for dead while its messages keep reaching the edge; once they stop, it is', { skip, timeout: 30_000 }, async (t) => {
+  // A busy owner's timers can fire late (seen with three instances on one core: every proxied session reset
+  // mid-edit). Here the owner's heartbeat is removed from Redis as fast as the owner writes it.
+  const instances = await pair(t)
+  const [owner, edge] = instances
+  const local = owner.clients.hocus('busy')
+  await synced(local)
+  const proxied = edge.clients.yws('busy')
+  await synced(proxied)
+  const resets = []
+  const reset = deferred()
+  const onReset = (event) => {
+    if (event.instance !== edge.app.collab) return
+    resets.push(event.reason)
+    reset.resolve(event)
+  }
+  subscribe(channelNames.sessionsReset, onReset)
+  t.after(() => unsubscribe(channelNames.sessionsReset, onReset))
+  const admin = createClient({ url: instances.redis.url })
+  admin.on('error', () => {})
+  await admin.connect()
+  t.after(() => admin.destroy())
+  const steal = () => admin.zRem('fastify-collab:instances', owner.app.collab.instanceId)
+
+  // Ten heartbeats of the owner (each written again after the last theft: 100 ms apart, twice the 500 ms
+  // timeout in all), and a keystroke on the owner after each, which the edge's client receives.
+  const text = proxied.doc.getText('t')
+  for (let stolen = 0; stolen < 10;) {
+    if (await steal() === 0) continue
+    stolen++
+    local.document.getText('t').insert(0, 'x')
+    await when(proxied.doc, 'update', { check: () => text.length === stolen, what: `keystroke ${stolen} at the edge` })
+  }
+  assert.deepEqual(resets, [], 'no reset while the owner was heard from')
+  // Silence from the owner, and still no heartbeat: the edge gives up on it.
+  const stealing = setInterval(() => { steal().catch(() => {}) }, 10)
+  const { reason, peer } = await reset.promise.finally(() => clearInterval(stealing))
+  assert.equal(reason, 'unreachable')
+  assert.equal(peer, owner.app.collab.instanceId)
 })

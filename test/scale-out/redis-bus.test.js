@@ -55,9 +55,9 @@ test('the heartbeat keeps an instance alive while it is subscribed; close remove
   const redis = await startRedis(t)
   const { bus: a } = await bus(t, redis, 'a')
   const { bus: b } = await bus(t, redis, 'b')
-  assert.deepEqual(await a.alive(['a', 'b', 'nobody']), [true, true, false])
+  assert.deepEqual(await a.liveness(['a', 'b', 'nobody']), ['alive', 'alive', 'gone'])
   await b.close(1000)
-  assert.deepEqual(await a.alive(['b']), [false])
+  assert.deepEqual(await a.liveness(['b']), ['gone'])
 })
 
 test('publish reaches the instance\'s channel; a publish to nobody counts 0', { skip }, async (t) => {
@@ -95,7 +95,7 @@ test('Redis restarted empty: the leases are re-taken by renew, the epoch counter
   await waitFor(() => doubts.length > 0, { timeout: 10_000, what: 'a doubt after Redis restarted' })
   await waitFor(async () => (await a.renew([['doc', 1], ['other', 2]]).catch(() => ['error'])).length === 0, { timeout: 10_000, what: 'renew to succeed' })
   // Both heartbeats are back once both command connections reconnected.
-  await waitFor(async () => (await b.alive(['a', 'b']).catch(() => [false])).every(Boolean), { timeout: 10_000, what: 'both heartbeats' })
+  await waitFor(async () => (await b.liveness(['a', 'b']).catch(() => ['gone'])).every((state) => state === 'alive'), { timeout: 10_000, what: 'both heartbeats' })
   assert.deepEqual(await b.claim('doc'), { owner: 'a', epoch: 1 })
   assert.deepEqual(await b.claim('new'), { owner: 'b', epoch: 3 }, 'the counter continues above the epochs renewed')
 })
