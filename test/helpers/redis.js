@@ -33,6 +33,31 @@ export async function freePort () {
 }
 
 /**
+ * Resolves once a redis-server child has written `text` to its stdout (what it logs when it is ready);
+ * rejects with what it wrote if it exits first. Its stdout keeps flowing afterwards.
+ */
+function logged (child, text) {
+  let output = ''
+  child.stdout.setEncoding('utf8')
+  return new Promise((resolve, reject) => {
+    const onData = (chunk) => {
+      output += chunk
+      if (output.includes(text)) done()
+    }
+    const onExit = (code) => done(new Error(`redis-server exited with ${code} before "${text}": ${output}`))
+    const done = (error) => {
+      child.stdout.off('data', onData)
+      child.off('exit', onExit)
+      child.stdout.resume()
+      if (error) reject(error)
+      else resolve()
+    }
+    child.stdout.on('data', onData)
+    child.on('exit', onExit)
+  })
+}
+
+/**
  * A real redis-server on 127.0.0.1, on a free port, with no persistence: a
  * restart starts empty, as after a crash of a cache-only Redis. Stopped after
  * the test.
@@ -74,16 +99,8 @@ export async function startSentinel (t, master) {
     }
     rmSync(dir, { recursive: true, force: true })
   })
-  let output = ''
-  child.stdout.setEncoding('utf8')
   // The sentinel logs "+monitor master collab …" once it watches the master.
-  await new Promise((resolve, reject) => {
-    child.stdout.on('data', (chunk) => {
-      output += chunk
-      if (output.includes('+monitor master collab')) resolve()
-    })
-    child.once('exit', (code) => reject(new Error(`redis-server --sentinel exited with ${code}: ${output}`)))
-  })
+  await logged(child, '+monitor master collab')
   return { port, name: 'collab' }
 }
 
@@ -105,22 +122,7 @@ export class RedisServer {
       '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'notice'
     ], { stdio: ['ignore', 'pipe', 'inherit'] })
     this.child = child
-    let output = ''
-    child.stdout.setEncoding('utf8')
-    child.stdout.on('data', (chunk) => { output += chunk })
-    // redis-server logs "Ready to accept connections" once it listens.
-    await new Promise((resolve, reject) => {
-      const onData = () => { if (output.includes('Ready to accept connections')) done() }
-      const onExit = (code) => done(new Error(`redis-server exited with ${code}: ${output}`))
-      const done = (error) => {
-        child.stdout.off('data', onData)
-        child.off('exit', onExit)
-        if (error) reject(error)
-        else resolve()
-      }
-      child.stdout.on('data', onData)
-      child.on('exit', onExit)
-    })
+    await logged(child, 'Ready to accept connections')
   }
 
   /** SIGKILLs the server and resolves once it has exited. Its data is gone. */
