@@ -195,15 +195,34 @@ export const FST_COLLAB_STORAGE_CLOSED = createError(
   'FST_COLLAB_STORAGE_CLOSED', 'The store is closed', 503)
 
 /**
- * A fencing token was refused (Kleppmann, "How to do distributed locking", 2016): `claim`, `append` or
- * `compact` carried an epoch lower than the one recorded for its document, so a newer owner has claimed it.
- * Nothing was written. Made by `fencedError()`, with `documents` (the fenced documents), `epochs` (the epoch
+ * A fencing token was refused (Kleppmann, "How to do distributed locking", 2016): `append` or `compact`
+ * carried an epoch lower than the one recorded for its document, so a newer owner has claimed it. Nothing
+ * was written. Made by `fencedError()`, with `documents` (the fenced documents), `epochs` (the epoch
  * recorded for each, same order) and `epoch` (the highest of them). `onChange` rejects with it, never
- * retried: a fenced writer must not acknowledge again. `onLoadDocument` rejects with FST_COLLAB_STORAGE_LOAD
- * whose `cause` is this error when its claim is refused.
+ * retried: a fenced writer must not acknowledge again, and its document steps down (its clients reconnect
+ * and resync with the new owner).
  */
 export const FST_COLLAB_STORAGE_FENCED = createError<[string, number]>(
   'FST_COLLAB_STORAGE_FENCED', 'A newer owner claimed %s (recorded epoch %d): this writer is fenced off and must step down', 409)
+
+/**
+ * An `append` held an entry whose `(documentName, seq)` the store already holds with different bytes: two
+ * writers used the same sequence numbers (two processes on one store without `scaleOut`, or a store whose
+ * `claim` does not fence). Nothing was written, and nothing is ignored in silence: `onChange` rejects with
+ * it, never retried, and the document steps down like a fenced one (its clients reconnect and resync from
+ * the store). Made by `conflictError()`, with `documents` and `seqs` (the lowest colliding seq of each).
+ */
+export const FST_COLLAB_STORAGE_CONFLICT = createError<[string]>(
+  'FST_COLLAB_STORAGE_CONFLICT', 'The update log of %s already holds different bytes under a sequence number this writer used: another writer shares the log', 409)
+
+/**
+ * A store's `claim()` did not return a fencing epoch: a whole number >= 1, higher than the epoch of this
+ * instance's previous claim of the document. The load fails (FST_COLLAB_STORAGE_LOAD with this as `cause`)
+ * rather than write under a token that fences nothing. A store written for the earlier contract
+ * (`claim(documentName, epoch)`, returning nothing) gets this: its claim must now issue the epoch itself.
+ */
+export const FST_COLLAB_STORAGE_CLAIM = createError<[string, string]>(
+  'FST_COLLAB_STORAGE_CLAIM', 'The store\'s claim() of document "%s" returned %s: expected a new fencing epoch, a whole number greater than every earlier one', 500)
 
 /**
  * `onLoadDocument` was given an `epoch` (scale-out is on) but the store does not implement `claim()`, so
@@ -227,13 +246,14 @@ export const FST_COLLAB_POSTGRES_ASYNC_COMMIT = createError(
 // --- scale-out -------------------------------------------------------------
 
 /**
- * `scaleOut` is set but no extension stores documents with fencing (a `storageExtension` whose storage
- * implements `claim`, such as `fastify-collab/sqlite` or `fastify-collab/postgres`). Without a fence, two
- * owners of one document (a paused one waking up) could both write. Thrown at registration.
+ * `scaleOut` is set but not exactly one extension stores documents with fencing (a `storageExtension` whose
+ * storage implements `claim`, such as `fastify-collab/sqlite` or `fastify-collab/postgres`). Without a fence,
+ * two owners of one document (a paused one waking up) could both write; with two, each store would issue
+ * epochs of its own. Thrown at registration, with the number of fencing extensions found.
  */
-export const FST_COLLAB_SCALE_OUT_UNFENCED = createError(
+export const FST_COLLAB_SCALE_OUT_UNFENCED = createError<[number]>(
   'FST_COLLAB_SCALE_OUT_UNFENCED',
-  'scaleOut needs a store with fencing: add a storage extension whose storage implements claim() (fastify-collab/sqlite, fastify-collab/postgres)', 500)
+  'scaleOut needs exactly one store with fencing (found %d): one storage extension whose storage implements claim() (fastify-collab/sqlite, fastify-collab/postgres)', 500)
 
 /**
  * A document could not be placed: Redis or the store could not be reached to claim it, or its owner did not

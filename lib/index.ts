@@ -24,7 +24,7 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
   if (fastify.hasPlugin('@fastify/websocket')) throw new FST_COLLAB_WEBSOCKET_CONFLICT()
   const upgradeOptions = resolveUpgradeOptions(options)
   const metricsOptions = resolveMetricsOptions(options.metrics)
-  const { collab, core, close } = createCollab(fastify, options)
+  const { collab, core, close, destroy } = createCollab(fastify, options)
   const sockets = new Sockets(upgradeOptions, collab)
   const wss = new WebSocketServer({ ...upgradeOptions.ws, WebSocket: sockets.WebSocket })
   prepareServer(wss)
@@ -49,13 +49,15 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
 
   const listener = createUpgradeListener(fastify, sockets)
   fastify.server.on('upgrade', listener)
+  // preClose hooks run in the order they were added: the documents are handed over, and the collab
+  // sockets told 1012, before every other upgraded socket gets 1001.
+  fastify.addHook('preClose', close)
   fastify.addHook('preClose', () => sockets.close())
   fastify.addHook('onClose', (_instance, done) => {
     fastify.server.removeListener('upgrade', listener)
     wss.close(() => done())
   })
-  // onClose hooks run last-added first: the documents are stored before the upgrade listener goes.
-  fastify.addHook('onClose', close)
+  fastify.addHook('onClose', destroy)
   fastify.decorate('collab', collab)
   if (options.scaleOut !== undefined) await startScaleOut(core, options.scaleOut, options.extensions)
   if (metricsOptions !== null) await startMetrics(fastify, metricsOptions, { collab, core, sockets })
@@ -97,6 +99,6 @@ export {
 // and wrap it with storageExtension. The SQLite one is `fastify-collab/sqlite`.
 export { storageExtension, type StorageExtension, type StorageExtensionOptions } from './storage/extension.js'
 export type { CollabStorage, LogEntry, StoredDocument } from './storage/storage.js'
-export { fencedError, isFenced, type FencedError } from './storage/fence.js'
+export { conflictError, fencedError, isConflict, isFenced, type ConflictError, type FencedError } from './fence.js'
 export type { RetryOptions } from './storage/group-commit.js'
 export * from './errors.js'

@@ -2,7 +2,7 @@
 import Fastify from 'fastify'
 import { expectTypeOf } from 'expect-type'
 import pg from 'pg'
-import fastifyCollab, { fencedError, isFenced, storageExtension, type CollabStorage, type FencedError, type LogEntry } from 'fastify-collab'
+import fastifyCollab, { conflictError, fencedError, isConflict, isFenced, storageExtension, type CollabStorage, type ConflictError, type FencedError, type LogEntry } from 'fastify-collab'
 import { sqlite, type SqliteDriverName } from 'fastify-collab/sqlite'
 import { migrate, postgres, PostgresStorage } from 'fastify-collab/postgres'
 
@@ -19,9 +19,9 @@ expectTypeOf<SqliteDriverName>().toEqualTypeOf<'better-sqlite3' | 'node:sqlite'>
 sqlite({ path: 'a.db', driver: 'sqlite3' })
 expectTypeOf(sqlite({ path: 'a.db' }).fencing).toEqualTypeOf<boolean>()
 expectTypeOf(migrate).parameter(0).toHaveProperty('connectionString')
-expectTypeOf(new PostgresStorage({ connectionString: 'postgres://localhost/db' }).claim).returns.toEqualTypeOf<Promise<void>>()
+expectTypeOf(new PostgresStorage({ connectionString: 'postgres://localhost/db' }).claim).returns.toEqualTypeOf<Promise<number>>()
 
-// The fencing contract: claim is optional, entries and compactions may carry an epoch.
+// The fencing contract: claim is optional and issues the epoch; entries and compactions may carry one.
 const unfenced: CollabStorage = {
   load: () => ({ snapshot: null, updates: [], seq: 0 }),
   append: (entries) => { expectTypeOf(entries).toEqualTypeOf<readonly LogEntry[]>() },
@@ -29,6 +29,10 @@ const unfenced: CollabStorage = {
   close: () => {}
 }
 expectTypeOf(storageExtension(unfenced).fencing).toEqualTypeOf<boolean>()
+const fenced: CollabStorage = { ...unfenced, claim: async () => 1 }
+expectTypeOf(storageExtension(fenced).claim).returns.toEqualTypeOf<Promise<number>>()
+// @ts-expect-error: claim issues the epoch; it is not given one
+const outdated: CollabStorage = { ...unfenced, claim: (_name: string, _epoch: number) => {} }
 expectTypeOf<LogEntry['epoch']>().toEqualTypeOf<number | undefined>()
 const error = fencedError(new Map([['doc', 3]]))
 expectTypeOf(error).toEqualTypeOf<FencedError>()
@@ -36,3 +40,7 @@ expectTypeOf(error.documents).toEqualTypeOf<string[]>()
 expectTypeOf(error.epoch).toEqualTypeOf<number>()
 const unknownError: unknown = error
 if (isFenced(unknownError)) expectTypeOf(unknownError.epochs).toEqualTypeOf<number[]>()
+const conflict = conflictError(new Map([['doc', 7]]))
+expectTypeOf(conflict).toEqualTypeOf<ConflictError>()
+const unknownConflict: unknown = conflict
+if (isConflict(unknownConflict)) expectTypeOf(unknownConflict.seqs).toEqualTypeOf<number[]>()

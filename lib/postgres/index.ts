@@ -8,7 +8,7 @@ import { PostgresStorage, type PostgresStorageOptions } from './postgres-storage
 export { PostgresStorage, type PostgresPool, type PostgresPoolClient, type PostgresResult, type PostgresStorageOptions } from './postgres-storage.js'
 export { storageExtension, type StorageExtension, type StorageExtensionOptions } from '../storage/extension.js'
 export type { CollabStorage, LogEntry, StoredDocument } from '../storage/storage.js'
-export { fencedError, isFenced, type FencedError } from '../storage/fence.js'
+export { conflictError, fencedError, isConflict, isFenced, type ConflictError, type FencedError } from '../fence.js'
 export type { RetryOptions } from '../storage/group-commit.js'
 
 /** Options of {@link postgres}: the database and its layout, plus the extension's compaction, batching, retry and logging. */

@@ -5,7 +5,7 @@
 
 import { createRequire } from 'node:module'
 import type { CollabStorage, LogEntry, StoredDocument } from '../storage/storage.js'
-import { fencedError } from '../storage/fence.js'
+import { conflictError, fencedError } from '../fence.js'
 import { FST_COLLAB_INVALID_OPTION, FST_COLLAB_POSTGRES_ASYNC_COMMIT, FST_COLLAB_POSTGRES_MISSING, FST_COLLAB_STORAGE_CLOSED } from '../errors.js'
 import { isIdentifier, sqlFor, type Sql } from './schema.js'
 
@@ -108,6 +108,9 @@ function makePool (connectionString: string, options: PostgresStorageOptions): P
 // pg returns bigint columns as strings (they may pass 2^53); seqs and epochs never do.
 const toNumber = (value: unknown): number => Number(value)
 
+// SQLSTATE not_null_violation: how the append statement refuses an entry stored with other bytes (schema.ts).
+const NOT_NULL_VIOLATION = '23502'
+
 // pg sends Buffers as bytea; a plain Uint8Array view is wrapped without a copy.
 function asBuffer (bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -117,7 +120,7 @@ function asBuffer (bytes: Uint8Array): Buffer {
  * The PostgreSQL {@link CollabStorage}: tables `<prefix>updates (document, seq, data)`,
  * `<prefix>snapshots (document, seq, state)` and `<prefix>fences (document, epoch)` in `schema`. Every
  * write is one statement (one round trip), committed before it resolves: an append of any number of
- * entries is one multi-row `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`, its fence check
+ * entries is one multi-row `INSERT … SELECT FROM unnest(…) ON CONFLICT …`, its fence check
  * inside it with the fence rows locked (`FOR UPDATE`); a compaction is one statement too.
  *
  * The constructor throws FST_COLLAB_INVALID_OPTION (a TypeError) for a bad option and
@@ -125,7 +128,7 @@ function asBuffer (bytes: Uint8Array): Buffer {
  * connect. Calls reject with pg's error (`code`: the SQLSTATE, e.g. 57P01 server restart, 57014
  * statement_timeout, 53100 disk full; or a connection error such as ECONNREFUSED), which the extension
  * logs and retries; FST_COLLAB_POSTGRES_ASYNC_COMMIT when the session has `synchronous_commit = off`;
- * FST_COLLAB_STORAGE_FENCED; FST_COLLAB_STORAGE_CLOSED after `close()`.
+ * FST_COLLAB_STORAGE_FENCED; FST_COLLAB_STORAGE_CONFLICT; FST_COLLAB_STORAGE_CLOSED after `close()`.
  */
 export class PostgresStorage implements CollabStorage {
   readonly #pool: PostgresPool
@@ -192,8 +195,9 @@ export class PostgresStorage implements CollabStorage {
 
   /**
    * Inserts every entry in one statement, checking the fences of the entries that carry an epoch inside
-   * it; an entry already stored (same document and seq) is ignored.
-   * @rejects FST_COLLAB_STORAGE_FENCED (nothing written); see the class.
+   * it; an entry already stored with the same bytes is ignored (a retry).
+   * @rejects FST_COLLAB_STORAGE_FENCED or FST_COLLAB_STORAGE_CONFLICT (an entry already stored with other
+   *   bytes); nothing is written then. See the class.
    */
   async append (entries: readonly LogEntry[]): Promise<void> {
     await this.#prepare()
@@ -208,7 +212,16 @@ export class PostgresStorage implements CollabStorage {
       updates[i] = asBuffer(entry.update)
       epochs[i] = entry.epoch ?? null
     }
-    const { rows } = await this.#pool.query(this.#sql.append, [documents, seqs, updates, epochs])
+    let rows
+    try {
+      ({ rows } = await this.#pool.query(this.#sql.append, [documents, seqs, updates, epochs]))
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== NOT_NULL_VIOLATION) throw error
+      // Which entries collided, read after the statement rolled back (rare: only two writers sharing a log).
+      const conflicts = await this.#pool.query(this.#sql.conflicts, [documents, seqs, updates])
+      if (conflicts.rows.length === 0) throw error
+      throw conflictError(new Map(conflicts.rows.map((row) => [row.document as string, toNumber(row.seq)])))
+    }
     if (rows.length > 0) throw fencedError(new Map(rows.map((row) => [row.document as string, toNumber(row.epoch)])))
   }
 
@@ -224,16 +237,15 @@ export class PostgresStorage implements CollabStorage {
   }
 
   /**
-   * Records `epoch` as the document's fence when it is at least the recorded one, in one statement (an
-   * upsert, which waits for an append or compaction holding the fence row).
-   * @rejects FST_COLLAB_STORAGE_FENCED (`epoch`: the recorded one) when a higher epoch is recorded; see the class.
+   * Issues the document a new fencing epoch (1 for its first claim, then one more each time) in one
+   * statement, an upsert of its fence row, which waits for an append or compaction holding that row.
+   * @returns the new epoch, committed.
+   * @rejects see the class.
    */
-  async claim (documentName: string, epoch: number): Promise<void> {
+  async claim (documentName: string): Promise<number> {
     await this.#prepare()
-    const { rows } = await this.#pool.query(this.#sql.claim, [documentName, epoch])
-    if (rows.length > 0) return
-    const recorded = await this.#pool.query(this.#sql.fence, [documentName])
-    throw fencedError(new Map([[documentName, toNumber(recorded.rows[0].epoch)]]))
+    const { rows } = await this.#pool.query(this.#sql.claim, [documentName])
+    return toNumber(rows[0].epoch)
   }
 
   /** Ends the pool the store made (not a pool it was given); later calls reject with FST_COLLAB_STORAGE_CLOSED. */

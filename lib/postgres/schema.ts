@@ -14,16 +14,20 @@ export interface Sql {
   schemaExists: string
   createSchema: string
   createTables: string
-  /** `$1` documents text[], `$2` seqs bigint[], `$3` updates bytea[], `$4` epochs bigint[] (NULL: unfenced). Rows: the stale fences. */
+  /**
+   * `$1` documents text[], `$2` seqs bigint[], `$3` updates bytea[], `$4` epochs bigint[] (NULL: unfenced).
+   * Rows: the stale fences. Fails with SQLSTATE 23502 (not_null_violation), writing nothing, when an entry's
+   * (document, seq) is stored with other bytes.
+   */
   append: string
+  /** `$1` documents text[], `$2` seqs bigint[], `$3` updates bytea[]. Rows: each document's lowest seq stored with other bytes. */
+  conflicts: string
   /** `$1` document. Rows: the snapshot first (`is_snapshot`), then the log after it, in seq order. */
   load: string
   /** `$1` document, `$2` upToSeq, `$3` state, `$4` epoch or NULL. One row: `ok`, and the recorded `epoch`. */
   compact: string
-  /** `$1` document, `$2` epoch. A row when the epoch is recorded (higher or equal), none when a higher one is. */
+  /** `$1` document. One row: the new `epoch`, one more than the last one issued (1 for a first claim). */
   claim: string
-  /** `$1` document. The recorded epoch. */
-  fence: string
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
@@ -63,6 +67,12 @@ CREATE TABLE IF NOT EXISTS ${fences} (
     // deadlock) before anything is inserted: a claim waits for this statement, or this statement sees the
     // claim's epoch (READ COMMITTED re-reads a row it had to wait for). The writer claimed first, so its
     // fence row exists to be locked. Nothing is inserted when any entry is stale.
+    //
+    // A (document, seq) already stored is a retry when its bytes are equal, and then the no-op update
+    // keeps it. With other bytes, two writers share the log: the update sets seq to NULL, which the NOT
+    // NULL constraint refuses (23502), and the whole statement, so the whole batch, is rolled back. DO
+    // UPDATE (not DO NOTHING) also locks and re-reads a row another transaction inserted meanwhile, so a
+    // race between two writers is caught as well.
     append: `
 WITH batch AS (
   SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[], $4::bigint[]) AS b (document, seq, data, epoch)
@@ -75,12 +85,17 @@ WITH batch AS (
   SELECT f.document, f.epoch FROM fence f
   WHERE EXISTS (SELECT 1 FROM batch b WHERE b.document = f.document AND b.epoch < f.epoch)
 ), inserted AS (
-  INSERT INTO ${updates} (document, seq, data)
+  INSERT INTO ${updates} AS u (document, seq, data)
   SELECT document, seq, data FROM batch
   WHERE NOT EXISTS (SELECT 1 FROM stale)
-  ON CONFLICT (document, seq) DO NOTHING
+  ON CONFLICT (document, seq) DO UPDATE SET seq = CASE WHEN u.data = excluded.data THEN u.seq END
 )
 SELECT document, epoch FROM stale`,
+    conflicts: `
+SELECT b.document, min(b.seq) AS seq
+FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS b (document, seq, data)
+JOIN ${updates} u ON u.document = b.document AND u.seq = b.seq AND u.data <> b.data
+GROUP BY b.document`,
     // One statement, so one snapshot: a compaction cannot fall between reading the snapshot and the log.
     load: `
 WITH snapshot AS (
@@ -104,10 +119,10 @@ WITH fence AS (
   DELETE FROM ${updates} WHERE document = $1 AND seq <= $2 AND (SELECT ok FROM allowed)
 )
 SELECT (SELECT ok FROM allowed) AS ok, (SELECT epoch FROM fence) AS epoch`,
+    // The upsert locks the fence row, so it waits for an append or compaction holding it, and theirs wait for it.
     claim: `
-INSERT INTO ${fences} AS f (document, epoch) VALUES ($1, $2)
-ON CONFLICT (document) DO UPDATE SET epoch = excluded.epoch WHERE f.epoch <= excluded.epoch
-RETURNING epoch`,
-    fence: `SELECT epoch FROM ${fences} WHERE document = $1`
+INSERT INTO ${fences} AS f (document, epoch) VALUES ($1, 1)
+ON CONFLICT (document) DO UPDATE SET epoch = f.epoch + 1
+RETURNING epoch`
   }
 }

@@ -9,7 +9,7 @@ export { SqliteStorage, type SqliteStorageOptions, type Synchronous } from './sq
 export type { SqliteDriverName } from './driver.js'
 export { storageExtension, type StorageExtension, type StorageExtensionOptions } from '../storage/extension.js'
 export type { CollabStorage, LogEntry, StoredDocument } from '../storage/storage.js'
-export { fencedError, isFenced, type FencedError } from '../storage/fence.js'
+export { conflictError, fencedError, isConflict, isFenced, type ConflictError, type FencedError } from '../fence.js'
 export type { RetryOptions } from '../storage/group-commit.js'
 
 /** Options of {@link sqlite}: the file, its driver and durability, plus the extension's compaction, batching, retry and logging. */

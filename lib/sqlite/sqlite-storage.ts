@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CollabStorage, LogEntry, StoredDocument } from '../storage/storage.js'
-import { fencedError } from '../storage/fence.js'
+import { conflictError, fencedError } from '../fence.js'
 import { FST_COLLAB_INVALID_OPTION, FST_COLLAB_STORAGE_CLOSED, FST_COLLAB_STORAGE_OPEN } from '../errors.js'
 import {
   loadDriver, sqliteCode, withSqliteCode,
@@ -56,12 +56,13 @@ interface Statements {
   commit: WriteStatement
   rollback: WriteStatement
   insert: WriteStatement
+  stored: ReadStatement<[Uint8Array]>
   snapshot: ReadStatement<[number, Uint8Array]>
   updates: ReadStatement<[number, Uint8Array]>
   upsertSnapshot: WriteStatement
   deleteUpdates: WriteStatement
   fence: ReadStatement<[number]>
-  setFence: WriteStatement
+  claim: ReadStatement<[number]>
 }
 
 interface Connection {
@@ -69,11 +70,11 @@ interface Connection {
   append: (entries: readonly LogEntry[]) => void
   load: (documentName: string) => StoredDocument
   compact: (documentName: string, state: Uint8Array, upToSeq: number, epoch: number | undefined) => void
-  claim: (documentName: string, epoch: number) => void
+  claim: (documentName: string) => number
 }
 
 // Primary keys keep each document's log in seq order on disk, so a load is one range scan. The fence
-// table holds the highest epoch that claimed each document (only documents served with scale-out).
+// table holds the last epoch issued to a claim of each document (only documents served with scale-out).
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS collab_updates (
   document TEXT NOT NULL,
@@ -163,8 +164,9 @@ export class SqliteStorage implements CollabStorage {
 
   /**
    * Checks the fences of the entries that carry an epoch, then inserts every entry, in one transaction; an
-   * entry already stored (same document and seq) is ignored.
-   * @throws FST_COLLAB_STORAGE_FENCED (nothing written), the driver's error, FST_COLLAB_STORAGE_CLOSED.
+   * entry already stored with the same bytes is ignored (a retry).
+   * @throws FST_COLLAB_STORAGE_FENCED or FST_COLLAB_STORAGE_CONFLICT (an entry already stored with other
+   *   bytes); nothing is written then. The driver's error, FST_COLLAB_STORAGE_CLOSED.
    */
   append (entries: readonly LogEntry[]): void {
     this.#use((connection) => connection.append(entries))
@@ -180,16 +182,17 @@ export class SqliteStorage implements CollabStorage {
   }
 
   /**
-   * Records `epoch` as the document's fence when it is at least the recorded one, in one IMMEDIATE
-   * transaction (so claims of several processes on one file are serialised). SQLITE_BUSY is retried here,
-   * without blocking, for about 250 ms.
-   * @rejects FST_COLLAB_STORAGE_FENCED (`epoch`: the recorded one) when a higher epoch is recorded; the
-   *   driver's error; FST_COLLAB_STORAGE_CLOSED.
+   * Issues the document a new fencing epoch (1 for its first claim, then one more each time), recorded in
+   * one IMMEDIATE transaction, so claims of several processes on one file are serialised with each other
+   * and with the fence checks of `append` and `compact`. SQLITE_BUSY is retried here, without blocking, for
+   * about 250 ms.
+   * @returns the new epoch.
+   * @rejects the driver's error; FST_COLLAB_STORAGE_CLOSED.
    */
-  async claim (documentName: string, epoch: number): Promise<void> {
+  async claim (documentName: string): Promise<number> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return this.#use((connection) => connection.claim(documentName, epoch))
+        return this.#use((connection) => connection.claim(documentName))
       } catch (error) {
         if (!isTransient(error) || attempt === CLAIM_ATTEMPTS) throw error
         await sleep(CLAIM_DELAY * attempt)
@@ -251,7 +254,9 @@ function prepare (db: SqliteConnection): Connection {
     beginImmediate: db.write('BEGIN IMMEDIATE'),
     commit: db.write('COMMIT'),
     rollback: db.write('ROLLBACK'),
-    insert: db.write('INSERT OR IGNORE INTO collab_updates (document, seq, data) VALUES (?, ?, ?)'),
+    // Only a (document, seq) that is already stored is skipped, and append() then compares its bytes.
+    insert: db.write('INSERT INTO collab_updates (document, seq, data) VALUES (?, ?, ?) ON CONFLICT (document, seq) DO NOTHING'),
+    stored: db.read('SELECT data FROM collab_updates WHERE document = ? AND seq = ?'),
     snapshot: db.read('SELECT seq, state FROM collab_snapshots WHERE document = ?'),
     updates: db.read('SELECT seq, data FROM collab_updates WHERE document = ? AND seq > ? ORDER BY seq'),
     upsertSnapshot: db.write(
@@ -259,8 +264,8 @@ function prepare (db: SqliteConnection): Connection {
       'ON CONFLICT (document) DO UPDATE SET seq = excluded.seq, state = excluded.state'),
     deleteUpdates: db.write('DELETE FROM collab_updates WHERE document = ? AND seq <= ?'),
     fence: db.read('SELECT epoch FROM collab_fences WHERE document = ?'),
-    setFence: db.write(
-      'INSERT INTO collab_fences (document, epoch) VALUES (?, ?) ON CONFLICT (document) DO UPDATE SET epoch = excluded.epoch')
+    claim: db.read(
+      'INSERT INTO collab_fences (document, epoch) VALUES (?, 1) ON CONFLICT (document) DO UPDATE SET epoch = epoch + 1 RETURNING epoch')
   }
 
   function transaction<T> (begin: WriteStatement, fn: () => T): T {
@@ -297,7 +302,18 @@ function prepare (db: SqliteConnection): Connection {
     append: (entries) => transaction(statements.beginImmediate, () => {
       const stale = staleFences(entries)
       if (stale !== null) throw fencedError(stale)
-      for (const { documentName, seq, update } of entries) statements.insert.run(documentName, seq, asBuffer(update))
+      let conflicts: Map<string, number> | null = null
+      for (const { documentName, seq, update } of entries) {
+        const bytes = asBuffer(update)
+        if (Number(statements.insert.run(documentName, seq, bytes).changes) > 0) continue
+        const stored = statements.stored.get(documentName, seq)?.[0]
+        if (stored !== undefined && !bytes.equals(stored)) {
+          conflicts ??= new Map()
+          conflicts.set(documentName, Math.min(conflicts.get(documentName) ?? seq, seq))
+        }
+      }
+      // Thrown inside the transaction: it rolls back, so nothing of the batch is written.
+      if (conflicts !== null) throw conflictError(conflicts)
     }),
     load: (documentName) => transaction(statements.begin, (): StoredDocument => {
       const snapshot = statements.snapshot.get(documentName)
@@ -317,10 +333,10 @@ function prepare (db: SqliteConnection): Connection {
       statements.upsertSnapshot.run(documentName, upToSeq, asBuffer(state))
       statements.deleteUpdates.run(documentName, upToSeq)
     }),
-    claim: (documentName, epoch) => transaction(statements.beginImmediate, () => {
-      const fence = recordedEpoch(documentName)
-      if (fence !== undefined && fence > epoch) throw fencedError(new Map([[documentName, fence]]))
-      if (fence !== epoch) statements.setFence.run(documentName, epoch)
+    claim: (documentName) => transaction(statements.beginImmediate, () => {
+      const row = statements.claim.get(documentName)
+      if (row === undefined) throw new Error('INSERT … RETURNING gave no row')
+      return Number(row[0])
     })
   }
 }

@@ -1,12 +1,19 @@
 // The generic persistence extension: turns any CollabStorage into collab
-// hooks. It owns the per-document log bookkeeping (sequence numbers, log size,
+// hooks. It owns the per-load log bookkeeping (sequence numbers, log size,
 // when to compact); the group commit and retry live in group-commit.ts.
 //
-// Fencing: when scale-out passes an epoch to onLoadDocument, the extension
-// claims the document at that epoch before loading it, and every append and
-// compaction of that load carries the epoch, so the store refuses the writes
-// of an owner that a newer claim superseded. A fenced document never writes
-// or acknowledges again until it is loaded under a newer claim.
+// Per load: what the extension knows of a document belongs to one load (one
+// Y.Doc), and every hook names the load it means by its `document`. A hook of
+// an earlier load that runs late (another extension's afterUnloadDocument
+// awaited a webhook, and the document was loaded again meanwhile) finds
+// another Y.Doc and touches nothing.
+//
+// Fencing: with scale-out, the core asks claim() for a document before it
+// loads it; the store issues a new epoch, higher than any earlier claim's,
+// and every append and compaction of that load carries it, so the store
+// refuses the writes of an owner that a newer claim superseded. A refused
+// load (fenced, or its log collided with another writer's) never writes or
+// acknowledges again: the core steps the document down.
 //
 // Why compaction is safe without ordering it against appends: a sequence
 // number is assigned in onChange, after the core applied the update to the
@@ -21,11 +28,12 @@ import type { CollabStorage } from './storage.js'
 import type { Collab } from '../collab/types.js'
 import { storeRetryChannel, type StoreRetryEvent } from '../diagnostics.js'
 import { tracedStorage } from './traced.js'
-import { isFenced, type FencedError } from './fence.js'
+import { refusedWrite, type RefusedWriteError } from '../fence.js'
 import { GroupCommit, type RetryOptions } from './group-commit.js'
 import {
   FST_COLLAB_INVALID_OPTION,
   FST_COLLAB_STORAGE_APPEND,
+  FST_COLLAB_STORAGE_CLAIM,
   FST_COLLAB_STORAGE_COMPACT,
   FST_COLLAB_STORAGE_LOAD,
   FST_COLLAB_STORAGE_NOT_LOADED,
@@ -70,8 +78,8 @@ export interface StoragePayload {
   /** `fastify.collab`, whose `log` is the default logger. */
   instance?: { readonly log: FastifyBaseLogger }
   /**
-   * `onLoadDocument` only: the fencing token of this instance's claim on the document (a whole number >= 0),
-   * passed by scale-out; `undefined` with one instance, and then nothing is claimed or checked.
+   * `onLoadDocument` only: the fencing epoch that {@link StorageExtension.claim} issued for this load, passed
+   * by scale-out; `undefined` with one instance, and then no fence is checked.
    */
   epoch?: number
 }
@@ -85,35 +93,45 @@ export interface StorageChangePayload extends StoragePayload {
 export interface StorageExtension {
   /** Hook order among the extensions, higher first. */
   priority: number
-  /** True when the storage implements `claim`, so that loads with an epoch fence stale owners. Scale-out refuses to start without it. */
+  /** True when the storage implements `claim`, so that it can issue fencing epochs. Scale-out refuses to start without it. */
   readonly fencing: boolean
   /**
-   * With `payload.epoch`, claims the document at that epoch first; then applies the stored snapshot and the
-   * log after it.
-   * @rejects FST_COLLAB_STORAGE_LOAD (`cause`: the store's error, FST_COLLAB_STORAGE_FENCED when a newer
-   *   epoch has claimed the document); FST_COLLAB_STORAGE_UNFENCED when given an epoch and the storage has
-   *   no `claim`; FST_COLLAB_INVALID_OPTION when the epoch is not a whole number >= 0.
+   * Claims a document for this instance before it loads it (scale-out): the store issues a new fencing
+   * epoch, higher than every earlier claim's (see `CollabStorage.claim`). Pass it to `onLoadDocument` as
+   * `epoch`.
+   * @returns the epoch, a whole number >= 1.
+   * @rejects FST_COLLAB_STORAGE_UNFENCED when the storage has no `claim`; FST_COLLAB_STORAGE_LOAD (`cause`:
+   *   the store's error, or FST_COLLAB_STORAGE_CLAIM when it returned no valid new epoch).
+   */
+  claim (documentName: string): Promise<number>
+  /**
+   * Applies the stored snapshot and the log after it; this load's writes carry `payload.epoch`.
+   * @rejects FST_COLLAB_STORAGE_LOAD (`cause`: the store's error); FST_COLLAB_STORAGE_UNFENCED when given an
+   *   epoch and the storage has no `claim`; FST_COLLAB_INVALID_OPTION when the epoch is not a whole number >= 1.
    */
   onLoadDocument (payload: StoragePayload): Promise<void>
   /**
    * Appends the update to the log; resolves once its group commit is durable. Waits through retries;
-   * rejects with FST_COLLAB_STORAGE_FENCED when a newer epoch claimed the document (then at once for every
-   * later change of that load), with FST_COLLAB_STORAGE_LOST only at close.
+   * rejects with FST_COLLAB_STORAGE_FENCED when a newer epoch claimed the document, or
+   * FST_COLLAB_STORAGE_CONFLICT when another writer used the same sequence numbers (then at once for every
+   * later change of that load); with FST_COLLAB_STORAGE_LOST only at close; with FST_COLLAB_STORAGE_NOT_LOADED
+   * when `document` is not the one this extension loaded under that name.
    */
   onChange (payload: StorageChangePayload): Promise<void>
   /** Compacts the log into a snapshot. @rejects FST_COLLAB_STORAGE_COMPACT (`cause` FST_COLLAB_STORAGE_FENCED once fenced), which keeps the document loaded for the core's retry. */
   onStoreDocument (payload: StoragePayload): Promise<void>
-  /** Compacts before the document unloads (not once fenced: nothing it writes could land). @rejects FST_COLLAB_STORAGE_COMPACT, which vetoes the unload. */
-  beforeUnloadDocument (payload: Pick<StoragePayload, 'documentName'>): Promise<void>
-  /** Forgets the document's log bookkeeping once nothing of it is pending. */
-  afterUnloadDocument (payload: Pick<StoragePayload, 'documentName'>): Promise<void>
+  /** Compacts before the document unloads (not once refused: nothing it writes could land). @rejects FST_COLLAB_STORAGE_COMPACT, which vetoes the unload. */
+  beforeUnloadDocument (payload: Pick<StoragePayload, 'documentName' | 'document'>): Promise<void>
+  /** Forgets the load's log bookkeeping, when `document` is still the loaded one (a later load's is left alone). */
+  afterUnloadDocument (payload: Pick<StoragePayload, 'documentName' | 'document'>): Promise<void>
   /** Makes a last attempt at pending appends (FST_COLLAB_STORAGE_LOST for what still fails), then closes the storage. */
   onDestroy (): Promise<void>
 }
 
-/** What the extension knows about one loaded document's log. */
+/** What the extension knows about one load of a document's log. */
 interface LogState {
-  document: Y.Doc
+  /** The load: hooks of another Y.Doc under the same name belong to another load. */
+  readonly document: Y.Doc
   /** Highest seq assigned; the log has no gaps, so `seq - snapshotSeq` updates are past the snapshot. */
   seq: number
   /** The seq the stored snapshot covers. */
@@ -123,9 +141,9 @@ interface LogState {
   /** A size-triggered compaction is queued or running: updates arriving meanwhile must not queue more. */
   compacting: boolean
   /** The epoch this load claimed, carried by every write; `undefined` without scale-out. */
-  epoch: number | undefined
-  /** Set once the store refused this load's epoch: nothing more is written or acknowledged. */
-  fenced: FencedError | null
+  readonly epoch: number | undefined
+  /** Set once the store refused a write of this load (fenced, or a conflict): nothing more is written or acknowledged. */
+  refused: RefusedWriteError | null
 }
 
 // Infinity is allowed: it turns a size bound off.
@@ -139,9 +157,9 @@ function positive (name: string, value: number | undefined, fallback: number): n
  * Makes collab hooks that persist every document in `storage`: an update log written before each update
  * is acknowledged, plus a compacted snapshot.
  *
- * - `onLoadDocument` applies the snapshot and then the log to the document. Rejects with
- *   FST_COLLAB_STORAGE_LOAD (`cause`: the storage's error) when the store cannot be read. With an `epoch`
- *   in its payload (scale-out) it first claims the document at that epoch; see {@link StorageExtension}.
+ * - `claim` (scale-out, before a load) asks the store for a new fencing epoch; `onLoadDocument` applies the
+ *   snapshot and then the log to the document, and the load's writes carry the epoch. Rejects with
+ *   FST_COLLAB_STORAGE_LOAD (`cause`: the storage's error) when the store cannot be read.
  * - `onChange` appends the update to the log and resolves once it is durable. The updates of one
  *   event-loop turn, across all documents, share one `append` call (group commit). A failed append is
  *   logged as FST_COLLAB_STORAGE_APPEND and retried with backoff; the promise keeps waiting, so the
@@ -195,15 +213,16 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
     if (storeRetryChannel.hasSubscribers) storeRetryChannel.publish({ instance: owner, updates: entries, delayMs: delay, error: cause } satisfies StoreRetryEvent)
   })
 
-  function stateOf (documentName: string): LogState {
+  // This load's state: a hook of an earlier (or later) load of the same name finds another Y.Doc.
+  function stateOf (documentName: string, document: Y.Doc): LogState {
     const state = documents.get(documentName)
-    if (state === undefined) throw new FST_COLLAB_STORAGE_NOT_LOADED(documentName)
+    if (state === undefined || state.document !== document) throw new FST_COLLAB_STORAGE_NOT_LOADED(documentName)
     return state
   }
 
-  // The first refusal of a load's epoch ends its writes: later changes are refused without a round trip.
-  function noteFenced (state: LogState, error: unknown): void {
-    if (isFenced(error)) state.fenced ??= error
+  // The first refusal of a load's writes ends them: later changes are refused without a round trip.
+  function noteRefused (state: LogState, error: unknown): void {
+    state.refused ??= refusedWrite(error)
   }
 
   function compact (documentName: string, state: LogState): Promise<void> {
@@ -212,10 +231,10 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
       if (upToSeq === state.snapshotSeq) return
       const bytes = state.logBytes
       try {
-        if (state.fenced !== null) throw state.fenced
+        if (state.refused !== null) throw state.refused
         await traced.compact(documentName, Y.encodeStateAsUpdate(state.document), upToSeq, state.epoch)
       } catch (cause) {
-        noteFenced(state, cause)
+        noteRefused(state, cause)
         throw new FST_COLLAB_STORAGE_COMPACT(documentName, { cause })
       }
       state.snapshotSeq = upToSeq
@@ -223,26 +242,38 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
     })
   }
 
-  // An epoch is a claim: a store that cannot record it must not be given one and silently ignore it.
+  // An epoch is a claim: a store that cannot fence must not be given one and silently ignore it.
   function checkEpoch (documentName: string, epoch: number | undefined): void {
     if (epoch === undefined) return
-    if (!Number.isSafeInteger(epoch) || epoch < 0) throw new FST_COLLAB_INVALID_OPTION('epoch', 'expected a whole number >= 0')
     if (!fencing) throw new FST_COLLAB_STORAGE_UNFENCED(documentName)
+    if (!Number.isSafeInteger(epoch) || epoch < 1) throw new FST_COLLAB_INVALID_OPTION('epoch', 'expected a whole number >= 1')
   }
 
   return {
     priority: options.priority ?? 100,
     fencing,
 
+    async claim (documentName) {
+      const { claim } = traced
+      if (claim === undefined) throw new FST_COLLAB_STORAGE_UNFENCED(documentName)
+      // The last epoch this process saw for the document, when a load of it is still known here.
+      const previous = documents.get(documentName)?.epoch ?? 0
+      try {
+        const epoch: unknown = await commit.exclusive(() => claim(documentName))
+        if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch <= previous) {
+          throw new FST_COLLAB_STORAGE_CLAIM(documentName, String(epoch))
+        }
+        return epoch
+      } catch (cause) {
+        throw new FST_COLLAB_STORAGE_LOAD(documentName, { cause })
+      }
+    },
+
     async onLoadDocument ({ documentName, document, instance, epoch }) {
       useLoggerOf(instance)
       checkEpoch(documentName, epoch)
       try {
-        // One exclusive section: nothing of this instance is written between the claim and the read.
-        const stored = await commit.exclusive(async () => {
-          if (epoch !== undefined) await traced.claim?.(documentName, epoch)
-          return traced.load(documentName)
-        })
+        const stored = await commit.exclusive(() => traced.load(documentName))
         let logBytes = 0
         document.transact(() => {
           if (stored.snapshot !== null) Y.applyUpdate(document, stored.snapshot)
@@ -251,28 +282,29 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
             logBytes += update.byteLength
           }
         }, storage)
-        // A document unloaded while its last appends were still retrying keeps counting from where it was,
-        // if those appends can still land: under a new claim they will be fenced off instead.
+        // An earlier load whose afterUnloadDocument has not run yet may have appends still retrying: on one
+        // instance (no epoch) they land with their seqs, so this load counts on from after them. Under a new
+        // claim they are fenced off instead.
         const previous = documents.get(documentName)
-        const seq = previous !== undefined && previous.fenced === null && previous.epoch === epoch ? Math.max(stored.seq, previous.seq) : stored.seq
+        const seq = previous !== undefined && previous.refused === null && previous.epoch === epoch ? Math.max(stored.seq, previous.seq) : stored.seq
         documents.set(documentName, {
-          document, seq, snapshotSeq: seq - stored.updates.length, logBytes, compacting: false, epoch, fenced: null
+          document, seq, snapshotSeq: seq - stored.updates.length, logBytes, compacting: false, epoch, refused: null
         })
       } catch (cause) {
         throw new FST_COLLAB_STORAGE_LOAD(documentName, { cause })
       }
     },
 
-    async onChange ({ documentName, update, instance }) {
+    async onChange ({ documentName, document, update, instance }) {
       useLoggerOf(instance)
-      const state = stateOf(documentName)
-      if (state.fenced !== null) throw state.fenced
+      const state = stateOf(documentName, document)
+      if (state.refused !== null) throw state.refused
       state.seq++
       state.logBytes += update.byteLength
       try {
         await commit.append({ documentName, seq: state.seq, update, epoch: state.epoch })
       } catch (error) {
-        noteFenced(state, error)
+        noteRefused(state, error)
         throw error
       }
       if (!state.compacting && (state.seq - state.snapshotSeq >= maxLogUpdates || state.logBytes >= maxLogBytes)) {
@@ -284,23 +316,17 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
     },
 
     async onStoreDocument ({ documentName, document }) {
-      const state = stateOf(documentName)
-      state.document = document
-      await compact(documentName, state)
+      await compact(documentName, stateOf(documentName, document))
     },
 
-    async beforeUnloadDocument ({ documentName }) {
-      // A fenced document must be able to unload: vetoing would keep a stale owner's copy forever.
+    async beforeUnloadDocument ({ documentName, document }) {
+      // A refused load must be able to unload: vetoing would keep a stale owner's copy forever.
       const state = documents.get(documentName)
-      if (state !== undefined && state.fenced === null) await compact(documentName, state)
+      if (state?.document === document && state.refused === null) await compact(documentName, state)
     },
 
-    async afterUnloadDocument ({ documentName }) {
-      // Unless the snapshot covers every seq handed out, appends may still be retrying with seqs the store
-      // does not know yet: the state stays, so a reload continues after them (see onLoadDocument). A fenced
-      // load's appends will never land.
-      const state = documents.get(documentName)
-      if (state !== undefined && (state.snapshotSeq === state.seq || state.fenced !== null)) documents.delete(documentName)
+    async afterUnloadDocument ({ documentName, document }) {
+      if (documents.get(documentName)?.document === document) documents.delete(documentName)
     },
 
     async onDestroy () {

@@ -23,15 +23,17 @@
 //   writing    → idle        committed, nothing left in the queue
 //   writing    → scheduled   committed, entries remain (newer ones, or the rest of a backlog): the next
 //                            chunk is written after the loop has turned
-//   writing    → scheduled   fenced: the stale entries are dropped and their callers rejected with
-//                            FST_COLLAB_STORAGE_FENCED (never retried); the rest is written at once
+//   writing    → scheduled   refused: the stale entries (FST_COLLAB_STORAGE_FENCED), or every entry of a
+//                            document whose log collided (FST_COLLAB_STORAGE_CONFLICT), are dropped and
+//                            their callers rejected with that error (never retried); the rest is
+//                            written at once
 //   writing    → backoff     failed: the chunk stays at the head of the queue; a timer retries
 //   backoff    → writing     the timer fired
 //   any        → closing     close(): timers stop, appends reject, the write in flight settles
 //   closing    → closed      one last attempt at what is queued, chunk by chunk, then the store closes
 
 import type { CollabStorage, LogEntry } from './storage.js'
-import { isFenced, type FencedError } from './fence.js'
+import { isConflict, isFenced, type RefusedWriteError } from '../fence.js'
 import { FST_COLLAB_STORAGE_CLOSED, FST_COLLAB_STORAGE_LOST } from '../errors.js'
 
 /**
@@ -102,7 +104,8 @@ export class GroupCommit {
 
   /**
    * Queues an entry for the next append. Resolves once the append holding it has committed; rejects with
-   * FST_COLLAB_STORAGE_FENCED when the store refused its epoch, FST_COLLAB_STORAGE_CLOSED after close, or
+   * FST_COLLAB_STORAGE_FENCED when the store refused its epoch, FST_COLLAB_STORAGE_CONFLICT when its
+   * document's log collided with another writer's, FST_COLLAB_STORAGE_CLOSED after close, or
    * FST_COLLAB_STORAGE_LOST if the last write at close failed.
    */
   append (entry: LogEntry): Promise<void> {
@@ -144,7 +147,7 @@ export class GroupCommit {
         await this.exclusive(() => this.#storage.append(chunk))
         this.#committed(chunk.length)
       } catch (cause) {
-        if (isFenced(cause) && this.#dropFenced(cause)) continue
+        if (this.#dropRefused(cause)) continue
         lost = new FST_COLLAB_STORAGE_LOST(this.#pending, { cause })
         this.#rejectAll(lost)
         break
@@ -196,21 +199,33 @@ export class GroupCommit {
   }
 
   /**
-   * Rejects and drops every queued entry the fence refused: an entry of a listed document whose epoch is
-   * lower than the document's recorded one. Returns false when none matched (a malformed error), so the
-   * caller treats it as an ordinary failure rather than retrying at once forever.
+   * When `error` is a store's refusal, rejects with it and drops every queued entry it refused: for
+   * FST_COLLAB_STORAGE_FENCED, an entry of a listed document whose epoch is lower than the document's
+   * recorded one; for FST_COLLAB_STORAGE_CONFLICT, every entry of a listed document (its log collided with
+   * another writer's, so none of them can land). Returns false when it is no refusal or none matched (a
+   * malformed error), so the caller treats it as an ordinary failure rather than retrying at once forever.
    */
-  #dropFenced (error: FencedError): boolean {
-    const recorded = new Map<string, number>()
-    error.documents.forEach((documentName, i) => recorded.set(documentName, error.epochs[i]))
+  #dropRefused (error: unknown): boolean {
+    let refuses: (entry: LogEntry) => boolean
+    if (isFenced(error)) {
+      const recorded = new Map<string, number>()
+      error.documents.forEach((documentName, i) => recorded.set(documentName, error.epochs[i]))
+      refuses = ({ documentName, epoch }) => {
+        const fence = recorded.get(documentName)
+        return fence !== undefined && epoch !== undefined && epoch < fence
+      }
+    } else if (isConflict(error)) {
+      const documents = new Set(error.documents)
+      refuses = ({ documentName }) => documents.has(documentName)
+    } else {
+      return false
+    }
     const kept: Waiting[] = []
     let dropped = 0
     for (let i = this.#head; i < this.#queue.length; i++) {
       const waiting = this.#queue[i]
-      const { documentName, epoch } = waiting.entry
-      const fence = recorded.get(documentName)
-      if (fence !== undefined && epoch !== undefined && epoch < fence) {
-        waiting.reject(error)
+      if (refuses(waiting.entry)) {
+        waiting.reject(error as RefusedWriteError)
         dropped++
       } else {
         kept.push(waiting)
@@ -241,8 +256,8 @@ export class GroupCommit {
       },
       (error: unknown) => {
         if (this.#state !== 'writing') return
-        // A fenced writer never retries its stale entries; the other documents' entries go on at once.
-        if (isFenced(error) && this.#dropFenced(error)) {
+        // A refused writer never retries its entries; the other documents' entries go on at once.
+        if (this.#dropRefused(error)) {
           if (this.#pending > 0) this.#schedule()
           else this.#state = 'idle'
           return

@@ -1,7 +1,7 @@
 // The storage interface: what a durable back end must do, and nothing more.
 // Batching, retry, sequence numbers and when to compact live in the
 // generic extension (extension.ts), so a Postgres or S3 store only has to
-// implement these four calls, plus claim() to fence stale owners.
+// implement these four calls, plus claim() to issue fencing epochs.
 
 /**
  * One update to append to a document's log.
@@ -10,8 +10,9 @@
  * - `seq`: its position in that document's log, assigned by the extension: 1, 2, 3, … with no gaps,
  *   continuing from {@link StoredDocument.seq} after a load. Unique per document.
  * - `update`: a Yjs update, format v1 (yjs `encodeStateAsUpdate` / the `update` of `onChange`), in bytes.
- * - `epoch`: the fencing token of the claim it was made under (see {@link CollabStorage.claim}), or
- *   `undefined` when nobody claims documents (one instance): then no fence is checked.
+ * - `epoch`: the fencing epoch the store issued to the claim it was made under (see
+ *   {@link CollabStorage.claim}), or `undefined` when nobody claims documents (one instance): then no fence
+ *   is checked.
  */
 export interface LogEntry {
   documentName: string
@@ -40,23 +41,36 @@ export interface StoredDocument {
  * Every method may return a value or a promise. A call that fails must throw (or reject) and leave the
  * store as it was: the extension keeps the data in memory and calls again later. Calls never overlap:
  * the extension waits for each one to settle before it makes the next, so an implementation needs no
- * locking of its own. One server process owns a document at a time (as in Hocuspocus); with several
- * instances, `claim` and the epochs of `append` and `compact` make sure a stale owner cannot write.
+ * locking of its own within one process.
  *
- * `lib/sqlite` is the reference implementation; `lib/postgres` the networked one.
+ * One writer per document at a time. With several instances (`scaleOut`), `claim` is what makes that
+ * true whatever Redis loses: the store issues each claim a fencing epoch higher than every earlier one,
+ * and refuses the writes of a lower one (Kleppmann, "How to do distributed locking", 2016). Redis only
+ * routes clients to the owner; the store decides what is safe.
+ *
+ * `lib/sqlite` is the reference implementation; `lib/postgres` the networked one. `test/storage/` runs the
+ * same contract tests on both.
  */
 export interface CollabStorage {
-  /** Reads a document's snapshot and the log entries after it. An unknown document gives `{ snapshot: null, updates: [], seq: 0 }`. */
+  /**
+   * Reads a document's snapshot and the log entries after it, as one consistent view (a compaction cannot
+   * fall between the two reads). An unknown document gives `{ snapshot: null, updates: [], seq: 0 }`.
+   */
   load (documentName: string): StoredDocument | Promise<StoredDocument>
   /**
    * Appends entries, possibly of several documents, atomically: all of them are durable when this
    * resolves, or none is when it rejects. This is the group commit: one call per event-loop turn (or per
-   * bounded chunk of a backlog). `(documentName, seq)` identifies an update, so an entry already stored
-   * (a retry after an ambiguous failure) must be ignored, not rejected.
+   * bounded chunk of a backlog).
+   *
+   * `(documentName, seq)` identifies an update. An entry already stored with the **same bytes** (a retry
+   * after an ambiguous failure) is ignored; one stored with **different bytes** means another writer used
+   * the same sequence numbers: throw FST_COLLAB_STORAGE_CONFLICT (made by `conflictError`, listing every
+   * such document) and write nothing. Never ignore it in silence: every later update of that writer
+   * depends on the one that was dropped.
    *
    * Fencing, in the same transaction: when an entry carries an `epoch` lower than the one its document's
-   * last `claim` recorded, throw FST_COLLAB_STORAGE_FENCED (made by `fencedError`, listing every such
-   * document) and write nothing.
+   * last `claim` issued, throw FST_COLLAB_STORAGE_FENCED (made by `fencedError`, listing every such
+   * document) and write nothing. The fence is checked before the conflicts.
    */
   append (entries: readonly LogEntry[]): void | Promise<void>
   /**
@@ -67,15 +81,22 @@ export interface CollabStorage {
    */
   compact (documentName: string, state: Uint8Array, upToSeq: number, epoch?: number): void | Promise<void>
   /**
-   * Records `epoch` (a whole number >= 0, the fencing token of a new owner) as the document's fence, in one
-   * transaction: when it is higher than the recorded one it replaces it; an equal epoch succeeds and
-   * changes nothing (a retried claim); a lower one throws FST_COLLAB_STORAGE_FENCED carrying the recorded
-   * epoch. From then on `append` and `compact` refuse entries of a lower epoch.
+   * Claims a document for a new owner: records and returns a new fencing epoch, a whole number greater
+   * than every epoch this store ever returned for the document (the first claim returns 1), committed
+   * durably before it resolves. For example `INSERT … VALUES (name, 1) ON CONFLICT (document) DO UPDATE SET
+   * epoch = epoch + 1 RETURNING epoch`, serialised with the fence checks of `append` and `compact`. From then
+   * on those refuse entries of a lower epoch, so a load that starts after the claim resolved sees every
+   * write any earlier owner got acknowledged, and no earlier owner writes again.
    *
-   * Optional: a store without it cannot be used with scale-out (the extension's `fencing` is false, and a
-   * load with an epoch fails with FST_COLLAB_STORAGE_UNFENCED).
+   * The epoch must come from the store, never from a counter elsewhere: Redis restarts empty, fails over to
+   * a replica that was behind, or is flushed, and a counter there starts again from zero (two owners would
+   * then write under the same token).
+   *
+   * Optional: a store without it cannot be used with scale-out (the extension's `fencing` is false, and the
+   * plugin refuses `scaleOut` with FST_COLLAB_SCALE_OUT_UNFENCED). A claim that returns anything but such an
+   * epoch fails the load with FST_COLLAB_STORAGE_CLAIM.
    */
-  claim? (documentName: string, epoch: number): void | Promise<void>
+  claim? (documentName: string): number | Promise<number>
   /** Releases the store's resources. Called once, after the last write. */
   close (): void | Promise<void>
 }

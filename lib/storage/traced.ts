@@ -30,6 +30,6 @@ export function tracedStorage (storage: CollabStorage, instance: () => Collab | 
     close: () => storage.close()
   }
   const { claim } = storage
-  if (typeof claim === 'function') traced.claim = (documentName, epoch) => trace('claim', documentName, undefined, undefined, () => claim.call(storage, documentName, epoch))
+  if (typeof claim === 'function') traced.claim = (documentName) => trace('claim', documentName, undefined, undefined, () => claim.call(storage, documentName))
   return traced
 }

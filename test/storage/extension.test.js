@@ -78,7 +78,7 @@ for (const store of stores) {
     await Promise.all(typedUpdates(5).updates.map((update) => extension.onChange(change('doc', doc, update))))
     await extension.onStoreDocument({ documentName: 'doc', document: doc })
     await extension.onStoreDocument({ documentName: 'doc', document: doc })
-    await extension.beforeUnloadDocument({ documentName: 'doc' })
+    await extension.beforeUnloadDocument({ documentName: 'doc', document: doc })
     assert.deepEqual(storage.compactions, [5])
     const tables = await backend.tables()
     assert.equal(tables.updates.length, 0)
@@ -98,12 +98,35 @@ for (const store of stores) {
 
     const second = backend.extension()
     t.after(() => second.onDestroy())
-    await second.onLoadDocument({ documentName: 'doc', document: new Y.Doc() })
-    await second.beforeUnloadDocument({ documentName: 'doc' })
-    await second.afterUnloadDocument({ documentName: 'doc' })
+    const document = new Y.Doc()
+    await second.onLoadDocument({ documentName: 'doc', document })
+    await second.beforeUnloadDocument({ documentName: 'doc', document })
+    await second.afterUnloadDocument({ documentName: 'doc', document })
     const tables = await backend.tables()
     assert.equal(tables.updates.length, 0)
     assert.deepEqual(tables.snapshots.map((row) => row.seq), [8])
+  })
+
+  test(`${store.name}: state is per load: an earlier load's late hooks touch nothing of a later load of the same name`, async (t) => {
+    const backend = await store.open(t)
+    if (backend === null) return
+    const extension = backend.extension()
+    t.after(() => extension.onDestroy())
+    const earlier = new Y.Doc()
+    await extension.onLoadDocument({ documentName: 'doc', document: earlier })
+    const [first, second] = typedUpdates(2).updates
+    await extension.onChange(change('doc', earlier, first))
+    await extension.beforeUnloadDocument({ documentName: 'doc', document: earlier })
+    // Loaded again before the earlier load's afterUnloadDocument ran (another extension's awaited a webhook).
+    const later = new Y.Doc()
+    await extension.onLoadDocument({ documentName: 'doc', document: later })
+    await extension.afterUnloadDocument({ documentName: 'doc', document: earlier })
+    await extension.onChange(change('doc', later, second))
+    await assert.rejects(extension.onChange(change('doc', earlier, typedUpdates(1, 'x').updates[0])), { code: 'FST_COLLAB_STORAGE_NOT_LOADED' },
+      'the earlier load cannot write through the later one')
+    await extension.onStoreDocument({ documentName: 'doc', document: later })
+    const tables = await backend.tables()
+    assert.deepEqual(tables.snapshots.map((row) => row.seq), [2], 'the later load stored its change after the earlier one')
   })
 
   test(`${store.name}: a log past maxLogUpdates or maxLogBytes is compacted without a store`, async (t) => {

@@ -15,17 +15,17 @@ const fenced = (epoch, documents = ['doc']) => (error) => {
 }
 
 for (const store of stores) {
-  test(`${store.name}: two processes claim in turn; the stale one never writes or acknowledges again`, { timeout: 30_000 }, async (t) => {
+  test(`${store.name}: two processes claim in turn; the store issues each a higher epoch; the stale one never writes or acknowledges again`, { timeout: 30_000 }, async (t) => {
     const backend = await store.open(t)
     if (backend === null) return
     const a = await storeWorker(t, backend.config)
     const b = await storeWorker(t, backend.config)
 
-    assert.deepEqual(await a.call({ op: 'load', documentName: 'doc', epoch: 1 }), { id: 1, ok: true, result: '' })
+    assert.deepEqual((await a.call({ op: 'load', documentName: 'doc', claim: true })).result, { epoch: 1, text: '' })
     const typed = await a.call({ op: 'type', documentName: 'doc', count: 3, prefix: 'a' })
     assert.equal(typed.ok, true)
-    const b1 = await b.call({ op: 'load', documentName: 'doc', epoch: 2 })
-    assert.equal(b1.result, typed.result, 'the new owner loads what the old one had acknowledged')
+    const b1 = await b.call({ op: 'load', documentName: 'doc', claim: true })
+    assert.deepEqual(b1.result, { epoch: 2, text: typed.result }, 'the new owner gets a higher epoch and loads what the old one had acknowledged')
     const before = await backend.tables()
     assert.deepEqual(before.fences, [{ document: 'doc', epoch: 2 }])
 
@@ -37,20 +37,36 @@ for (const store of stores) {
     assert.ok(fenced(2)(compacted.error.cause))
     assert.deepEqual(await backend.tables(), before, 'the stale owner changed nothing')
 
-    // Once fenced, refused at once; it can still unload (no veto), and an old epoch cannot claim back.
+    // Once fenced, refused at once; it can still unload (no veto).
     assert.equal((await a.call({ op: 'type', documentName: 'doc', prefix: 'again' })).error.code, 'FST_COLLAB_STORAGE_FENCED')
     assert.equal((await a.call({ op: 'unload', documentName: 'doc' })).ok, true)
-    const reclaim = await a.call({ op: 'load', documentName: 'doc', epoch: 1 })
-    assert.equal(reclaim.error.code, 'FST_COLLAB_STORAGE_LOAD')
-    assert.ok(fenced(2)(reclaim.error.cause))
 
-    // The new owner goes on; a later claim by the first process sees everything it wrote.
+    // The new owner goes on; a later claim by the first process gets epoch 3 and sees everything it wrote.
     const written = await b.call({ op: 'type', documentName: 'doc', count: 2, prefix: 'b' })
     assert.equal(written.ok, true)
     assert.equal((await b.call({ op: 'store', documentName: 'doc' })).ok, true)
-    const reloaded = await a.call({ op: 'load', documentName: 'doc', epoch: 3 })
-    assert.equal(reloaded.result, written.result)
+    assert.deepEqual((await a.call({ op: 'load', documentName: 'doc', claim: true })).result, { epoch: 3, text: written.result })
     assert.equal((await b.call({ op: 'type', documentName: 'doc', prefix: 'b-stale' })).error.code, 'FST_COLLAB_STORAGE_FENCED')
+    await Promise.all([a.call({ op: 'destroy' }), b.call({ op: 'destroy' })])
+  })
+
+  test(`${store.name}: two processes that share a log without fencing: the second writer of a seq is refused with a coded error, never ignored`, { timeout: 30_000 }, async (t) => {
+    const backend = await store.open(t)
+    if (backend === null) return
+    const a = await storeWorker(t, backend.config)
+    const b = await storeWorker(t, backend.config)
+    // One instance each, no scale-out: both count from the same stored seq.
+    await a.call({ op: 'load', documentName: 'doc' })
+    await b.call({ op: 'load', documentName: 'doc' })
+    assert.equal((await a.call({ op: 'type', documentName: 'doc', count: 2, prefix: 'a' })).ok, true)
+    const collided = await b.call({ op: 'type', documentName: 'doc', count: 2, prefix: 'b' })
+    assert.equal(collided.ok, false, 'the colliding writes are not acknowledged')
+    assert.equal(collided.error.code, 'FST_COLLAB_STORAGE_CONFLICT')
+    assert.deepEqual(collided.error.documents, ['doc'])
+    assert.deepEqual(collided.error.seqs, [1])
+    assert.equal((await b.call({ op: 'type', documentName: 'doc', prefix: 'b-again' })).error.code, 'FST_COLLAB_STORAGE_CONFLICT', 'and that load never writes again')
+    const { updates } = await backend.tables()
+    assert.equal(updates.length, 2, "only a's two updates are stored")
     await Promise.all([a.call({ op: 'destroy' }), b.call({ op: 'destroy' })])
   })
 
@@ -62,9 +78,9 @@ for (const store of stores) {
     const stale = storageExtension(storage, { log: capture.log })
     const owner = backend.extension()
     t.after(() => Promise.all([stale.onDestroy(), owner.onDestroy()]))
-    const x = await loaded(stale, 'x', 1)
-    const y = await loaded(stale, 'y', 1)
-    await loaded(owner, 'x', 2)
+    const x = await loaded(stale, 'x', await stale.claim('x'))
+    const y = await loaded(stale, 'y', await stale.claim('y'))
+    await loaded(owner, 'x', await owner.claim('x'))
 
     const xs = typedUpdates(3, 'x').updates.map((update) => stale.onChange(change('x', x, update)))
     const ys = typedUpdates(3, 'y').updates.map((update) => stale.onChange(change('y', y, update)))
@@ -80,30 +96,40 @@ for (const store of stores) {
     // Fenced: later changes are refused without a storage call, and the unload is not vetoed.
     await assert.rejects(stale.onChange(change('x', x, typedUpdates(1, 'z').updates[0])), fenced(2, ['x']))
     assert.deepEqual(storage.appends, [6, 3])
-    await stale.beforeUnloadDocument({ documentName: 'x' })
-    await stale.afterUnloadDocument({ documentName: 'x' })
+    await stale.beforeUnloadDocument({ documentName: 'x', document: x })
+    await stale.afterUnloadDocument({ documentName: 'x', document: x })
     assert.deepEqual(storage.compactions, [])
 
     // Loaded again under a newer claim, the log continues after what the store holds.
-    const again = await loaded(stale, 'x', 3)
+    const again = await loaded(stale, 'x', await stale.claim('x'))
     await stale.onChange(change('x', again, typedUpdates(1, 'new').updates[0]))
     assert.deepEqual((await backend.tables()).updates.filter((row) => row.document === 'x').map((row) => row.seq), [1])
   })
 
-  test(`${store.name}: the extension fences; a load with a bad epoch throws a coded error`, async (t) => {
+  test(`${store.name}: the extension fences; a load with a bad epoch, or a store claim that issues none, throws a coded error`, async (t) => {
     const backend = await store.open(t)
     if (backend === null) return
     const extension = backend.extension()
     t.after(() => extension.onDestroy())
     assert.equal(extension.fencing, true)
-    for (const epoch of [-1, 1.5, Number.NaN, '2']) {
+    for (const epoch of [0, -1, 1.5, Number.NaN, '2']) {
       await assert.rejects(extension.onLoadDocument({ documentName: 'doc', document: new Y.Doc(), epoch }), { code: 'FST_COLLAB_INVALID_OPTION' }, String(epoch))
     }
     assert.deepEqual((await backend.tables()).fences, [])
+
+    // A store written for the earlier contract, claim(documentName, epoch) returning nothing, is refused.
+    const storage = backend.storage()
+    const outdated = storageExtension({ ...counting(storage), claim () {} })
+    t.after(() => outdated.onDestroy())
+    await assert.rejects(outdated.claim('doc'), (error) => {
+      assert.equal(error.code, 'FST_COLLAB_STORAGE_LOAD')
+      assert.equal(error.cause.code, 'FST_COLLAB_STORAGE_CLAIM')
+      return true
+    })
   })
 }
 
-test('a storage without claim: fencing is false, and a load with an epoch fails loudly instead of ignoring it', async () => {
+test('a storage without claim: fencing is false, and a claim or a load with an epoch fails loudly instead of ignoring it', async () => {
   const calls = []
   const storage = {
     load (name) { calls.push('load'); return { snapshot: null, updates: [], seq: 0 } },
@@ -114,6 +140,7 @@ test('a storage without claim: fencing is false, and a load with an epoch fails 
   const extension = storageExtension(storage)
   assert.equal(extension.fencing, false)
   await assert.rejects(extension.onLoadDocument({ documentName: 'doc', document: new Y.Doc(), epoch: 1 }), { code: 'FST_COLLAB_STORAGE_UNFENCED' })
+  await assert.rejects(extension.claim('doc'), { code: 'FST_COLLAB_STORAGE_UNFENCED' })
   assert.deepEqual(calls, [], 'nothing was loaded')
   await extension.onLoadDocument({ documentName: 'doc', document: new Y.Doc() })
   assert.deepEqual(calls, ['load'], 'without an epoch nothing changes')

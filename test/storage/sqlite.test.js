@@ -75,14 +75,15 @@ for (const store of sqliteStores) {
     t.after(() => storage.close())
     let lock = await backend.lock()
     // The first attempt runs in the call and fails at once (busyTimeout 0); the retry after the release succeeds.
-    const claimed = storage.claim('doc', 1)
+    const claimed = storage.claim('doc')
     await lock.release()
-    await claimed
+    assert.equal(await claimed, 1)
     assert.deepEqual((await backend.tables()).fences, [{ document: 'doc', epoch: 1 }])
 
     lock = await backend.lock()
     t.after(() => lock.release())
-    await assert.rejects(storage.claim('doc', 2), (error) => error.code.startsWith('SQLITE_BUSY'))
+    await assert.rejects(storage.claim('doc'), (error) => error.code.startsWith('SQLITE_BUSY'))
+    assert.deepEqual((await backend.tables()).fences, [{ document: 'doc', epoch: 1 }], 'a claim that failed issued nothing')
   })
 
   test(`${store.name}: a file that turns read-only (immutable) under an open store: logged, retried, nothing lost`, { timeout: 10_000 }, async (t) => {
@@ -157,21 +158,22 @@ for (const store of sqliteStores) {
 
 /**
  * The second half of the cross-driver test, in the other driver: reads what the first wrote, is refused a
- * write under a lower epoch, and writes under the current one. Self-contained, so that it can also run in
- * another Node (its source is sent there). Returns plain data.
+ * write under a lower epoch, writes under the current one, and claims once more (the same counter).
+ * Self-contained, so that it can also run in another Node (its source is sent there). Returns plain data.
  */
-function readAndWriteBack (SqliteStorage, path, driver) {
+async function readAndWriteBack (SqliteStorage, path, driver) {
   const storage = new SqliteStorage({ path, driver })
   try {
     const stored = storage.load('a')
     let refused = null
     try {
-      storage.append([{ documentName: 'a', seq: 3, update: Uint8Array.of(4), epoch: 3 }])
+      storage.append([{ documentName: 'a', seq: 3, update: Uint8Array.of(4), epoch: 1 }])
     } catch (error) {
       refused = { code: error.code, epoch: error.epoch }
     }
-    storage.append([{ documentName: 'a', seq: 3, update: Uint8Array.of(5), epoch: 4 }])
-    return { driver: storage.driver, snapshot: [...stored.snapshot], updates: stored.updates.map((u) => [...u]), seq: stored.seq, refused }
+    storage.append([{ documentName: 'a', seq: 3, update: Uint8Array.of(5), epoch: 2 }])
+    const claimed = await storage.claim('a')
+    return { driver: storage.driver, snapshot: [...stored.snapshot], updates: stored.updates.map((u) => [...u]), seq: stored.seq, refused, claimed }
   } finally {
     storage.close()
   }
@@ -185,7 +187,7 @@ const otherRuntime = sqliteStores.length < 2 ? process.env.NODE_SQLITE_RUNTIME :
 function inOtherRuntime (node, path) {
   const entry = new URL('../../dist/lib/sqlite/index.js', import.meta.url).href
   const script = `import { SqliteStorage } from ${JSON.stringify(entry)}
-    process.stdout.write(JSON.stringify((${readAndWriteBack.toString()})(SqliteStorage, ${JSON.stringify(path)}, 'node:sqlite')))`
+    process.stdout.write(JSON.stringify(await (${readAndWriteBack.toString()})(SqliteStorage, ${JSON.stringify(path)}, 'node:sqlite')))`
   return JSON.parse(execFileSync(node, ['--no-warnings', '--input-type=module', '-e', script], { encoding: 'utf8' }))
 }
 
@@ -200,18 +202,20 @@ test('both drivers read and write the same file', async (t) => {
   const other = sqliteStores[1]?.driver ?? 'node:sqlite'
   const first = new SqliteStorage({ path, driver: one })
   first.append([{ documentName: 'a', seq: 1, update: bytes(1, 2) }])
-  await first.claim('a', 4)
-  first.compact('a', bytes(0xaa), 1, 4)
+  await first.claim('a')
+  assert.equal(await first.claim('a'), 2)
+  first.compact('a', bytes(0xaa), 1, 2)
   first.append([{ documentName: 'a', seq: 2, update: bytes(3) }])
   first.close()
 
-  const second = otherRuntime === undefined ? readAndWriteBack(SqliteStorage, path, other) : inOtherRuntime(otherRuntime, path)
+  const second = otherRuntime === undefined ? await readAndWriteBack(SqliteStorage, path, other) : inOtherRuntime(otherRuntime, path)
   assert.deepEqual(second, {
     driver: other,
     snapshot: [0xaa],
     updates: [[3]],
     seq: 2,
-    refused: { code: 'FST_COLLAB_STORAGE_FENCED', epoch: 4 }
+    refused: { code: 'FST_COLLAB_STORAGE_FENCED', epoch: 2 },
+    claimed: 3
   })
 
   // What the other driver wrote, read back by the first.

@@ -66,7 +66,7 @@ export function counting (storage) {
       compactions.push(upToSeq)
       return storage.compact(name, state, upToSeq, epoch)
     },
-    claim: (name, epoch) => storage.claim(name, epoch),
+    claim: (name) => storage.claim(name),
     close: () => storage.close()
   }
 }
