@@ -7,7 +7,7 @@
 export const CloseCode = {
   /** RFC 6455 §7.4.1: Normal Closure. A y-websocket session ended by the server (`session.close()`). */
   NORMAL: 1000,
-  /** RFC 6455 §7.4.1: Going Away, "a server going down". Sent to every upgraded socket by `fastify.close()`. */
+  /** RFC 6455 §7.4.1: Going Away, "a server going down". Sent by `fastify.close()` to every upgraded socket that is not a collab socket. */
   GOING_AWAY: 1001,
   /** RFC 6455 §7.4.1: Unsupported Data. A text frame on a collab socket: only binary frames are spoken. */
   UNSUPPORTED_DATA: 1003,
@@ -16,6 +16,13 @@ export const CloseCode = {
    * message"). A message on a route with `schema.message` that is not JSON or fails the schema.
    */
   INVALID_PAYLOAD: 1007,
+  /**
+   * Service Restart (IANA WebSocket Close Code Number Registry; not in RFC 6455 itself): `fastify.close()` on a
+   * collab socket. The server stored every document and gave their leases back before it closed the socket,
+   * so the client reconnects at once and finds its document served elsewhere (a rolling restart), or here
+   * again once the server is back.
+   */
+  SERVICE_RESTART: 1012,
   /** RFC 6455 §7.4.1: Internal Error. A route handler failed after `reply.upgrade()`, or a y-websocket document could not be loaded (the client retries). */
   INTERNAL_ERROR: 1011,
   /**
@@ -62,4 +69,19 @@ export function closeReason (text: string): string {
   // Step back over UTF-8 continuation bytes (10xxxxxx) to a character's first byte.
   while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--
   return bytes.subarray(0, end).toString()
+}
+
+/**
+ * What a refusal tells the client (Hocuspocus PermissionDenied, y-protocols auth.js PermissionDenied): only
+ * what the app meant for it. That is an error's `reason` (a string, as Hocuspocus hooks refuse with
+ * `{ reason }`), or the message of an error with a 4xx `statusCode` (as Fastify sends the message of a 4xx
+ * reply error); anything else, a database failure or a stack of names, stays in the server log and the
+ * client reads `permission-denied`, Hocuspocus's own word.
+ */
+export function clientReason (error: unknown): string {
+  if (error === null || typeof error !== 'object') return 'permission-denied'
+  const { reason, statusCode, message } = error as { reason?: unknown, statusCode?: unknown, message?: unknown }
+  if (typeof reason === 'string' && reason !== '') return reason
+  const meantForClient = typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500
+  return meantForClient && typeof message === 'string' && message !== '' ? message : 'permission-denied'
 }

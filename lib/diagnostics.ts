@@ -135,16 +135,17 @@ export interface OwnershipEvent {
   documentName: string
   epoch: number
   change: OwnershipChange
-  /** lost: why (another holder, no renewal, a fenced write, a higher epoch in the store). */
+  /** lost: why (another holder, no renewal confirmed in time, a write the store refused). */
   reason: string | undefined
 }
 
 /**
  * Why sessions shared with other instances were reset: a gap in a link's sequence numbers, an undecodable
- * message, this instance's subscriber reconnected (or was not subscribed), the other instance is unreachable,
- * a publish failed, or more than `maxLinkBytes` waited for it.
+ * message, this instance's subscriber reconnected (or was not subscribed), the other instance is unreachable
+ * (nobody listens on its channel), it stalled (its heartbeat lapsed and it sent nothing for
+ * `heartbeatTimeout`; it is told), a publish failed, or more than `maxLinkBytes` waited for it.
  */
-export type ResetReason = 'gap' | 'undecodable' | 'subscriber' | 'unreachable' | 'publish' | 'overflow'
+export type ResetReason = 'gap' | 'undecodable' | 'subscriber' | 'unreachable' | 'stalled' | 'publish' | 'overflow'
 
 /** `fastify-collab:scale-out:reset`. */
 export interface SessionsResetEvent {

@@ -12,11 +12,11 @@ import { Backlog } from './backlog.js'
 import { Connection, type ConnectionHost } from './connection.js'
 import type { Counts } from './counts.js'
 import { DirectSession } from './direct.js'
-import { LoadedDocument, type DocumentHost, fencedEpoch } from './document.js'
+import { LoadedDocument, type DocumentHost } from './document.js'
 import { HookRunner, type LoadPayload } from './hooks.js'
 import { type CollabOptions, resolveCollabOptions } from './options.js'
 import { SocketSession } from './session.js'
-import type { Collab, Router } from './types.js'
+import type { Collab, Placement, Router } from './types.js'
 import { noop } from '../noop.js'
 
 /** A document served by another instance (scale-out). */
@@ -40,23 +40,23 @@ export interface CollabCore extends DocumentHost, ConnectionHost {
    *   when it cannot be placed now, or the load hook's error.
    */
   acquire: (documentName: string, payload: Omit<LoadPayload, 'document' | 'instance' | 'documentName' | 'epoch'>) => Promise<LoadedDocument | Elsewhere>
-  /** Scale-out: this instance lost a document; it is deposed (see LoadedDocument). */
-  depose: (documentName: string) => void
+  /** Scale-out: this instance lost the document it loaded under `epoch`; that load steps down (see LoadedDocument). */
+  depose: (documentName: string, epoch: number, reason: string) => void
 }
 
-// A load refused by the store's fence (Redis handed out a low epoch), or an
-// owner that moved while a session was being opened: place again, a few times.
+// A document that stepped down while it loaded, or an owner that moved while a session was being opened:
+// place again, a few times.
 const MAX_PLACEMENTS = 3
 
 /**
- * Builds `fastify.collab`, and `close`, its onClose hook (the plugin registers it), which stores every
- * changed document, unloads them, then runs onDestroy.
+ * Builds `fastify.collab`, with `close` (the plugin's preClose hook), which hands every document over, and
+ * `destroy` (its onClose hook), which runs onDestroy once the server is closed.
  *
  * @param fastify the root instance; its logger receives every hook error.
  * @param options the whole flat plugin options object.
  * @throws {FST_COLLAB_INVALID_OPTION} on a bad collab option.
  */
-export function createCollab (fastify: FastifyInstance, options: CollabOptions = {}): { collab: Collab, core: CollabCore, close: () => Promise<void> } {
+export function createCollab (fastify: FastifyInstance, options: CollabOptions = {}): { collab: Collab, core: CollabCore, close: () => Promise<void>, destroy: () => Promise<void> } {
   const resolved = resolveCollabOptions(options)
   const log = fastify.log
   const documents = new Map<string, LoadedDocument>()
@@ -67,7 +67,7 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
       if (served[kCollabConnection] !== undefined) throw new FST_COLLAB_SOCKET_IN_USE()
       if (served[kMessages] !== undefined) throw new FST_COLLAB_SOCKET_VALIDATES_MESSAGES()
       if (core.closing) {
-        socket.close(CloseCode.GOING_AWAY, 'Going Away')
+        socket.close(CloseCode.SERVICE_RESTART, 'Service Restart')
         return
       }
       // The Connection lives as long as its socket's listeners.
@@ -113,6 +113,7 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
     log,
     documents,
     backlog: new Backlog(resolved.limits.maxUnstoredBytes),
+    sockets: new Set(),
     closing: false,
     router: null,
     counts: null,
@@ -120,30 +121,24 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
       for (let round = 1; ; round++) {
         if (core.closing) throw new FST_COLLAB_CLOSED()
         let document = documents.get(documentName)
+        // A document whose lease may have lapsed steps down here rather than take a new client.
+        if (document !== undefined && !document.holdsLease()) document = undefined
         if (document === undefined) {
-          let epoch: number | undefined
+          let placement: Placement | null = null
           if (core.router !== null) {
-            const placement = await core.router.place(documentName)
+            placement = await core.router.place(documentName)
             if (!placement.here) return { owner: placement.owner }
-            epoch = placement.epoch
             // Another caller may have loaded it while this one placed it.
             document = documents.get(documentName)
           }
           if (document === undefined) {
-            document = new LoadedDocument(core, documentName, { ...payload, instance: collab, documentName, epoch })
+            document = new LoadedDocument(core, documentName, { ...payload, instance: collab, documentName, epoch: placement?.epoch }, placement?.tenure)
             documents.set(documentName, document)
           }
         }
         document.hold()
-        try {
-          await document.ready
-        } catch (error) {
-          const higher = fencedEpoch(error)
-          if (higher === null || document.epoch === null || core.router === null || round === MAX_PLACEMENTS) throw error
-          await core.router.fenced(documentName, document.epoch, higher)
-          continue
-        }
-        // Deposed while it loaded: another instance owns it now.
+        await document.ready
+        // It stepped down while it loaded: place it again.
         if (document.isLive) return document
         document.release()
         if (round === MAX_PLACEMENTS) throw new FST_COLLAB_SCALE_OUT_UNAVAILABLE(documentName, { cause: new Error('the document changed owners while it loaded') })
@@ -167,18 +162,27 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
         throw new FST_COLLAB_CONTEXT_NOT_SERIALIZABLE(documentName, { cause })
       }
     },
-    depose (documentName) {
-      documents.get(documentName)?.depose()
+    depose (documentName, epoch, reason) {
+      documents.get(documentName)?.depose(epoch, reason)
     }
   }
 
+  // A planned restart hands every document over before any client is told to go: each is stored and its
+  // lease given back first, so that a client reconnecting at once (1012) finds it claimable, here or on
+  // another instance, without waiting for a lease to lapse. Changes that come meanwhile are refused
+  // (FST_COLLAB_CLOSED: a Hocuspocus client gets SyncStatus 0); the client keeps them and sends them again
+  // once it has reconnected.
   async function close (): Promise<void> {
     core.closing = true
     await Promise.all([...documents.values()].map(document => document.shutdown()))
-    // Every lease is back; the sessions served for other instances end, then Redis goes.
+    for (const connection of [...core.sockets]) connection.close(CloseCode.SERVICE_RESTART, 'Service Restart')
+    // The sessions served for other instances end with 1012 too, then Redis goes.
     await core.router?.close()
+  }
+
+  async function destroy (): Promise<void> {
     await core.hooks.run('onDestroy', { instance: collab }).catch(noop)
   }
 
-  return { collab, core, close }
+  return { collab, core, close, destroy }
 }

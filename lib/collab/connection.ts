@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { Socket } from 'node:net'
 import type { WebSocket, RawData } from 'ws'
-import { CloseCode, type CloseCodeValue, closeReason } from '../close-codes.js'
+import { clientReason, CloseCode, type CloseCodeValue, closeReason } from '../close-codes.js'
 import { FST_COLLAB_BAD_FRAME, FST_COLLAB_FORBIDDEN, FST_COLLAB_NAME_TOO_LONG, FST_COLLAB_TOO_MANY_DOCUMENTS } from '../errors.js'
 import { kCollabConnection } from '../symbols.js'
 import { LoadedDocument } from './document.js'
@@ -28,6 +28,8 @@ export interface ConnectionHost {
   readonly keepsRequest: boolean
   /** The frame counts of the metrics; null when the app does not ask for metrics. */
   readonly counts: Counts | null
+  /** Every collab socket not closed yet: `fastify.close()` closes them with 1012 once the documents are stored. */
+  readonly sockets: Set<Connection>
   /**
    * The document held, loaded once for every concurrent caller, until the
    * caller attaches or releases; with `scaleOut`, when another instance owns
@@ -66,13 +68,9 @@ function toBytes (data: RawData): Uint8Array {
   return data
 }
 
-// Hocuspocus hooks refuse with `{ reason }`; ours may also throw an Error.
-function reasonOf (error: unknown): string {
-  const reason = (error as { reason?: unknown } | null)?.reason
-  if (typeof reason === 'string' && reason !== '') return reason
-  if (error instanceof Error && error.message !== '') return error.message
-  if (typeof error === 'string' && error !== '') return error
-  return 'permission-denied'
+// Why a frame could not be decoded, for the log.
+function decodeFailure (error: unknown): string {
+  return error instanceof Error && error.message !== '' ? error.message : String(error)
 }
 
 /**
@@ -122,6 +120,7 @@ export class Connection implements SessionSocket {
     this.protocol = core.options.protocol === 'auto' ? null : core.options.protocol
     const holder = socket as WebSocket & { [kCollabConnection]?: Connection }
     holder[kCollabConnection] = this
+    core.sockets.add(this)
     socket.on('message', onSocketMessage)
     socket.on('close', onSocketClose)
     // An 'error' without a listener would crash the process. reply.upgrade()'s
@@ -218,6 +217,7 @@ export class Connection implements SessionSocket {
   close (code: CloseCodeValue, reason: string): void {
     if (this.closed) return
     this.closed = true
+    this.core.sockets.delete(this)
     // Reasons may carry names (a document, an instance id): never past the frame's limit.
     this.socket.close(code, closeReason(reason))
     this.detachAll()
@@ -246,7 +246,7 @@ export class Connection implements SessionSocket {
       if (this.protocol === 'y-websocket') this.onYWebsocketFrame(frame)
       else this.onHocuspocusFrame(frame)
     } catch (error) {
-      this.fail(CloseCode.BAD_FRAME, 'Bad frame', new FST_COLLAB_BAD_FRAME(reasonOf(error)))
+      this.fail(CloseCode.BAD_FRAME, 'Bad frame', new FST_COLLAB_BAD_FRAME(decodeFailure(error)))
     }
   }
 
@@ -456,10 +456,16 @@ export class Connection implements SessionSocket {
       protocol: codec.protocol
     }
     try {
+      // The hook runner logs a refusal, with the request id.
       await hooks.runMerging('onConnect', payload)
       await hooks.runMerging('onAuthenticate', { ...payload, token, providerVersion })
+    } catch (error) {
+      return this.deny(pending, address, error)
+    }
+    try {
       this.core.checkContext(documentName, context)
     } catch (error) {
+      this.log.info({ err: error }, 'collab connection refused')
       return this.deny(pending, address, error)
     }
     connectionConfig.isAuthenticated = true
@@ -499,16 +505,15 @@ export class Connection implements SessionSocket {
   private deny (pending: Pending, address: string, error: unknown): void {
     if (this.closed) return
     this.dropPending(address, pending)
-    const reason = reasonOf(error)
     if (this.protocol === 'y-websocket') return this.refuseYWebsocket(CloseCode.FORBIDDEN, 'Forbidden', error)
     // The socket stays open for its other documents, as in Hocuspocus.
-    this.refuseDocument(address, reason, true)
+    this.refuseDocument(address, clientReason(error), true)
   }
 
   /** y-protocols auth.js PermissionDenied, then a close code. */
   private refuseYWebsocket (code: CloseCodeValue, reason: string, error: unknown): void {
     if (this.closed) return
-    this.send(yWebsocketDenied(reasonOf(error)))
+    this.send(yWebsocketDenied(clientReason(error)))
     this.log.info({ err: error, code }, `collab connection refused: ${reason}`)
     this.close(code, reason)
   }
@@ -517,6 +522,7 @@ export class Connection implements SessionSocket {
 
   onClose (): void {
     this.closed = true
+    this.core.sockets.delete(this)
     this.detachAll()
   }
 

@@ -3,7 +3,7 @@ import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness'
 import type { FastifyBaseLogger } from 'fastify'
 import type { HookRunner, LoadPayload } from './hooks.js'
 import type { ResolvedCollabOptions } from './options.js'
-import type { Attachment, Collab, CollabDocument, CollabOrigin, HookContext, Receiver, Router } from './types.js'
+import type { Attachment, Collab, CollabDocument, CollabOrigin, HookContext, Receiver, Router, Tenure } from './types.js'
 import type { Backlog, Resyncable } from './backlog.js'
 import type { Counts } from './counts.js'
 import { DocumentAwareness } from './awareness.js'
@@ -13,7 +13,7 @@ import { encodeStateless } from './protocol/hocuspocus.js'
 import {
   FST_COLLAB_CLOSED, FST_COLLAB_DOCUMENT_TOO_LARGE, FST_COLLAB_LOADING, FST_COLLAB_STORE_BACKLOG, FST_COLLAB_UPDATE_NOT_INTEGRABLE
 } from '../errors.js'
-import { isFenced } from '../storage/fence.js'
+import { refusedWrite } from '../fence.js'
 import { documentLoadChannel, publishLimit } from '../diagnostics.js'
 import { noop } from '../noop.js'
 
@@ -53,12 +53,13 @@ export interface DocumentHost {
  * - closing:   `fastify.close()` runs. Changes are refused (FST_COLLAB_CLOSED);
  *              the running store or unload hook ends, then the final store.
  *              → unloaded.
- * - deposed:   (scale-out) another instance owns the document now: its lease
- *              went to another, or the store refused a write under this
- *              instance's epoch. Changes are refused; every session is reset
- *              (4205: its client reconnects and resyncs with the new owner);
- *              nothing is stored (the store's fence would refuse it, and the
- *              new owner has every acknowledged update already).
+ * - deposed:   the document stepped down: the store refused a write of this
+ *              load (a newer claim fenced it, or another writer shares its
+ *              log), or (scale-out) its lease went to another instance or
+ *              its tenure passed. Changes are refused; every session is reset
+ *              (4205: its client reconnects and resyncs from the store, with
+ *              whoever owns the document next); nothing is stored (the store
+ *              would refuse it, and has every acknowledged update already).
  *              From loading (once the load ends), live or unloading.
  *              → unloaded at once.
  * - unloaded:  out of the map, destroyed. Terminal; changes are refused.
@@ -99,16 +100,6 @@ function isReceiver (attachment: Attachment): attachment is Attachment & Receive
   return attachment.source === 'connection'
 }
 
-/**
- * The epoch a store's fence holds, when `error` or one of its causes is
- * FST_COLLAB_STORAGE_FENCED (a load's claim, an append or a compaction
- * refused); else null.
- */
-export function fencedEpoch (error: unknown): number | null {
-  for (let e = error; e instanceof Error; e = e.cause) if (isFenced(e)) return e.epoch
-  return null
-}
-
 function contextOf (origin: unknown): HookContext {
   if (origin !== null && typeof origin === 'object') {
     const context = (origin as { context?: unknown }).context
@@ -127,8 +118,10 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
   readonly awareness: Awareness
   readonly connections = new Set<Attachment>()
   readonly ready: Promise<void>
-  /** With `scaleOut`, the fencing epoch under which this instance owns the document; null on one instance. */
+  /** With `scaleOut`, the fencing epoch the store issued to this load's claim; null on one instance. */
   readonly epoch: number | null
+  // With `scaleOut`, how long this instance surely holds the document's lease; null on one instance.
+  private readonly tenure: Tenure | null
 
   private state: State = 'loading'
   // Acquired but not yet attached: such a document must not unload.
@@ -157,10 +150,12 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
   // sent before its reconnect), so its acknowledgement waits for it too.
   private lastWrite: Promise<void> | undefined
 
-  constructor (private readonly host: DocumentHost, name: string, loadPayload: Omit<LoadPayload, 'document'>) {
+  /** @param tenure with `scaleOut`, the tenure of the claim whose epoch `loadPayload` carries. */
+  constructor (private readonly host: DocumentHost, name: string, loadPayload: Omit<LoadPayload, 'document'>, tenure: Tenure | null = null) {
     super({ gc: true })
     this.name = name
     this.epoch = loadPayload.epoch ?? null
+    this.tenure = tenure
     this.awareness = new Awareness(this)
     // y-protocols starts a 3 s interval per Awareness; Hocuspocus leaks it
     // (#1156). States are removed when their connection closes instead.
@@ -188,12 +183,28 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
   }
 
   /**
+   * Whether this instance still holds the document (see {@link Tenure}): always on one instance. With
+   * `scaleOut`, once the tenure has passed another instance may own it, so the document steps down here,
+   * before it serves anything more: every path that answers a client or accepts a change asks this first.
+   */
+  holdsLease (): boolean {
+    if (this.tenure === null || performance.now() < this.tenure.validUntil) return true
+    this.stepDown('its lease may have lapsed: no renewal was confirmed in time')
+    return false
+  }
+
+  /** Whether a client may be answered from this document now: it is live and still holds its lease (see {@link holdsLease}). */
+  canServe (): boolean {
+    return this.isLive && this.holdsLease()
+  }
+
+  /**
    * @throws {FST_COLLAB_LOADING} while the document loads.
-   * @throws {FST_COLLAB_CLOSED} once `fastify.close()` began or after unloading.
+   * @throws {FST_COLLAB_CLOSED} once `fastify.close()` began, after unloading, or once it stepped down.
    */
   private assertLive (): void {
     if (this.state === 'loading') throw new FST_COLLAB_LOADING(this.name)
-    if (!this.isLive) throw new FST_COLLAB_CLOSED()
+    if (!this.canServe()) throw new FST_COLLAB_CLOSED()
   }
 
   /** Connections attached (socket sessions and direct connections). */
@@ -427,10 +438,11 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
 
   // --- storing --------------------------------------------------------------
 
-  // A write refused by the store's fence: another instance claimed the document
-  // with a higher epoch, and this one must never acknowledge again (scale-out).
+  // A write the store refused: a newer claim fenced this load, or another writer shares its log. This
+  // load must never acknowledge again.
   private readonly onWriteFailed = (error: unknown): void => {
-    if (this.epoch !== null && fencedEpoch(error) !== null) this.host.router?.lose(this.name, 'the store refused a write: another instance claimed the document')
+    const refused = refusedWrite(error)
+    if (refused !== null) this.stepDown(`the store refused a write (${refused.code})`)
   }
 
   private get storesAnything (): boolean {
@@ -570,7 +582,7 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
     if (this.state !== 'unloading') return
     if (!vetoed && this.isIdle() && this.isStored()) {
       this.finalize()
-      hooks.fire('afterUnloadDocument', { instance, documentName: this.name })
+      hooks.fire('afterUnloadDocument', { instance, documentName: this.name, document: this })
       return
     }
     this.state = 'live'
@@ -601,13 +613,21 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
     if (this.epoch !== null) this.host.router?.unloaded(this.name, this.epoch)
   }
 
+  // The document can no longer be served from this load. The scale-out's ownership ends (it calls depose
+  // with this epoch); on one instance, or when ownership has moved on already, the document deposes itself.
+  private stepDown (reason: string): void {
+    if (this.epoch !== null) this.host.router?.lose(this.name, this.epoch, reason)
+    this.depose(this.epoch, reason)
+  }
+
   /**
-   * Scale-out: this instance lost the document (see {@link State}, deposed).
-   * It leaves the documents map at once, so that a new connection places the
-   * document again instead of attaching here.
+   * Steps the load under `epoch` down (see {@link State}, deposed); nothing happens when this load has
+   * another epoch, or has ended already. It leaves the documents map at once, so that a new connection
+   * places and loads the document again instead of attaching here.
    */
-  depose (): void {
-    if (this.state === 'deposed' || this.state === 'closing' || this.state === 'unloaded') return
+  depose (epoch: number | null, reason: string): void {
+    if (epoch !== this.epoch || this.state === 'deposed' || this.state === 'closing' || this.state === 'unloaded') return
+    this.host.log.warn({ documentName: this.name, epoch }, `collab: stepping down: ${reason}`)
     const loading = this.state === 'loading'
     this.state = 'deposed'
     if (this.host.documents.get(this.name) === this) this.host.documents.delete(this.name)
@@ -619,7 +639,7 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
   private leave (): void {
     for (const receiver of this.receivers()) receiver.reset()
     this.finalize()
-    this.host.hooks.fire('afterUnloadDocument', { instance: this.host.instance, documentName: this.name })
+    this.host.hooks.fire('afterUnloadDocument', { instance: this.host.instance, documentName: this.name, document: this })
   }
 
   /** Resolves when the store or unload running now has ended (a retry that follows is not awaited). */
@@ -654,6 +674,6 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
       if (!await this.runStoreHooks()) break
     }
     this.finalize()
-    await this.host.hooks.run('afterUnloadDocument', { instance: this.host.instance, documentName: this.name }).catch(noop)
+    await this.host.hooks.run('afterUnloadDocument', { instance: this.host.instance, documentName: this.name, document: this }).catch(noop)
   }
 }

@@ -156,6 +156,11 @@ export interface UnloadPayload {
 export interface AfterUnloadPayload {
   instance: Collab
   documentName: string
+  /**
+   * The document that unloaded (destroyed by now). The hook may run after the same name was loaded again:
+   * an extension that keeps state per load compares `document` by identity (not in Hocuspocus's payload).
+   */
+  document: CollabDocument
 }
 
 export interface DestroyPayload {

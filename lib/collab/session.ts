@@ -177,7 +177,7 @@ export class SocketSession implements Session, AttachedSession {
   private handleSafely (message: DocumentMessage): void {
     // A frame that waited for beforeHandleMessage may find its session ended.
     if (!this.document.connections.has(this)) return
-    if (!this.document.isLive) return this.refuseClosed(message, arrivedAt())
+    if (!this.document.canServe()) return this.refuseClosed(message, arrivedAt())
     try {
       this.handle(message)
     } catch (error) {
@@ -253,7 +253,7 @@ export class SocketSession implements Session, AttachedSession {
 
   private syncAnswerWritten (): void {
     this.answers &= ~SYNC_IN_FLIGHT
-    if ((this.answers & SYNC_AGAIN) === 0 || !this.document.connections.has(this) || !this.document.isLive) return
+    if ((this.answers & SYNC_AGAIN) === 0 || !this.document.connections.has(this) || !this.document.canServe()) return
     this.answers &= ~SYNC_AGAIN
     try {
       this.answerSyncStep1()
@@ -273,7 +273,7 @@ export class SocketSession implements Session, AttachedSession {
   /** The scheduled answer to QueryAwareness. */
   answerAwareness (): void {
     this.answers &= ~(AWARENESS_SCHEDULED | AWARENESS_WANTED)
-    if (!this.document.connections.has(this) || !this.document.isLive) return
+    if (!this.document.connections.has(this) || !this.document.canServe()) return
     let awareness: Uint8Array | null
     try {
       awareness = this.document.encodeAwareness()

@@ -264,8 +264,21 @@ export interface ProxiedSocket {
   resume: () => void
 }
 
-/** Where a document is served: here, under a fencing epoch, or by another instance. */
-export type Placement = { readonly here: true, readonly epoch: number } | { readonly here: false, readonly owner: string }
+/**
+ * How long this instance surely holds a document's lease (scale-out): until `validUntil`, in
+ * `performance.now()` ms, which each confirmed renewal moves to the time the renewal was sent plus the
+ * lease's length. Redis counts the lease from when it runs the command, later, so the lease lasts at least
+ * this long. Past it, another instance may own the document: this one must not serve it again.
+ */
+export interface Tenure {
+  readonly validUntil: number
+}
+
+/**
+ * Where a document is served: here, under the fencing epoch the store issued for this claim, as long as
+ * `tenure` lasts; or by another instance.
+ */
+export type Placement = { readonly here: true, readonly epoch: number, readonly tenure: Tenure } | { readonly here: false, readonly owner: string }
 
 /** What a socket here asks of a document's owner elsewhere. */
 export interface ProxyInit {
@@ -284,22 +297,25 @@ export interface ProxyInit {
  * only, never on the scale-out.
  */
 export interface Router {
-  /** Where a document is served; claims it for this instance when no live instance holds it. */
+  /**
+   * Where a document is served. Claims it for this instance when no live instance holds it: its lease, then
+   * a new fencing epoch from the store.
+   * @rejects FST_COLLAB_SCALE_OUT_UNAVAILABLE when Redis cannot be reached; FST_COLLAB_STORAGE_LOAD when the
+   *   store cannot issue the epoch.
+   */
   place: (documentName: string) => Promise<Placement>
   /**
    * Opens a session on `owner` for `socket`.
    * @returns null when `owner` no longer serves the document (it moved, or the owner is gone): place it again.
    */
   proxy: (socket: ProxiedSocket, owner: string, init: ProxyInit) => Promise<AttachedSession | null>
-  /** A document loaded under `epoch` unloaded here: its lease goes back. */
+  /** A document loaded under `epoch` unloaded here: its lease goes back, if that claim still holds it. */
   unloaded: (documentName: string, epoch: number) => void
   /**
-   * Loading a document under `epoch` failed: the store has recorded a `higher` epoch (Redis lost its data).
-   * Resolves once the next place() will claim above it.
+   * This instance stopped serving the document it claimed under `epoch` (the store refused a write, or its
+   * tenure passed): its ownership ends. Nothing happens when that claim is not the current one.
    */
-  fenced: (documentName: string, epoch: number, higher: number) => Promise<void>
-  /** The store refused a write to a document under this instance's epoch: another instance owns it now. */
-  lose: (documentName: string, reason: string) => void
+  lose: (documentName: string, epoch: number, reason: string) => void
   /** The live owner of a document, or null. */
   ownerOf: (documentName: string) => Promise<string | null>
   /** Once every document here has unloaded: ends the sessions served for other instances and disconnects. */

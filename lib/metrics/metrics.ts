@@ -279,7 +279,7 @@ class CollabMetrics {
       }))
       this.#resets = this.#add('collab_scaleout_sessions_reset_total', () => new client.Counter({
         name: 'collab_scaleout_sessions_reset_total',
-        help: 'Cross-instance sessions reset (their clients resync), by reason: gap, undecodable, subscriber, unreachable, publish, overflow.',
+        help: 'Cross-instance sessions reset (their clients resync), by reason: gap, undecodable, subscriber, unreachable, stalled, publish, overflow.',
         labelNames: ['reason'],
         registers
       }))

@@ -1,6 +1,8 @@
 // The links between this instance and each other one: what goes out is
 // batched per destination and sent once per event-loop turn, numbered, and
-// bounded; what comes in is checked for gaps in those numbers.
+// bounded; what comes in is checked for gaps in those numbers. Nothing is
+// dropped in silence: an entry the bound drops is a gap the destination
+// sees, so it resets its side of every session on the link.
 
 import type { ResetReason } from '../diagnostics.js'
 import { type Entry, encodeEnvelope, Kind } from './envelope.js'
@@ -35,6 +37,13 @@ function sizeOf (entry: Entry): number {
  * Everything this instance has for one other instance. Entries queue during
  * a turn and leave in one publish at the end of it; consecutive sends of the
  * same frame (a broadcast encoded once) travel once with the list of sessions.
+ *
+ * Past `maxBytes` the link overflows: what is queued is dropped, every session
+ * on the link is reset here (`broken`), and every entry added until the bytes
+ * in flight fall under a quarter of `maxBytes` is dropped too (the resets' own
+ * End and Leave entries among them, so a reset never feeds another). The next
+ * message then skips a sequence number: the destination sees the gap and
+ * resets its side of every session on the link.
  */
 export class Outlink {
   readonly destination: string
@@ -43,6 +52,9 @@ export class Outlink {
   #queuedBytes = 0
   #inFlightBytes = 0
   #high = false
+  #overflowed = false
+  // Entries were dropped: the next message skips a sequence number.
+  #gap = false
   // The last publish: Redis answers a connection's commands in order, so once
   // it settles every earlier one has.
   #published: Promise<unknown> = Promise.resolve()
@@ -56,7 +68,7 @@ export class Outlink {
     return this.#queuedBytes + this.#inFlightBytes
   }
 
-  /** Queues an entry for this turn's message. Past `maxBytes` the link reports `broken` and drops what it held. */
+  /** Queues an entry for this turn's message; dropped while the link is overflowed (see the class). */
   add (entry: Entry): void {
     this.#push(entry, sizeOf(entry))
   }
@@ -72,6 +84,10 @@ export class Outlink {
   }
 
   #push (entry: Entry, bytes: number): void {
+    if (this.#overflowed) {
+      this.#gap = true
+      return
+    }
     this.#entries.push(entry)
     this.#queuedBytes += bytes
     this.links.schedule(this)
@@ -81,10 +97,22 @@ export class Outlink {
   #checkPressure (): void {
     const pending = this.pendingBytes
     const { maxBytes, events } = this.links
+    if (this.#overflowed) {
+      if (pending >= maxBytes / 4) return
+      this.#overflowed = false
+      // The gap goes out now, in a message of its own if nothing else comes this turn.
+      this.links.schedule(this)
+      return
+    }
     if (pending > maxBytes) {
       this.#entries = []
       this.#queuedBytes = 0
-      this.#high = false
+      this.#overflowed = true
+      this.#gap = true
+      if (this.#high) {
+        this.#high = false
+        events.pressure(this.destination, false)
+      }
       events.broken(this.destination, 'overflow', `more than ${maxBytes} bytes wait for instance ${this.destination}`)
       return
     }
@@ -102,9 +130,13 @@ export class Outlink {
     return this.#published
   }
 
-  /** Publishes what this turn queued, as one numbered message. */
+  /** Publishes what this turn queued, as one numbered message (skipping a number after dropped entries). */
   flush (): void {
-    if (this.#entries.length === 0) return
+    if (this.#overflowed || (this.#entries.length === 0 && !this.#gap)) return
+    if (this.#gap) {
+      this.#seq++
+      this.#gap = false
+    }
     const message = encodeEnvelope(this.links.instanceId, ++this.#seq, this.#entries)
     const bytes = this.#queuedBytes
     this.#entries = []
@@ -196,10 +228,12 @@ export class Links {
    * @returns false when messages from `sender` were lost before this one.
    */
   accept (sender: string, seq: number): boolean {
-    const expected = this.#expected.get(sender)
+    // A sender's first message is 1; a later one first heard from here (its earlier ones lost, or forgotten
+    // when it was judged gone) is a gap too.
+    const expected = this.#expected.get(sender) ?? 1
     this.#expected.set(sender, seq + 1)
     this.#heard.set(sender, Date.now())
-    return expected === undefined || expected === seq
+    return expected === seq
   }
 
   /** Whether a message from `sender` arrived within the last `ms` milliseconds. */

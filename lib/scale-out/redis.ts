@@ -13,7 +13,7 @@
 
 import { createHash } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import { CLAIM, HEARTBEAT, LEAVE, LIVENESS, OWNER, RAISE_EPOCH, RELEASE, RENEW } from './scripts.js'
+import { CLAIM, HEARTBEAT, LEAVE, LIVENESS, OWNER, RELEASE, RENEW } from './scripts.js'
 
 /**
  * What the scale-out needs of a node-redis 6 client (`createClient()`) or
@@ -63,10 +63,10 @@ export type Liveness = 'gone' | 'lapsed' | 'alive'
 // By the LIVENESS script's answers: 0, 1, 2.
 const LIVENESS_STATES: readonly Liveness[] = ['gone', 'lapsed', 'alive']
 
-/** Who holds a document after a claim: this instance or another, and under which epoch. */
+/** Who holds a document's lease after a claim: this instance or another, and the token of that claim. */
 export interface Claim {
   owner: string
-  epoch: number
+  token: string
 }
 
 interface Script {
@@ -85,7 +85,6 @@ const scripts = {
   release: script(RELEASE),
   heartbeat: script(HEARTBEAT),
   leave: script(LEAVE),
-  raiseEpoch: script(RAISE_EPOCH),
   liveness: script(LIVENESS),
   owner: script(OWNER)
 }
@@ -140,10 +139,6 @@ export class RedisBus {
 
   #leaseKey (documentName: string): string {
     return `${this.#options.prefix}:lease:${documentName}`
-  }
-
-  get #epochKey (): string {
-    return `${this.#options.prefix}:epoch`
   }
 
   get #connection (): RedisConnection {
@@ -218,43 +213,36 @@ export class RedisBus {
   }
 
   /**
-   * Claims `documentName` for this instance unless a live instance holds it.
+   * Claims `documentName`'s lease for this instance unless a live instance holds it.
+   * @param token unique among this instance's claims: the lease's value is `"<instanceId> <token>"`, so that
+   *   renewing and releasing touch this claim's lease and no other.
    * @param suspects instances a publish just found unreachable: one of them
    *   holding the lease loses it if nobody listens on its channel.
-   * @returns this instance and a new epoch, or the live holder and its epoch.
+   * @returns this instance and `token`, or the live holder and its token.
    */
-  async claim (documentName: string, suspects: readonly string[] = []): Promise<Claim> {
-    const [owner, epoch] = await run(this.#connection, scripts.claim,
-      [this.#leaseKey(documentName), this.#epochKey, this.#instancesKey],
-      [this.#instanceId, String(this.#options.leaseMs), this.channelOf(''), ...suspects]) as [string, string]
-    return { owner, epoch: Number(epoch) }
+  async claim (documentName: string, token: string, suspects: readonly string[] = []): Promise<Claim> {
+    const [owner, held] = await run(this.#connection, scripts.claim,
+      [this.#leaseKey(documentName), this.#instancesKey],
+      [this.#instanceId, String(this.#options.leaseMs), this.channelOf(''), token, ...suspects]) as [string, string]
+    return { owner, token: held }
   }
 
   /**
-   * Renews this instance's leases, and raises the epoch counter to the
-   * highest of them (after Redis lost its data, the counter starts again from
-   * zero; epochs must only grow).
-   * @returns the names of the documents another instance holds now.
+   * Renews this instance's leases. Never sets a lease again once it is gone.
+   * @returns the names of the documents whose lease is not this claim's any more (another instance holds
+   *   it, or it lapsed, or Redis lost it).
    */
-  async renew (leases: ReadonlyArray<readonly [documentName: string, epoch: number]>): Promise<string[]> {
+  async renew (leases: ReadonlyArray<readonly [documentName: string, token: string]>): Promise<string[]> {
     if (leases.length === 0) return []
     const lost = await run(this.#connection, scripts.renew,
-      [this.#epochKey, ...leases.map(([name]) => this.#leaseKey(name))],
-      [this.#instanceId, String(this.#options.leaseMs), ...leases.map(([, epoch]) => String(epoch))]) as number[]
+      leases.map(([name]) => this.#leaseKey(name)),
+      [String(this.#options.leaseMs), ...leases.map(([, token]) => `${this.#instanceId} ${token}`)]) as number[]
     return lost.map(index => leases[index - 1][0])
   }
 
-  /** Gives up a lease this instance holds under `epoch` (nothing happens if it does not). */
-  async release (documentName: string, epoch: number): Promise<void> {
-    await run(this.#connection, scripts.release, [this.#leaseKey(documentName)], [`${this.#instanceId} ${epoch}`])
-  }
-
-  /**
-   * Raises the epoch counter to at least `epoch`: the store fenced a claim
-   * with a higher epoch than Redis handed out (Redis lost its data).
-   */
-  async raiseEpoch (epoch: number): Promise<void> {
-    await run(this.#connection, scripts.raiseEpoch, [this.#epochKey], [String(epoch)])
+  /** Gives up a lease this instance holds under `token` (nothing happens if it does not). */
+  async release (documentName: string, token: string): Promise<void> {
+    await run(this.#connection, scripts.release, [this.#leaseKey(documentName)], [`${this.#instanceId} ${token}`])
   }
 
   /**

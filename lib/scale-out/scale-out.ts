@@ -5,7 +5,7 @@
 // in ownership.ts (documents) and the session classes.
 
 import type { FastifyBaseLogger } from 'fastify'
-import { CloseCode } from '../close-codes.js'
+import { clientReason, CloseCode } from '../close-codes.js'
 import type { ConnectionPayload } from '../collab/hooks.js'
 import { hocuspocusCodec, yWebsocketCodec } from '../collab/protocol/codec.js'
 import { decodeHocuspocusFrame } from '../collab/protocol/hocuspocus.js'
@@ -17,7 +17,7 @@ import { linkChannel, type LinkMessageEvent, type ResetReason, sessionsResetChan
 import { FST_COLLAB_SCALE_OUT_UNAVAILABLE } from '../errors.js'
 import { decodeEnvelope, EndMode, type Entry, Kind, RefuseReason, senderOf, WireCode, type WireCodeValue } from './envelope.js'
 import { Links } from './link.js'
-import { Ownership } from './ownership.js'
+import { type Depose, type Fence, Ownership } from './ownership.js'
 import { Proxies, ProxySession } from './proxy.js'
 import { RedisBus, type RedisConnection } from './redis.js'
 import { deserializeConnection, serializeConnection } from './remote-request.js'
@@ -48,10 +48,6 @@ interface Opening {
   resolve: (session: ProxySession) => void
   reject: (error: Error) => void
   timer: NodeJS.Timeout
-}
-
-function reasonOf (error: unknown): string {
-  return error instanceof Error && error.message !== '' ? error.message : 'the document could not be opened'
 }
 
 // Only document messages cross: the edge answers pings, Auth and CLOSE itself.
@@ -85,7 +81,11 @@ export class ScaleOut implements Router {
   #checking = false
   #closed = false
 
-  constructor (host: ScaleOutHost, connection: RedisConnection, settings: ScaleOutSettings, instanceId: string, depose: (documentName: string, reason: string) => void) {
+  /**
+   * @param fence issues the fencing epochs: the one storage extension that fences.
+   * @param depose steps down a document this instance lost.
+   */
+  constructor (host: ScaleOutHost, connection: RedisConnection, settings: ScaleOutSettings, instanceId: string, fence: Fence, depose: Depose) {
     this.instanceId = instanceId
     this.#host = host
     this.#settings = settings
@@ -102,7 +102,7 @@ export class ScaleOut implements Router {
       // Half of maxLinkBytes waits for an owner: stop reading the sockets that feed it until it drains.
       pressure: (destination, high) => { for (const session of this.#proxies.of(destination)) session.throttle('link', high) }
     })
-    this.#ownership = new Ownership(host.instance, this.#bus, depose, () => this.#currentSuspects(), settings.leaseMs, host.log)
+    this.#ownership = new Ownership(host.instance, this.#bus, fence, depose, () => this.#currentSuspects(), settings.leaseMs, host.log)
     this.#proxies = new Proxies(this.#links)
     this.#remotes = new RemoteSockets(host, this.#links)
   }
@@ -129,14 +129,9 @@ export class ScaleOut implements Router {
     this.#ownership.unloaded(documentName, epoch)
   }
 
-  /** This instance must stop owning a document (a write was fenced). */
-  lose (documentName: string, reason: string): void {
-    this.#ownership.lose(documentName, reason)
-  }
-
-  /** The store refused a load's epoch: raise Redis's counter above the store's. */
-  fenced (documentName: string, epoch: number, higher: number): Promise<void> {
-    return this.#ownership.fenced(documentName, epoch, higher)
+  /** This instance stopped serving the document it claimed under `epoch`. */
+  lose (documentName: string, epoch: number, reason: string): void {
+    this.#ownership.lose(documentName, epoch, reason)
   }
 
   // --- edge side -------------------------------------------------------------
@@ -243,7 +238,8 @@ export class ScaleOut implements Router {
       // A closing owner still holds its leases for a moment: the edge places the document again (and its
       // client retries) instead of giving up on it.
       const reason = (error as { code?: unknown }).code === 'FST_COLLAB_CLOSED' ? RefuseReason.NotOwner : RefuseReason.Failed
-      link.add({ kind: Kind.Refused, session: number, reason, message: reasonOf(error) })
+      // The full error is in this owner's log (the hook runner logged it); the client reads only what the app meant for it.
+      link.add({ kind: Kind.Refused, session: number, reason, message: clientReason(error) })
     } finally {
       serving.delete(number)
       if (serving.size === 0 && this.#serving.get(edge) === serving) this.#serving.delete(edge)
@@ -309,7 +305,8 @@ export class ScaleOut implements Router {
         return
       }
       case Kind.Refused:
-        this.#settleOpening(entry.session, entry.reason === RefuseReason.NotOwner ? new NotOwnerError(entry.message) : new Error(entry.message))
+        // The owner sent what the client may read (see clientReason): it stays the refusal's reason here.
+        this.#settleOpening(entry.session, entry.reason === RefuseReason.NotOwner ? new NotOwnerError(entry.message) : Object.assign(new Error(entry.message), { reason: entry.message }))
         return
       case Kind.Frame:
         this.#frame(sender, entry.session, entry.frame)
@@ -350,7 +347,11 @@ export class ScaleOut implements Router {
     for (const socket of remotes) socket.close(CloseCode.RESET_CONNECTION, `Reset Connection: ${reason}`)
   }
 
-  /** The sessions shared with one instance resync (or end, when it is gone). */
+  /**
+   * The sessions shared with one instance resync. It is told (End and Leave entries, or the gap its next
+   * message shows) unless nobody listens on its channel (`unreachable`): a word would reach nobody then,
+   * and an instance whose subscriber comes back doubts every session itself.
+   */
   #broken (instanceId: string, cause: ResetReason, reason: string): void {
     if (this.#closed) return
     const unreachable = cause === 'unreachable'
@@ -389,7 +390,8 @@ export class ScaleOut implements Router {
         if (liveness[i] === 'alive') return
         if (liveness[i] === 'lapsed') {
           if (this.#links.heardWithin(peer, this.#settings.heartbeatTimeout)) return
-          this.#broken(peer, 'unreachable', `instance ${peer} stalled (no heartbeat, silent ${this.#settings.heartbeatTimeout} ms)`)
+          // Told: a stalled process reads what waits for it when it resumes, and resets its clients.
+          this.#broken(peer, 'stalled', `instance ${peer} stalled (no heartbeat, silent ${this.#settings.heartbeatTimeout} ms)`)
         } else {
           this.#broken(peer, 'unreachable', `instance ${peer} is gone (nobody listens on its channel)`)
         }
@@ -420,7 +422,7 @@ export class ScaleOut implements Router {
 
   /**
    * For `fastify.close()`, once every document here has been stored and
-   * unloaded: the sessions served for other instances end with 1001 (their
+   * unloaded: the sessions served for other instances end with 1012 (their
    * clients reconnect and their edge places the document again), the links
    * drain, the heartbeat stops and this instance leaves the live set.
    */
@@ -428,7 +430,7 @@ export class ScaleOut implements Router {
     if (this.#liveness !== null) clearInterval(this.#liveness)
     this.#ownership.stop()
     for (const edge of this.#remotes.edges()) {
-      for (const socket of this.#remotes.of(edge)) socket.close(CloseCode.GOING_AWAY, 'Going Away')
+      for (const socket of this.#remotes.of(edge)) socket.close(CloseCode.SERVICE_RESTART, 'Service Restart')
     }
     await this.#links.drain(CLOSE_TIMEOUT)
     // What is sent from now on (a session ending as its socket closes) goes nowhere, and that is no doubt.

@@ -3,14 +3,17 @@
 // are ever compared with each other.
 //
 // Keys (with the `prefix` option, default `fastify-collab`):
-//   <prefix>:lease:<document>  "<instanceId> <epoch>", PX leaseMs   the owner of a document
-//   <prefix>:epoch             integer                              the last epoch handed out
-//   <prefix>:instances         sorted set instanceId → expiresAt    the heartbeats (ms, Redis clock)
+//   <prefix>:lease:<document>  "<instanceId> <token>", PX leaseMs    the owner of a document
+//   <prefix>:instances         sorted set instanceId → expiresAt      the heartbeats (ms, Redis clock)
 //
-// A lease is taken with SET PX only when nobody holds it or its holder's
-// heartbeat has lapsed, and renewed or released only by its holder (compare
-// and set on the whole value): an instance never touches another's lease.
-// Each claim takes a higher epoch (INCR), the fencing token the store checks.
+// A lease only routes: it tells every instance where a document is served.
+// It is taken with SET PX only when nobody holds it or its holder's heartbeat
+// has lapsed, and renewed or released only by its holder (compare and set on
+// the whole value, whose token is unique per claim): an instance never
+// touches another's lease, nor a later lease of its own. What keeps two
+// owners from both writing is the store's fencing epoch, which Redis never
+// holds: Redis restarts empty, fails over to a replica that was behind, or is
+// flushed, and a counter here would start again from zero.
 
 /** Redis's clock in ms, from TIME (seconds, microseconds). */
 const NOW = `local t = redis.call('TIME')
@@ -18,15 +21,14 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`
 
 /**
  * Claims a document for ARGV[1] unless a live instance holds it.
- * KEYS: lease, epoch, instances. ARGV: instanceId, leaseMs, channel prefix,
- * then the instances the caller suspects (a publish to them reached nobody).
- * Returns { owner, epoch }: ARGV[1] and a new epoch when claimed, else the
- * holder and its epoch. A holder is taken over when its heartbeat lapsed, or
- * when the caller suspects it and Redis confirms that nobody listens on its
- * channel: a process that died closed its connections, so its death is seen
- * at once, without waiting for the heartbeat (the store's fence stops it if
- * it was only reconnecting). A lease ARGV[1] itself still holds is claimed
- * again with a new epoch: the caller only claims what it does not serve.
+ * KEYS: lease, instances. ARGV: instanceId, leaseMs, channel prefix, the claim's token (unique per claim of
+ * this instance), then the instances the caller suspects (a publish to them reached nobody).
+ * Returns { owner, token }: ARGV[1] and ARGV[4] when claimed, else the holder and its token. A holder is
+ * taken over when its heartbeat lapsed, or when the caller suspects it and Redis confirms that nobody
+ * listens on its channel: a process that died closed its connections, so its death is seen at once,
+ * without waiting for the heartbeat (the store's fence stops it if it was only reconnecting). A lease
+ * ARGV[1] itself still holds is claimed again under the new token: the caller only claims what it does not
+ * serve (its earlier claim stepped down).
  */
 export const CLAIM = `${NOW}
 local current = redis.call('GET', KEYS[1])
@@ -34,10 +36,10 @@ if current then
   local sep = string.find(current, ' ', 1, true)
   local owner = string.sub(current, 1, sep - 1)
   if owner ~= ARGV[1] then
-    local expires = redis.call('ZSCORE', KEYS[3], owner)
+    local expires = redis.call('ZSCORE', KEYS[2], owner)
     local alive = expires and tonumber(expires) > now
     if alive then
-      for i = 4, #ARGV do
+      for i = 5, #ARGV do
         if ARGV[i] == owner and redis.call('PUBSUB', 'NUMSUB', ARGV[3] .. owner)[2] == 0 then
           alive = false
         end
@@ -48,55 +50,31 @@ if current then
     end
   end
 end
-local epoch = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. epoch, 'PX', ARGV[2])
-return { ARGV[1], tostring(epoch) }`
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[4], 'PX', ARGV[2])
+return { ARGV[1], ARGV[4] }`
 
 /**
- * Renews the leases ARGV[1] holds. KEYS: epoch, then the leases. ARGV:
- * instanceId, leaseMs, then the epoch of each lease. A lease that expired
- * while nobody took it is set again: a pause, or Redis restarting empty, costs
- * nothing when nobody else wanted the document meanwhile. The epoch counter is
- * raised to the highest epoch renewed, so that after Redis lost its data the
- * next claim still gets a higher epoch than any owner holds.
- * Returns the 1-based indexes (among the leases) of those another instance holds now.
+ * Renews leases ARGV[1] holds. KEYS: the leases. ARGV: leaseMs, then the whole value
+ * (`"<instanceId> <token>"`) of each lease. A lease whose value is not that one any more (another instance
+ * claimed it, or it expired, or Redis lost it) is never set again: its holder may not know what happened
+ * to the document meanwhile, so it must step down (the next claim, maybe its own, loads the store).
+ * Returns the 1-based indexes (among the leases) of those not renewed.
  */
 export const RENEW = `local lost = {}
-local highest = 0
-for i = 2, #KEYS do
-  local epoch = tonumber(ARGV[i + 1])
-  local mine = ARGV[1] .. ' ' .. ARGV[i + 1]
-  local current = redis.call('GET', KEYS[i])
-  if current == mine then
-    redis.call('PEXPIRE', KEYS[i], ARGV[2])
-  elseif current == false then
-    redis.call('SET', KEYS[i], mine, 'PX', ARGV[2])
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[i + 1] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[1])
   else
-    lost[#lost + 1] = i - 1
+    lost[#lost + 1] = i
   end
-  if epoch > highest then highest = epoch end
-end
-if tonumber(redis.call('GET', KEYS[1]) or '0') < highest then
-  redis.call('SET', KEYS[1], highest)
 end
 return lost`
 
-/** Deletes a lease if ARGV[1] (`"<instanceId> <epoch>"`) still holds it. KEYS: the lease. Returns 1 when deleted. */
+/** Deletes a lease if ARGV[1] (`"<instanceId> <token>"`) still holds it. KEYS: the lease. Returns 1 when deleted. */
 export const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0`
-
-/**
- * Raises the epoch counter to at least ARGV[1]. KEYS: epoch. Used when the
- * store has seen a higher epoch than Redis hands out (Redis lost its data):
- * epochs only grow.
- */
-export const RAISE_EPOCH = `local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if current < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[1], ARGV[1])
-end
-return 1`
 
 /**
  * The heartbeat: ARGV[1] is alive for ARGV[2] ms more, but only while someone

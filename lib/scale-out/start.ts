@@ -1,6 +1,7 @@
 import type { CollabCore } from '../collab/collab.js'
 import type { Extension } from '../collab/hooks.js'
 import { FST_COLLAB_INVALID_OPTION, FST_COLLAB_SCALE_OUT_UNFENCED } from '../errors.js'
+import type { Fence } from './ownership.js'
 import { RedisScaleOut } from './options.js'
 import { ScaleOut } from './scale-out.js'
 
@@ -8,14 +9,22 @@ import { ScaleOut } from './scale-out.js'
  * Starts the `scaleOut` option's scale-out for the collab core: connects to
  * Redis, then routes every document through it.
  * @rejects FST_COLLAB_INVALID_OPTION when `scaleOut` was not made by `redis()`;
- *   FST_COLLAB_SCALE_OUT_UNFENCED when no extension stores with fencing;
+ *   FST_COLLAB_SCALE_OUT_UNFENCED when not exactly one extension stores with fencing;
  *   node-redis's error when Redis cannot be reached.
  */
 export async function startScaleOut (core: CollabCore, option: unknown, extensions: readonly Extension[] = []): Promise<void> {
   if (!(option instanceof RedisScaleOut)) throw new FST_COLLAB_INVALID_OPTION('scaleOut', "expected redis({ url }) from 'fastify-collab/redis'")
-  // Two owners of one document (a paused one waking up) are harmless only if the store refuses the stale one.
-  if (!extensions.some(extension => (extension as { fencing?: unknown }).fencing === true)) throw new FST_COLLAB_SCALE_OUT_UNFENCED()
-  const scaleOut = new ScaleOut(core, option.connection, option.settings, core.instance.instanceId, (documentName) => core.depose(documentName))
+  // Two owners of one document (a paused one waking up) are harmless only if the store refuses the stale
+  // one; and one store issues the epochs (two would each count their own).
+  const fences = extensions.filter(isFence)
+  if (fences.length !== 1) throw new FST_COLLAB_SCALE_OUT_UNFENCED(fences.length)
+  const scaleOut = new ScaleOut(core, option.connection, option.settings, core.instance.instanceId, fences[0],
+    (documentName, epoch, reason) => core.depose(documentName, epoch, reason))
   await scaleOut.start()
   core.router = scaleOut
+}
+
+function isFence (extension: Extension): extension is Extension & Fence {
+  const candidate = extension as { fencing?: unknown, claim?: unknown }
+  return candidate.fencing === true && typeof candidate.claim === 'function'
 }

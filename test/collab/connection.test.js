@@ -226,7 +226,7 @@ test('y-websocket refusal: the y-protocols PermissionDenied message, then close 
   const { url, app } = await startCollabServer(t, {
     onAuthenticate ({ token }) {
       assert.equal(token, undefined)
-      throw new Error('go away')
+      throw Object.assign(new Error('go away'), { statusCode: 403 })
     },
     onLoadDocument () { loads++ }
   })

@@ -136,7 +136,7 @@ test('beforeUnloadDocument can veto the unload; the next disconnect asks again',
   assert.equal(asked.length, 2)
 })
 
-test('an onLoadDocument throw denies every waiter with its reason and leaves no document behind', async t => {
+test('an onLoadDocument throw denies every waiter (permission-denied: the error was not meant for the client) and leaves no document behind', async t => {
   const gate = deferred()
   let loads = 0
   let authenticated = 0
@@ -155,7 +155,7 @@ test('an onLoadDocument throw denies every waiter with its reason and leaves no 
   gate.reject(new Error('storage offline'))
   gate.promise.catch(() => {})
   const yClosed = when(y, 'connection-close', { what: 'the y-websocket socket to close' })
-  for (const [{ reason }] of await failures) assert.equal(reason, 'storage offline')
+  for (const [{ reason }] of await failures) assert.equal(reason, 'permission-denied')
   const [event] = await yClosed
   // 1011: a server-side failure, so y-websocket retries later; stop it here.
   assert.equal(event.code, 1011)
@@ -175,7 +175,7 @@ test('a process whose load failed, and which then closes, exits by itself (no ti
   clearTimeout(killer)
   assert.equal(signal, null, 'the child exited by itself, it was not killed')
   assert.equal(code, 0)
-  assert.deepEqual(JSON.parse(out), { reason: 'storage offline', documents: 0, connections: 0 })
+  assert.deepEqual(JSON.parse(out), { reason: 'permission-denied', documents: 0, connections: 0 })
 })
 
 test('fastify.close() stores every changed document, then runs onDestroy, before it resolves', async t => {

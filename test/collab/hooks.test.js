@@ -52,13 +52,15 @@ test('context flows from handleConnection through onConnect and onAuthenticate i
   assert.deepEqual(calls.onDisconnect[0].context, { fromRoute: 'yes', fromConnect: 1, fromAuth: 'none' })
 })
 
-test('an onAuthenticate failure refuses with its reason, and no document is ever loaded', async t => {
+test('an onAuthenticate failure refuses with the reason the app meant for the client, and no document is ever loaded', async t => {
   let loads = 0
   const { app, hocus } = await startCollabServer(t, {
     onAuthenticate ({ token }) {
-      // Hocuspocus hooks refuse with a plain `{ reason }` object; an Error's message works too.
+      // Hocuspocus hooks refuse with `{ reason }`; a 4xx error's message is meant for the client too, as
+      // Fastify sends a 4xx reply error's message. Anything else stays in the log.
       if (token === 'object') throw Object.assign(new Error('ignored'), { reason: 'custom reason' })
-      if (token !== 'good') throw new Error('bad token')
+      if (token === 'internal') throw new Error('connect ECONNREFUSED 10.0.0.7:5432')
+      if (token !== 'good') throw Object.assign(new Error('bad token'), { statusCode: 401 })
     },
     onLoadDocument () { loads++ }
   })
@@ -67,6 +69,8 @@ test('an onAuthenticate failure refuses with its reason, and no document is ever
   assert.equal(reason, 'bad token')
   const [{ reason: custom }] = await when(hocus('auth', { token: 'object' }), 'authenticationFailed')
   assert.equal(custom, 'custom reason')
+  const [{ reason: internal }] = await when(hocus('auth', { token: 'internal' }), 'authenticationFailed')
+  assert.equal(internal, 'permission-denied', 'an internal error never reaches the client')
   assert.equal(loads, 0)
   assert.equal(app.collab.getDocumentsCount(), 0)
   const accepted = hocus('auth', { token: 'good' })

@@ -58,9 +58,9 @@ test('fastify.close() stores every changed document with its latest state, then 
   assert.equal(record.calls.onDestroy.length, 1)
   assert.equal(order.at(-2), 'destroy', `onDestroy runs after the stores and before close() resolves: ${order}`)
   assert.equal(app.collab.getDocumentsCount(), 0)
-  // Clients were told the server is going away (RFC 6455 §7.4.1: 1001).
+  // Clients were told the service restarts (1012, IANA registry), once every document was stored.
   const [[yEvent], [{ event: hEvent }]] = await closes
-  assert.deepEqual([yEvent.code, hEvent.code], [1001, 1001])
+  assert.deepEqual([yEvent.code, hEvent.code], [1012, 1012])
 })
 
 test('after fastify.close() with clients still connected, the server process exits by itself', { timeout: 40000 }, async t => {

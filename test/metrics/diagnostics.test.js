@@ -52,7 +52,7 @@ test('a subscriber gets the documented payloads: upgrade, hook, document load, s
   const client = await rawClient(t, server.url)
   const [serverSocket] = await upgraded
   client.send(hpAuth('no-entry'))
-  assert.equal(deniedReason(await client.next(isHp('no-entry', 2, 1))), 'refused')
+  assert.equal(deniedReason(await client.next(isHp('no-entry', 2, 1))), 'permission-denied')
   client.send(hpAuth('toolongname'))
   await client.next(isHp('toolongname', 2, 1))
   client.socket.close(4000)

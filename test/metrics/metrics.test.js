@@ -111,7 +111,7 @@ test('refusals are counted: upgrades by status (401, 403, 404, 499), limit refus
   client.send(hpAuth('toolongname'))
   assert.match(deniedReason(await client.next(isHp('toolongname', 2, 1))), /longer than 8 bytes/)
   client.send(hpAuth('no-entry'))
-  assert.equal(deniedReason(await client.next(isHp('no-entry', 2, 1))), 'refused')
+  assert.equal(deniedReason(await client.next(isHp('no-entry', 2, 1))), 'permission-denied')
   // Two PermissionDenied answers count against authQueueMaxFrames (5): the fourth Pong passes it.
   for (let i = 0; i < 4; i++) client.send(Uint8Array.of(9))
   assert.equal((await client.closed).code, 4205)

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { channelNames } from 'fastify-collab'
 import { createClient, createSentinel } from 'redis'
+import { captureLog } from '../helpers/log.js'
 import { redisMissing, startRedis, startSentinel } from '../helpers/redis.js'
 import { connectClients, listenCollab, synced } from '../helpers/server.js'
 import { deferred, when, waitFor } from '../helpers/wait.js'
@@ -16,8 +17,8 @@ import { deferred, when, waitFor } from '../helpers/wait.js'
 const skip = redisMissing()
 const timings = { heartbeatInterval: 100, heartbeatTimeout: 500, leaseMs: 3000 }
 
-/** Two in-process instances on one Redis and one SQLite file, closed after the test. */
-async function pair (t, options = {}, perInstance = () => ({}), scaleOut = (server) => redis({ url: server.url, ...timings })) {
+/** Two in-process instances on one Redis and one SQLite file, closed after the test. `listen`: see listenCollab. */
+async function pair (t, options = {}, perInstance = () => ({}), scaleOut = (server) => redis({ url: server.url, ...timings }), listen = {}) {
   const server = await startRedis(t)
   const dir = mkdtempSync(join(tmpdir(), 'collab-pair-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
@@ -27,7 +28,7 @@ async function pair (t, options = {}, perInstance = () => ({}), scaleOut = (serv
       scaleOut: await scaleOut(server),
       ...options,
       ...perInstance(index)
-    })
+    }, listen)
     const clients = connectClients(url)
     t.after(async () => {
       clients.destroyAll()
@@ -60,11 +61,15 @@ test('the owner keeps a document loaded while a proxied session remains; it unlo
   await waitFor(async () => await owner.app.collab.ownerOf('kept') === null, { what: 'the lease to be released' })
 })
 
-test('a context that cannot cross instances is refused at connect with a coded error', { skip, timeout: 30_000 }, async (t) => {
-  const [instance] = await pair(t, { onConnect: () => ({ callback: () => {} }) })
+test('a context that cannot cross instances is refused at connect with a coded error in the log, and a bare refusal for the client', { skip, timeout: 30_000 }, async (t) => {
+  const capture = captureLog()
+  const [instance] = await pair(t, { onConnect: () => ({ callback: () => {} }) }, undefined, undefined, { fastify: { logger: capture.logger } })
   const provider = instance.clients.hocus('fn-context')
   const [{ reason }] = await when(provider, 'authenticationFailed', { what: 'the refusal' })
-  assert.match(reason, /cannot cross instances/)
+  assert.equal(reason, 'permission-denied', 'an error the app did not mean for the client stays on the server')
+  const line = capture.lines.find((entry) => entry.err?.code === 'FST_COLLAB_CONTEXT_NOT_SERIALIZABLE')
+  assert.ok(line, 'the coded error is logged')
+  assert.equal(typeof line.reqId, 'string', 'under the request id')
 })
 
 test('scaleOut without a fenced store is refused at registration', { skip }, async (t) => {
@@ -167,6 +172,6 @@ test('an owner whose heartbeat lapses is not taken for dead while its messages k
   // Silence from the owner, and still no heartbeat: the edge gives up on it.
   const stealing = setInterval(() => { steal().catch(() => {}) }, 10)
   const { reason, peer } = await reset.promise.finally(() => clearInterval(stealing))
-  assert.equal(reason, 'unreachable')
+  assert.equal(reason, 'stalled', 'a stalled peer (still subscribed, no heartbeat, silent) is told, not dropped')
   assert.equal(peer, owner.app.collab.instanceId)
 })

@@ -19,35 +19,39 @@ async function bus (t, redis, id, handlers = {}) {
   return { bus: instance, lines }
 }
 
-test('claims: the first instance gets epoch 1, a live holder keeps the lease, one that left loses it', { skip }, async (t) => {
+test('claims: the first instance takes the lease under its token, a live holder keeps it, one that left loses it; Redis holds no epoch', { skip }, async (t) => {
   const redis = await startRedis(t)
   const { bus: a } = await bus(t, redis, 'a')
   const { bus: b } = await bus(t, redis, 'b')
-  assert.deepEqual(await a.claim('doc'), { owner: 'a', epoch: 1 })
-  assert.deepEqual(await b.claim('doc'), { owner: 'a', epoch: 1 })
+  assert.deepEqual(await a.claim('doc', '1'), { owner: 'a', token: '1' })
+  assert.deepEqual(await b.claim('doc', '1'), { owner: 'a', token: '1' })
   assert.equal(await b.ownerOf('doc'), 'a')
-  // a dies without a word: its heartbeat lapses, then b takes over with a higher epoch.
+  // a dies without a word: its heartbeat lapses, then b takes over.
   await a.close(1000)
-  assert.deepEqual(await b.claim('doc'), { owner: 'b', epoch: 2 })
+  assert.deepEqual(await b.claim('doc', '2'), { owner: 'b', token: '2' })
   assert.equal(await b.ownerOf('doc'), 'b')
+  const raw = await redis.client(t)
+  assert.deepEqual((await raw.keys('test:*')).sort(), ['test:instances', 'test:lease:doc'], 'no epoch counter: the store issues epochs')
 })
 
-test('renew keeps this instance\'s leases, reports those another holds, and re-takes expired ones', { skip }, async (t) => {
+test('renew keeps this claim\'s leases and reports the others: taken by another instance, by a later claim, or gone; it never sets a lease again', { skip }, async (t) => {
   const redis = await startRedis(t)
   const { bus: a } = await bus(t, redis, 'a')
   const raw = await redis.client(t)
-  await a.claim('one')
-  await a.claim('two')
+  await a.claim('one', '1')
+  await a.claim('two', '2')
+  await a.claim('three', '3')
+  await a.claim('four', '4')
   await raw.set('test:lease:two', 'z 9')
   await raw.del('test:lease:three')
-  assert.deepEqual(await a.renew([['one', 1], ['two', 2], ['three', 7]]), ['two'])
+  await a.claim('four', '5')
+  assert.deepEqual(await a.renew([['one', '1'], ['two', '2'], ['three', '3'], ['four', '4']]), ['two', 'three', 'four'])
   assert.equal(await raw.get('test:lease:one'), 'a 1')
-  assert.equal(await raw.get('test:lease:three'), 'a 7')
-  // The counter is raised to the highest epoch renewed.
-  assert.equal(await raw.get('test:epoch'), '7')
-  await a.release('one', 2)
-  assert.equal(await raw.get('test:lease:one'), 'a 1', 'a release under another epoch changes nothing')
-  await a.release('one', 1)
+  assert.equal(await raw.get('test:lease:three'), null, 'a lapsed lease stays lapsed')
+  assert.equal(await raw.get('test:lease:four'), 'a 5', 'an earlier claim does not renew a later one')
+  await a.release('one', '2')
+  assert.equal(await raw.get('test:lease:one'), 'a 1', 'a release under another token changes nothing')
+  await a.release('one', '1')
   assert.equal(await raw.get('test:lease:one'), null)
 })
 
@@ -83,21 +87,22 @@ test('a subscriber killed by Redis is a doubt; the subscription comes back', { s
   await waitFor(() => messages.length > 0, { what: 'a message after the reconnect' })
 })
 
-test('Redis restarted empty: the leases are re-taken by renew, the epoch counter raised, the subscriber doubted', { skip }, async (t) => {
+test('Redis restarted empty: renew reports every lease lost (never re-takes one), the subscriber is doubted, and another instance may claim', { skip }, async (t) => {
   const redis = await startRedis(t)
   const doubts = []
   const { bus: a } = await bus(t, redis, 'a', { doubt: (reason) => doubts.push(reason) })
   const { bus: b } = await bus(t, redis, 'b')
-  await a.claim('doc')
-  await a.claim('other')
+  await a.claim('doc', '1')
+  await a.claim('other', '2')
   await redis.kill()
   await redis.start()
   await waitFor(() => doubts.length > 0, { timeout: 10_000, what: 'a doubt after Redis restarted' })
-  await waitFor(async () => (await a.renew([['doc', 1], ['other', 2]]).catch(() => ['error'])).length === 0, { timeout: 10_000, what: 'renew to succeed' })
+  let lost
+  await waitFor(async () => (lost = await a.renew([['doc', '1'], ['other', '2']]).catch(() => null)) !== null, { timeout: 10_000, what: 'renew to answer' })
+  assert.deepEqual(lost, ['doc', 'other'])
   // Both heartbeats are back once both command connections reconnected.
   await waitFor(async () => (await b.liveness(['a', 'b']).catch(() => ['gone'])).every((state) => state === 'alive'), { timeout: 10_000, what: 'both heartbeats' })
-  assert.deepEqual(await b.claim('doc'), { owner: 'a', epoch: 1 })
-  assert.deepEqual(await b.claim('new'), { owner: 'b', epoch: 3 }, 'the counter continues above the epochs renewed')
+  assert.deepEqual(await b.claim('doc', '1'), { owner: 'b', token: '1' }, 'the lease is free: whoever claims first owns it (the store\'s epoch fences the other)')
 })
 
 test('a publish after close rejects instead of throwing: a session ending as the instance stops is no crash', { skip }, async (t) => {
