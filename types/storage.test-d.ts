@@ -32,7 +32,7 @@ expectTypeOf(storageExtension(unfenced).fencing).toEqualTypeOf<boolean>()
 const fenced: CollabStorage = { ...unfenced, claim: async () => 1 }
 expectTypeOf(storageExtension(fenced).claim).returns.toEqualTypeOf<Promise<number>>()
 // @ts-expect-error: claim issues the epoch; it is not given one
-const outdated: CollabStorage = { ...unfenced, claim: (_name: string, _epoch: number) => {} }
+storageExtension({ ...unfenced, claim: (_name: string, _epoch: number) => {} })
 expectTypeOf<LogEntry['epoch']>().toEqualTypeOf<number | undefined>()
 const error = fencedError(new Map([['doc', 3]]))
 expectTypeOf(error).toEqualTypeOf<FencedError>()
