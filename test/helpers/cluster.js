@@ -7,7 +7,6 @@ import { createInterface } from 'node:readline'
 import { postgresOrSkip } from './postgres.js'
 import { startRedis } from './redis.js'
 import { connectClients } from './server.js'
-import { storedItems } from './typist.js'
 import { waitFor } from './wait.js'
 
 const fixture = new URL('../fixtures/cluster-server.js', import.meta.url).pathname
@@ -26,10 +25,11 @@ export async function startCluster (t, { count = 3, env = {}, store = 'sqlite' }
   const dir = mkdtempSync(join(tmpdir(), 'collab-cluster-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   let where = `sqlite:${join(dir, 'collab.sqlite')}`
+  let postgres = null
   if (store === 'postgres') {
-    const server = await postgresOrSkip(t)
-    if (server === null) return null
-    where = `postgres:${server.connectionString}`
+    postgres = await postgresOrSkip(t)
+    if (postgres === null) return null
+    where = `postgres:${postgres.connectionString}`
   }
   const redis = await startRedis(t)
   const shared = { REDIS_URL: redis.url, STORE: where, ...env }
@@ -41,31 +41,17 @@ export async function startCluster (t, { count = 3, env = {}, store = 'sqlite' }
   }
   const nodes = []
   for (let i = 0; i < count; i++) nodes.push(await start())
-  return { redis, nodes, store: where, start, storedItems: (documentName) => readStore(where, documentName) }
+  return { redis, postgres, nodes, store: where, start }
 }
 
 /**
  * @typedef {object} Cluster
  * @property {import('./redis.js').RedisServer} redis
+ * @property {import('./postgres.js').PostgresServer | null} postgres the PostgreSQL server of a `postgres` store
  * @property {ClusterNode[]} nodes
- * @property {string} store the STORE the instances share
+ * @property {string} store the STORE the instances share (read it back with faults.js storeReader)
  * @property {() => Promise<ClusterNode>} start starts one more instance
- * @property {(documentName: string) => Promise<Set<unknown>>} storedItems the items of a document as the
- *   store holds them, read as a fresh process without Redis would (see typist.js)
  */
-
-async function readStore (store, documentName) {
-  const [kind, ...rest] = store.split(':')
-  const where = rest.join(':')
-  const storage = kind === 'postgres'
-    ? new (await import('fastify-collab/postgres')).PostgresStorage({ connectionString: where })
-    : new (await import('fastify-collab/sqlite')).SqliteStorage({ path: where })
-  try {
-    return await storedItems(storage, documentName)
-  } finally {
-    await storage.close()
-  }
-}
 
 /** One instance: its process, port, instance id, log lines, and real clients connected to it. */
 export class ClusterNode {

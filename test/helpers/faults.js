@@ -1,0 +1,241 @@
+// The fault harness: writers on every instance of a real cluster, each edit
+// counted as acknowledged only when a SyncStatus answered the frame that
+// carried it (ledger.js), and a store checked as a fresh process without Redis
+// would read it. Two checks, neither of which a client can pass by re-sending
+// what a server acknowledged but did not store:
+// - audits while the cluster runs: every edit acknowledged before a read of
+//   the store began is in what that read returns (each audit is a crash that
+//   did not happen: a restart at that moment would load exactly that);
+// - at the end, every server and every client is killed at once, and the
+//   store is read once more.
+import { setTimeout as delay } from 'node:timers/promises'
+import * as Y from 'yjs'
+import { startCluster } from './cluster.js'
+import { LedgerTypist } from './ledger.js'
+import { synced } from './server.js'
+import { waitFor } from './wait.js'
+
+/**
+ * Reads a store as a fresh process without Redis would: snapshot plus log, applied to a new Y.Doc.
+ * @param {string} store a cluster's `store` (`sqlite:<path>` or `postgres:<connection string>`)
+ */
+export async function storeReader (store) {
+  const [kind, ...rest] = store.split(':')
+  const where = rest.join(':')
+  const storage = kind === 'postgres'
+    ? new (await import('fastify-collab/postgres')).PostgresStorage({ connectionString: where, migrate: false })
+    : new (await import('fastify-collab/sqlite')).SqliteStorage({ path: where })
+  return {
+    /** @returns {Promise<{ items: Set<string>, pending: boolean }>} the items, and whether the log left pending structs */
+    async read (documentName) {
+      const stored = await storage.load(documentName)
+      const doc = new Y.Doc()
+      if (stored.snapshot !== null) Y.applyUpdate(doc, stored.snapshot)
+      for (const update of stored.updates) Y.applyUpdate(doc, update)
+      const pending = doc.store.pendingStructs !== null || doc.store.pendingDs !== null
+      return { items: new Set(doc.getArray('items').toArray()), pending }
+    },
+    close: () => storage.close()
+  }
+}
+
+/**
+ * A cluster under test, its writers and its watchers.
+ *
+ * @param {import('node:test').TestContext} t
+ * @param {object} options
+ * @param {'sqlite' | 'postgres'} [options.store]
+ * @param {Record<string, string>} [options.env] for every instance (LEASE_MS, HEARTBEAT_INTERVAL, …)
+ * @param {number} [options.count] instances, default 3
+ * @param {string[]} [options.documents] default ['doc']
+ * @param {number} [options.typists] Hocuspocus writers per instance and document, default 1
+ * @param {boolean} [options.watchers] one y-websocket client per instance and document (default true): it
+ *   types too (its edits are never acknowledged, so never counted) and must converge with the others
+ * @returns {Promise<FaultRun | null>} null when the test was skipped (see startCluster)
+ */
+export async function startFaultRun (t, { store = 'sqlite', env = {}, count = 3, documents = ['doc'], typists = 1, watchers = true } = {}) {
+  const cluster = await startCluster(t, { count, env, store })
+  if (cluster === null) return null
+  const run = new FaultRun(cluster, await storeReader(cluster.store))
+  t.after(() => run.close())
+  // The first instance opens every document first, so that it owns them: the others proxy.
+  for (const documentName of documents) {
+    for (const node of cluster.nodes) {
+      for (let i = 0; i < typists; i++) await run.addTypist(node, documentName)
+      if (watchers) run.addWatcher(node, documentName)
+    }
+  }
+  await run.allSynced()
+  return run
+}
+
+export class FaultRun {
+  /** @type {Array<LedgerTypist & { node: import('./cluster.js').ClusterNode, documentName: string }>} */
+  typists = []
+  /** @type {Array<{ provider: import('y-websocket').WebsocketProvider, node: import('./cluster.js').ClusterNode, documentName: string, doc: Y.Doc }>} */
+  watchers = []
+  /** Edits acknowledged before an audit's read began but missing from what it read, by audit. */
+  violations = []
+  audits = 0
+  #audits = null
+  #watcherTimer = null
+
+  constructor (cluster, reader) {
+    this.cluster = cluster
+    this.reader = reader
+  }
+
+  get nodes () { return this.cluster.nodes }
+
+  async addTypist (node, documentName) {
+    const name = `${documentName}/${this.nodes.indexOf(node)}.${this.typists.length}`
+    const typist = Object.assign(new LedgerTypist(name, (options) => node.clients.hocus(documentName, options)), { node, documentName })
+    this.typists.push(typist)
+    return typist
+  }
+
+  addWatcher (node, documentName) {
+    const doc = new Y.Doc()
+    const watcher = { provider: node.clients.yws(documentName, { doc }), node, documentName, doc }
+    this.watchers.push(watcher)
+    return watcher
+  }
+
+  /** Resolves once every client has synced (after a move too). */
+  async allSynced (timeout = 20_000) {
+    await Promise.all([...this.typists.map((typist) => synced(typist.provider, timeout)), ...this.watchers.map((watcher) => synced(watcher.provider, timeout))])
+  }
+
+  /** Every writer types one item every `interval` ms (watchers every 5 × `interval`). */
+  startTyping (interval = 25) {
+    for (const typist of this.typists) typist.start(interval)
+    this.#watcherTimer ??= setInterval(() => {
+      for (const watcher of this.watchers) watcher.doc.getArray('items').push([`${watcher.documentName}/y:${watcher.doc.clientID}:${Date.now()}`])
+    }, interval * 5)
+  }
+
+  stopTyping () {
+    for (const typist of this.typists) typist.stop()
+    clearInterval(this.#watcherTimer)
+    this.#watcherTimer = null
+  }
+
+  /**
+   * Stops typing and resolves once every writer's edits are all acknowledged: nothing is in flight, so no
+   * instance is inside a write (SQLite's one write lock belongs to the process that writes: see the README).
+   */
+  async quiesce (timeout = 30_000) {
+    this.stopTyping()
+    await waitFor(() => this.typists.every((typist) => typist.ledger.acked.size === typist.typed.length), { timeout, interval: 20, what: 'every typed edit to be acknowledged' })
+  }
+
+  /** Resolves once every writer has `more` edits acknowledged past what it had when called. */
+  async acknowledgedMore (more, { timeout = 30_000, what = `${more} more acknowledged edits per writer` } = {}) {
+    const targets = this.typists.map((typist) => typist.ledger.acked.size + more)
+    await waitFor(() => this.typists.every((typist, i) => typist.ledger.acked.size >= targets[i]), { timeout, interval: 20, what })
+  }
+
+  /**
+   * One audit: the edits acknowledged so far (copied before the read begins) must all be in the store.
+   * Violations are kept, not thrown, so that a run can go on and report them all.
+   */
+  async audit () {
+    const acked = new Map(this.typists.map((typist) => [typist, [...typist.ledger.acked]]))
+    const byDocument = new Map()
+    for (const documentName of new Set(this.typists.map((typist) => typist.documentName))) {
+      byDocument.set(documentName, await this.reader.read(documentName))
+    }
+    this.audits++
+    for (const [typist, items] of acked) {
+      const { items: stored } = byDocument.get(typist.documentName)
+      const missing = items.filter((item) => !stored.has(item))
+      if (missing.length > 0) this.violations.push({ audit: this.audits, typist: typist.name, missing })
+    }
+  }
+
+  /**
+   * Audits every `interval` ms until stopAudits(). A store that cannot be read now (PostgreSQL restarting)
+   * is read at the next one; the caller checks that audits ran.
+   */
+  startAudits (interval = 300) {
+    const stop = new AbortController()
+    const loop = async () => {
+      while (!stop.signal.aborted) {
+        await this.audit().catch(() => {})
+        await delay(interval, undefined, { signal: stop.signal }).catch(() => {})
+      }
+    }
+    this.#audits = { stop, done: loop() }
+  }
+
+  async stopAudits () {
+    const audits = this.#audits
+    this.#audits = null
+    audits?.stop.abort()
+    await audits?.done
+  }
+
+  /**
+   * Gives every client of `node` a new provider on another live instance (the same document), as a load
+   * balancer does once a server is gone: `choose` picks the instance.
+   */
+  moveClients (node, choose = (live, i) => live[i % live.length]) {
+    const live = this.nodes.filter((other) => other !== node && other.alive)
+    let i = 0
+    for (const typist of this.typists.filter((typist) => typist.node === node)) {
+      const target = choose(live, i++)
+      typist.node = target
+      typist.moveTo((options) => target.clients.hocus(typist.documentName, options))
+    }
+    for (const watcher of this.watchers.filter((watcher) => watcher.node === node)) {
+      const target = choose(live, i++)
+      node.clients.drop(watcher.provider)
+      watcher.node = target
+      watcher.provider = target.clients.yws(watcher.documentName, { doc: watcher.doc })
+    }
+  }
+
+  /** Every client's items, per document: converged when each document has one value. */
+  converged () {
+    const byDocument = new Map()
+    for (const { documentName, doc } of [...this.typists, ...this.watchers]) {
+      const items = JSON.stringify(doc.getArray('items').toArray().sort())
+      if (!byDocument.has(documentName)) byDocument.set(documentName, new Set())
+      byDocument.get(documentName).add(items)
+    }
+    return [...byDocument.values()].every((values) => values.size === 1)
+  }
+
+  /**
+   * The end: typing stops, and every server and every client is killed at once (SIGKILL; each client's
+   * socket is terminated, so nothing more is sent). Then the store is read as a fresh process would.
+   * @returns {Promise<{ acked: number, typed: number, missing: Array<{ typist: string, missing: string[] }>, pending: string[], violations: object[], audits: number }>}
+   */
+  async killAll () {
+    this.stopTyping()
+    await this.stopAudits()
+    for (const node of this.nodes) node.clients?.destroyAll()
+    await Promise.all(this.nodes.map((node) => node.kill('SIGKILL')))
+    const missing = []
+    const pending = []
+    let acked = 0
+    let typed = 0
+    for (const documentName of new Set(this.typists.map((typist) => typist.documentName))) {
+      const stored = await this.reader.read(documentName)
+      if (stored.pending) pending.push(documentName)
+      for (const typist of this.typists.filter((typist) => typist.documentName === documentName)) {
+        acked += typist.ledger.acked.size
+        typed += typist.typed.length
+        const lost = [...typist.ledger.acked].filter((item) => !stored.items.has(item))
+        if (lost.length > 0) missing.push({ typist: typist.name, missing: lost })
+      }
+    }
+    return { acked, typed, missing, pending, violations: this.violations, audits: this.audits }
+  }
+
+  async close () {
+    this.stopTyping()
+    await this.stopAudits()
+    await this.reader.close()
+  }
+}
