@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { acknowledged, startCollabServer, synced } from '../helpers/server.js'
-import { untilDocs, waitFor, when } from '../helpers/wait.js'
+import { deferred, untilDocs, waitFor, when } from '../helpers/wait.js'
 import { stores } from './stores.js'
 import { captureLog } from './support.js'
 
@@ -100,5 +100,50 @@ for (const store of stores) {
     const third = restarted.hocus('again')
     await synced(third)
     assert.equal(third.document.getText('text').toString(), expected)
+  })
+}
+
+for (const store of stores) {
+  test(`${store.name}: a slow afterUnloadDocument in another extension while the document is loaded again: the store keeps the new load's state, every edit is stored, the document unloads`, async (t) => {
+    const backend = await store.open(t)
+    if (backend === null) return
+    const unloading = []
+    const unloaded = []
+    // An audit log or a webhook, listed before the store: its afterUnloadDocument awaits a slow call.
+    const webhook = {
+      priority: 200,
+      async afterUnloadDocument () {
+        const call = deferred()
+        unloading.push(call)
+        await call.promise
+      }
+    }
+    // Listed after the store: tells when a chain of afterUnloadDocument hooks has ended.
+    const last = { priority: 0, afterUnloadDocument () { unloaded.push(true) } }
+    const server = await startCollabServer(t, { extensions: [webhook, backend.extension(), last] })
+    const first = server.yws('reloaded')
+    await synced(first)
+    first.doc.getText('text').insert(0, 'first ')
+    await waitFor(() => server.app.collab.documents.get('reloaded')?.getText('text').length === 6, { what: 'the first edit on the server' })
+    server.drop(first)
+    await waitFor(() => unloading.length === 1, { what: 'the first load to unload' })
+
+    // Loaded again while the first load's afterUnloadDocument chain still runs; that chain ends before the
+    // second load writes anything.
+    const second = server.yws('reloaded')
+    await synced(second)
+    unloading[0].resolve()
+    await waitFor(() => unloaded.length === 1, { what: 'the first load\'s afterUnloadDocument chain to end' })
+    second.doc.getText('text').insert(6, 'second')
+    await waitFor(() => server.app.collab.documents.get('reloaded')?.getText('text').toString() === 'first second', { what: 'the second edit on the server' })
+    server.drop(second)
+    await waitFor(() => unloading.length === 2, { what: 'the second load to unload' })
+    unloading[1].resolve()
+    await server.app.close()
+
+    const restarted = await startCollabServer(t, { extensions: [backend.extension()] })
+    const reader = restarted.yws('reloaded')
+    await synced(reader)
+    assert.equal(reader.doc.getText('text').toString(), 'first second', 'the second load\'s edit was stored')
   })
 }
