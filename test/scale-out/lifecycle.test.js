@@ -175,3 +175,29 @@ test('an owner whose heartbeat lapses is not taken for dead while its messages k
   assert.equal(reason, 'stalled', 'a stalled peer (still subscribed, no heartbeat, silent) is told, not dropped')
   assert.equal(peer, owner.app.collab.instanceId)
 })
+
+test('an edge judged stalled (heartbeat gone, silent) is told: its passive clients are reset at once, not left without updates', { skip, timeout: 30_000 }, async (t) => {
+  const instances = await pair(t)
+  const [owner, edge] = instances
+  const writer = owner.clients.hocus('quiet')
+  await synced(writer)
+  // A reader that sends nothing after its sync: only what the owner tells the edge can reach it.
+  const reader = edge.clients.yws('quiet')
+  await synced(reader)
+  const admin = createClient({ url: instances.redis.url })
+  admin.on('error', () => {})
+  await admin.connect()
+  t.after(() => admin.destroy())
+  const started = Date.now()
+  const stealing = setInterval(() => { admin.zRem('fastify-collab:instances', edge.app.collab.instanceId).catch(() => {}) }, 10)
+  t.after(() => clearInterval(stealing))
+  const bound = timings.heartbeatTimeout + timings.heartbeatInterval
+  const [event] = await when(reader, 'connection-close', { timeout: bound + 5000, what: 'the reader to be reset' })
+  clearInterval(stealing)
+  t.diagnostic(`the edge's reader was reset ${Date.now() - started} ms after its heartbeat went (heartbeatTimeout + heartbeatInterval = ${bound} ms)`)
+  assert.equal(event.code, 4205)
+  // It reconnects and resyncs with the owner.
+  await synced(reader, 10_000)
+  writer.document.getText('t').insert(0, 'after')
+  await when(reader.doc, 'update', { check: () => reader.doc.getText('t').toString() === 'after', what: 'the reader to get updates again' })
+})
