@@ -165,7 +165,7 @@ export class RedisBus {
 
   #watch (connection: RedisConnection, role: string): void {
     let ready = false
-    connection.on('error', this.#onError)
+    connection.on('error', (error) => this.#onError(error, role))
     connection.on('ready', () => {
       if (this.#failing) this.#log.info({ role }, 'scale-out: Redis is reachable again')
       this.#failing = false
@@ -175,14 +175,14 @@ export class RedisBus {
     })
   }
 
-  readonly #onError = (error: Error): void => {
+  readonly #onError = (error: Error, role = 'commands'): void => {
     if (this.#closed) return
     if (this.#failing) {
-      this.#log.debug({ err: error }, 'scale-out: Redis error')
+      this.#log.debug({ err: error, role }, 'scale-out: Redis error')
       return
     }
     this.#failing = true
-    this.#log.warn({ err: error }, 'scale-out: Redis error; retrying')
+    this.#log.warn({ err: error, role }, 'scale-out: Redis error; retrying')
   }
 
   async #subscribe (): Promise<void> {

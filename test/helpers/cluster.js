@@ -84,10 +84,14 @@ export class ClusterNode {
     return this.child.exitCode === null && this.child.signalCode === null
   }
 
-  /** Sends `signal`; for SIGKILL and SIGTERM, resolves once the process exited. */
+  /**
+   * Sends `signal`; for SIGKILL and SIGTERM, resolves once the process exited. SIGKILL also destroys the
+   * clients made through `clients` (nothing more reaches them); after SIGTERM they get what the closing
+   * server sends them, and the caller moves or destroys them.
+   */
   async kill (signal = 'SIGKILL') {
     if (!this.alive) return
-    this.clients?.destroyAll()
+    if (signal === 'SIGKILL') this.clients?.destroyAll()
     this.child.kill(signal)
     if (signal === 'SIGKILL' || signal === 'SIGTERM') await this.exited
   }

@@ -49,11 +49,11 @@ export async function storeReader (store) {
  * @param {number} [options.count] instances, default 3
  * @param {string[]} [options.documents] default ['doc']
  * @param {number} [options.typists] Hocuspocus writers per instance and document, default 1
- * @param {boolean} [options.watchers] one y-websocket client per instance and document (default true): it
- *   types too (its edits are never acknowledged, so never counted) and must converge with the others
+ * @param {number} [options.watchers] y-websocket clients per instance and document, default 1: they type
+ *   too (their edits are never acknowledged, so never counted) and must converge with the others
  * @returns {Promise<FaultRun | null>} null when the test was skipped (see startCluster)
  */
-export async function startFaultRun (t, { store = 'sqlite', env = {}, count = 3, documents = ['doc'], typists = 1, watchers = true } = {}) {
+export async function startFaultRun (t, { store = 'sqlite', env = {}, count = 3, documents = ['doc'], typists = 1, watchers = 1 } = {}) {
   const cluster = await startCluster(t, { count, env, store })
   if (cluster === null) return null
   const run = new FaultRun(cluster, await storeReader(cluster.store))
@@ -61,8 +61,8 @@ export async function startFaultRun (t, { store = 'sqlite', env = {}, count = 3,
   // The first instance opens every document first, so that it owns them: the others proxy.
   for (const documentName of documents) {
     for (const node of cluster.nodes) {
-      for (let i = 0; i < typists; i++) await run.addTypist(node, documentName)
-      if (watchers) run.addWatcher(node, documentName)
+      for (let i = 0; i < typists; i++) run.addTypist(node, documentName)
+      for (let i = 0; i < watchers; i++) run.addWatcher(node, documentName)
     }
   }
   await run.allSynced()
@@ -87,7 +87,7 @@ export class FaultRun {
 
   get nodes () { return this.cluster.nodes }
 
-  async addTypist (node, documentName) {
+  addTypist (node, documentName) {
     const name = `${documentName}/${this.nodes.indexOf(node)}.${this.typists.length}`
     const typist = Object.assign(new LedgerTypist(name, (options) => node.clients.hocus(documentName, options)), { node, documentName })
     this.typists.push(typist)

@@ -132,7 +132,7 @@ for (const store of stores) {
 }
 
 test('SIGSTOP of the owner past its lease, a takeover that ended before SIGCONT: the old owner sends its clients nothing from its stale copy, and they see the acknowledged edit without anyone writing', { skip, timeout: 90_000 }, async (t) => {
-  const run = await startFaultRun(t, { env, count: 2, watchers: false })
+  const run = await startFaultRun(t, { env, count: 2, watchers: 0 })
   const [a, b] = run.nodes
   // Only A's clients stay: a writer (counted) and a y-websocket reader. B's writer leaves first.
   const bTypist = run.typists.find((typist) => typist.node === b)
@@ -152,7 +152,7 @@ test('SIGSTOP of the owner past its lease, a takeover that ended before SIGCONT:
   const admin = await run.cluster.redis.client(t)
   await waitFor(async () => await admin.pTTL('fastify-collab:lease:doc') === -2, { timeout: 10_000, what: 'the paused owner\'s lease to lapse' })
   // B takes over, a writer there is acknowledged and leaves; B stores, unloads and gives the lease back.
-  const visitor = await run.addTypist(b, 'doc')
+  const visitor = run.addTypist(b, 'doc')
   await synced(visitor.provider, 10_000)
   visitor.type()
   await waitFor(() => visitor.ledger.acked.size === 1, { what: 'the visitor\'s edit to be acknowledged' })
