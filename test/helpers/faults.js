@@ -238,4 +238,67 @@ export class FaultRun {
     await this.stopAudits()
     await this.reader.close()
   }
+
+  /** The instance that owns `documentName` now, as a live instance's Redis sees it (undefined: nobody). */
+  async ownerOf (documentName) {
+    const id = await this.nodes.find((node) => node.alive).ownerOf(documentName)
+    return this.nodes.find((node) => node.instanceId === id)
+  }
+
+  /** A new instance, as an orchestrator starts one in place of a lost one. */
+  async replace () {
+    const node = await this.cluster.start()
+    this.nodes.push(node)
+    return node
+  }
+}
+
+/**
+ * The faults of the harness, by name, each with its recovery: once one resolves, the cluster has every
+ * part back (a killed instance replaced, its clients moved, Redis or PostgreSQL up again), though clients
+ * may still be resyncing. `admin` is a node-redis client of the cluster's Redis.
+ *
+ * @type {Record<string, (run: FaultRun, admin: import('redis').RedisClientType) => Promise<void>>}
+ */
+export const faults = {
+  async 'redis-kill' (run) {
+    await run.cluster.redis.kill()
+    await run.cluster.redis.start()
+  },
+  async flushall (run, admin) {
+    await admin.flushAll()
+  },
+  async 'client-kill' (run, admin) {
+    await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub'])
+  },
+  async 'owner-kill' (run) {
+    const owner = await run.ownerOf(run.typists[0].documentName) ?? run.nodes.find((node) => node.alive)
+    await owner.kill('SIGKILL')
+    run.moveClients(owner)
+    await run.replace()
+  },
+  async 'edge-kill' (run) {
+    const owner = await run.ownerOf(run.typists[0].documentName)
+    const edge = run.nodes.find((node) => node.alive && node !== owner)
+    await edge.kill('SIGKILL')
+    run.moveClients(edge)
+    await run.replace()
+  },
+  // Paused past its lease: resumed once Redis has let the lease lapse. On SQLite, paused between writes: the
+  // one write lock of the file belongs to the process that writes (see the README).
+  async 'owner-pause' (run, admin) {
+    const documentName = run.typists[0].documentName
+    const owner = await run.ownerOf(documentName) ?? run.nodes.find((node) => node.alive)
+    if (run.cluster.store.startsWith('sqlite:')) await run.quiesce()
+    owner.child.kill('SIGSTOP')
+    try {
+      await waitFor(async () => (await admin.get(`fastify-collab:lease:${documentName}`))?.startsWith(owner.instanceId) !== true,
+        { timeout: 30_000, interval: 50, what: 'the paused owner\'s lease to lapse or move' })
+    } finally {
+      owner.child.kill('SIGCONT')
+    }
+  },
+  async 'postgres-restart' (run) {
+    await run.cluster.postgres.restart({ mode: 'immediate' })
+  }
 }

@@ -5,10 +5,11 @@
 // at every moment a crash could have come.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { startFaultRun } from '../helpers/faults.js'
+import * as prng from 'lib0/prng'
+import { faults, startFaultRun } from '../helpers/faults.js'
 import { redisMissing } from '../helpers/redis.js'
 import { synced } from '../helpers/server.js'
-import { when, waitFor } from '../helpers/wait.js'
+import { untilDocs, when, waitFor } from '../helpers/wait.js'
 
 const skip = redisMissing()
 // Short enough that a paused owner loses its lease within the test; long enough for a loaded 2-core machine.
@@ -25,10 +26,6 @@ function assertNothingLost (t, result, { minimumAcked = 60 } = {}) {
   assert.ok(result.audits >= 3, `audits ran while the cluster did (${result.audits})`)
 }
 
-async function ownerNode (run, documentName = 'doc') {
-  const id = await run.nodes.find((node) => node.alive).ownerOf(documentName)
-  return run.nodes.find((node) => node.instanceId === id)
-}
 
 test('kill -9 of Redis, restarted empty on the same port: every owner steps down, the store issues higher epochs, nothing acknowledged is lost', { skip, timeout: 90_000 }, async (t) => {
   const run = await startFaultRun(t, { env })
@@ -46,7 +43,7 @@ for (const store of stores) {
     // Renewals every 5 s: the old owner keeps believing it owns the document long after Redis forgot it.
     const run = await startFaultRun(t, { store, env: { ...env, LEASE_MS: '20000' } })
     if (run === null) return
-    const owner = await ownerNode(run)
+    const owner = await run.ownerOf('doc')
     run.startTyping()
     run.startAudits()
     await run.acknowledgedMore(20)
@@ -81,7 +78,7 @@ for (const store of stores) {
     // A heartbeat far longer than the test: the owner's death must be seen from publishes that reach nobody.
     const run = await startFaultRun(t, { store, env: { HEARTBEAT_INTERVAL: '1000', HEARTBEAT_TIMEOUT: '60000', LEASE_MS: '120000' } })
     if (run === null) return
-    const owner = await ownerNode(run)
+    const owner = await run.ownerOf('doc')
     run.startTyping()
     run.startAudits()
     await run.acknowledgedMore(20)
@@ -96,7 +93,7 @@ for (const store of stores) {
 
 test('kill -9 of an edge: its clients move, the owner drops its sessions, nothing acknowledged is lost', { skip, timeout: 90_000 }, async (t) => {
   const run = await startFaultRun(t, { env })
-  const owner = await ownerNode(run)
+  const owner = await run.ownerOf('doc')
   const edge = run.nodes.find((node) => node !== owner)
   run.startTyping()
   run.startAudits()
@@ -111,7 +108,7 @@ for (const store of stores) {
   test(`SIGSTOP of the owner past its lease while others type, then SIGCONT (${store}): another instance owns the document, the old owner steps down before it answers anything, nothing acknowledged is lost`, { skip, timeout: 90_000 }, async (t) => {
     const run = await startFaultRun(t, { store, env })
     if (run === null) return
-    const owner = await ownerNode(run)
+    const owner = await run.ownerOf('doc')
     run.startTyping()
     run.startAudits()
     await run.acknowledgedMore(20)
@@ -122,7 +119,7 @@ for (const store of stores) {
     const others = run.typists.filter((typist) => typist.node !== owner)
     const targets = others.map((typist) => typist.ledger.acked.size + 30)
     await waitFor(() => others.every((typist, i) => typist.ledger.acked.size >= targets[i]), { timeout: 30_000, what: 'the other instances to go on without the paused owner' })
-    const newOwner = await ownerNode(run)
+    const newOwner = await run.ownerOf('doc')
     assert.notEqual(newOwner, owner, 'another instance owns the document')
     owner.child.kill('SIGCONT')
     await owner.logged((line) => /stepping down/.test(line.msg ?? ''), 'the old owner stepping down')
@@ -187,3 +184,28 @@ test('PostgreSQL restart -m immediate (a crash and recovery) under load: writes 
   await run.acknowledgedMore(30, { what: 'typing to go on after PostgreSQL recovered' })
   assertNothingLost(t, await run.killAll())
 })
+
+for (const store of stores) {
+  test(`a seeded random schedule of faults (${store}): every client converges, nothing acknowledged is lost`, { skip, timeout: 120_000 }, async (t) => {
+    const seed = Number(process.env.FAULT_SEED ?? 20261207)
+    const kinds = Object.keys(faults).filter((kind) => store === 'postgres' || kind !== 'postgres-restart')
+    const random = prng.create(seed)
+    const schedule = Array.from({ length: 4 }, () => prng.oneOf(random, kinds))
+    t.diagnostic(`seed ${seed} (FAULT_SEED): ${schedule.join(', ')}`)
+    const run = await startFaultRun(t, { store, env, documents: ['doc', 'other'] })
+    if (run === null) return
+    const admin = await run.cluster.redis.client(t)
+    run.startTyping()
+    run.startAudits()
+    await run.acknowledgedMore(10)
+    for (const kind of schedule) {
+      await faults[kind](run, admin)
+      run.startTyping()
+      await run.acknowledgedMore(15, { what: `typing to go on after ${kind}` })
+    }
+    run.stopTyping()
+    const docs = [...run.typists, ...run.watchers].map((client) => client.doc)
+    await untilDocs(docs, () => run.converged(), { timeout: 30_000, what: 'every client of each document to converge' })
+    assertNothingLost(t, await run.killAll())
+  })
+}
