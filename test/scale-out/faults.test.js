@@ -26,7 +26,6 @@ function assertNothingLost (t, result, { minimumAcked = 60 } = {}) {
   assert.ok(result.audits >= 3, `audits ran while the cluster did (${result.audits})`)
 }
 
-
 test('kill -9 of Redis, restarted empty on the same port: every owner steps down, the store issues higher epochs, nothing acknowledged is lost', { skip, timeout: 90_000 }, async (t) => {
   const run = await startFaultRun(t, { env })
   run.startTyping()
