@@ -78,6 +78,14 @@ export const FST_COLLAB_INVALID_MESSAGE_JSON = createError<[{ cause: unknown }]>
 export const FST_COLLAB_SEND_BUFFER_FULL = createError<[number, number]>(
   'FST_COLLAB_SEND_BUFFER_FULL', 'The socket holds %d bytes unsent, more than maxBufferedAmount (%d): closing with 1013', 503)
 
+/**
+ * The frames a client sent before the app read its socket (no `'message'` listener and no `handleConnection` yet: a
+ * handler still awaiting something) passed `authQueueMaxBytes` or `authQueueMaxFrames` (the first argument names which).
+ * Logged (warn) once per socket, never thrown; the held frames are dropped and the socket closes with 4205 Reset Connection.
+ */
+export const FST_COLLAB_EARLY_FRAMES_FULL = createError<[string, number]>(
+  'FST_COLLAB_EARLY_FRAMES_FULL', 'More was sent before the app read the socket than %s (%d) allows: closing with 4205', 503)
+
 // --- collab ----------------------------------------------------------------
 // (Invalid collab options throw the shared FST_COLLAB_INVALID_OPTION above.)
 

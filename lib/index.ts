@@ -25,7 +25,8 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
   const upgradeOptions = resolveUpgradeOptions(options)
   const metricsOptions = resolveMetricsOptions(options.metrics)
   const { collab, core, close } = createCollab(fastify, options)
-  const sockets = new Sockets(upgradeOptions, collab)
+  const { authQueueMaxBytes, authQueueMaxFrames } = core.options.limits
+  const sockets = new Sockets({ ...upgradeOptions, authQueueMaxBytes, authQueueMaxFrames }, collab)
   const wss = new WebSocketServer({ ...upgradeOptions.ws, WebSocket: sockets.WebSocket })
   prepareServer(wss)
   const { onProtoPoisoning, onConstructorPoisoning } = fastify.initialConfig
