@@ -100,4 +100,5 @@ export { storageExtension, type StorageExtension, type StorageExtensionOptions }
 export type { CollabStorage, LogEntry, StoredDocument } from './storage/storage.js'
 export { fencedError, isFenced, type FencedError } from './storage/fence.js'
 export type { RetryOptions } from './storage/group-commit.js'
+export { importDocuments, type ImportedDocument, type ImportOptions, type ImportResult } from './import/documents.js'
 export * from './errors.js'
