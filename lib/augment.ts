@@ -156,6 +156,9 @@ declare module 'fastify' {
      * called twice or after a reply.
      * @returns the `ws` WebSocket once the 101 is written (its 'message' event carries validated messages when
      * the route has `schema.message`); rejects with FST_COLLAB_UPGRADE_ABORTED if the client is gone before that.
+     * Frames the client sends before the first 'message' listener (or `fastify.collab.handleConnection`) are held
+     * and delivered to it in order, so the handler may await first; past `authQueueMaxBytes` or
+     * `authQueueMaxFrames` the socket closes with 4205 (FST_COLLAB_EARLY_FRAMES_FULL, logged).
      */
     upgrade(options?: ReplyUpgradeOptions): Promise<UpgradedWebSocket<TypeProvider, SchemaCompiler>>
   }

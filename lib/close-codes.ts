@@ -33,7 +33,8 @@ export const CloseCode = {
    */
   TRY_AGAIN_LATER: 1013,
   /**
-   * Hocuspocus's Reset Connection (after HTTP 205 Reset Content): an auth queue bound was passed, `closeConnections()`,
+   * Hocuspocus's Reset Connection (after HTTP 205 Reset Content): an auth queue bound was passed (also by the frames an
+   * upgraded socket holds before the app reads it), `closeConnections()`,
    * or the client sent a Yjs update that cannot be integrated (it depends on structs the server lacks). Clients reconnect and resync.
    */
   RESET_CONNECTION: 4205,

@@ -78,6 +78,14 @@ export const FST_COLLAB_INVALID_MESSAGE_JSON = createError<[{ cause: unknown }]>
 export const FST_COLLAB_SEND_BUFFER_FULL = createError<[number, number]>(
   'FST_COLLAB_SEND_BUFFER_FULL', 'The socket holds %d bytes unsent, more than maxBufferedAmount (%d): closing with 1013', 503)
 
+/**
+ * The frames a client sent before the app read its socket (no `'message'` listener and no `handleConnection` yet: a
+ * handler still awaiting something) passed `authQueueMaxBytes` or `authQueueMaxFrames` (the first argument names which).
+ * Logged (warn) once per socket, never thrown; the held frames are dropped and the socket closes with 4205 Reset Connection.
+ */
+export const FST_COLLAB_EARLY_FRAMES_FULL = createError<[string, number]>(
+  'FST_COLLAB_EARLY_FRAMES_FULL', 'More was sent before the app read the socket than %s (%d) allows: closing with 4205', 503)
+
 // --- collab ----------------------------------------------------------------
 // (Invalid collab options throw the shared FST_COLLAB_INVALID_OPTION above.)
 
@@ -294,3 +302,27 @@ export const FST_COLLAB_METRICS_MISSING = createError<[{ cause: unknown }]>(
  */
 export const FST_COLLAB_METRICS_CONFLICT = createError<[string, { cause: unknown }]>(
   'FST_COLLAB_METRICS_CONFLICT', 'The metrics registry already holds a metric named "%s" that fastify-collab did not register', 500)
+
+// --- import ----------------------------------------------------------------
+
+/**
+ * `importHocuspocus()` could not read its `from` file: missing, not a SQLite database, no `documents (name, data)`
+ * table as `@hocuspocus/extension-sqlite` writes it, or a read failed. `cause` says which. Nothing more is written.
+ */
+export const FST_COLLAB_IMPORT_SOURCE = createError<[string, { cause: unknown }]>(
+  'FST_COLLAB_IMPORT_SOURCE', 'Could not read Hocuspocus documents from "%s"', 500)
+
+/** An entry given to `importDocuments()` is not `{ name: non-empty string, state: Uint8Array }`. The import stops there. */
+export const FST_COLLAB_IMPORT_INVALID_DOCUMENT = createError<[string]>(
+  'FST_COLLAB_IMPORT_INVALID_DOCUMENT', 'Cannot import this document: %s', 500, TypeError)
+
+/** A document's state is not a Yjs update (applying it to an empty Y.Doc threw; `cause` is Yjs's error). The import stops before writing it. */
+export const FST_COLLAB_IMPORT_INVALID_STATE = createError<[string, { cause: unknown }]>(
+  'FST_COLLAB_IMPORT_INVALID_STATE', 'The state of document "%s" is not a Yjs update', 500)
+
+/**
+ * The target store already holds the document with another state (or with updates after it): importing would
+ * replace them. The import stops before writing it; pass `force` (`--force`) to overwrite.
+ */
+export const FST_COLLAB_IMPORT_EXISTS = createError<[string]>(
+  'FST_COLLAB_IMPORT_EXISTS', 'Document "%s" already exists in the target store with other content: pass force to overwrite it', 409)

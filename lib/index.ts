@@ -25,7 +25,8 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
   const upgradeOptions = resolveUpgradeOptions(options)
   const metricsOptions = resolveMetricsOptions(options.metrics)
   const { collab, core, close, destroy } = createCollab(fastify, options)
-  const sockets = new Sockets(upgradeOptions, collab)
+  const { authQueueMaxBytes, authQueueMaxFrames } = core.options.limits
+  const sockets = new Sockets({ ...upgradeOptions, authQueueMaxBytes, authQueueMaxFrames }, collab)
   const wss = new WebSocketServer({ ...upgradeOptions.ws, WebSocket: sockets.WebSocket })
   prepareServer(wss)
   const { onProtoPoisoning, onConstructorPoisoning } = fastify.initialConfig
@@ -101,4 +102,5 @@ export { storageExtension, type StorageExtension, type StorageExtensionOptions }
 export type { CollabStorage, LogEntry, StoredDocument } from './storage/storage.js'
 export { conflictError, fencedError, isConflict, isFenced, type ConflictError, type FencedError } from './fence.js'
 export type { RetryOptions } from './storage/group-commit.js'
+export { importDocuments, type ImportedDocument, type ImportOptions, type ImportResult } from './import/documents.js'
 export * from './errors.js'

@@ -23,3 +23,6 @@ export const kSocketAlive = Symbol('fastify-collab.socketAlive')
 // The collab Connection serving an upgraded socket; lets one shared listener
 // function serve every socket instead of three closures per socket.
 export const kCollabConnection = Symbol('fastify-collab.collabConnection')
+// On every upgraded socket, until a 'message' listener takes it: the frames
+// that came before (lib/upgrade/early-frames.ts); null once it is read.
+export const kEarlyFrames = Symbol('fastify-collab.earlyFrames')

@@ -126,8 +126,8 @@ export class Connection implements SessionSocket {
     // An 'error' without a listener would crash the process. reply.upgrade()'s
     // sockets already have one; a second would only cost memory.
     if (socket.listenerCount('error') === 0) socket.on('error', onSocketError)
-    // A handler that had to await something before handleConnection paused the
-    // socket, so that no frame came with no listener (see the README).
+    // A handler may have paused the socket itself before handleConnection (early
+    // frames no longer need it: the upgrade layer holds them until this listener).
     if (socket.isPaused) socket.resume()
   }
 

@@ -12,9 +12,14 @@ export interface LimitOptions {
    * authentication (Pong, PermissionDenied) count too. A session's updates that wait for its
    * SyncStep2 (see README, "Updates that cannot integrate") have a budget of the same size.
    * Past it: close 4205 (Reset Connection). Default 5 MiB (5242880), as Hocuspocus 4.7.
+   * Also bounds the payload bytes every upgraded socket holds before the app reads it (early frames,
+   * lib/upgrade/early-frames.ts): past it, close 4205 (FST_COLLAB_EARLY_FRAMES_FULL).
    */
   authQueueMaxBytes?: number
-  /** Frames, counted like `authQueueMaxBytes`. Past it: close 4205. Default 1000, as Hocuspocus 4.7. */
+  /**
+   * Frames, counted like `authQueueMaxBytes`. Past it: close 4205. Default 1000, as Hocuspocus 4.7.
+   * Also bounds the frames every upgraded socket holds before the app reads it.
+   */
   authQueueMaxFrames?: number
   /** Documents a Hocuspocus socket may have waiting for authentication at once. Past it: close 4205. Default 100, as Hocuspocus 4.7. */
   authQueueMaxDocuments?: number

@@ -177,8 +177,11 @@ export interface Collab {
   /**
    * Serves an upgraded socket: y-websocket or Hocuspocus, told apart by the
    * first frame (see the `protocol` option). Failures of the client close the
-   * socket with a documented close code. Call it in the same turn as
-   * `await reply.upgrade()` resolves, or `socket.pause()` first (see the README).
+   * socket with a documented close code. It may be called after the handler
+   * awaited something (a database lookup): the frames the client sent since the
+   * 101 are held and handled first, in order; past `authQueueMaxBytes` or
+   * `authQueueMaxFrames` the socket was closed with 4205 (README, "Early frames").
+   * A paused socket is resumed.
    *
    * @param socket the `ws` WebSocket from `reply.upgrade()`
    * @param request the upgraded request, passed to every hook

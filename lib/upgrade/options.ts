@@ -44,8 +44,9 @@ export interface UpgradeOptions {
   heartbeatInterval?: number
   /**
    * How long, in ms, a closing handshake may take before the socket is terminated: on
-   * `fastify.close()` (close code 1001, RFC 6455 §7.4.1, and pending upgrade requests), and after a
-   * close for backpressure (1013).
+   * `fastify.close()` (close code 1001, RFC 6455 §7.4.1, and pending upgrade requests), after a
+   * close for backpressure (1013), and after a close for too many early frames (4205, see
+   * `authQueueMaxBytes`).
    * @defaultValue 2000
    */
   closeTimeout?: number

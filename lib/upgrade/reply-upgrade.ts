@@ -12,6 +12,7 @@ import {
 } from '../errors.js'
 import { kRouteUpgrade } from '../symbols.js'
 import { publishLimit } from '../diagnostics.js'
+import { holdEarlyFrames } from './early-frames.js'
 import { ignoreSocketError, publishUpgrade, upgradeOf } from './listener.js'
 import { ensureMessageValidator, type JsonParser, validateMessages } from './messages.js'
 import type { UpgradeErrorHandler } from './options.js'
@@ -143,7 +144,8 @@ export function createReplyUpgrade (wss: WebSocketServer, sockets: Sockets, sett
    * @throws FST_COLLAB_CLOSING (503) while `fastify.close()` runs.
    * @throws FST_COLLAB_REPLY_ALREADY_SENT when the reply was already sent or upgraded.
    * @throws ERR_INVALID_HTTP_TOKEN / ERR_INVALID_CHAR for an invalid `options.headers` entry.
-   * @returns the `ws` WebSocket, once the 101 is written. Rejects with
+   * @returns the `ws` WebSocket, once the 101 is written; what it receives is held until its first
+   * 'message' listener (see early-frames.ts). Rejects with
    * FST_COLLAB_UPGRADE_ABORTED if the client goes away before that (it never hangs), or with
    * FST_COLLAB_BAD_HANDSHAKE when ws refuses the handshake (the client then gets a 400).
    */
@@ -213,6 +215,8 @@ export function createReplyUpgrade (wss: WebSocketServer, sockets: Sockets, sett
         sockets.add(socket, ws, request.log)
         publishUpgrade(sockets, raw, 101)
         if (messages !== null) validateMessages(ws, messages, request, settings.parse)
+        // After validateMessages: the held frames go through the socket's final `emit`.
+        holdEarlyFrames(ws, sockets.earlyFrames)
         // As ws's own server mode does, so 'connection' listeners see every socket.
         server.emit('connection', ws, raw)
         resolve(ws)

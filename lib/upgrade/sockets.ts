@@ -1,11 +1,12 @@
 import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import { WebSocket } from 'ws'
-import { CloseCode } from '../close-codes.js'
+import { CloseCode, type CloseCodeValue } from '../close-codes.js'
 import type { Collab } from '../collab/types.js'
-import { publishLimit, socketCloseChannel, type SocketCloseEvent } from '../diagnostics.js'
-import { FST_COLLAB_SEND_BUFFER_FULL } from '../errors.js'
+import { type LimitName, publishLimit, socketCloseChannel, type SocketCloseEvent } from '../diagnostics.js'
+import { FST_COLLAB_EARLY_FRAMES_FULL, FST_COLLAB_SEND_BUFFER_FULL } from '../errors.js'
 import { kSocketAlive, kSocketLog } from '../symbols.js'
+import type { EarlyFrameLimits } from './early-frames.js'
 import type { TrackedSocket } from './types.js'
 import { boundSend, createWebSocketClass } from './websocket.js'
 
@@ -14,6 +15,10 @@ export interface SocketLimits {
   heartbeatInterval: number
   closeTimeout: number
   maxBufferedAmount: number
+  /** The collab option: bytes of frames held for a socket that nobody reads yet (see early-frames.ts). */
+  authQueueMaxBytes: number
+  /** The collab option: frames held for a socket that nobody reads yet. */
+  authQueueMaxFrames: number
 }
 
 // Shared by every socket: `this` is the socket, so no closure is kept per socket.
@@ -46,6 +51,8 @@ export class Sockets {
   closing = false
   /** The class of the plugin's WebSocketServer: its sends are bounded by maxBufferedAmount. */
   readonly WebSocket: typeof WebSocket
+  /** The bounds of the frames held for each socket until the app reads it, and what closes it past them. */
+  readonly earlyFrames: EarlyFrameLimits
 
   readonly #limits: SocketLimits
   #heartbeat: NodeJS.Timeout | null = null
@@ -73,6 +80,11 @@ export class Sockets {
     }
     this.#onOverflow = (socket) => this.#overflow(socket as TrackedSocket)
     this.WebSocket = createWebSocketClass(limits.maxBufferedAmount, this.#onOverflow)
+    this.earlyFrames = {
+      maxBytes: limits.authQueueMaxBytes,
+      maxFrames: limits.authQueueMaxFrames,
+      onOverflow: (socket, limit) => this.#earlyOverflow(socket as TrackedSocket, limit)
+    }
   }
 
   /** Tracks a raw socket from the 'upgrade' event until it closes or is upgraded. */
@@ -115,10 +127,26 @@ export class Sockets {
   // close leaves the socket CLOSING, and ws drops later sends.
   #overflow (socket: TrackedSocket): void {
     if (socket.readyState !== WebSocket.OPEN) return
-    publishLimit(this.instance, 'maxBufferedAmount')
     const err = new FST_COLLAB_SEND_BUFFER_FULL(socket.bufferedAmount, this.#limits.maxBufferedAmount)
-    socket[kSocketLog].warn({ err }, 'WebSocket closed with 1013: the client does not read what it is sent')
-    socket.close(CloseCode.TRY_AGAIN_LATER, 'Try Again Later')
+    this.#closeForLimit(socket, 'maxBufferedAmount', err, CloseCode.TRY_AGAIN_LATER, 'Try Again Later',
+      'WebSocket closed with 1013: the client does not read what it is sent')
+  }
+
+  // The client sent more than a socket holds before the app reads it (a
+  // handler still awaiting, or one that never reads). Once per socket.
+  #earlyOverflow (socket: TrackedSocket, limit: 'authQueueMaxBytes' | 'authQueueMaxFrames'): void {
+    if (socket.readyState !== WebSocket.OPEN) return
+    const err = new FST_COLLAB_EARLY_FRAMES_FULL(limit, this.#limits[limit])
+    this.#closeForLimit(socket, limit, err, CloseCode.RESET_CONNECTION, 'Reset Connection',
+      'WebSocket closed with 4205: more frames came than are held before the app reads the socket')
+  }
+
+  // A bound closes the socket: one warn line, the `limit` diagnostics event, and
+  // a terminate() if the closing handshake takes longer than closeTimeout.
+  #closeForLimit (socket: TrackedSocket, limit: LimitName, err: Error, code: CloseCodeValue, reason: string, message: string): void {
+    publishLimit(this.instance, limit)
+    socket[kSocketLog].warn({ err }, message)
+    socket.close(code, reason)
     setTimeout(terminate, this.#limits.closeTimeout, socket).unref()
   }
 

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { WebSocket } from 'ws'
-import { kSocketAlive, kSocketLog } from '../symbols.js'
+import { kEarlyFrames, kSocketAlive, kSocketLog } from '../symbols.js'
+import type { HeldFrames } from './early-frames.js'
 
 type SendArguments = Parameters<WebSocket['send']>
 type SendOptions = Exclude<SendArguments[1], ((err?: Error) => void) | undefined>
@@ -21,7 +22,8 @@ export type OverflowHandler = (socket: WebSocket) => void
 export function createWebSocketClass (limit: number, onOverflow: OverflowHandler): typeof WebSocket {
   class UpgradedWebSocket extends WebSocket {
     [kSocketLog]: FastifyBaseLogger | null = null;
-    [kSocketAlive] = true
+    [kSocketAlive] = true;
+    [kEarlyFrames]: HeldFrames | null = null
   }
   if (limit === 0) return UpgradedWebSocket
   return class BoundedWebSocket extends UpgradedWebSocket {
