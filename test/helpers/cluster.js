@@ -80,8 +80,28 @@ export class ClusterNode {
     this.exited = once(this.child, 'exit')
   }
 
+  /** Paused by pause() (SIGSTOP) and not resumed yet: it answers nothing meanwhile. */
+  paused = false
+
   get alive () {
     return this.child.exitCode === null && this.child.signalCode === null
+  }
+
+  /** Alive and not paused: it can answer. */
+  get responsive () {
+    return this.alive && !this.paused
+  }
+
+  /** SIGSTOP: the process stops where it is, as in a long GC pause or a frozen VM. */
+  pause () {
+    this.paused = true
+    this.child.kill('SIGSTOP')
+  }
+
+  /** SIGCONT after pause(). */
+  resume () {
+    this.child.kill('SIGCONT')
+    this.paused = false
   }
 
   /**
@@ -96,9 +116,9 @@ export class ClusterNode {
     if (signal === 'SIGKILL' || signal === 'SIGTERM') await this.exited
   }
 
-  /** GETs a JSON route of the instance. */
+  /** GETs a JSON route of the instance; rejects after 5 s without an answer. */
   async get (path) {
-    const response = await fetch(`http://127.0.0.1:${this.port}${path}`)
+    const response = await fetch(`http://127.0.0.1:${this.port}${path}`, { signal: AbortSignal.timeout(5000) })
     return response.json()
   }
 

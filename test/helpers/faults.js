@@ -8,12 +8,30 @@
 //   did not happen: a restart at that moment would load exactly that);
 // - at the end, every server and every client is killed at once, and the
 //   store is read once more.
+import assert from 'node:assert/strict'
 import { setTimeout as delay } from 'node:timers/promises'
 import * as Y from 'yjs'
 import { startCluster } from './cluster.js'
 import { LedgerTypist } from './ledger.js'
 import { synced } from './server.js'
 import { waitFor } from './wait.js'
+
+/** Scale-out timings short enough that a paused owner loses its lease within a test, long enough for a loaded 2-core machine. */
+export const faultEnv = { HEARTBEAT_INTERVAL: '100', HEARTBEAT_TIMEOUT: '1000', LEASE_MS: '2000' }
+
+/**
+ * Asserts that nothing acknowledged was lost, at any audit or at the end (see FaultRun.killAll), and that
+ * the run was not vacuous.
+ * @param {import('node:test').TestContext} t
+ */
+export function assertNothingLost (t, result, { minimumAcked = 60 } = {}) {
+  t.diagnostic(`acknowledged ${result.acked} of ${result.typed} typed; ${result.audits} audits`)
+  assert.deepEqual(result.violations, [], 'every audit found every edit acknowledged before it in the store')
+  assert.deepEqual(result.missing, [], 'every acknowledged edit is in the store after every process was killed')
+  assert.deepEqual(result.pending, [], 'the stored log leaves no pending structs')
+  assert.ok(result.acked >= minimumAcked, `enough edits were acknowledged for the check to mean something (${result.acked})`)
+  assert.ok(result.audits >= 3, `audits ran while the cluster did (${result.audits})`)
+}
 
 /**
  * Reads a store as a fresh process without Redis would: snapshot plus log, applied to a new Y.Doc.
@@ -45,7 +63,7 @@ export async function storeReader (store) {
  * @param {import('node:test').TestContext} t
  * @param {object} options
  * @param {'sqlite' | 'postgres'} [options.store]
- * @param {Record<string, string>} [options.env] for every instance (LEASE_MS, HEARTBEAT_INTERVAL, …)
+ * @param {Record<string, string>} [options.env] for every instance (LEASE_MS, HEARTBEAT_INTERVAL, …), default faultEnv
  * @param {number} [options.count] instances, default 3
  * @param {string[]} [options.documents] default ['doc']
  * @param {number} [options.typists] Hocuspocus writers per instance and document, default 1
@@ -53,15 +71,17 @@ export async function storeReader (store) {
  *   too (their edits are never acknowledged, so never counted) and must converge with the others
  * @returns {Promise<FaultRun | null>} null when the test was skipped (see startCluster)
  */
-export async function startFaultRun (t, { store = 'sqlite', env = {}, count = 3, documents = ['doc'], typists = 1, watchers = 1 } = {}) {
+export async function startFaultRun (t, { store = 'sqlite', env = faultEnv, count = 3, documents = ['doc'], typists = 1, watchers = 1 } = {}) {
   const cluster = await startCluster(t, { count, env, store })
   if (cluster === null) return null
   const run = new FaultRun(cluster, await storeReader(cluster.store))
   t.after(() => run.close())
   // The first instance opens every document first, so that it owns them: the others proxy.
   for (const documentName of documents) {
-    for (const node of cluster.nodes) {
-      for (let i = 0; i < typists; i++) run.addTypist(node, documentName)
+    const [first, ...others] = cluster.nodes
+    if (typists > 0) await synced(run.addTypist(first, documentName).provider, 20_000)
+    for (const node of [first, ...others]) {
+      for (let i = node === first ? 1 : 0; i < typists; i++) run.addTypist(node, documentName)
       for (let i = 0; i < watchers; i++) run.addWatcher(node, documentName)
     }
   }
@@ -126,7 +146,11 @@ export class FaultRun {
    */
   async quiesce (timeout = 30_000) {
     this.stopTyping()
-    await waitFor(() => this.typists.every((typist) => typist.ledger.acked.size === typist.typed.length), { timeout, interval: 20, what: 'every typed edit to be acknowledged' })
+    await waitFor(() => this.typists.every((typist) => typist.ledger.acked.size === typist.typed.length), { timeout, interval: 20, what: 'every typed edit to be acknowledged' }).catch((error) => {
+      const behind = this.typists.filter((typist) => typist.ledger.acked.size !== typist.typed.length)
+      error.message += `: ${behind.map((typist) => `${typist.name} on instance ${this.nodes.indexOf(typist.node)} (${typist.ledger.acked.size} of ${typist.typed.length}, ${typist.provider.configuration.websocketProvider.status})`).join(', ')}`
+      throw error
+    })
   }
 
   /** Resolves once every writer has `more` edits acknowledged past what it had when called. */
@@ -180,7 +204,7 @@ export class FaultRun {
    * balancer does once a server is gone: `choose` picks the instance.
    */
   moveClients (node, choose = (live, i) => live[i % live.length]) {
-    const live = this.nodes.filter((other) => other !== node && other.alive)
+    const live = this.nodes.filter((other) => other !== node && other.responsive)
     let i = 0
     for (const typist of this.typists.filter((typist) => typist.node === node)) {
       const target = choose(live, i++)
@@ -241,7 +265,7 @@ export class FaultRun {
 
   /** The instance that owns `documentName` now, as a live instance's Redis sees it (undefined: nobody). */
   async ownerOf (documentName) {
-    const id = await this.nodes.find((node) => node.alive).ownerOf(documentName)
+    const id = await this.nodes.find((node) => node.responsive).ownerOf(documentName)
     return this.nodes.find((node) => node.instanceId === id)
   }
 
@@ -272,14 +296,14 @@ export const faults = {
     await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub'])
   },
   async 'owner-kill' (run) {
-    const owner = await run.ownerOf(run.typists[0].documentName) ?? run.nodes.find((node) => node.alive)
+    const owner = await run.ownerOf(run.typists[0].documentName) ?? run.nodes.find((node) => node.responsive)
     await owner.kill('SIGKILL')
     run.moveClients(owner)
     await run.replace()
   },
   async 'edge-kill' (run) {
     const owner = await run.ownerOf(run.typists[0].documentName)
-    const edge = run.nodes.find((node) => node.alive && node !== owner)
+    const edge = run.nodes.find((node) => node.responsive && node !== owner)
     await edge.kill('SIGKILL')
     run.moveClients(edge)
     await run.replace()
@@ -288,14 +312,14 @@ export const faults = {
   // one write lock of the file belongs to the process that writes (see the README).
   async 'owner-pause' (run, admin) {
     const documentName = run.typists[0].documentName
-    const owner = await run.ownerOf(documentName) ?? run.nodes.find((node) => node.alive)
+    const owner = await run.ownerOf(documentName) ?? run.nodes.find((node) => node.responsive)
     if (run.cluster.store.startsWith('sqlite:')) await run.quiesce()
-    owner.child.kill('SIGSTOP')
+    owner.pause()
     try {
       await waitFor(async () => (await admin.get(`fastify-collab:lease:${documentName}`))?.startsWith(owner.instanceId) !== true,
         { timeout: 30_000, interval: 50, what: 'the paused owner\'s lease to lapse or move' })
     } finally {
-      owner.child.kill('SIGCONT')
+      owner.resume()
     }
   },
   async 'postgres-restart' (run) {
