@@ -141,14 +141,16 @@ export class FaultRun {
   }
 
   /**
-   * Stops typing and resolves once every writer's edits are all acknowledged: nothing is in flight, so no
-   * instance is inside a write (SQLite's one write lock belongs to the process that writes: see the README).
+   * Stops typing and resolves once nothing of any writer is in flight: each is synced and has every frame
+   * it sent answered, so no instance is inside a write of theirs (SQLite's one write lock belongs to the
+   * process that writes: see the README).
    */
   async quiesce (timeout = 30_000) {
     this.stopTyping()
-    await waitFor(() => this.typists.every((typist) => typist.ledger.acked.size === typist.typed.length), { timeout, interval: 20, what: 'every typed edit to be acknowledged' }).catch((error) => {
-      const behind = this.typists.filter((typist) => typist.ledger.acked.size !== typist.typed.length)
-      error.message += `: ${behind.map((typist) => `${typist.name} on instance ${this.nodes.indexOf(typist.node)} (${typist.ledger.acked.size} of ${typist.typed.length}, ${typist.provider.configuration.websocketProvider.status})`).join(', ')}`
+    const settled = (typist) => typist.ledger.frames.waiting === 0 && typist.provider.isSynced && typist.provider.unsyncedChanges === 0
+    await waitFor(() => this.typists.every(settled), { timeout, interval: 20, what: 'every writer to have nothing in flight' }).catch((error) => {
+      const behind = this.typists.filter((typist) => !settled(typist))
+      error.message += `: ${behind.map((typist) => `${typist.name} on instance ${this.nodes.indexOf(typist.node)} (${JSON.stringify(typist.ledger.frames)}, ${typist.provider.configuration.websocketProvider.status})`).join(', ')}`
       throw error
     })
   }

@@ -4,7 +4,10 @@
 // only once the owner's fenced append committed. The provider only keeps a
 // counter; here each outgoing frame's edits wait in a queue until their
 // SyncStatus comes back, so every edit counted as acknowledged is one a server
-// promised to keep. A socket that closes takes its unanswered frames with it.
+// promised to keep. A socket that closes takes its unanswered frames with it:
+// their edits may be stored all the same (the answer was lost with the
+// socket), but they are never counted, since the client's next SyncStep2 only
+// carries what the server lacks.
 import * as decoding from 'lib0/decoding'
 import { WebSocket } from 'ws'
 import * as Y from 'yjs'
@@ -32,8 +35,8 @@ export class Ledger {
   acked = new Set()
   /** SyncStatus frames received: 1 (applied) and 0 (refused). */
   statuses = { applied: 0, refused: 0 }
-  /** Frames sent that carried edits, and those whose socket closed before their answer. */
-  frames = { sent: 0, unanswered: 0 }
+  /** Frames sent that carried edits, those waiting for their answer now, and those whose socket closed before it. */
+  frames = { sent: 0, waiting: 0, unanswered: 0 }
 
   /** A `ws` WebSocket class for `WebSocketPolyfill` whose sockets report to this ledger. */
   get WebSocket () {
@@ -47,7 +50,10 @@ export class Ledger {
         // Registered before the provider's listener: the SyncStatus is counted before the provider sees it.
         this.on('message', (data) => this.#received(new Uint8Array(data)))
         this.on('close', () => {
-          for (const queue of this.#waiting.values()) ledger.frames.unanswered += queue.length
+          for (const queue of this.#waiting.values()) {
+            ledger.frames.unanswered += queue.length
+            ledger.frames.waiting -= queue.length
+          }
           this.#waiting.clear()
         })
       }
@@ -68,6 +74,7 @@ export class Ledger {
         if (queue === undefined) this.#waiting.set(address, queue = [])
         queue.push(items)
         ledger.frames.sent++
+        ledger.frames.waiting++
       }
 
       #received (frame) {
@@ -77,6 +84,7 @@ export class Ledger {
         const applied = decoding.readVarUint(decoder) === 1
         const items = this.#waiting.get(address)?.shift()
         if (items === undefined) throw new Error(`a SyncStatus for "${address}" answered no frame`)
+        ledger.frames.waiting--
         if (!applied) {
           ledger.statuses.refused++
           return
