@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { EventEmitter, once } from 'node:events'
 import { startCollabServer, synced } from '../helpers/server.js'
 import { when } from '../helpers/wait.js'
-import { rawClient, ywsStep1 } from './core-raw-client.js'
+import { rawClient, ywsStep1 } from '../helpers/raw-client.js'
 
 // Issue 7 §2: small frames must not buy large answers without bound. One
 // SyncStep2 answer in flight per session, QueryAwareness once per turn.

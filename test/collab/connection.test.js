@@ -6,7 +6,7 @@ import * as decoding from 'lib0/decoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { startCollabServer, synced, acknowledged } from '../helpers/server.js'
 import { deferred, untilDocs } from '../helpers/wait.js'
-import { rawClient, frame, hp, hpAuth, readHp, isHp, ywsStep1 as syncStep1, ywsUpdate, hpUpdate, hpStep1, textUpdate, syncStatusOf } from './core-raw-client.js'
+import { rawClient, frame, hp, hpAuth, readHp, isHp, ywsStep1 as syncStep1, ywsUpdate, hpUpdate, hpStep1, textUpdate, syncStatusOf } from '../helpers/raw-client.js'
 
 // One socket: protocol detection, the Hocuspocus handshake, sync answers,
 // SyncStatus, Ping, CLOSE, read-only, bad frames and the auth-queue bounds.

@@ -166,7 +166,7 @@ test('an onLoadDocument throw denies every waiter with its reason and leaves no 
 })
 
 test('a process whose load failed, and which then closes, exits by itself (no timer or listener left)', async () => {
-  const script = fileURLToPath(new URL('./core-load-failure-child.js', import.meta.url))
+  const script = fileURLToPath(new URL('../fixtures/load-failure-server.js', import.meta.url))
   const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.on('data', chunk => { out += chunk })

@@ -6,7 +6,7 @@ import { when, untilDocs, deferred } from '../helpers/wait.js'
 import { recordHooks } from '../helpers/hooks.js'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
-import { rawClient, hp, hpAuth, isHp, readHp } from './core-raw-client.js'
+import { rawClient, hp, hpAuth, isHp, readHp } from '../helpers/raw-client.js'
 
 // The intent of Hocuspocus's hook tests, with real providers.
 

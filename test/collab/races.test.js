@@ -8,7 +8,7 @@ import Fastify from 'fastify'
 import fastifyCollab from 'fastify-collab'
 import { listenCollab, startCollabServer, synced } from '../helpers/server.js'
 import { deferred, untilDocs, when } from '../helpers/wait.js'
-import { frame, hp, hpAuth, isHp, rawClient, readHp } from './core-raw-client.js'
+import { frame, hp, hpAuth, isHp, rawClient, readHp } from '../helpers/raw-client.js'
 
 // Races in the document state machine found in review: a change while
 // beforeUnloadDocument decides, a change during fastify.close()'s final

@@ -6,7 +6,7 @@ import fastifyCollab from 'fastify-collab'
 import { startCollabServer } from '../helpers/server.js'
 import * as Y from 'yjs'
 import { deferred, waitFor } from '../helpers/wait.js'
-import { rawClient, hp, hpAuth, isHp, hpUpdate, textUpdate, syncStatusOf, deniedReason, ywsStep1, ywsUpdate } from './core-raw-client.js'
+import { rawClient, hp, hpAuth, isHp, hpUpdate, textUpdate, syncStatusOf, deniedReason, ywsStep1, ywsUpdate } from '../helpers/raw-client.js'
 
 // Issue 7 §2 and §5: the per-socket bounds (Connection), each one past the
 // limit (refused) and at it (works), with the other clients unaffected.

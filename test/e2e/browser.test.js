@@ -1,8 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { artifacts, chromiumMissing, editorText, launch, open, present, saved, shows, until } from './chromium.js'
-import { startExampleServer, tempDataDir } from './example-server.js'
+import { artifacts, chromiumMissing, editorText, launch, open, present, saved, shows, until } from '../helpers/chromium.js'
+import { startExampleServer, tempDataDir } from '../helpers/example-server.js'
 
 test('two browsers edit one document; the text survives a reload and a server restart', async (t) => {
   if (chromiumMissing(t)) return

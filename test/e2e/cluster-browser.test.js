@@ -3,8 +3,8 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { connectClients, synced } from '../helpers/server.js'
 import { redisMissing, startRedis } from '../helpers/redis.js'
-import { artifacts, chromiumMissing, editorText, launch, open, saved, shows, until } from './chromium.js'
-import { startExampleServer, tempDataDir } from './example-server.js'
+import { artifacts, chromiumMissing, editorText, launch, open, saved, shows, until } from '../helpers/chromium.js'
+import { startExampleServer, tempDataDir } from '../helpers/example-server.js'
 
 const skip = redisMissing()
 const ownerShown = (page) => page.evaluate(() => document.querySelector('#owner').dataset.owner)

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { redisMissing } from '../helpers/redis.js'
 import { connectClients, synced } from '../helpers/server.js'
-import { tempDataDir } from './example-server.js'
+import { tempDataDir } from '../helpers/example-server.js'
 
 const cluster = fileURLToPath(new URL('../../examples/cluster.js', import.meta.url))
 const skip = redisMissing()

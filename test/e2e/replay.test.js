@@ -10,7 +10,7 @@ import { replay } from '../../examples/replay.js'
 import { textField } from '../../examples/app.js'
 import { loadTrace } from '../helpers/traces.js'
 import { when } from '../helpers/wait.js'
-import { startExampleServer, tempDataDir } from './example-server.js'
+import { startExampleServer, tempDataDir } from '../helpers/example-server.js'
 
 const replayPath = fileURLToPath(new URL('../../examples/replay.js', import.meta.url))
 

@@ -5,7 +5,7 @@ import { get } from 'node:http'
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import { WebSocket } from 'ws'
 import { handshakeRateLimit } from '../../examples/app.js'
-import { startExampleServer, tempDataDir } from './example-server.js'
+import { startExampleServer, tempDataDir } from '../helpers/example-server.js'
 
 // A GET with node:http, which (unlike fetch) neither asks for nor undoes a Content-Encoding:
 // the body is the bytes on the wire.

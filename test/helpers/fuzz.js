@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import * as Y from 'yjs'
 import { WebSocket } from 'ws'
 import * as encoding from 'lib0/encoding'
-import { frame, hp, hpAuth, ywsStep1, ywsUpdate, ywsAwareness, hpUpdate, hpStep1, hpAwareness, awarenessUpdate } from '../collab/core-raw-client.js'
+import { frame, hp, hpAuth, ywsStep1, ywsUpdate, ywsAwareness, hpUpdate, hpStep1, hpAwareness, awarenessUpdate } from './raw-client.js'
 
 // Property-based fuzzing of a running collab server (issue 7 §6): random and
 // mutated frames of both wire formats, on authenticated and unauthenticated

@@ -11,8 +11,8 @@ import { join } from 'node:path'
 import { channelNames } from 'fastify-collab'
 import { sqlite } from 'fastify-collab/sqlite'
 import { acknowledged, startCollabServer, synced } from '../helpers/server.js'
-import { tempDir } from '../storage/support.js'
-import { deniedReason, hpAuth, isHp, rawClient } from '../collab/core-raw-client.js'
+import { tempDir } from '../helpers/storage.js'
+import { deniedReason, hpAuth, isHp, rawClient } from '../helpers/raw-client.js'
 
 const TRACED = new Set([channelNames.hook, channelNames.documentLoad, channelNames.store])
 const PHASES = ['start', 'end', 'asyncStart', 'asyncEnd', 'error']

@@ -13,9 +13,9 @@ import { sqlite } from 'fastify-collab/sqlite'
 import { acknowledged, connectClients, listenCollab, startCollabServer, synced } from '../helpers/server.js'
 import { assertBounded, scrape } from '../helpers/metrics.js'
 import { deferred, untilDocs, when } from '../helpers/wait.js'
-import { tempDir } from '../storage/support.js'
-import { listen, rawHandshake, rawUpgrade } from '../upgrade/helpers.js'
-import { deniedReason, hpAuth, isHp, rawClient, ywsStep1 } from '../collab/core-raw-client.js'
+import { tempDir } from '../helpers/storage.js'
+import { listen, rawHandshake, rawUpgrade } from '../helpers/upgrade.js'
+import { deniedReason, hpAuth, isHp, rawClient, ywsStep1 } from '../helpers/raw-client.js'
 
 const NAME = 'a-secret-document-name'
 

@@ -4,8 +4,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { storageExtension } from 'fastify-collab'
-import { stores } from './stores.js'
-import { captureLog, change, counting, loaded, logged, track, typedUpdates } from './support.js'
+import { stores } from '../helpers/stores.js'
+import { captureLog } from '../helpers/log.js'
+import { change, counting, loaded, logged, track, typedUpdates } from '../helpers/storage.js'
 
 /** Counts event-loop turns: one setImmediate per turn, until stopped. */
 function turnCounter (t) {

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { storageExtension } from 'fastify-collab'
 import { waitFor } from '../helpers/wait.js'
-import { stores } from './stores.js'
-import { change, counting, typedUpdates } from './support.js'
+import { stores } from '../helpers/stores.js'
+import { change, counting, typedUpdates } from '../helpers/storage.js'
 
 for (const store of stores) {
   test(`${store.name}: the updates of one turn, across documents, commit in one append; each onChange resolves after it`, async (t) => {

@@ -3,8 +3,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
-import { stores } from './stores.js'
-import { captureLog, change, loaded, logged, track, typedUpdates } from './support.js'
+import { stores } from '../helpers/stores.js'
+import { captureLog } from '../helpers/log.js'
+import { change, loaded, logged, track, typedUpdates } from '../helpers/storage.js'
 
 const retry = { initialDelay: 5, maxDelay: 20 }
 

@@ -4,8 +4,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { storageExtension } from 'fastify-collab'
-import { stores } from './stores.js'
-import { captureLog, change, counting, loaded, storeWorker, track, typedUpdates } from './support.js'
+import { stores } from '../helpers/stores.js'
+import { captureLog } from '../helpers/log.js'
+import { change, counting, loaded, storeWorker, track, typedUpdates } from '../helpers/storage.js'
 
 const fenced = (epoch, documents = ['doc']) => (error) => {
   assert.equal(error.code, 'FST_COLLAB_STORAGE_FENCED')

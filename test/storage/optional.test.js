@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
-import { sqliteStores } from './stores.js'
+import { sqliteStores } from '../helpers/stores.js'
 import { loadedAfter, withModules } from '../helpers/isolated.js'
 
 /** Runs `script` against the built package in a folder whose node_modules lacks the store drivers. */

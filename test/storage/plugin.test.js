@@ -4,8 +4,8 @@ import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { acknowledged, startCollabServer, synced } from '../helpers/server.js'
 import { untilDocs, waitFor, when } from '../helpers/wait.js'
-import { stores } from './stores.js'
-import { captureLog } from './support.js'
+import { stores } from '../helpers/stores.js'
+import { captureLog } from '../helpers/log.js'
 
 for (const store of stores) {
   test(`${store.name}: Hocuspocus edits are in the log when acknowledged, and a restarted server loads them`, async (t) => {

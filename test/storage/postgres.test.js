@@ -6,8 +6,9 @@ import pg from 'pg'
 import * as Y from 'yjs'
 import { PostgresStorage, migrate, postgres } from 'fastify-collab/postgres'
 import { waitFor } from '../helpers/wait.js'
-import { stores } from './stores.js'
-import { captureLog, change, loaded, logged, track, typedUpdates } from './support.js'
+import { stores } from '../helpers/stores.js'
+import { captureLog } from '../helpers/log.js'
+import { change, loaded, logged, track, typedUpdates } from '../helpers/storage.js'
 
 const store = stores.find((candidate) => candidate.kind === 'postgres')
 const retry = { initialDelay: 5, maxDelay: 50 }

@@ -10,9 +10,9 @@ import * as encoding from 'lib0/encoding'
 import { WebSocket } from 'ws'
 import * as Y from 'yjs'
 import { when } from '../helpers/wait.js'
-import { stores } from './stores.js'
+import { stores } from '../helpers/stores.js'
 
-const fixture = new URL('./fixtures/server.js', import.meta.url)
+const fixture = new URL('../fixtures/store-server.js', import.meta.url)
 const NAME = 'stream'
 const TOTAL = 4000
 const KILL_AFTER = 1500

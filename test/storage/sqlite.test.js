@@ -5,8 +5,9 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { SqliteStorage } from 'fastify-collab/sqlite'
-import { openSqlite, sqliteStores } from './stores.js'
-import { captureLog, change, loaded, logged, storeWorker, tempDir, track, typedUpdates } from './support.js'
+import { openSqlite, sqliteStores } from '../helpers/stores.js'
+import { captureLog } from '../helpers/log.js'
+import { change, loaded, logged, storeWorker, tempDir, track, typedUpdates } from '../helpers/storage.js'
 
 const retry = { initialDelay: 5, maxDelay: 20 }
 const bytes = (...values) => new Uint8Array(values)

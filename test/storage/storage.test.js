@@ -1,7 +1,7 @@
 // The CollabStorage calls themselves, on every store: what any implementation must do.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { stores } from './stores.js'
+import { stores } from '../helpers/stores.js'
 
 const bytes = (...values) => new Uint8Array(values)
 const entry = (documentName, seq, update, epoch) => ({ documentName, seq, update, epoch })

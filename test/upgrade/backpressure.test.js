@@ -9,19 +9,19 @@ import { fileURLToPath } from 'node:url'
 import { WebSocket, WebSocketServer } from 'ws'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
-import { frame } from '../collab/core-raw-client.js'
+import { frame } from '../helpers/raw-client.js'
 import { captureLog } from '../helpers/log.js'
 import { deferred, when } from '../helpers/wait.js'
-import { buildApp, connect, listen } from './helpers.js'
+import { buildApp, connect, listen } from '../helpers/upgrade.js'
 
 const MiB = 1024 * 1024
 
 /**
- * test/upgrade/flood-server.js in its own process (killed with SIGKILL after the
+ * test/fixtures/flood-server.js in its own process (killed with SIGKILL after the
  * test), so that the memory measured is the server's alone.
  */
 async function floodServer (t, options) {
-  const child = fork(fileURLToPath(new URL('./flood-server.js', import.meta.url)), [JSON.stringify(options)], { execArgv: ['--expose-gc'] })
+  const child = fork(fileURLToPath(new URL('../fixtures/flood-server.js', import.meta.url)), [JSON.stringify(options)], { execArgv: ['--expose-gc'] })
   t.after(() => child.kill('SIGKILL'))
   const logs = []
   child.on('message', (message) => { if (message.log !== undefined) logs.push(message.log) })

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fp from 'fastify-plugin'
 import { WebSocket } from 'ws'
-import { buildApp, connect, listen } from './helpers.js'
+import { buildApp, connect, listen } from '../helpers/upgrade.js'
 
 test('an upgrade request runs the whole lifecycle in order; onSend, preSerialization and onResponse do not run after it', async (t) => {
   const app = await buildApp(t)

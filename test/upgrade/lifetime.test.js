@@ -6,7 +6,7 @@ import Fastify from 'fastify'
 import fastifyCollab from 'fastify-collab'
 import { WebSocket } from 'ws'
 import { when } from '../helpers/wait.js'
-import { buildApp, connect, echoRoute, listen, rawUpgrade } from './helpers.js'
+import { buildApp, connect, echoRoute, listen, rawUpgrade } from '../helpers/upgrade.js'
 
 test('request.isUpgrade is true exactly for Upgrade: websocket', async (t) => {
   const app = await buildApp(t)

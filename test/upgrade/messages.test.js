@@ -12,7 +12,7 @@ import { z } from 'zod'
 import { WebSocket } from 'ws'
 import { captureLog } from '../helpers/log.js'
 import { when } from '../helpers/wait.js'
-import { buildApp, connect, listen, rawUpgrade } from './helpers.js'
+import { buildApp, connect, listen, rawUpgrade } from '../helpers/upgrade.js'
 
 const chat = {
   type: 'object',

@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import Fastify from 'fastify'
 import fastifyCollab from 'fastify-collab'
 import rateLimit from '@fastify/rate-limit'
-import { buildApp, connect, echoRoute, listen, rawUpgrade } from './helpers.js'
+import { buildApp, connect, echoRoute, listen, rawUpgrade } from '../helpers/upgrade.js'
 
 test('allowedOrigins as a list: a listed Origin upgrades, another gets 403 FST_COLLAB_ORIGIN_FORBIDDEN, a request without Origin upgrades', async (t) => {
   const app = await buildApp(t, { plugin: { allowedOrigins: ['https://app.example.com', 'http://localhost:8080'] } })

@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import { WebSocket, WebSocketServer } from 'ws'
 import { deferred } from '../helpers/wait.js'
 import { captureLog } from '../helpers/log.js'
-import { buildApp, connect, listen, rawHandshake, rawUpgrade } from './helpers.js'
+import { buildApp, connect, listen, rawHandshake, rawUpgrade } from '../helpers/upgrade.js'
 
 test('reply.upgrade() resolves to a ws WebSocket and adds options.headers to the 101', async (t) => {
   const app = await buildApp(t)

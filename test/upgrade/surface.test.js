@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { captureLog } from '../helpers/log.js'
 import { deferred, when } from '../helpers/wait.js'
-import { buildApp, connect, echoRoute, listen, rawUpgrade } from './helpers.js'
+import { buildApp, connect, echoRoute, listen, rawUpgrade } from '../helpers/upgrade.js'
 
 test('a plain GET route gets no hook from the plugin; a route that onUpgrade hooks apply to gets one preValidation runner', async (t) => {
   const app = await buildApp(t)

@@ -12,8 +12,8 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { SqliteStorage, sqlite } from 'fastify-collab/sqlite'
 import { PostgresStorage, postgres } from 'fastify-collab/postgres'
-import { postgresOrSkip } from '../helpers/postgres.js'
-import { tempDir } from './support.js'
+import { postgresOrSkip } from './postgres.js'
+import { tempDir } from './storage.js'
 
 const require = createRequire(import.meta.url)
 
@@ -173,7 +173,7 @@ export const sqliteStores = stores.filter((store) => store.kind === 'sqlite')
 
 /**
  * @typedef {object} Backend
- * @property {object} config what a child process needs to open the same store (fixtures/store-worker.js).
+ * @property {object} config what a child process needs to open the same store (test/fixtures/store-worker.js).
  * @property {(options?: object) => import('fastify-collab').CollabStorage} storage a new connection each call.
  * @property {(options?: object) => import('fastify-collab').StorageExtension} extension `sqlite()` or `postgres()` on it.
  * @property {() => Promise<{ updates: object[], snapshots: object[], fences: object[] }>} tables read through another connection.

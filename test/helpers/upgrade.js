@@ -1,5 +1,5 @@
-// Helpers for the upgrade tests: a raw HTTP/1.1 upgrade client, so that tests
-// see exactly the bytes the server writes on the socket, and a log collector.
+// Helpers for the upgrade tests: an app with the plugin, and a raw HTTP/1.1
+// upgrade client, so that tests see exactly the bytes the server writes on the socket.
 import { once } from 'node:events'
 import net from 'node:net'
 import Fastify from 'fastify'

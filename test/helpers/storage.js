@@ -1,3 +1,5 @@
+// Helpers for the storage tests: real Yjs updates, a storage wrapper that counts calls, and a second
+// real process on the same store.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -6,7 +8,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import * as Y from 'yjs'
-import { when } from '../helpers/wait.js'
+import { when } from './wait.js'
 
 /**
  * A fresh directory under the OS temp dir, removed after the test.
@@ -18,8 +20,6 @@ export function tempDir (t) {
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   return dir
 }
-
-export { captureLog } from '../helpers/log.js'
 
 /**
  * Makes `count` real Yjs updates by typing into a Y.Text, one transaction each.
@@ -104,7 +104,7 @@ export function logged ({ events }, code) {
 }
 
 /**
- * Starts fixtures/store-worker.js on `config` (a Backend's `config`, plus extension options): a second
+ * Starts test/fixtures/store-worker.js on `config` (a Backend's `config`, plus extension options): a second
  * real process on the same store. `call(command)` resolves with its answer; the process is killed after
  * the test.
  * @param {import('node:test').TestContext} t
@@ -112,7 +112,7 @@ export function logged ({ events }, code) {
  * @returns {Promise<{ child: import('node:child_process').ChildProcess, call: (command: object) => Promise<{ ok: boolean, result?: unknown, error?: object }> }>}
  */
 export async function storeWorker (t, config) {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/store-worker.js', import.meta.url)), JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../fixtures/store-worker.js', import.meta.url)), JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] })
   t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   let stderr = ''
   child.stderr.on('data', (chunk) => { stderr += chunk })
