@@ -5,6 +5,7 @@ import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { freePort } from '../helpers/ports.js'
 import { redisMissing } from '../helpers/redis.js'
 import { connectClients, synced } from '../helpers/server.js'
 import { tempDataDir } from '../helpers/example-server.js'
@@ -15,10 +16,7 @@ const skip = redisMissing()
 /** A first port whose next two are free too, on 127.0.0.1. */
 async function freeRun (count) {
   for (;;) {
-    const probe = createServer().listen(0, '127.0.0.1')
-    await once(probe, 'listening')
-    const first = probe.address().port
-    probe.close()
+    const first = await freePort()
     const held = []
     try {
       for (let port = first; port < first + count; port++) {

@@ -5,11 +5,11 @@
 // also owns the folder. The storage tests and the scale-out tests share it.
 import { execFile, execFileSync } from 'node:child_process'
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import assert from 'node:assert/strict'
+import { freePort } from './ports.js'
 
 const run = promisify(execFile)
 
@@ -24,18 +24,6 @@ export function postgresBin () {
   const versions = readdirSync(root).filter((name) => existsSync(join(root, name, 'bin', 'pg_ctl')))
   versions.sort((a, b) => Number(b) - Number(a))
   return versions.length > 0 ? join(root, versions[0], 'bin') : null
-}
-
-/** A port that was free a moment ago on 127.0.0.1 (the server start retries another if it is taken since). */
-function freePort () {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 /**

@@ -1,10 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createClient } from 'redis'
+import { freePort } from './ports.js'
 
 const REDIS_SERVER = process.env.REDIS_SERVER ?? 'redis-server'
 
@@ -20,16 +20,6 @@ export function redisMissing () {
   if (found) return false
   if (process.env.CI === 'true') throw new Error(`${REDIS_SERVER} is required under CI=true (apt-get install redis-server)`)
   return `${REDIS_SERVER} not found: install redis-server to run the scale-out tests`
-}
-
-/** @returns {Promise<number>} a port that was free a moment ago, on 127.0.0.1. */
-export async function freePort () {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address()
-  server.close()
-  await once(server, 'close')
-  return port
 }
 
 /**
