@@ -1,14 +1,13 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { postgresOrSkip } from './postgres.js'
 import { startRedis } from './redis.js'
+import { NodeProcess, logLine } from './child.js'
+import { get } from './http.js'
 import { connectClients } from './server.js'
 import { storedItems } from './typist.js'
-import { waitFor } from './wait.js'
+import { when } from './wait.js'
 
 const fixture = new URL('../fixtures/cluster-server.js', import.meta.url).pathname
 
@@ -34,8 +33,7 @@ export async function startCluster (t, { count = 3, env = {}, store = 'sqlite' }
   const redis = await startRedis(t)
   const shared = { REDIS_URL: redis.url, STORE: where, ...env }
   const start = async () => {
-    const node = new ClusterNode(shared)
-    t.after(() => node.kill('SIGKILL'))
+    const node = new ClusterNode(t, shared)
     await node.started
     return node
   }
@@ -68,48 +66,33 @@ async function readStore (store, documentName) {
 }
 
 /** One instance: its process, port, instance id, log lines, and real clients connected to it. */
-export class ClusterNode {
+export class ClusterNode extends NodeProcess {
   /** @type {object[]} every pino line the instance logged */
   logs = []
 
-  constructor (env) {
-    this.child = spawn(process.execPath, [fixture], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    createInterface({ input: this.child.stderr }).on('line', (line) => {
-      try {
-        this.logs.push(JSON.parse(line))
-      } catch {
-        this.logs.push({ msg: line })
-      }
-    })
-    this.started = once(createInterface({ input: this.child.stdout }), 'line').then(([line]) => {
+  constructor (t, env) {
+    super(t, [fixture], { name: 'a cluster instance', env })
+    this.events.on('err', (line) => this.logs.push(logLine(line)))
+    this.started = this.line(() => true, { what: 'its ready line' }).then((line) => {
       const { port, instanceId } = JSON.parse(line)
       this.port = port
       this.instanceId = instanceId
       this.url = `ws://127.0.0.1:${port}/collab`
       this.clients = connectClients(this.url)
     })
-    this.exited = once(this.child, 'exit')
   }
 
-  get alive () {
-    return this.child.exitCode === null && this.child.signalCode === null
-  }
-
-  /** Sends `signal`; for SIGKILL and SIGTERM, resolves once the process exited. */
+  /** Sends `signal` (its clients go first); for SIGKILL and SIGTERM, resolves once the process ended. */
   async kill (signal = 'SIGKILL') {
     if (!this.alive) return
     this.clients?.destroyAll()
-    this.child.kill(signal)
-    if (signal === 'SIGKILL' || signal === 'SIGTERM') await this.exited
+    await super.kill(signal)
+    if (signal === 'SIGTERM') await this.exit({ what: 'a cluster instance to stop after SIGTERM' })
   }
 
   /** GETs a JSON route of the instance. */
   async get (path) {
-    const response = await fetch(`http://127.0.0.1:${this.port}${path}`)
-    return response.json()
+    return (await get(`http://127.0.0.1:${this.port}${path}`)).json()
   }
 
   /** The owner of `documentName` as this instance's Redis sees it, or null. */
@@ -119,7 +102,7 @@ export class ClusterNode {
 
   /** Resolves with the first log line that passes `predicate`. */
   async logged (predicate, what = 'a log line', timeout = 10_000) {
-    await waitFor(() => this.logs.some(predicate), { timeout, what })
+    await when(this.events, 'err', { check: () => this.logs.some(predicate), timeout, what })
     return this.logs.find(predicate)
   }
 }

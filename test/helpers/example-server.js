@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
+import { NodeProcess, logLine } from './child.js'
 
 const serverPath = fileURLToPath(new URL('../../examples/server.js', import.meta.url))
 
@@ -26,52 +25,32 @@ export function tempDataDir (t) {
  * @param {import('node:test').TestContext} t
  * @param {string} dataDir
  * @param {{ timeout?: number, env?: Record<string, string> }} [options] `timeout`: ms to wait for the URL
- *   line, default 15000; `env`: more environment variables (REDIS_URL makes it a cluster instance).
+ *   line, default 20000; `env`: more environment variables (REDIS_URL makes it a cluster instance).
  * @returns {Promise<{ httpUrl: string, wsUrl: string, logs: object[], stop: () => Promise<number | null>, kill: () => Promise<void> }>}
- *   `stop()` sends SIGTERM (what Ctrl-C's SIGINT also does) and resolves with the exit code;
- *   `kill()` sends SIGKILL and resolves once the process is gone.
- * @throws when the process exits or stays silent before logging the URL.
+ *   `logs` are the pino lines so far; `stop()` sends SIGTERM (what Ctrl-C's SIGINT also does) and
+ *   resolves with the exit code once the process has ended; `kill()` sends SIGKILL and resolves once
+ *   the process is gone.
+ * @throws when the process ends or stays silent before logging the URL.
  */
-export async function startExampleServer (t, dataDir, { timeout = 15_000, env = {} } = {}) {
-  const child = spawn(process.execPath, [serverPath], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
+export async function startExampleServer (t, dataDir, { timeout = 20_000, env = {} } = {}) {
+  const server = new NodeProcess(t, [serverPath], {
+    name: 'the example server',
+    env: { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env }
   })
-  const exited = once(child, 'exit')
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
-  let stderr = ''
-  child.stderr.setEncoding('utf8').on('data', (chunk) => { stderr += chunk })
-  const logs = []
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the example server logged no URL within ${timeout} ms: ${stderr}`)), timeout)
-    let buffered = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk) => {
-      buffered += chunk
-      let newline
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, newline)
-        buffered = buffered.slice(newline + 1)
-        let entry
-        try { entry = JSON.parse(line) } catch { continue }
-        logs.push(entry)
-        const match = /^Open (http:\/\/\S+?)\/? /.exec(entry.msg ?? '')
-        if (match) { clearTimeout(timer); resolve(match[1]) }
-      }
-    })
-    exited.then(([code]) => { clearTimeout(timer); reject(new Error(`the example server exited with ${code}: ${stderr}`)) })
-  })
+  const opening = /^Open (http:\/\/\S+?)\/? /
+  const line = await server.line((line) => opening.test(logLine(line).msg ?? ''), { timeout, what: 'the URL to open' })
+  const url = opening.exec(logLine(line).msg)[1]
   return {
     httpUrl: url,
     wsUrl: url.replace(/^http/, 'ws'),
-    logs,
+    get logs () { return server.out.map(logLine) },
     async stop () {
-      child.kill('SIGTERM')
-      const [code] = await exited
+      await server.kill('SIGTERM')
+      // fastify.close() waits for every HTTP connection to end: a client that holds one open (a browser
+      // that is still running, a response body nobody read) keeps the server from exiting.
+      const { code } = await server.exit({ what: 'the example server to exit after SIGTERM (a client still holding a connection?)' })
       return code
     },
-    async kill () {
-      child.kill('SIGKILL')
-      await exited
-    }
+    kill: () => server.kill()
   }
 }

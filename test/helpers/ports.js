@@ -1,5 +1,5 @@
-import { once } from 'node:events'
 import { createServer } from 'node:net'
+import { once } from './wait.js'
 
 /**
  * A port that was free a moment ago on 127.0.0.1. Another process (the suite runs two files at

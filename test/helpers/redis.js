@@ -1,10 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createClient } from 'redis'
 import { freePort } from './ports.js'
+import { once, when } from './wait.js'
 
 const REDIS_SERVER = process.env.REDIS_SERVER ?? 'redis-server'
 
@@ -24,27 +24,27 @@ export function redisMissing () {
 
 /**
  * Resolves once a redis-server child has written `text` to its stdout (what it logs when it is ready);
- * rejects with what it wrote if it exits first. Its stdout keeps flowing afterwards.
+ * rejects with what it wrote if it ends first, or after 10 s. Its stdout keeps flowing afterwards.
  */
-function logged (child, text) {
+async function logged (child, text) {
   let output = ''
   child.stdout.setEncoding('utf8')
-  return new Promise((resolve, reject) => {
-    const onData = (chunk) => {
-      output += chunk
-      if (output.includes(text)) done()
-    }
-    const onExit = (code) => done(new Error(`redis-server exited with ${code} before "${text}": ${output}`))
-    const done = (error) => {
-      child.stdout.off('data', onData)
-      child.off('exit', onExit)
-      child.stdout.resume()
-      if (error) reject(error)
-      else resolve()
-    }
-    child.stdout.on('data', onData)
-    child.on('exit', onExit)
-  })
+  const collect = (chunk) => { output += chunk }
+  child.stdout.on('data', collect)
+  try {
+    await when(child.stdout, ['data', 'end'], {
+      check: () => {
+        if (output.includes(text)) return true
+        if (child.stdout.readableEnded) throw new Error(`redis-server ended before "${text}": ${output}`)
+        return false
+      },
+      timeout: 10_000,
+      what: `redis-server to log "${text}"`
+    })
+  } finally {
+    child.stdout.off('data', collect)
+    child.stdout.resume()
+  }
 }
 
 /**

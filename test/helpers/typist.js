@@ -58,7 +58,7 @@ export class Typist {
   async #settled (timeout) {
     for (;;) {
       const provider = this.provider
-      this.#moved = deferred()
+      this.#moved = deferred('the typist to move')
       await Promise.race([acknowledged(provider, timeout), this.#moved.promise])
       if (provider === this.provider) return
     }

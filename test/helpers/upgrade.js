@@ -1,10 +1,10 @@
 // Helpers for the upgrade tests: an app with the plugin, and a raw HTTP/1.1
 // upgrade client, so that tests see exactly the bytes the server writes on the socket.
-import { once } from 'node:events'
 import net from 'node:net'
 import Fastify from 'fastify'
 import { WebSocket } from 'ws'
 import fastifyCollab from 'fastify-collab'
+import { once } from './wait.js'
 
 export const KEY = 'dGhlIHNhbXBsZSBub25jZQ=='
 

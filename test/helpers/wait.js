@@ -5,6 +5,30 @@
  * test quickly instead of hanging it.
  */
 
+import { once as firstEvent } from 'node:events'
+
+/**
+ * `events.once` with a bound: resolves with the event's arguments (an array)
+ * the first time `event` fires on `emitter`, and rejects, as `events.once`
+ * does, if the emitter emits 'error' first.
+ *
+ * @param {import('node:events').EventEmitter} emitter
+ * @param {string} event
+ * @param {{ timeout?: number, what?: string }} [options] `timeout` in ms,
+ *   default 5000; `what` names the wait in the rejection (by default the
+ *   event and the emitter's class).
+ * @returns {Promise<any[]>} rejects with an Error naming `what` after `timeout` ms.
+ */
+export async function once (emitter, event, { timeout = 5000, what = `'${event}' on a ${emitter.constructor.name}` } = {}) {
+  const signal = AbortSignal.timeout(timeout)
+  try {
+    return await firstEvent(emitter, event, { signal })
+  } catch (error) {
+    if (signal.aborted) throw new Error(`timed out after ${timeout} ms waiting for ${what}`)
+    throw error
+  }
+}
+
 /**
  * Resolves with the event's arguments (an array) the first time `event` (or
  * any of several events) fires on `target` with arguments that pass
@@ -93,14 +117,40 @@ export async function waitFor (check, { timeout = 5000, interval = 10, what = 'a
 }
 
 /**
- * A promise with its resolve and reject exposed (Promise.withResolvers, which
- * Node 20 lacks). Hooks resolve it to tell the test they ran.
+ * Bounds a promise that no event of ours settles (a browser's answer): resolves
+ * or rejects as `promise` does, or rejects after `timeout` ms.
  *
  * @template T
- * @returns {{ promise: Promise<T>, resolve: (value: T) => void, reject: (reason: unknown) => void }}
+ * @param {Promise<T>} promise
+ * @param {{ timeout?: number, what?: string }} [options] `timeout` in ms, default 5000.
+ * @returns {Promise<T>} rejects with an Error naming `what` after `timeout` ms.
  */
-export function deferred () {
+export async function within (promise, { timeout = 5000, what = 'a promise' } = {}) {
+  let timer
+  const late = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeout} ms waiting for ${what}`)), timeout)
+  })
+  try {
+    return await Promise.race([promise, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * A promise with its resolve and reject exposed (Promise.withResolvers, which
+ * Node 20 lacks). Hooks resolve it to tell the test they ran, or wait on it
+ * while the test holds them; the test waits on it with `wait()`, which is
+ * bounded.
+ *
+ * @template T
+ * @param {string} what names the wait in the rejection, e.g. 'onStoreDocument to start'.
+ * @returns {{ promise: Promise<T>, resolve: (value: T) => void, reject: (reason: unknown) => void, wait: (options?: { timeout?: number }) => Promise<T> }}
+ *   `wait()` rejects with an Error naming `what` after `timeout` ms, default 5000.
+ */
+export function deferred (what) {
   const handle = {}
   handle.promise = new Promise((resolve, reject) => Object.assign(handle, { resolve, reject }))
+  handle.wait = ({ timeout } = {}) => within(handle.promise, { timeout, what })
   return handle
 }

@@ -5,7 +5,6 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { subscribe, tracingChannel, unsubscribe } from 'node:diagnostics_channel'
-import { once } from 'node:events'
 import { IncomingMessage } from 'node:http'
 import { join } from 'node:path'
 import { channelNames } from 'fastify-collab'
@@ -13,6 +12,7 @@ import { sqlite } from 'fastify-collab/sqlite'
 import { acknowledged, startCollabServer, synced } from '../helpers/server.js'
 import { tempDir } from '../helpers/storage.js'
 import { deniedReason, hpAuth, isHp, rawClient } from '../helpers/raw-client.js'
+import { once } from '../helpers/wait.js'
 
 const TRACED = new Set([channelNames.hook, channelNames.documentLoad, channelNames.store])
 const PHASES = ['start', 'end', 'asyncStart', 'asyncEnd', 'error']

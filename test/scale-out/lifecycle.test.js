@@ -140,7 +140,7 @@ test('an owner whose heartbeat lapses is not taken for dead while its messages k
   const proxied = edge.clients.yws('busy')
   await synced(proxied)
   const resets = []
-  const reset = deferred()
+  const reset = deferred('the edge to reset its sessions')
   const onReset = (event) => {
     if (event.instance !== edge.app.collab) return
     resets.push(event.reason)
@@ -166,7 +166,7 @@ test('an owner whose heartbeat lapses is not taken for dead while its messages k
   assert.deepEqual(resets, [], 'no reset while the owner was heard from')
   // Silence from the owner, and still no heartbeat: the edge gives up on it.
   const stealing = setInterval(() => { steal().catch(() => {}) }, 10)
-  const { reason, peer } = await reset.promise.finally(() => clearInterval(stealing))
+  const { reason, peer } = await reset.wait({ timeout: 10_000 }).finally(() => clearInterval(stealing))
   assert.equal(reason, 'unreachable')
   assert.equal(peer, owner.app.collab.instanceId)
 })

@@ -62,11 +62,11 @@ test('the heartbeat keeps an instance alive while it is subscribed; close remove
 
 test('publish reaches the instance\'s channel; a publish to nobody counts 0', { skip }, async (t) => {
   const redis = await startRedis(t)
-  const received = deferred()
+  const received = deferred('the message at instance b')
   const { bus: a } = await bus(t, redis, 'a')
   await bus(t, redis, 'b', { message: (message) => received.resolve(message) })
   assert.equal(await a.publish('b', Uint8Array.of(1, 2, 3)), 1)
-  assert.deepEqual([...await received.promise], [1, 2, 3])
+  assert.deepEqual([...await received.wait()], [1, 2, 3])
   assert.equal(await a.publish('gone', Uint8Array.of(1)), 0)
 })
 

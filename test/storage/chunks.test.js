@@ -7,6 +7,7 @@ import { storageExtension } from 'fastify-collab'
 import { stores } from '../helpers/stores.js'
 import { captureLog } from '../helpers/log.js'
 import { change, counting, loaded, logged, track, typedUpdates } from '../helpers/storage.js'
+import { within } from '../helpers/wait.js'
 
 /** Counts event-loop turns: one setImmediate per turn, until stopped. */
 function turnCounter (t) {
@@ -58,7 +59,7 @@ for (const store of stores) {
     assert.ok(acks.every((ack) => !ack.state.settled), 'nothing acknowledged while the store is down')
 
     await lock.release()
-    await Promise.all(acks.map((ack) => ack.promise))
+    await within(Promise.all(acks.map((ack) => ack.promise)), { timeout: 30_000, what: 'every acknowledgement once the store is back' })
     const chunks = calls.filter((call) => call.ok)
     assert.equal(chunks.reduce((sum, call) => sum + call.entries, 0), 2400, 'each update committed once')
     assert.ok(chunks.length >= 6, `${chunks.length} committed appends`)

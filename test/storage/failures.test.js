@@ -6,6 +6,7 @@ import * as Y from 'yjs'
 import { stores } from '../helpers/stores.js'
 import { captureLog } from '../helpers/log.js'
 import { change, loaded, logged, track, typedUpdates } from '../helpers/storage.js'
+import { within } from '../helpers/wait.js'
 
 const retry = { initialDelay: 5, maxDelay: 20 }
 
@@ -37,7 +38,7 @@ for (const store of stores) {
     assert.ok(capture.lines.length - first >= 3)
 
     await lock.release()
-    await Promise.all(acks)
+    await within(Promise.all(acks), { timeout: 10_000, what: 'every acknowledgement once the store is back' })
     assert.deepEqual((await backend.tables()).updates.map((row) => row.seq), [1, 2, 3, 4, 5, 6])
     await extension.onStoreDocument({ documentName: 'doc', document: doc })
     const check = new Y.Doc()

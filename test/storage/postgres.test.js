@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import pg from 'pg'
 import * as Y from 'yjs'
 import { PostgresStorage, migrate, postgres } from 'fastify-collab/postgres'
-import { waitFor } from '../helpers/wait.js'
+import { waitFor, within } from '../helpers/wait.js'
 import { stores } from '../helpers/stores.js'
 import { captureLog } from '../helpers/log.js'
 import { change, loaded, logged, track, typedUpdates } from '../helpers/storage.js'
@@ -68,7 +68,7 @@ test('postgres: a connection cut mid-statement (pg_terminate_backend): logged wi
   assert.equal((await cut).causeCode, '57P01', 'admin_shutdown: terminating connection due to administrator command')
   assert.equal(state.settled, false)
   await lock.release()
-  await ack
+  await within(ack, { timeout: 10_000, what: 'the acknowledgement once the lock is released' })
   assert.equal((await backend.tables()).updates.length, 1)
 })
 
@@ -97,7 +97,7 @@ test('postgres: a server that is down: the load fails with a code; appends wait,
   assert.ok(states.every((state) => !state.settled), 'no acknowledgement while the server is down')
 
   await server.start()
-  await Promise.all(acks)
+  await within(Promise.all(acks), { timeout: 10_000, what: 'every acknowledgement once the store is back' })
   const restored = await loaded(backend.extension(), 'doc')
   assert.equal(restored.getText('text').toString(), source.getText('text').toString())
 })

@@ -2,17 +2,16 @@
 // SIGKILL, and on PostgreSQL the database server itself restarted with `pg_ctl restart -m immediate`.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { WebSocket } from 'ws'
 import * as Y from 'yjs'
-import { when } from '../helpers/wait.js'
+import { when, once } from '../helpers/wait.js'
 import { stores } from '../helpers/stores.js'
+import { NodeProcess, logLine } from '../helpers/child.js'
 
-const fixture = new URL('../fixtures/store-server.js', import.meta.url)
+const fixture = fileURLToPath(new URL('../fixtures/store-server.js', import.meta.url))
 const NAME = 'stream'
 const TOTAL = 4000
 const KILL_AFTER = 1500
@@ -48,22 +47,14 @@ function progress (socket) {
 }
 
 /**
- * Starts the fixture server on a store (a Backend's `config`); resolves with its process, its port and
- * the JSON lines it logs (on stderr).
+ * Starts the fixture server on a store (a Backend's `config`); resolves with its process, its port
+ * in `port`, and the JSON lines it logs (on stderr) in `logs()`.
  */
 async function startServer (t, config) {
-  const child = spawn(process.execPath, [fixture.pathname, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] })
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
-  const logs = []
-  createInterface({ input: child.stderr }).on('line', (line) => {
-    try {
-      logs.push(JSON.parse(line))
-    } catch {
-      logs.push({ msg: line })
-    }
-  })
-  const [line] = await once(createInterface({ input: child.stdout }), 'line')
-  return { child, port: JSON.parse(line).port, logs }
+  const server = new NodeProcess(t, [fixture, JSON.stringify(config)], { name: 'the store server' })
+  server.port = JSON.parse(await server.line(() => true, { what: 'its port' })).port
+  server.logs = () => server.err.map(logLine)
+  return server
 }
 
 /**
@@ -125,7 +116,7 @@ async function restoredItems (t, config) {
   const reader = await connect(t, server.port)
   const restored = new Y.Doc()
   Y.applyUpdate(restored, reader.syncStep2)
-  server.child.kill('SIGKILL')
+  await server.kill()
   return new Set(restored.getArray('items').toArray())
 }
 
@@ -142,17 +133,16 @@ for (const store of stores) {
     if (backend === null) return
     const first = await startServer(t, backend.config)
     const client = await connect(t, first.port)
-    const killed = new Promise((resolve) => {
-      stream(client, numberedUpdates(), ({ sent }) => {
-        if (client.acks >= KILL_AFTER && first.child.signalCode === null && first.child.exitCode === null) {
-          first.child.kill('SIGKILL')
-          resolve({ acked: client.acks, sent })
-        }
-      })
+    let killed = null
+    stream(client, numberedUpdates(), ({ sent }) => {
+      if (client.acks >= KILL_AFTER && killed === null) {
+        first.child.kill('SIGKILL')
+        killed = { acked: client.acks, sent }
+      }
     })
-    const exited = once(first.child, 'exit')
-    const { acked, sent } = await killed
-    const [, signal] = await exited
+    await when(client.events, 'frame', { check: () => killed !== null, timeout: 30_000, what: `${KILL_AFTER} acknowledgements` })
+    const { acked, sent } = killed
+    const { signal } = await first.exit()
     assert.equal(signal, 'SIGKILL')
     assert.equal(client.rejected, 0)
     assert.ok(sent > acked, `killed mid-stream: ${sent} sent, ${acked} acknowledged`)
@@ -183,8 +173,9 @@ test('postgres: `pg_ctl restart -m immediate` mid-stream: acknowledgements wait,
   await when(client.events, 'frame', { check: () => client.acks === TOTAL, timeout: 60_000, what: 'every acknowledgement after the restart' })
   assert.equal(client.rejected, 0, 'no update was refused: the store retried through the restart')
   assert.equal(state.sent, TOTAL)
-  server.child.kill('SIGKILL')
-  const failures = server.logs.filter((line) => line.err?.code === 'FST_COLLAB_STORAGE_APPEND')
+  await server.kill()
+  await server.exit()
+  const failures = server.logs().filter((line) => line.err?.code === 'FST_COLLAB_STORAGE_APPEND')
   assert.ok(failures.length > 0, 'the failed appends were logged with a code')
   assert.ok(failures.every((line) => line.level === 50))
 

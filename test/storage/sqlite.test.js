@@ -8,6 +8,7 @@ import { SqliteStorage } from 'fastify-collab/sqlite'
 import { openSqlite, sqliteStores } from '../helpers/stores.js'
 import { captureLog } from '../helpers/log.js'
 import { change, loaded, logged, storeWorker, tempDir, track, typedUpdates } from '../helpers/storage.js'
+import { within } from '../helpers/wait.js'
 
 const retry = { initialDelay: 5, maxDelay: 20 }
 const bytes = (...values) => new Uint8Array(values)
@@ -109,7 +110,7 @@ for (const store of sqliteStores) {
     assert.ok(states.every((state) => !state.settled))
 
     chattr('-i', ...files)
-    await Promise.all(acks)
+    await within(Promise.all(acks), { timeout: 10_000, what: 'every acknowledgement once the store is back' })
     assert.deepEqual((await backend.tables()).updates.map((row) => row.seq), [1, 2, 3, 4])
   })
 
@@ -128,7 +129,7 @@ for (const store of sqliteStores) {
     const ack = extension.onChange(change('doc', doc, typedUpdates(1).updates[0]))
     assert.match((await failed).causeCode, /^SQLITE_READONLY/)
     chattr('-i', backend.path)
-    await ack
+    await within(ack, { timeout: 10_000, what: 'the acknowledgement once the file is writable' })
     assert.equal((await backend.tables()).updates.length, 1)
   })
 

@@ -1,9 +1,9 @@
-import { once } from 'node:events'
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fp from 'fastify-plugin'
 import { WebSocket } from 'ws'
 import { buildApp, connect, listen } from '../helpers/upgrade.js'
+import { once } from '../helpers/wait.js'
 
 test('an upgrade request runs the whole lifecycle in order; onSend, preSerialization and onResponse do not run after it', async (t) => {
   const app = await buildApp(t)
