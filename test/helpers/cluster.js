@@ -13,7 +13,8 @@ const fixture = new URL('../fixtures/cluster-server.js', import.meta.url).pathna
 
 /**
  * A scale-out cluster of real processes: a redis-server and `count` instances of
- * test/fixtures/cluster-server.js sharing one store, all killed after the test.
+ * test/fixtures/cluster-server.js sharing one store, all stopped after the test, the PostgreSQL
+ * server too.
  *
  * @param {import('node:test').TestContext} t
  * @param {{ count?: number, env?: Record<string, string>, store?: 'sqlite' | 'postgres' }} [options]
@@ -28,6 +29,7 @@ export async function startCluster (t, { count = 3, env = {}, store = 'sqlite' }
   if (store === 'postgres') {
     const server = await postgresOrSkip(t)
     if (server === null) return null
+    t.after(() => server.destroy())
     where = `postgres:${server.connectionString}`
   }
   const redis = await startRedis(t)
