@@ -1,11 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { artifacts, chromiumMissing, editorText, launch, open, present, saved, shows, until } from '../helpers/chromium.js'
+import { artifacts, editorText, launch, open, present, saved, shows, until } from '../helpers/chromium.js'
 import { startExampleServer, tempDataDir } from '../helpers/example-server.js'
+import { chromiumBrowser, missing } from '../helpers/needs.js'
 
-test('two browsers edit one document; the text survives a reload and a server restart', async (t) => {
-  if (chromiumMissing(t)) return
+test('two browsers edit one document; the text survives a reload and a server restart', { skip: missing(chromiumBrowser), timeout: 90_000 }, async (t) => {
   const dataDir = tempDataDir(t)
   const first = await startExampleServer(t, dataDir)
   const context = await launch(t)

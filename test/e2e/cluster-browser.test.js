@@ -3,15 +3,14 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { connectClients, synced } from '../helpers/server.js'
 import { get } from '../helpers/http.js'
-import { redisMissing, startRedis } from '../helpers/redis.js'
-import { artifacts, chromiumMissing, editorText, launch, open, saved, shows, until } from '../helpers/chromium.js'
+import { chromiumBrowser, missing, redisServer } from '../helpers/needs.js'
+import { startRedis } from '../helpers/redis.js'
+import { artifacts, editorText, launch, open, saved, shows, until } from '../helpers/chromium.js'
 import { startExampleServer, tempDataDir } from '../helpers/example-server.js'
 
-const skip = redisMissing()
 const instanceId = async (server) => (await get(`${server.httpUrl}/health`)).json().instanceId
 
-test('two browsers on two instances of a cluster edit together; the owner instance is killed; both recover and keep every character', { skip, timeout: 90_000 }, async (t) => {
-  if (chromiumMissing(t)) return
+test('two browsers on two instances of a cluster edit together; the owner instance is killed; both recover and keep every character', { skip: missing(redisServer, chromiumBrowser), timeout: 90_000 }, async (t) => {
   const redis = await startRedis(t)
   const dataDir = tempDataDir(t)
   const env = { REDIS_URL: redis.url }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../helpers/ports.js'
-import { redisMissing } from '../helpers/redis.js'
+import { missing, redisServer } from '../helpers/needs.js'
 import { connectClients, synced } from '../helpers/server.js'
 import { tempDataDir } from '../helpers/example-server.js'
 import { NodeProcess } from '../helpers/child.js'
@@ -11,7 +11,7 @@ import { get } from '../helpers/http.js'
 import { once } from '../helpers/wait.js'
 
 const cluster = fileURLToPath(new URL('../../examples/cluster.js', import.meta.url))
-const skip = redisMissing()
+const skip = missing(redisServer)
 
 /** A first port whose next two are free too, on 127.0.0.1. */
 async function freeRun (count) {

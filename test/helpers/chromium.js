@@ -1,14 +1,13 @@
-// Headless Chromium for the end-to-end tests: playwright-core driving Debian's chromium.
-import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+// Headless Chromium for the end-to-end tests: playwright-core driving the Chromium found on this
+// machine (chromiumBrowser in needs.js; a test that needs it passes `{ skip: missing(chromiumBrowser) }`).
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
+import { chromiumBrowser } from './needs.js'
 import { within } from './wait.js'
 
-// Debian's chromium; CHROMIUM_PATH points elsewhere (or at nothing, to see the skip).
-export const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 export const artifacts = fileURLToPath(new URL('../artifacts/', import.meta.url))
 
 /**
@@ -17,9 +16,10 @@ export const artifacts = fileURLToPath(new URL('../artifacts/', import.meta.url)
  * preconnected socket that never carried a request), and a server's close() waits for them.
  */
 export async function launch (t) {
+  mkdirSync(artifacts, { recursive: true })
   const profile = mkdtempSync(join(tmpdir(), 'fastify-collab-chromium-'))
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath,
+    executablePath: chromiumBrowser().found,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run'],
     viewport: { width: 1100, height: 600 },
@@ -64,21 +64,3 @@ export async function until (page, fn, { arg, what }) {
 export const saved = (page) => until(page, () => document.querySelector('#status').dataset.state === 'saved', { what: 'the page to say saved' })
 export const shows = (page, text) => until(page, (expected) => window.collab.view.state.doc.toString().includes(expected), { arg: text, what: `the editor to show ${JSON.stringify(text)}` })
 export const present = (page, name) => until(page, (expected) => [...document.querySelectorAll('#presence .name')].some(node => node.textContent === expected), { arg: name, what: `${name} in the presence list` })
-
-/**
- * Whether Chromium is missing: then the test is skipped with a message, or fails under CI=true,
- * where `.ci/run` installs it. Also makes the screenshots folder.
- * @param {import('node:test').TestContext} t
- * @returns {boolean}
- */
-export function chromiumMissing (t) {
-  if (existsSync(executablePath)) {
-    mkdirSync(artifacts, { recursive: true })
-    return false
-  }
-  const message = `${executablePath} is missing: install Debian's chromium (apt-get install chromium) to run the browser tests`
-  if (process.env.CI === 'true') assert.fail(message)
-  t.diagnostic(message)
-  t.skip(message)
-  return true
-}

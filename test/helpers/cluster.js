@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { postgresOrSkip } from './postgres.js'
+import { startPostgres } from './postgres.js'
 import { startRedis } from './redis.js'
 import { NodeProcess, logLine } from './child.js'
 import { get } from './http.js'
@@ -19,16 +19,15 @@ const fixture = new URL('../fixtures/cluster-server.js', import.meta.url).pathna
  * @param {import('node:test').TestContext} t
  * @param {{ count?: number, env?: Record<string, string>, store?: 'sqlite' | 'postgres' }} [options]
  *   `env` for every instance (e.g. HEARTBEAT_TIMEOUT); `store`: one SQLite file (default), or a real
- *   PostgreSQL server the test starts.
- * @returns {Promise<Cluster | null>} null when the test was skipped: PostgreSQL is not installed (see postgresOrSkip).
+ *   PostgreSQL server the test starts (a test on it skips without one: postgresServer in needs.js).
+ * @returns {Promise<Cluster>}
  */
 export async function startCluster (t, { count = 3, env = {}, store = 'sqlite' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'collab-cluster-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   let where = `sqlite:${join(dir, 'collab.sqlite')}`
   if (store === 'postgres') {
-    const server = await postgresOrSkip(t)
-    if (server === null) return null
+    const server = await startPostgres()
     t.after(() => server.destroy())
     where = `postgres:${server.connectionString}`
   }

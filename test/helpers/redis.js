@@ -1,26 +1,11 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createClient } from 'redis'
+import { redisServer } from './needs.js'
 import { freePort } from './ports.js'
 import { once, when } from './wait.js'
-
-const REDIS_SERVER = process.env.REDIS_SERVER ?? 'redis-server'
-
-/**
- * Whether `redis-server` can run here. Without it the scale-out tests skip with
- * a message, except under `CI=true`, where `.ci/run` installs it and a missing
- * binary must fail the run.
- *
- * @returns {string | false} the reason to skip, or false when Redis is available.
- */
-export function redisMissing () {
-  const found = spawnSync(REDIS_SERVER, ['--version'], { stdio: 'ignore' }).status === 0
-  if (found) return false
-  if (process.env.CI === 'true') throw new Error(`${REDIS_SERVER} is required under CI=true (apt-get install redis-server)`)
-  return `${REDIS_SERVER} not found: install redis-server to run the scale-out tests`
-}
 
 /**
  * Resolves once a redis-server child has written `text` to its stdout (what it logs when it is ready);
@@ -81,7 +66,7 @@ export async function startSentinel (t, master) {
   const dir = mkdtempSync(join(tmpdir(), 'collab-sentinel-'))
   const config = join(dir, 'sentinel.conf')
   writeFileSync(config, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor collab 127.0.0.1 ${master.port} 1\n`)
-  const child = spawn(REDIS_SERVER, [config, '--sentinel'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(redisServer().found, [config, '--sentinel'], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL')
@@ -107,7 +92,7 @@ export class RedisServer {
 
   /** Starts redis-server and resolves once it accepts connections. */
   async start () {
-    const child = spawn(REDIS_SERVER, [
+    const child = spawn(redisServer().found, [
       '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
       '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'notice'
     ], { stdio: ['ignore', 'pipe', 'inherit'] })

@@ -1,20 +1,18 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { startCluster } from '../helpers/cluster.js'
-import { redisMissing } from '../helpers/redis.js'
+import { missing, postgresServer, redisServer } from '../helpers/needs.js'
 import { synced } from '../helpers/server.js'
 import { typeAll, Typist } from '../helpers/typist.js'
 import { untilDocs, waitFor } from '../helpers/wait.js'
 
-const skip = redisMissing()
 // A heartbeat far longer than the test: the owner's death must be seen from the publishes that reach nobody.
 const env = { HEARTBEAT_INTERVAL: '1000', HEARTBEAT_TIMEOUT: '60000', LEASE_MS: '120000' }
 const items = doc => JSON.stringify(doc.getArray('items').toArray().sort())
 
 for (const store of ['sqlite', 'postgres']) {
-  test(`kill -9 of the owner mid-stream (${store}): another instance takes over, every client converges, nothing acknowledged is lost`, { skip, timeout: 90_000 }, async (t) => {
+  test(`kill -9 of the owner mid-stream (${store}): another instance takes over, every client converges, nothing acknowledged is lost`, { skip: missing(redisServer, store === 'postgres' && postgresServer), timeout: 90_000 }, async (t) => {
     const cluster = await startCluster(t, { env, store })
-    if (cluster === null) return
     const [owner, b, c] = cluster.nodes
     const name = 'stream'
     const first = new Typist('a', owner.clients.hocus(name))

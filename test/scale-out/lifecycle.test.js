@@ -9,11 +9,12 @@ import Database from 'better-sqlite3'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { channelNames } from 'fastify-collab'
 import { createClient, createSentinel } from 'redis'
-import { redisMissing, startRedis, startSentinel } from '../helpers/redis.js'
+import { missing, redisServer } from '../helpers/needs.js'
+import { startRedis, startSentinel } from '../helpers/redis.js'
 import { connectClients, listenCollab, synced } from '../helpers/server.js'
 import { deferred, when, waitFor } from '../helpers/wait.js'
 
-const skip = redisMissing()
+const skip = missing(redisServer)
 const timings = { heartbeatInterval: 100, heartbeatTimeout: 500, leaseMs: 3000 }
 
 /** Two in-process instances on one Redis and one SQLite file, closed after the test. */

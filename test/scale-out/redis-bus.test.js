@@ -2,11 +2,12 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { createClient } from 'redis'
 import { captureLog } from '../helpers/log.js'
-import { redisMissing, startRedis } from '../helpers/redis.js'
+import { missing, redisServer } from '../helpers/needs.js'
+import { startRedis } from '../helpers/redis.js'
 import { deferred, waitFor } from '../helpers/wait.js'
 
 const { RedisBus } = await import('../../dist/lib/scale-out/redis.js')
-const skip = redisMissing()
+const skip = missing(redisServer)
 
 const options = { prefix: 'test', leaseMs: 2000, heartbeatInterval: 100, heartbeatTimeout: 400 }
 

@@ -3,12 +3,12 @@ import { test } from 'node:test'
 import Database from 'better-sqlite3'
 import { SqliteStorage } from 'fastify-collab/sqlite'
 import { startCluster } from '../helpers/cluster.js'
-import { redisMissing } from '../helpers/redis.js'
+import { missing, redisServer } from '../helpers/needs.js'
 import { synced } from '../helpers/server.js'
 import { storedItems, typeAll, Typist } from '../helpers/typist.js'
 import { untilDocs, waitFor } from '../helpers/wait.js'
 
-const skip = redisMissing()
+const skip = missing(redisServer)
 const env = { HEARTBEAT_INTERVAL: '100', HEARTBEAT_TIMEOUT: '500', LEASE_MS: '3000' }
 
 const sqlitePath = (store) => store.slice('sqlite:'.length)

@@ -1,19 +1,17 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { startCluster } from '../helpers/cluster.js'
-import { redisMissing } from '../helpers/redis.js'
+import { missing, postgresServer, redisServer } from '../helpers/needs.js'
 import { synced } from '../helpers/server.js'
 import { typeAll, Typist } from '../helpers/typist.js'
 import { untilDocs, waitFor } from '../helpers/wait.js'
 
-const skip = redisMissing()
 const LEASE_MS = 1500
 const env = { HEARTBEAT_INTERVAL: '100', HEARTBEAT_TIMEOUT: '500', LEASE_MS: String(LEASE_MS) }
 
 for (const store of ['sqlite', 'postgres']) {
-  test(`SIGSTOP of the owner past its lease, then SIGCONT (${store}): a new owner serves, the old one steps down and acknowledges nothing more`, { skip, timeout: 90_000 }, async (t) => {
+  test(`SIGSTOP of the owner past its lease, then SIGCONT (${store}): a new owner serves, the old one steps down and acknowledges nothing more`, { skip: missing(redisServer, store === 'postgres' && postgresServer), timeout: 90_000 }, async (t) => {
     const cluster = await startCluster(t, { env, store })
-    if (cluster === null) return
     const { nodes } = cluster
     const [paused, b, c] = nodes
     const name = 'paused-owner'
