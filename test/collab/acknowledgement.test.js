@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { sqlite } from 'fastify-collab/sqlite'
 import { startCollabServer } from '../helpers/server.js'
-import { tempDir } from '../helpers/storage.js'
+import { tempDir } from '../helpers/cleanup.js'
 import { rawClient, hpAuth, isHp, hpUpdate, textUpdate, syncStatusOf } from '../helpers/raw-client.js'
 
 // Durable before acknowledged, also for an update that brings nothing new: a client that resends a change

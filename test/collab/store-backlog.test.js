@@ -7,7 +7,7 @@ import { sqlite } from 'fastify-collab/sqlite'
 import { startCollabServer, synced } from '../helpers/server.js'
 import { when, untilDocs } from '../helpers/wait.js'
 import { captureLog } from '../helpers/log.js'
-import { tempDir } from '../helpers/storage.js'
+import { tempDir } from '../helpers/cleanup.js'
 import { openSqlite } from '../helpers/stores.js'
 import { rawClient, hpAuth, isHp, hpUpdate, textUpdate, syncStatusOf } from '../helpers/raw-client.js'
 

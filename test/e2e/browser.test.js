@@ -2,11 +2,12 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { artifacts, editorText, launch, open, present, saved, shows, until } from '../helpers/chromium.js'
-import { startExampleServer, tempDataDir } from '../helpers/example-server.js'
+import { startExampleServer } from '../helpers/example-server.js'
+import { tempDir } from '../helpers/cleanup.js'
 import { chromiumBrowser, missing } from '../helpers/needs.js'
 
 test('two browsers edit one document; the text survives a reload and a server restart', { skip: missing(chromiumBrowser), timeout: 90_000 }, async (t) => {
-  const dataDir = tempDataDir(t)
+  const dataDir = tempDir(t, 'data')
   const first = await startExampleServer(t, dataDir)
   const context = await launch(t)
   const requests = []

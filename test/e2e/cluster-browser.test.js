@@ -6,13 +6,14 @@ import { get } from '../helpers/http.js'
 import { chromiumBrowser, missing, redisServer } from '../helpers/needs.js'
 import { startRedis } from '../helpers/redis.js'
 import { artifacts, editorText, launch, open, saved, shows, until } from '../helpers/chromium.js'
-import { startExampleServer, tempDataDir } from '../helpers/example-server.js'
+import { startExampleServer } from '../helpers/example-server.js'
+import { tempDir } from '../helpers/cleanup.js'
 
 const instanceId = async (server) => (await get(`${server.httpUrl}/health`)).json().instanceId
 
 test('two browsers on two instances of a cluster edit together; the owner instance is killed; both recover and keep every character', { skip: missing(redisServer, chromiumBrowser), timeout: 90_000 }, async (t) => {
   const redis = await startRedis(t)
-  const dataDir = tempDataDir(t)
+  const dataDir = tempDir(t, 'data')
   const env = { REDIS_URL: redis.url }
   const [a, b, owner] = await Promise.all([0, 1, 2].map(() => startExampleServer(t, dataDir, { env })))
   const ownerId = await instanceId(owner)

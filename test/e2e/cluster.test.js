@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { freePort } from '../helpers/ports.js'
 import { missing, redisServer } from '../helpers/needs.js'
 import { connectClients, synced } from '../helpers/server.js'
-import { tempDataDir } from '../helpers/example-server.js'
+import { tempDir } from '../helpers/cleanup.js'
 import { NodeProcess } from '../helpers/child.js'
 import { get } from '../helpers/http.js'
 import { once } from '../helpers/wait.js'
@@ -38,7 +38,7 @@ test('npm run start:cluster: a redis-server of its own, three instances on conse
   // An empty REDIS_URL: the cluster starts its own redis-server, which it stops only when it stops.
   const command = new NodeProcess(t, [cluster], {
     name: 'the cluster command',
-    env: { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: tempDataDir(t), LOG_LEVEL: 'info', REDIS_URL: '' },
+    env: { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: tempDir(t, 'data'), LOG_LEVEL: 'info', REDIS_URL: '' },
     term: true
   })
   // The cluster's own lines, then each instance's pino line with the URL to open, once it listens.

@@ -9,7 +9,8 @@ import { textField } from '../../examples/app.js'
 import { loadTrace } from '../helpers/traces.js'
 import { NodeProcess } from '../helpers/child.js'
 import { when } from '../helpers/wait.js'
-import { startExampleServer, tempDataDir } from '../helpers/example-server.js'
+import { startExampleServer } from '../helpers/example-server.js'
+import { tempDir } from '../helpers/cleanup.js'
 
 const replayPath = fileURLToPath(new URL('../../examples/replay.js', import.meta.url))
 
@@ -44,7 +45,7 @@ async function afterRestart (t, server, dataDir, documentName) {
 }
 
 test('the replay command types sveltecomponent, and a restarted server reloads endContent from SQLite', async (t) => {
-  const dataDir = tempDataDir(t)
+  const dataDir = tempDir(t, 'data')
   const server = await startExampleServer(t, dataDir)
   // As a person runs it: sequential trace, one typist and one watcher.
   const svelte = loadTrace('sveltecomponent')
@@ -59,7 +60,7 @@ test('the replay command types sveltecomponent, and a restarted server reloads e
 })
 
 test('three concurrent typists replay three-writers, and a restarted server reloads endContent from SQLite', async (t) => {
-  const dataDir = tempDataDir(t)
+  const dataDir = tempDir(t, 'data')
   const server = await startExampleServer(t, dataDir)
   // Three typists, each on top of the state named by `parents`, and one watcher; the trace
   // ends with a three-way tie that endContent orders by agent.

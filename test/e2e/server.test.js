@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import { WebSocket } from 'ws'
 import { handshakeRateLimit } from '../../examples/app.js'
-import { startExampleServer, tempDataDir } from '../helpers/example-server.js'
+import { startExampleServer } from '../helpers/example-server.js'
+import { tempDir } from '../helpers/cleanup.js'
 import { get } from '../helpers/http.js'
 import { once, when } from '../helpers/wait.js'
 
@@ -23,7 +24,7 @@ async function handshake (url, headers = {}) {
 }
 
 test('the example server: the page, /health, who may open /collab/:document, and /metrics', async (t) => {
-  const server = await startExampleServer(t, tempDataDir(t))
+  const server = await startExampleServer(t, tempDir(t, 'data'))
   assert.equal(server.logs.filter((entry) => /^Open http/.test(entry.msg)).length, 1, 'one line with the URL to open')
 
   const page = await get(`${server.httpUrl}/`)
@@ -66,7 +67,7 @@ test('the example server: the page, /health, who may open /collab/:document, and
 })
 
 test('the page and its bundle: caching headers, a conditional GET, a Range request, gzip and brotli', async (t) => {
-  const server = await startExampleServer(t, tempDataDir(t))
+  const server = await startExampleServer(t, tempDir(t, 'data'))
   const bundleUrl = `${server.httpUrl}/build/main.js`
 
   const page = await get(`${server.httpUrl}/`)
@@ -113,7 +114,7 @@ test('the page and its bundle: caching headers, a conditional GET, a Range reque
 })
 
 test('a client IP past the handshake rate limit gets 429 before the handshake; other routes are not limited', async (t) => {
-  const server = await startExampleServer(t, tempDataDir(t))
+  const server = await startExampleServer(t, tempDir(t, 'data'))
   const collab = `${server.wsUrl}/collab/limited?token=demo`
   const { max } = handshakeRateLimit
   // Every handshake counts, refused or not: one on a plain GET, one with a wrong token, then

@@ -3,10 +3,12 @@
 import { spawn } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import { createInterface } from 'node:readline'
+import { killAtExit } from './cleanup.js'
 import { when } from './wait.js'
 
 /**
- * `node <args>`, SIGKILLed after the test if it still runs (with `term`, sent SIGTERM first).
+ * `node <args>`, SIGKILLed after the test if it still runs (with `term`, sent SIGTERM first), or when
+ * this process exits.
  *
  * `stdout` and `stderr` are read line by line into `out` and `err`; each line is also emitted as
  * 'out' or 'err' on `events`, and 'end' once both streams and the process have ended.
@@ -29,11 +31,11 @@ export class NodeProcess {
    */
   constructor (t, args, { name, env = {}, cwd, stdin = 'ignore', ipc = false, term = false }) {
     this.name = name
-    this.child = spawn(process.execPath, args, {
+    this.child = killAtExit(spawn(process.execPath, args, {
       cwd,
       env: { ...process.env, ...env },
       stdio: [stdin, 'pipe', 'pipe', ...(ipc ? ['ipc'] : [])]
-    })
+    }))
     t.after(async () => {
       if (term && this.alive) {
         this.child.kill('SIGTERM')

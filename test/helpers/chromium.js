@@ -1,10 +1,9 @@
 // Headless Chromium for the end-to-end tests: playwright-core driving the Chromium found on this
 // machine (chromiumBrowser in needs.js; a test that needs it passes `{ skip: missing(chromiumBrowser) }`).
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
+import { makeTempDir } from './cleanup.js'
 import { chromiumBrowser } from './needs.js'
 import { within } from './wait.js'
 
@@ -17,9 +16,11 @@ export const artifacts = fileURLToPath(new URL('../artifacts/', import.meta.url)
  */
 export async function launch (t) {
   mkdirSync(artifacts, { recursive: true })
-  const profile = mkdtempSync(join(tmpdir(), 'fastify-collab-chromium-'))
-  const context = await chromium.launchPersistentContext(profile, {
+  const profile = makeTempDir('chromium')
+  const context = await chromium.launchPersistentContext(profile.path, {
     executablePath: chromiumBrowser().found,
+    // What Chromium writes to its TMPDIR (org.chromium.Chromium.*) goes with the profile.
+    env: { ...process.env, TMPDIR: profile.path },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run'],
     viewport: { width: 1100, height: 600 },
@@ -27,9 +28,15 @@ export async function launch (t) {
   })
   // Every action, navigation and wait of its pages fails after 20 s, naming what it waited for.
   context.setDefaultTimeout(20_000)
+  // At an exit without after hooks, the profile is removed first (cleanup.js), and Chromium, still
+  // running, may write to it again; Playwright's own exit handler, added at the launch, then kills
+  // Chromium, and this one, added after it, removes what Chromium wrote since.
+  const removeAtExit = () => profile.remove()
+  process.once('exit', removeAtExit)
   t.after(async () => {
     await within(context.close(), { timeout: 15_000, what: 'Chromium to close' })
-    rmSync(profile, { recursive: true, force: true })
+    process.off('exit', removeAtExit)
+    profile.remove()
   })
   return context
 }

@@ -1,9 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startPostgres } from './postgres.js'
 import { startRedis } from './redis.js'
 import { NodeProcess, logLine } from './child.js'
+import { tempDir } from './cleanup.js'
 import { get } from './http.js'
 import { connectClients } from './server.js'
 import { storedItems } from './typist.js'
@@ -23,8 +22,7 @@ const fixture = new URL('../fixtures/cluster-server.js', import.meta.url).pathna
  * @returns {Promise<Cluster>}
  */
 export async function startCluster (t, { count = 3, env = {}, store = 'sqlite' } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'collab-cluster-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'cluster')
   let where = `sqlite:${join(dir, 'collab.sqlite')}`
   if (store === 'postgres') {
     const server = await startPostgres()

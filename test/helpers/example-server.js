@@ -1,21 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { NodeProcess, logLine } from './child.js'
 
 const serverPath = fileURLToPath(new URL('../../examples/server.js', import.meta.url))
-
-/**
- * A temp DATA_DIR, removed after the test.
- * @param {import('node:test').TestContext} t
- * @returns {string}
- */
-export function tempDataDir (t) {
-  const dir = mkdtempSync(join(tmpdir(), 'fastify-collab-e2e-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
 
 /**
  * Spawns `node examples/server.js` (the `npm start` process) on 127.0.0.1, a free port

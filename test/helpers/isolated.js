@@ -1,10 +1,10 @@
 // Running the built package in a fresh Node process, to see which modules it loads and how it behaves
 // when an optional peer dependency is not installed.
 import { execFileSync } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpSync, mkdirSync, symlinkSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { tempDir } from './cleanup.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -37,8 +37,7 @@ export function loadedAfter (module, script) {
  * @returns {string} what the script wrote to stdout
  */
 export function withModules (t, modules, script) {
-  const dir = mkdtempSync(join(tmpdir(), 'fastify-collab-isolated-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'isolated')
   cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true })
   for (const name of modules) {
     const target = join(dir, 'node_modules', name)

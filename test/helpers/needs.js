@@ -3,11 +3,12 @@
 // reason where a developer may not have it installed, a failure under CI=true, where .ci/run installs
 // everything and a skip would be a pass that tested nothing.
 import { execFileSync } from 'node:child_process'
-import { accessSync, constants, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { accessSync, constants, existsSync, readdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
 import { SqliteStorage } from 'fastify-collab/sqlite'
+import { makeTempDir } from './cleanup.js'
 
 const require = createRequire(import.meta.url)
 
@@ -111,9 +112,9 @@ export const chromiumBrowser = need(() => {
 
 /** `chattr +i`, which makes a file read-only even for root: it needs root and inode flags (ext4, xfs, btrfs) in TMPDIR. */
 export const chattrImmutable = need(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'fastify-collab-chattr-'))
+  const dir = makeTempDir('chattr')
   try {
-    const probe = join(dir, 'probe')
+    const probe = join(dir.path, 'probe')
     execFileSync('touch', [probe], { timeout: 10_000 })
     execFileSync('chattr', ['+i', probe], { stdio: 'pipe', timeout: 10_000 })
     execFileSync('chattr', ['-i', probe], { stdio: 'pipe', timeout: 10_000 })
@@ -121,8 +122,14 @@ export const chattrImmutable = need(() => {
   } catch {
     throw new Error(`chattr +i does not work in ${tmpdir()} (it needs root, and ext4, xfs or btrfs)`)
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    dir.remove()
   }
+})
+
+/** Linux's /proc, to list processes with their parents and command lines (the cleanup test). */
+export const processTable = need(() => {
+  if (!existsSync('/proc/self/stat')) throw new Error('there is no /proc here to list processes')
+  return '/proc'
 })
 
 /** Whether this Node has node:sqlite (22.13 and later, without a flag): then its SQLite driver must work. */
@@ -144,14 +151,14 @@ const drivers = new Map()
 export function sqliteDriver (driver) {
   if (!drivers.has(driver)) {
     drivers.set(driver, need(() => {
-      const dir = mkdtempSync(join(tmpdir(), 'fastify-collab-probe-'))
+      const dir = makeTempDir('probe')
       try {
-        new SqliteStorage({ path: join(dir, 'probe.db'), driver }).close()
+        new SqliteStorage({ path: join(dir.path, 'probe.db'), driver }).close()
         return driver
       } catch (error) {
         throw new Error(`the SQLite driver ${driver} does not open a file on Node ${process.versions.node}: ${error.code ?? ''} ${error.message}`)
       } finally {
-        rmSync(dir, { recursive: true, force: true })
+        dir.remove()
       }
     }))
   }

@@ -4,10 +4,10 @@
 // so under root every command runs as the `postgres` user (`runuser`), which
 // also owns the folder. The storage tests and the scale-out tests share it.
 import { execFile, execFileSync } from 'node:child_process'
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { chownSync, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { makeTempDir, untilExit } from './cleanup.js'
 import { postgresServer } from './needs.js'
 import { freePort } from './ports.js'
 
@@ -23,7 +23,8 @@ const run = promisify(execFile)
 export async function startPostgres ({ settings = {} } = {}) {
   const { found: bin, missing } = postgresServer()
   if (missing) throw new Error(missing)
-  const dir = mkdtempSync(join(tmpdir(), 'fastify-collab-pg-'))
+  const folder = makeTempDir('pg')
+  const dir = folder.path
   const asRoot = process.getuid?.() === 0
   if (asRoot) {
     const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }))
@@ -67,9 +68,15 @@ export async function startPostgres ({ settings = {} } = {}) {
     /** Stops the server if it runs and removes its folder. */
     async destroy () {
       if (server.pid !== null) await server.stop({ mode: 'immediate' }).catch(() => {})
-      rmSync(dir, { recursive: true, force: true })
+      release()
+      folder.remove()
     }
   }
+  // pg_ctl starts the server as a daemon, which outlives this process unless it is stopped: at exit,
+  // SIGQUIT, PostgreSQL's immediate shutdown.
+  const release = untilExit(() => {
+    if (server.pid !== null) process.kill(server.pid, 'SIGQUIT')
+  })
 
   // Another process may take the port between freePort() and the start: try another one.
   for (let attempt = 1; ; attempt++) {

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createClient } from 'redis'
+import { killAtExit, makeTempDir } from './cleanup.js'
 import { redisServer } from './needs.js'
 import { freePort } from './ports.js'
 import { once, when } from './wait.js'
@@ -41,15 +41,23 @@ async function logged (child, text) {
  * @returns {Promise<RedisServer>}
  */
 export async function startRedis (t) {
-  const port = await freePort()
-  const dir = mkdtempSync(join(tmpdir(), 'collab-redis-'))
-  const server = new RedisServer(port, dir)
-  await server.start()
+  const dir = makeTempDir('redis')
+  let server = null
   t.after(async () => {
-    await server.kill()
-    rmSync(dir, { recursive: true, force: true })
+    await server?.kill()
+    dir.remove()
   })
-  return server
+  // Another process may take the port between freePort() and the start: try another one.
+  for (let attempt = 1; ; attempt++) {
+    server = new RedisServer(await freePort(), dir.path)
+    try {
+      await server.start()
+      return server
+    } catch (error) {
+      await server.kill()
+      if (attempt === 5) throw error
+    }
+  }
 }
 
 /**
@@ -63,16 +71,16 @@ export async function startRedis (t) {
  */
 export async function startSentinel (t, master) {
   const port = await freePort()
-  const dir = mkdtempSync(join(tmpdir(), 'collab-sentinel-'))
-  const config = join(dir, 'sentinel.conf')
-  writeFileSync(config, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor collab 127.0.0.1 ${master.port} 1\n`)
-  const child = spawn(redisServer().found, [config, '--sentinel'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const dir = makeTempDir('sentinel')
+  const config = join(dir.path, 'sentinel.conf')
+  writeFileSync(config, `port ${port}\nbind 127.0.0.1\ndir ${dir.path}\nsentinel monitor collab 127.0.0.1 ${master.port} 1\n`)
+  const child = killAtExit(spawn(redisServer().found, [config, '--sentinel'], { stdio: ['ignore', 'pipe', 'inherit'] }))
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL')
       await once(child, 'exit')
     }
-    rmSync(dir, { recursive: true, force: true })
+    dir.remove()
   })
   // The sentinel logs "+monitor master collab …" once it watches the master.
   await logged(child, '+monitor master collab')
@@ -92,10 +100,10 @@ export class RedisServer {
 
   /** Starts redis-server and resolves once it accepts connections. */
   async start () {
-    const child = spawn(redisServer().found, [
+    const child = killAtExit(spawn(redisServer().found, [
       '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
       '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'notice'
-    ], { stdio: ['ignore', 'pipe', 'inherit'] })
+    ], { stdio: ['ignore', 'pipe', 'inherit'] }))
     this.child = child
     await logged(child, 'Ready to accept connections')
   }

@@ -1,23 +1,9 @@
 // Helpers for the storage tests: real Yjs updates, a storage wrapper that counts calls, and a second
 // real process on the same store.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as Y from 'yjs'
 import { NodeProcess } from './child.js'
 import { when } from './wait.js'
-
-/**
- * A fresh directory under the OS temp dir, removed after the test.
- * @param {import('node:test').TestContext} t
- * @returns {string}
- */
-export function tempDir (t) {
-  const dir = mkdtempSync(join(tmpdir(), 'fastify-collab-storage-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
 
 /**
  * Makes `count` real Yjs updates by typing into a Y.Text, one transaction each.

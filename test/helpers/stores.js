@@ -13,7 +13,7 @@ import { SqliteStorage, sqlite } from 'fastify-collab/sqlite'
 import { PostgresStorage, postgres } from 'fastify-collab/postgres'
 import { missing, postgresServer, runtimeHasNodeSqlite, sqliteDriver } from './needs.js'
 import { startPostgres } from './postgres.js'
-import { tempDir } from './storage.js'
+import { tempDir } from './cleanup.js'
 
 const require = createRequire(import.meta.url)
 
@@ -43,7 +43,7 @@ function sqliteStore (driver) {
     driver,
     skip: missing(sqliteDriver(driver)),
     async open (t) {
-      const path = join(tempDir(t), 'store.db')
+      const path = join(tempDir(t, 'store'), 'store.db')
       return {
         path,
         config: { kind: 'sqlite', path, driver },

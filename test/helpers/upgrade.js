@@ -4,14 +4,15 @@ import net from 'node:net'
 import Fastify from 'fastify'
 import { WebSocket } from 'ws'
 import fastifyCollab from 'fastify-collab'
-import { once } from './wait.js'
+import { once, within } from './wait.js'
 
 export const KEY = 'dGhlIHNhbXBsZSBub25jZQ=='
 
 /** A Fastify app with the plugin registered, closed after the test. */
 export async function buildApp (t, { fastify = {}, plugin = {} } = {}) {
   const app = Fastify(fastify)
-  t.after(() => app.close())
+  // An after hook has no timeout of its own: a close() that hangs must still end the test.
+  t.after(() => within(app.close(), { timeout: 10_000, what: 'fastify.close() after the test' }))
   await app.register(fastifyCollab, plugin)
   return app
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { channelNames } from 'fastify-collab'
 import { sqlite } from 'fastify-collab/sqlite'
 import { acknowledged, startCollabServer, synced } from '../helpers/server.js'
-import { tempDir } from '../helpers/storage.js'
+import { tempDir } from '../helpers/cleanup.js'
 import { deniedReason, hpAuth, isHp, rawClient } from '../helpers/raw-client.js'
 import { once } from '../helpers/wait.js'
 

@@ -12,7 +12,7 @@ import { sqlite } from 'fastify-collab/sqlite'
 import { acknowledged, connectClients, listenCollab, startCollabServer, synced } from '../helpers/server.js'
 import { assertBounded, scrape } from '../helpers/metrics.js'
 import { deferred, untilDocs, when, once } from '../helpers/wait.js'
-import { tempDir } from '../helpers/storage.js'
+import { tempDir } from '../helpers/cleanup.js'
 import { listen, rawHandshake, rawUpgrade } from '../helpers/upgrade.js'
 import { deniedReason, hpAuth, isHp, rawClient, ywsStep1 } from '../helpers/raw-client.js'
 

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { sqlite } from 'fastify-collab/sqlite'
@@ -9,6 +7,7 @@ import Database from 'better-sqlite3'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { channelNames } from 'fastify-collab'
 import { createClient, createSentinel } from 'redis'
+import { tempDir } from '../helpers/cleanup.js'
 import { missing, redisServer } from '../helpers/needs.js'
 import { startRedis, startSentinel } from '../helpers/redis.js'
 import { connectClients, listenCollab, synced } from '../helpers/server.js'
@@ -20,8 +19,7 @@ const timings = { heartbeatInterval: 100, heartbeatTimeout: 500, leaseMs: 3000 }
 /** Two in-process instances on one Redis and one SQLite file, closed after the test. */
 async function pair (t, options = {}, perInstance = () => ({}), scaleOut = (server) => redis({ url: server.url, ...timings })) {
   const server = await startRedis(t)
-  const dir = mkdtempSync(join(tmpdir(), 'collab-pair-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'pair')
   const start = async (index) => {
     const { app, url } = await listenCollab({
       extensions: [sqlite({ path: join(dir, 'collab.sqlite') })],
