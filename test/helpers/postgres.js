@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { makeTempDir, untilExit } from './cleanup.js'
 import { postgresServer } from './needs.js'
-import { freePort } from './ports.js'
+import { onFreePort } from './ports.js'
 
 const run = promisify(execFile)
 
@@ -78,20 +78,17 @@ export async function startPostgres ({ settings = {} } = {}) {
     if (server.pid !== null) process.kill(server.pid, 'SIGQUIT')
   })
 
-  // Another process may take the port between freePort() and the start: try another one.
-  for (let attempt = 1; ; attempt++) {
-    port = await freePort()
-    try {
-      await server.start()
-      return server
-    } catch (error) {
-      if (attempt === 5) {
-        const log = server.log()
-        await server.destroy()
-        throw new Error(`PostgreSQL did not start: ${error.message}\n${log}`)
-      }
-    }
+  try {
+    await onFreePort((free) => {
+      port = free
+      return server.start()
+    })
+  } catch (error) {
+    const log = server.log()
+    await server.destroy()
+    throw new Error(`PostgreSQL did not start: ${error.message}\n${log}`)
   }
+  return server
 }
 
 /**

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { createClient } from 'redis'
 import { killAtExit, makeTempDir } from './cleanup.js'
 import { redisServer } from './needs.js'
-import { freePort } from './ports.js'
+import { freePort, onFreePort } from './ports.js'
 import { once, when } from './wait.js'
 
 /**
@@ -47,17 +47,16 @@ export async function startRedis (t) {
     await server?.kill()
     dir.remove()
   })
-  // Another process may take the port between freePort() and the start: try another one.
-  for (let attempt = 1; ; attempt++) {
-    server = new RedisServer(await freePort(), dir.path)
+  return onFreePort(async (port) => {
+    server = new RedisServer(port, dir.path)
     try {
       await server.start()
-      return server
     } catch (error) {
       await server.kill()
-      if (attempt === 5) throw error
+      throw error
     }
-  }
+    return server
+  })
 }
 
 /**

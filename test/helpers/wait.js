@@ -31,26 +31,27 @@ export async function once (emitter, event, { timeout = 5000, what = `'${event}'
 
 /**
  * Resolves with the event's arguments (an array) the first time `event` (or
- * any of several events) fires on `target` with arguments that pass
- * `predicate`.
+ * any of several events) fires on `target` (or any of several targets) with
+ * arguments that pass `predicate`.
  *
- * `target` is anything with `on(event, fn)` and `off(event, fn)`: a Node
+ * A target is anything with `on(event, fn)` and `off(event, fn)`: a Node
  * EventEmitter, a lib0 Observable (Y.Doc, Awareness, y-websocket's
  * WebsocketProvider) or Hocuspocus's EventEmitter. `check` (optional) replaces
  * `predicate` and is also tried once at once, so a condition that already
  * holds resolves without an event.
  *
- * @param {{ on: Function, off: Function }} target
+ * @param {{ on: Function, off: Function } | Array<{ on: Function, off: Function }>} target
  * @param {string | string[]} event
  * @param {{ predicate?: (...args: any[]) => boolean, check?: () => boolean, timeout?: number, what?: string }} [options]
  *   `timeout` in ms, default 5000; `what` names the wait in the rejection.
  * @returns {Promise<any[]>} rejects with an Error after `timeout` ms, or with what `predicate`/`check` threw.
  */
 export function when (target, event, { predicate = () => true, check, timeout = 5000, what = String(event) } = {}) {
+  const targets = [target].flat()
   const events = [event].flat()
   return new Promise((resolve, reject) => {
     if (check?.()) return resolve([])
-    const off = () => { for (const name of events) target.off(name, listener) }
+    const off = () => { for (const each of targets) for (const name of events) each.off(name, listener) }
     const timer = setTimeout(() => {
       off()
       reject(new Error(`timed out after ${timeout} ms waiting for ${what}`))
@@ -68,7 +69,7 @@ export function when (target, event, { predicate = () => true, check, timeout = 
       if (done instanceof Error) reject(done)
       else resolve(args)
     }
-    for (const name of events) target.on(name, listener)
+    for (const each of targets) for (const name of events) each.on(name, listener)
   })
 }
 
@@ -81,22 +82,8 @@ export function when (target, event, { predicate = () => true, check, timeout = 
  * @param {{ timeout?: number, what?: string }} [options] `timeout` in ms, default 5000.
  * @returns {Promise<void>} rejects with an Error naming `what` after `timeout` ms.
  */
-export function untilDocs (docs, check, { timeout = 5000, what = 'the documents' } = {}) {
-  return new Promise((resolve, reject) => {
-    const off = () => { for (const doc of docs) doc.off('update', listener) }
-    const timer = setTimeout(() => {
-      off()
-      reject(new Error(`timed out after ${timeout} ms waiting for ${what}`))
-    }, timeout)
-    function listener () {
-      if (!check()) return
-      clearTimeout(timer)
-      off()
-      resolve()
-    }
-    for (const doc of docs) doc.on('update', listener)
-    listener()
-  })
+export async function untilDocs (docs, check, { timeout, what = 'the documents' } = {}) {
+  await when(docs, 'update', { check, timeout, what })
 }
 
 /**

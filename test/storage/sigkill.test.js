@@ -4,12 +4,12 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
 import * as decoding from 'lib0/decoding'
-import * as encoding from 'lib0/encoding'
 import { WebSocket } from 'ws'
 import * as Y from 'yjs'
 import { when, once } from '../helpers/wait.js'
 import { stores } from '../helpers/stores.js'
 import { NodeProcess, logLine } from '../helpers/child.js'
+import { hpAuth, hpStep1, hpUpdate, readHp } from '../helpers/raw-client.js'
 
 const fixture = fileURLToPath(new URL('../fixtures/store-server.js', import.meta.url))
 const NAME = 'stream'
@@ -17,21 +17,10 @@ const TOTAL = 4000
 const KILL_AFTER = 1500
 const WINDOW = 200
 
-// Hocuspocus frames (see /work/shared/notes/anchors.md): varString(name) varUint(type) payload.
+// Hocuspocus message types: varString(name) varUint(type) payload (helpers/raw-client.js).
 const SYNC = 0
 const AUTH = 2
 const SYNC_STATUS = 8
-
-function hocuspocusFrame (type, write) {
-  const encoder = encoding.createEncoder()
-  encoding.writeVarString(encoder, NAME)
-  encoding.writeVarUint(encoder, type)
-  write(encoder)
-  return encoding.toUint8Array(encoder)
-}
-const tokenFrame = () => hocuspocusFrame(AUTH, (e) => { encoding.writeVarUint(e, 0); encoding.writeVarString(e, 'token'); encoding.writeVarString(e, '4.8.0') })
-const syncStep1Frame = (stateVector) => hocuspocusFrame(SYNC, (e) => { encoding.writeVarUint(e, 0); encoding.writeVarUint8Array(e, stateVector) })
-const updateFrame = (update) => hocuspocusFrame(SYNC, (e) => { encoding.writeVarUint(e, 2); encoding.writeVarUint8Array(e, update) })
 
 /** Resolves on the next frame from the server, or when the socket closes. */
 function progress (socket) {
@@ -67,9 +56,8 @@ async function connect (t, port) {
   const client = { socket, acks: 0, rejected: 0, authenticated: false, syncStep2: null, events: socket }
   socket.on('error', () => {})
   socket.on('message', (data) => {
-    const decoder = decoding.createDecoder(new Uint8Array(data))
-    if (decoding.readVarString(decoder) !== NAME) return
-    const type = decoding.readVarUint(decoder)
+    const { name, type, d: decoder } = readHp(new Uint8Array(data))
+    if (name !== NAME) return
     if (type === AUTH && decoding.readVarUint(decoder) === 2) client.authenticated = true
     if (type === SYNC && decoding.readVarUint(decoder) === 1) client.syncStep2 = decoding.readVarUint8Array(decoder)
     if (type === SYNC_STATUS) {
@@ -79,8 +67,8 @@ async function connect (t, port) {
     socket.emit('frame')
   })
   await once(socket, 'open')
-  socket.send(tokenFrame())
-  socket.send(syncStep1Frame(Y.encodeStateVector(new Y.Doc())))
+  socket.send(hpAuth(NAME))
+  socket.send(hpStep1(NAME))
   await when(socket, 'frame', { check: () => client.authenticated && client.syncStep2 !== null, what: 'Authenticated and SyncStep2' })
   return client
 }
@@ -103,7 +91,7 @@ function stream (client, updates, onFrame) {
   client.events.on('frame', () => onFrame(state))
   ;(async () => {
     while (state.sent < TOTAL && client.socket.readyState === WebSocket.OPEN) {
-      while (state.sent - client.acks < WINDOW && state.sent < TOTAL) client.socket.send(updateFrame(updates[state.sent++]))
+      while (state.sent - client.acks < WINDOW && state.sent < TOTAL) client.socket.send(hpUpdate(NAME, updates[state.sent++]))
       await progress(client.socket)
     }
   })()
