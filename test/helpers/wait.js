@@ -43,10 +43,12 @@ export async function once (emitter, event, { timeout = 5000, what = `'${event}'
  * @param {{ on: Function, off: Function } | Array<{ on: Function, off: Function }>} target
  * @param {string | string[]} event
  * @param {{ predicate?: (...args: any[]) => boolean, check?: () => boolean, timeout?: number, what?: string }} [options]
- *   `timeout` in ms, default 5000; `what` names the wait in the rejection.
+ *   `timeout` in ms, default 5000; `what` names the wait in the rejection (by default the event
+ *   and the source of `check` or `predicate`).
  * @returns {Promise<any[]>} rejects with an Error after `timeout` ms, or with what `predicate`/`check` threw.
  */
-export function when (target, event, { predicate = () => true, check, timeout = 5000, what = String(event) } = {}) {
+export function when (target, event, { predicate, check, timeout = 5000, what = `${event}${check || predicate ? ` until ${check ?? predicate}` : ''}` } = {}) {
+  predicate ??= () => true
   const targets = [target].flat()
   const events = [event].flat()
   return new Promise((resolve, reject) => {
@@ -82,7 +84,7 @@ export function when (target, event, { predicate = () => true, check, timeout = 
  * @param {{ timeout?: number, what?: string }} [options] `timeout` in ms, default 5000.
  * @returns {Promise<void>} rejects with an Error naming `what` after `timeout` ms.
  */
-export async function untilDocs (docs, check, { timeout, what = 'the documents' } = {}) {
+export async function untilDocs (docs, check, { timeout, what = `the documents until ${check}` } = {}) {
   await when(docs, 'update', { check, timeout, what })
 }
 

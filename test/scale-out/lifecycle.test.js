@@ -156,9 +156,8 @@ test('an owner whose heartbeat lapses is not taken for dead while its messages k
   // Ten heartbeats of the owner (each written again after the last theft: 100 ms apart, twice the 500 ms
   // timeout in all), and a keystroke on the owner after each, which the edge's client receives.
   const text = proxied.doc.getText('t')
-  for (let stolen = 0; stolen < 10;) {
-    if (await steal() === 0) continue
-    stolen++
+  for (let stolen = 1; stolen <= 10; stolen++) {
+    await waitFor(async () => await steal() === 1, { interval: 0, what: `heartbeat ${stolen} of the owner, to remove it` })
     local.document.getText('t').insert(0, 'x')
     await when(proxied.doc, 'update', { check: () => text.length === stolen, what: `keystroke ${stolen} at the edge` })
   }
