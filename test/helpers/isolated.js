@@ -1,5 +1,6 @@
 // Running the built package in a fresh Node process, to see which modules it loads and how it behaves
-// when an optional peer dependency is not installed.
+// when an optional peer dependency is not installed. The processes are synchronous, so each has a
+// timeout: a test's own cannot fire while one blocks the loop.
 import { execFileSync } from 'node:child_process'
 import { cpSync, mkdirSync, symlinkSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -23,7 +24,7 @@ export function loadedAfter (module, script) {
     ${script}
     const cache = createRequire(import.meta.url).cache
     process.stdout.write(JSON.stringify(Object.keys(cache).some((path) => path.includes('/node_modules/${module}/'))))
-  `], { cwd: root, encoding: 'utf8' })
+  `], { cwd: root, encoding: 'utf8', timeout: 30_000 })
   return JSON.parse(out)
 }
 
@@ -44,5 +45,5 @@ export function withModules (t, modules, script) {
     mkdirSync(dirname(target), { recursive: true })
     symlinkSync(join(root, 'node_modules', name), target)
   }
-  return execFileSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8' })
+  return execFileSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8', timeout: 30_000 })
 }

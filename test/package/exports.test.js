@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { promisify } from 'node:util'
 
-const run = promisify(execFile)
+// A fresh process loads the package: seconds on a loaded machine, and no more.
+const run = (file, args) => promisify(execFile)(file, args, { timeout: 30_000 })
 
 // Node >= 20.19 loads ES modules with require(): both forms must give the plugin.
 test('the plugin is the default and the named export, with import and with require', async () => {

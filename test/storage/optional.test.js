@@ -2,6 +2,8 @@
 // coded error (or, for SQLite on a runtime that has node:sqlite, the built-in driver).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { tempDir } from '../helpers/cleanup.js'
 import { loadedAfter, withModules } from '../helpers/isolated.js'
 import { missing, runtimeHasNodeSqlite, sqliteDriver } from '../helpers/needs.js'
 
@@ -10,15 +12,13 @@ function withoutDrivers (t, script) {
   return withModules(t, ['yjs', 'lib0', '@fastify/error'], script)
 }
 
-test('better-sqlite3 is not loaded by the core, nor by importing fastify-collab/sqlite, only by opening a store on it', { skip: missing(sqliteDriver('better-sqlite3')) }, () => {
+test('better-sqlite3 is not loaded by the core, nor by importing fastify-collab/sqlite, only by opening a store on it', { skip: missing(sqliteDriver('better-sqlite3')) }, (t) => {
   assert.equal(loadedAfter('better-sqlite3', "await import('fastify-collab')"), false)
   assert.equal(loadedAfter('better-sqlite3', "await import('fastify-collab/sqlite')"), false)
+  const path = JSON.stringify(join(tempDir(t, 'optional'), 'a.db'))
   assert.equal(loadedAfter('better-sqlite3', `
     const { SqliteStorage } = await import('fastify-collab/sqlite')
-    const { mkdtempSync, rmSync } = await import('node:fs')
-    const dir = mkdtempSync((await import('node:os')).tmpdir() + '/fastify-collab-optional-')
-    new SqliteStorage({ path: dir + '/a.db', driver: 'better-sqlite3' }).close()
-    rmSync(dir, { recursive: true })
+    new SqliteStorage({ path: ${path}, driver: 'better-sqlite3' }).close()
   `), true)
 })
 
