@@ -28,7 +28,8 @@ import pg from 'pg'
 import * as Y from 'yjs'
 import { SqliteStorage, storageExtension } from 'fastify-collab/sqlite'
 import { PostgresStorage } from 'fastify-collab/postgres'
-import { postgresBin, startPostgres } from '../test/helpers/postgres.js'
+import { postgresServer as postgresInstalled } from '../test/helpers/needs.js'
+import { startPostgres } from '../test/helpers/postgres.js'
 import { median, fmt } from './lib/stats.js'
 import { loadTrace, traceUpdates } from './lib/trace.js'
 
@@ -111,7 +112,7 @@ function pin (pid) {
 
 async function postgresServer () {
   if (process.env.DATABASE_URL) return { connectionString: process.env.DATABASE_URL, label: 'DATABASE_URL', stop: async () => {} }
-  if (postgresBin() === null) return null
+  if (postgresInstalled().missing) return null
   const server = await startPostgres()
   const pinned = pin(server.pid)
   return { connectionString: server.connectionString, label: `local PostgreSQL, default settings, ${pinned}`, stop: () => server.destroy() }

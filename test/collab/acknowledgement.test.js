@@ -4,8 +4,8 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { sqlite } from 'fastify-collab/sqlite'
 import { startCollabServer } from '../helpers/server.js'
-import { tempDir } from '../storage/support.js'
-import { rawClient, hpAuth, isHp, hpUpdate, textUpdate, syncStatusOf } from './core-raw-client.js'
+import { tempDir } from '../helpers/cleanup.js'
+import { rawClient, hpAuth, isHp, hpUpdate, textUpdate, syncStatusOf } from '../helpers/raw-client.js'
 
 // Durable before acknowledged, also for an update that brings nothing new: a client that resends a change
 // the server applied but has not stored yet (its socket dropped before the SyncStatus) must not get that

@@ -1,9 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { EventEmitter, once } from 'node:events'
+import { EventEmitter } from 'node:events'
 import { startCollabServer, synced } from '../helpers/server.js'
-import { when } from '../helpers/wait.js'
-import { rawClient, ywsStep1 } from './core-raw-client.js'
+import { when, once } from '../helpers/wait.js'
+import { rawClient, ywsStep1 } from '../helpers/raw-client.js'
 
 // Issue 7 §2: small frames must not buy large answers without bound. One
 // SyncStep2 answer in flight per session, QueryAwareness once per turn.
@@ -45,7 +45,7 @@ test('a client that does not read and repeats SyncStep1 gets one SyncStep2 in fl
   await client.next(() => step2s() === 2, { what: 'the coalesced second SyncStep2', timeout: 20000 })
   // A third answer would be queued when the second was written, so before this pong.
   client.socket.ping()
-  await once(client.socket, 'pong')
+  await once(client.socket, 'pong', { timeout: 20_000, what: 'the pong behind the second 12 MiB SyncStep2' })
   assert.equal(step2s(), 2, 'one answer, then one for the 49 that came while it was in flight')
 })
 

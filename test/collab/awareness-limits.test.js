@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { captureLog } from '../helpers/log.js'
 import { startCollabServer, synced } from '../helpers/server.js'
 import { when } from '../helpers/wait.js'
-import { rawClient, ywsStep1, ywsAwareness, ywsUpdate, awarenessUpdate, textUpdate } from './core-raw-client.js'
+import { rawClient, ywsStep1, ywsAwareness, ywsUpdate, awarenessUpdate, textUpdate } from '../helpers/raw-client.js'
 
 // Issue 7 §3: awareness bounds. Each refused frame closes only its sender, with
 // a documented code; the witness (a real provider) stays connected throughout.

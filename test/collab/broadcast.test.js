@@ -4,7 +4,7 @@ import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
 import { startCollabServer } from '../helpers/server.js'
-import { rawClient } from './core-raw-client.js'
+import { rawClient } from '../helpers/raw-client.js'
 
 // y-websocket frames (y-protocols sync.js): 00 00 SyncStep1, 00 01 SyncStep2, 00 02 Update.
 function syncStep1 (doc) {

@@ -5,8 +5,8 @@ import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { startCollabServer, synced, acknowledged } from '../helpers/server.js'
-import { deferred, untilDocs } from '../helpers/wait.js'
-import { rawClient, frame, hp, hpAuth, readHp, isHp, ywsStep1 as syncStep1, ywsUpdate, hpUpdate, hpStep1, textUpdate, syncStatusOf } from './core-raw-client.js'
+import { deferred, untilDocs, when } from '../helpers/wait.js'
+import { rawClient, frame, hp, hpAuth, readHp, isHp, ywsStep1 as syncStep1, ywsUpdate, hpUpdate, hpStep1, textUpdate, syncStatusOf } from '../helpers/raw-client.js'
 
 // One socket: protocol detection, the Hocuspocus handshake, sync answers,
 // SyncStatus, Ping, CLOSE, read-only, bad frames and the auth-queue bounds.
@@ -173,7 +173,7 @@ test('bad frames close only their own connection, with 4400 (malformed/unknown) 
 })
 
 test('auth queue bounds: frames, bytes and pending documents past the bound close the socket with 4205', async t => {
-  const gate = deferred()
+  const gate = deferred('the test to let onAuthenticate answer')
   const { url, app } = await startCollabServer(t, {
     authQueueMaxFrames: 10,
     authQueueMaxBytes: 4096,
@@ -253,15 +253,11 @@ test('a closing connection\'s awareness is removed for everyone, and updates are
   const scratch = new awarenessProtocol.Awareness(scratchDoc)
   scratch.setLocalState({ user: 'raw' })
   client.send(frame(e => { encoding.writeVarUint(e, 1); encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(scratch, [scratchDoc.clientID])) }))
-  await new Promise(resolve => watcher.awareness.on('change', function check () {
-    if (watcher.awareness.getStates().get(scratchDoc.clientID)?.user === 'raw') { watcher.awareness.off('change', check); resolve() }
-  }))
+  await when(watcher.awareness, 'change', { check: () => watcher.awareness.getStates().get(scratchDoc.clientID)?.user === 'raw', what: 'the raw client\'s awareness at the watcher' })
   const update = textUpdate('echo')
   client.send(ywsUpdate(update))
   await client.next(f => f[0] === 0 && f[1] === 2, { what: 'the echo of its own update' })
   client.socket.close()
-  await new Promise(resolve => watcher.awareness.on('change', function check () {
-    if (!watcher.awareness.getStates().has(scratchDoc.clientID)) { watcher.awareness.off('change', check); resolve() }
-  }))
+  await when(watcher.awareness, 'change', { check: () => !watcher.awareness.getStates().has(scratchDoc.clientID), what: 'the raw client\'s awareness to leave the watcher' })
   scratch.destroy()
 })

@@ -5,7 +5,7 @@ import * as encoding from 'lib0/encoding'
 import { captureLog } from '../helpers/log.js'
 import { startCollabServer, synced } from '../helpers/server.js'
 import { when } from '../helpers/wait.js'
-import { rawClient, hp, hpAuth, isHp, hpUpdate, textUpdate, deniedReason, ywsStep1 } from './core-raw-client.js'
+import { rawClient, hp, hpAuth, isHp, hpUpdate, textUpdate, deniedReason, ywsStep1 } from '../helpers/raw-client.js'
 
 // Issue 7 §6, collab side: whatever a hook or a listener throws, nothing
 // becomes an unhandled rejection or an uncaught exception, and no document is

@@ -1,18 +1,17 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { startCollabServer, synced } from '../helpers/server.js'
 import { when, untilDocs, deferred, waitFor } from '../helpers/wait.js'
 import { recordHooks } from '../helpers/hooks.js'
+import { NodeProcess } from '../helpers/child.js'
 
 // The document state machine: one shared load, debounced and serialised
 // stores, store on last disconnect, retry after a failed store, the unload
 // veto, and a failed load that leaves nothing behind.
 
 test('simultaneous connections share one load, and none is answered before it ends', async t => {
-  const gate = deferred()
+  const gate = deferred('the test to let the load finish')
   let loads = 0
   const { app, hocus, yws } = await startCollabServer(t, {
     async onLoadDocument ({ document }) {
@@ -88,7 +87,7 @@ test('the last disconnect stores at once, then the document unloads', async t =>
 test('a failed store keeps the document, retries with growing delays, and unloads after the first success', async t => {
   let attempts = 0
   const times = []
-  const stored = deferred()
+  const stored = deferred('onStoreDocument')
   const { app, hocus, drop } = await startCollabServer(t, {
     storeRetryDelay: 20,
     async onStoreDocument ({ document }) {
@@ -105,7 +104,7 @@ test('a failed store keeps the document, retries with growing delays, and unload
   drop(h)
   await waitFor(() => attempts >= 1, { what: 'the first store' })
   assert.equal(app.collab.getDocumentsCount(), 1, 'kept after a failed store')
-  assert.equal(await stored.promise, 'precious')
+  assert.equal(await stored.wait(), 'precious')
   assert.equal(attempts, 4)
   // A timer never fires early, so each gap is at least its delay: 20, 40, 80 ms
   // (1 ms for timer rounding). A fixed delay would give three gaps of about 20 ms.
@@ -137,7 +136,7 @@ test('beforeUnloadDocument can veto the unload; the next disconnect asks again',
 })
 
 test('an onLoadDocument throw denies every waiter (permission-denied: the error was not meant for the client) and leaves no document behind', async t => {
-  const gate = deferred()
+  const gate = deferred('the test to fail the load')
   let loads = 0
   let authenticated = 0
   const { app, hocus, yws, drop } = await startCollabServer(t, {
@@ -165,17 +164,13 @@ test('an onLoadDocument throw denies every waiter (permission-denied: the error 
   assert.equal(app.collab.getConnectionsCount(), 0)
 })
 
-test('a process whose load failed, and which then closes, exits by itself (no timer or listener left)', async () => {
-  const script = fileURLToPath(new URL('./core-load-failure-child.js', import.meta.url))
-  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  child.stdout.on('data', chunk => { out += chunk })
-  const killer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-  const [code, signal] = await once(child, 'exit')
-  clearTimeout(killer)
+test('a process whose load failed, and which then closes, exits by itself (no timer or listener left)', async t => {
+  const script = fileURLToPath(new URL('../fixtures/load-failure-server.js', import.meta.url))
+  const child = new NodeProcess(t, [script], { name: 'the load-failure server' })
+  const { code, signal } = await child.exit({ what: 'the process to exit by itself after its load failed and it closed' })
   assert.equal(signal, null, 'the child exited by itself, it was not killed')
-  assert.equal(code, 0)
-  assert.deepEqual(JSON.parse(out), { reason: 'permission-denied', documents: 0, connections: 0 })
+  assert.equal(code, 0, child.err.join('\n'))
+  assert.deepEqual(JSON.parse(child.out.join('')), { reason: 'permission-denied', documents: 0, connections: 0 })
 })
 
 test('fastify.close() stores every changed document, then runs onDestroy, before it resolves', async t => {

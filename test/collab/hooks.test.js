@@ -6,7 +6,7 @@ import { when, untilDocs, deferred } from '../helpers/wait.js'
 import { recordHooks } from '../helpers/hooks.js'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
-import { rawClient, hp, hpAuth, isHp, readHp } from './core-raw-client.js'
+import { rawClient, hp, hpAuth, isHp, readHp } from '../helpers/raw-client.js'
 
 // The intent of Hocuspocus's hook tests, with real providers.
 
@@ -137,7 +137,7 @@ test('a malformed update returned by onLoadDocument fails as that hook: logged, 
 
 test('onChange is awaited before SyncStatus; an onChange throw is logged with the document name and answered with SyncStatus 0', async t => {
   const logs = []
-  const gate = deferred()
+  const gate = deferred('the test to let the hook finish')
   let fail = false
   const { hocus } = await startCollabServer(t, {
     async onChange () {
@@ -192,7 +192,7 @@ test('fire-and-forget hooks (onAwarenessUpdate, onStateless, connected, onDiscon
   const onUnhandled = error => unhandled.push(error)
   process.on('unhandledRejection', onUnhandled)
   t.after(() => process.off('unhandledRejection', onUnhandled))
-  const statelessSeen = deferred()
+  const statelessSeen = deferred('onStateless')
   const { hocus, drop } = await startCollabServer(t, {
     async connected () { throw new Error('connected') },
     async onAwarenessUpdate () { throw new Error('awareness') },
@@ -207,7 +207,7 @@ test('fire-and-forget hooks (onAwarenessUpdate, onStateless, connected, onDiscon
   await synced(h)
   h.setAwarenessField('user', 'x')
   h.sendStateless('ping')
-  assert.equal(await statelessSeen.promise, 'ping')
+  assert.equal(await statelessSeen.wait(), 'ping')
   const [{ payload }] = await when(h, 'stateless')
   assert.equal(payload, 'pong:ping')
   drop(h)

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { captureLog } from '../helpers/log.js'
 import { startCollabServer } from '../helpers/server.js'
 import { when } from '../helpers/wait.js'
-import { rawClient } from './core-raw-client.js'
+import { rawClient } from '../helpers/raw-client.js'
 
 test('collab log lines name their request with the app\'s requestIdLogLabel and childLoggerFactory', async t => {
   const capture = captureLog({ level: 'warn' })

@@ -6,8 +6,8 @@ import * as Y from 'yjs'
 import * as syncProtocol from 'y-protocols/sync'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { WebSocketServer, WebSocket } from 'ws'
-import { once } from 'node:events'
 import { HocuspocusProvider } from '@hocuspocus/provider'
+import { once, within } from '../helpers/wait.js'
 
 // The pure codecs are internal: they are imported from the build output, as the package compiles them.
 const dist = new URL('../../dist/lib/collab/protocol/', import.meta.url)
@@ -116,7 +116,7 @@ test('the decoder reads what a real @hocuspocus/provider 4.8 sends on open: Toke
   doc.getText('t').insert(0, 'x')
   const provider = new HocuspocusProvider({ url: `ws://127.0.0.1:${wss.address().port}`, name: 'Grüße/文档 1', document: doc, token: 'secret', WebSocketPolyfill: WebSocket })
   t.after(() => { provider.destroy(); wss.close() })
-  await gotThree
+  await within(gotThree, { what: 'the provider\'s first three frames' })
   assert.deepEqual(frames[0], { address: 'Grüße/文档 1', type: 'auth', token: 'secret', providerVersion: frames[0].providerVersion })
   assert.match(frames[0].providerVersion, /^4\./)
   assert.equal(frames[1].type, 'sync-step-1')

@@ -1,11 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import * as decoding from 'lib0/decoding'
 import { WebSocket } from 'ws'
 import { HocuspocusProviderWebsocket } from '@hocuspocus/provider'
 import { startCollabServer, synced, acknowledged } from '../helpers/server.js'
 import { when, untilDocs } from '../helpers/wait.js'
 import { recordHooks } from '../helpers/hooks.js'
+import { isHp, syncStatusOf } from '../helpers/raw-client.js'
 
 // y-websocket (room in the URL) and Hocuspocus (name in each frame) clients on
 // one document of one server: issue 3, "Protocols" items 1–5.
@@ -88,14 +88,6 @@ test('a new connection receives the full awareness state', async t => {
   }
 })
 
-// A Hocuspocus frame from the server, decoded far enough to find SyncStatus (type 8).
-function syncStatusOf ({ event }) {
-  const decoder = decoding.createDecoder(new Uint8Array(event.data))
-  decoding.readVarString(decoder)
-  if (decoding.readVarUint(decoder) !== 8) return undefined
-  return decoding.readVarInt(decoder)
-}
-
 // Two ways to make a connection read-only in onAuthenticate: Hocuspocus's
 // (set `connectionConfig.readOnly` on the payload), and returning it.
 const READ_ONLY_STYLES = {
@@ -123,9 +115,9 @@ async function readOnlyScenario (t, markReadOnly) {
   const readerY = yws('read-only', { params: { mode: 'read' } })
   const readerH = hocus('read-only', { token: 'read' })
   const statuses = []
-  readerH.on('message', event => {
-    const status = syncStatusOf(event)
-    if (status !== undefined) statuses.push(status)
+  readerH.on('message', ({ event }) => {
+    const frame = new Uint8Array(event.data)
+    if (isHp('read-only', 8)(frame)) statuses.push(syncStatusOf(frame))
   })
   await Promise.all([synced(writer), synced(readerY), synced(readerH)])
   assert.equal(readerH.authorizedScope, 'readonly')

@@ -8,7 +8,7 @@ import Fastify from 'fastify'
 import fastifyCollab from 'fastify-collab'
 import { listenCollab, startCollabServer, synced } from '../helpers/server.js'
 import { deferred, untilDocs, when } from '../helpers/wait.js'
-import { frame, hp, hpAuth, isHp, rawClient, readHp } from './core-raw-client.js'
+import { frame, hp, hpAuth, isHp, rawClient, readHp } from '../helpers/raw-client.js'
 
 // Races in the document state machine found in review: a change while
 // beforeUnloadDocument decides, a change during fastify.close()'s final
@@ -24,9 +24,9 @@ function remoteInsert (text) {
 
 test('a change while beforeUnloadDocument decides is stored after it, a failed store is retried, and the document unloads only once all is stored', async t => {
   const events = []
-  const deciding = deferred()
-  const decide = deferred()
-  const unloaded = deferred()
+  const deciding = deferred('beforeUnloadDocument to start deciding')
+  const decide = deferred('the test to let beforeUnloadDocument decide')
+  const unloaded = deferred('afterUnloadDocument')
   let stores = 0
   let asked = 0
   const { app } = await startCollabServer(t, {
@@ -55,7 +55,7 @@ test('a change while beforeUnloadDocument decides is stored after it, a failed s
   const document = direct.document
   await direct.transact(doc => doc.getText('t').insert(0, 'a'))
   const disconnected = direct.disconnect()
-  await deciding.promise
+  await deciding.wait()
   document.applyUpdate(remoteInsert('R'), { source: 'remote' })
   // Node fires timers in the order of their expiry, ties in the order they
   // were armed: this 10 ms timer, armed after the change, fires after the
@@ -64,7 +64,7 @@ test('a change while beforeUnloadDocument decides is stored after it, a failed s
   await delay(10)
   events.push('released')
   decide.resolve()
-  await unloaded.promise
+  await unloaded.wait()
   await disconnected
   assert.deepEqual(events, [
     'store 1: 1 chars',
@@ -82,8 +82,8 @@ test('a change while beforeUnloadDocument decides is stored after it, a failed s
 
 test('once fastify.close() begins, changes are refused, and the final stores hold every change the document accepted', async t => {
   const stored = []
-  const storing = deferred()
-  const finish = deferred()
+  const storing = deferred('onStoreDocument to start')
+  const finish = deferred('the test to let the store finish')
   const { app } = await listenCollab({
     debounce: 60_000,
     maxDebounce: 60_000,
@@ -104,7 +104,7 @@ test('once fastify.close() begins, changes are refused, and the final stores hol
   await direct.transact(doc => doc.getText('t').insert(0, 'A'))
   assert.equal(document.isLive, true)
   const closing = app.close()
-  await storing.promise
+  await storing.wait()
   assert.equal(document.isLive, false)
   await assert.rejects(direct.transact(doc => doc.getText('t').insert(1, 'B')), { code: 'FST_COLLAB_CLOSED' })
   assert.throws(() => document.applyUpdate(remoteInsert('R'), { source: 'remote' }), { code: 'FST_COLLAB_CLOSED' })
@@ -118,8 +118,8 @@ test('once fastify.close() begins, changes are refused, and the final stores hol
 
 test('a Hocuspocus update that arrives once fastify.close() began gets SyncStatus 0 and is not applied', async t => {
   const stored = []
-  const storing = deferred()
-  const finish = deferred()
+  const storing = deferred('onStoreDocument to start')
+  const finish = deferred('the test to let the store finish')
   const { app } = await listenCollab({
     debounce: 60_000,
     maxDebounce: 60_000,
@@ -154,7 +154,7 @@ test('a Hocuspocus update that arrives once fastify.close() began gets SyncStatu
   assert.equal(await syncStatus(), 1)
 
   const closing = app.close()
-  await storing.promise
+  await storing.wait()
   client.send(update('late'))
   assert.equal(await syncStatus(), 0)
   finish.resolve()
@@ -210,7 +210,7 @@ const syncStep1 = () => frame(e => {
 
 test('a reconnect that takes over a clientID before the old socket closes keeps its state; its own close removes it', async t => {
   const disconnects = []
-  let disconnected = deferred()
+  let disconnected = deferred('onDisconnect')
   const { app, url, yws } = await startCollabServer(t, {
     onDisconnect ({ clientsCount }) {
       disconnects.push(clientsCount)
@@ -234,21 +234,21 @@ test('a reconnect that takes over a clientID before the old socket closes keeps 
 
   const document = app.collab.documents.get('takeover')
   old.socket.close()
-  await disconnected.promise
+  await disconnected.wait()
   assert.equal(document.awareness.getStates().get(77)?.user, 'new', 'the old session no longer owns client 77')
 
-  disconnected = deferred()
+  disconnected = deferred('the second onDisconnect')
   fresh.socket.close()
-  await disconnected.promise
+  await disconnected.wait()
   await when(keeper.awareness, 'change', { check: () => !states.has(77), what: 'client 77 to leave with the new session' })
   assert.deepEqual(disconnects, [2, 1])
 })
 
 test('a change offered while the document loads is refused with FST_COLLAB_LOADING; once live it is applied, broadcast and stored', async t => {
-  const loading = deferred()
-  const load = deferred()
+  const loading = deferred('onLoadDocument to start')
+  const load = deferred('the test to let the load finish')
   const origins = []
-  const stored = deferred()
+  const stored = deferred('onStoreDocument')
   const { app, hocus } = await startCollabServer(t, {
     debounce: 10,
     maxDebounce: 10,
@@ -260,7 +260,7 @@ test('a change offered while the document loads is refused with FST_COLLAB_LOADI
     onStoreDocument ({ document }) { stored.resolve(document.getText('t').toString()) }
   })
   const client = hocus('loading')
-  await loading.promise
+  await loading.wait()
   const document = app.collab.documents.get('loading')
   assert.equal(document.isLive, false)
   assert.throws(() => document.applyUpdate(remoteInsert('R'), { source: 'remote' }), { code: 'FST_COLLAB_LOADING' })
@@ -270,13 +270,13 @@ test('a change offered while the document loads is refused with FST_COLLAB_LOADI
   await document.applyUpdate(remoteInsert('R'), { source: 'remote' })
   assert.deepEqual(origins, ['remote'])
   await untilDocs([client.document], () => client.document.getText('t').toString() === 'R', { what: 'the broadcast' })
-  assert.equal(await stored.promise, 'R')
+  assert.equal(await stored.wait(), 'R')
 })
 
 test('after a veto with nobody attached the document stays loaded; the store after its next change asks again', async t => {
   let asked = 0
-  const vetoed = deferred()
-  const unloaded = deferred()
+  const vetoed = deferred('beforeUnloadDocument to veto the unload')
+  const unloaded = deferred('afterUnloadDocument')
   const stores = []
   const { app } = await startCollabServer(t, {
     debounce: 10,
@@ -293,11 +293,11 @@ test('after a veto with nobody attached the document stays loaded; the store aft
   const direct = await app.collab.openDirectConnection('veto')
   const document = direct.document
   await direct.disconnect()
-  await vetoed.promise
+  await vetoed.wait()
   assert.equal(app.collab.getDocumentsCount(), 1, 'vetoed: still loaded')
   assert.equal(document.isLive, true)
   document.applyUpdate(remoteInsert('R'), { source: 'remote' })
-  await unloaded.promise
+  await unloaded.wait()
   assert.deepEqual(stores, ['R'])
   assert.equal(asked, 2)
   assert.equal(app.collab.getDocumentsCount(), 0)
@@ -305,7 +305,7 @@ test('after a veto with nobody attached the document stays loaded; the store aft
 
 test('a store hook that edits the document gets a store of its own, and the unload waits for it', async t => {
   const stores = []
-  const unloaded = deferred()
+  const unloaded = deferred('afterUnloadDocument')
   const { app } = await startCollabServer(t, {
     debounce: 10,
     maxDebounce: 10,
@@ -319,6 +319,6 @@ test('a store hook that edits the document gets a store of its own, and the unlo
   const direct = await app.collab.openDirectConnection('stamped')
   await direct.transact(doc => doc.getText('t').insert(0, 'x'))
   await direct.disconnect()
-  await unloaded.promise
+  await unloaded.wait()
   assert.deepEqual(stores, ['x', 'stamp:x'])
 })

@@ -1,9 +1,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { startCollabServer, connectClients, synced, acknowledged } from '../helpers/server.js'
 import { when } from '../helpers/wait.js'
 import { recordHooks } from '../helpers/hooks.js'
+import { NodeProcess } from '../helpers/child.js'
 
 // fastify.close() stores every changed document with its latest state and runs
 // onDestroy before it resolves (issue 3, item 11).
@@ -64,10 +65,9 @@ test('fastify.close() stores every changed document with its latest state, then 
 })
 
 test('after fastify.close() with clients still connected, the server process exits by itself', { timeout: 40000 }, async t => {
-  const child = fork(new URL('../fixtures/shutdown-server.js', import.meta.url), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const { child } = new NodeProcess(t, [fileURLToPath(new URL('../fixtures/shutdown-server.js', import.meta.url))], { name: 'the shutdown server', ipc: true })
   const messages = []
   child.on('message', message => messages.push(message))
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill() })
   // A fresh Node process loads Fastify and the plugin first: seconds on a loaded 2-core machine.
   const [{ url }] = await when(child, 'message', { predicate: message => 'url' in message, timeout: 20000, what: 'the child server to listen' })
 

@@ -6,7 +6,7 @@ import fastifyCollab from 'fastify-collab'
 import { startCollabServer } from '../helpers/server.js'
 import * as Y from 'yjs'
 import { deferred, waitFor } from '../helpers/wait.js'
-import { rawClient, hp, hpAuth, isHp, hpUpdate, textUpdate, syncStatusOf, deniedReason, ywsStep1, ywsUpdate } from './core-raw-client.js'
+import { rawClient, hp, hpAuth, isHp, hpUpdate, textUpdate, syncStatusOf, deniedReason, ywsStep1, ywsUpdate } from '../helpers/raw-client.js'
 
 // Issue 7 §2 and §5: the per-socket bounds (Connection), each one past the
 // limit (refused) and at it (works), with the other clients unaffected.
@@ -114,8 +114,8 @@ test('answers before authentication count against the auth queue: a socket that 
 })
 
 test('reading pauses while an authentication runs: frames sent meanwhile wait in the kernel, not in a queue, and all arrive in order', async t => {
-  const gate = deferred()
-  const authenticating = deferred()
+  const gate = deferred('the test to let onAuthenticate finish')
+  const authenticating = deferred('onAuthenticate to start')
   const { app, url } = await startCollabServer(t, {
     authQueueMaxFrames: 10,
     async onAuthenticate () {
@@ -127,7 +127,7 @@ test('reading pauses while an authentication runs: frames sent meanwhile wait in
   const sockets = serverSockets(app)
   const client = await rawClient(t, url)
   client.send(hpAuth('paused'))
-  await authenticating.promise
+  await authenticating.wait()
   assert.equal(sockets[0].isPaused, true, 'the server stopped reading')
   const doc = new Y.Doc()
   for (let i = 0; i < 50; i++) client.send(hpUpdate('paused', textUpdate(`${i % 10}`, doc)))
@@ -139,8 +139,8 @@ test('reading pauses while an authentication runs: frames sent meanwhile wait in
 })
 
 test('reading pauses while beforeHandleMessage decides, and resumes after', async t => {
-  const called = deferred()
-  const gate = deferred()
+  const called = deferred('onAuthenticate to be called')
+  const gate = deferred('the test to let onAuthenticate answer')
   const { app, url } = await startCollabServer(t, {
     beforeHandleMessage () {
       called.resolve()
@@ -151,7 +151,7 @@ test('reading pauses while beforeHandleMessage decides, and resumes after', asyn
   const sockets = serverSockets(app)
   const client = await rawClient(t, url + '/hook')
   client.send(ywsStep1())
-  await called.promise
+  await called.wait()
   assert.equal(sockets[0].isPaused, true)
   gate.resolve()
   await client.next(f => f[0] === 0 && f[1] === 1, { what: 'SyncStep2 once the hook let it through' })
@@ -200,8 +200,8 @@ test('handleConnection on a socket whose route validates its messages throws FST
 })
 
 test('a handler that awaits before handleConnection pauses the socket first, and no frame is lost', async t => {
-  const upgraded = deferred()
-  const lookedUp = deferred()
+  const upgraded = deferred('the route to upgrade')
+  const lookedUp = deferred('the lookup the route waits for')
   const { app, base } = await appWithRoute(t, '/late/:document', app => async (request, reply) => {
     const socket = await reply.upgrade()
     socket.pause()
@@ -210,7 +210,7 @@ test('a handler that awaits before handleConnection pauses the socket first, and
     app.collab.handleConnection(socket, request, request.params.document)
   })
   const client = await rawClient(t, `${base}/late/doc`)
-  const socket = await upgraded.promise
+  const socket = await upgraded.wait()
   const frames = [ywsStep1(), ywsUpdate(textUpdate('early'))]
   for (const frame of frames) client.send(frame)
   // The frames reached the server before handleConnection; no event tells, the stream's buffer does.

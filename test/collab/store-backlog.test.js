@@ -6,9 +6,10 @@ import Database from 'better-sqlite3'
 import { sqlite } from 'fastify-collab/sqlite'
 import { startCollabServer, synced } from '../helpers/server.js'
 import { when, untilDocs } from '../helpers/wait.js'
-import { captureLog, tempDir } from '../storage/support.js'
-import { openSqlite } from '../storage/stores.js'
-import { rawClient, hpAuth, isHp, hpUpdate, textUpdate, syncStatusOf } from './core-raw-client.js'
+import { captureLog } from '../helpers/log.js'
+import { tempDir } from '../helpers/cleanup.js'
+import { openSqlite } from '../helpers/stores.js'
+import { rawClient, hpAuth, isHp, hpUpdate, textUpdate, syncStatusOf } from '../helpers/raw-client.js'
 
 // Issue 7 §7: durability does not depend on other extensions, and the
 // backlog of changes the store has not taken yet is bounded (maxUnstoredBytes).

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { startCollabServer, synced, acknowledged } from '../helpers/server.js'
 import { untilDocs } from '../helpers/wait.js'
-import { rawClient, hpAuth, isHp, hpStep1, hpUpdate, ywsStep1, ywsUpdate, textUpdate, syncStatusOf } from './core-raw-client.js'
+import { rawClient, hpAuth, isHp, hpStep1, hpUpdate, ywsStep1, ywsUpdate, textUpdate, syncStatusOf } from '../helpers/raw-client.js'
 
 // Issue 7 §4 (updates that cannot integrate) and §5 maxDocumentBytes.
 

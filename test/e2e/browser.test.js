@@ -1,12 +1,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { artifacts, chromiumMissing, editorText, launch, open, present, saved, shows, until } from './chromium.js'
-import { startExampleServer, tempDataDir } from './example-server.js'
+import { artifacts, editorText, launch, open, present, saved, shows, until } from '../helpers/chromium.js'
+import { startExampleServer } from '../helpers/example-server.js'
+import { tempDir } from '../helpers/cleanup.js'
+import { chromiumBrowser, missing } from '../helpers/needs.js'
 
-test('two browsers edit one document; the text survives a reload and a server restart', async (t) => {
-  if (chromiumMissing(t)) return
-  const dataDir = tempDataDir(t)
+test('two browsers edit one document; the text survives a reload and a server restart', { skip: missing(chromiumBrowser), timeout: 90_000 }, async (t) => {
+  const dataDir = tempDir(t, 'data')
   const first = await startExampleServer(t, dataDir)
   const context = await launch(t)
   const requests = []
@@ -29,8 +30,8 @@ test('two browsers edit one document; the text survives a reload and a server re
 
   // Presence: each lists the other by name with a colour; each draws the other's caret.
   await Promise.all([present(alice, 'Alice (you)'), present(alice, 'Bob'), present(bob, 'Alice'), present(bob, 'Bob (you)')])
-  await until(alice, () => document.querySelector('.cm-ySelectionCaret') !== null)
-  await until(bob, () => document.querySelector('.cm-ySelectionCaret') !== null)
+  await until(alice, () => document.querySelector('.cm-ySelectionCaret') !== null, { what: "Bob's caret" })
+  await until(bob, () => document.querySelector('.cm-ySelectionCaret') !== null, { what: "Alice's caret" })
   const bobColour = await bob.evaluate(() => window.collab.user.color)
   const swatch = await alice.locator('#presence li', { hasText: 'Bob' }).locator('.swatch').evaluate((node) => window.getComputedStyle(node).backgroundColor)
   const [r, g, b] = [1, 3, 5].map((i) => parseInt(bobColour.slice(i, i + 2), 16))
@@ -55,17 +56,19 @@ test('two browsers edit one document; the text survives a reload and a server re
   assert.equal(await editorText(bob), '')
 
   assert.deepEqual([...alice.errors, ...bob.errors], [])
-  await alice.close()
-  await bob.close()
+  // The browser goes before the server: its close() waits for every connection the browser holds.
+  await context.close()
   assert.equal(await first.stop(), 0, 'SIGTERM stores everything and exits with 0')
 
   const second = await startExampleServer(t, dataDir)
-  const carol = await open(context, `${second.httpUrl}/?doc=e2e&name=Carol`)
+  const again = await launch(t)
+  again.on('request', (request) => requests.push(request.url()))
+  const carol = await open(again, `${second.httpUrl}/?doc=e2e&name=Carol`)
   await saved(carol)
   assert.equal(await editorText(carol), expected, 'the text survives a server restart on the same DATA_DIR')
   await carol.screenshot({ path: join(artifacts, 'browser-after-restart.png') })
   assert.deepEqual(carol.errors, [])
-  await carol.close()
+  await again.close()
   assert.equal(await second.stop(), 0)
 
   // Everything is bundled: the pages asked nothing of any other host.

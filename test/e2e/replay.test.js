@@ -1,7 +1,5 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { WebSocket } from 'ws'
 import * as Y from 'yjs'
@@ -9,20 +7,18 @@ import { HocuspocusProvider } from '@hocuspocus/provider'
 import { replay } from '../../examples/replay.js'
 import { textField } from '../../examples/app.js'
 import { loadTrace } from '../helpers/traces.js'
+import { NodeProcess } from '../helpers/child.js'
 import { when } from '../helpers/wait.js'
-import { startExampleServer, tempDataDir } from './example-server.js'
+import { startExampleServer } from '../helpers/example-server.js'
+import { tempDir } from '../helpers/cleanup.js'
 
 const replayPath = fileURLToPath(new URL('../../examples/replay.js', import.meta.url))
 
 // `npm run replay -- …` is `node examples/replay.js …`.
-async function runReplayCommand (args) {
-  const child = spawn(process.execPath, [replayPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk) => { stdout += chunk })
-  child.stderr.setEncoding('utf8').on('data', (chunk) => { stderr += chunk })
-  const [code] = await once(child, 'exit')
-  return { code, stdout, stderr }
+async function runReplayCommand (t, args) {
+  const command = new NodeProcess(t, [replayPath, ...args], { name: 'the replay command' })
+  const { code } = await command.exit({ timeout: 60_000 })
+  return { code, stdout: command.out.join('\n'), stderr: command.err.join('\n') }
 }
 
 async function readThroughServer (t, wsUrl, documentName) {
@@ -49,11 +45,11 @@ async function afterRestart (t, server, dataDir, documentName) {
 }
 
 test('the replay command types sveltecomponent, and a restarted server reloads endContent from SQLite', async (t) => {
-  const dataDir = tempDataDir(t)
+  const dataDir = tempDir(t, 'data')
   const server = await startExampleServer(t, dataDir)
   // As a person runs it: sequential trace, one typist and one watcher.
   const svelte = loadTrace('sveltecomponent')
-  const command = await runReplayCommand(['sveltecomponent', '--clients', '2', '--url', server.wsUrl, '--doc', 'svelte'])
+  const command = await runReplayCommand(t, ['sveltecomponent', '--clients', '2', '--url', server.wsUrl, '--doc', 'svelte'])
   assert.equal(command.code, 0, command.stderr)
   assert.match(command.stderr, new RegExp(`\\] ${svelte.txns.length}/${svelte.txns.length} acknowledged`), 'the progress bar reaches the end')
   assert.match(command.stdout, /^updates\/s: +\d+ /m)
@@ -64,7 +60,7 @@ test('the replay command types sveltecomponent, and a restarted server reloads e
 })
 
 test('three concurrent typists replay three-writers, and a restarted server reloads endContent from SQLite', async (t) => {
-  const dataDir = tempDataDir(t)
+  const dataDir = tempDir(t, 'data')
   const server = await startExampleServer(t, dataDir)
   // Three typists, each on top of the state named by `parents`, and one watcher; the trace
   // ends with a three-way tie that endContent orders by agent.
@@ -80,11 +76,11 @@ test('three concurrent typists replay three-writers, and a restarted server relo
   assert.equal(await afterRestart(t, server, dataDir, 'three'), three.endContent)
 })
 
-test('the replay command explains its usage and rejects a bad --clients', async () => {
-  const none = await runReplayCommand([])
+test('the replay command explains its usage and rejects a bad --clients', async (t) => {
+  const none = await runReplayCommand(t, [])
   assert.equal(none.code, 2)
   assert.match(none.stderr, /^usage: npm run replay -- <trace>/)
-  const bad = await runReplayCommand(['sveltecomponent', '--clients', 'zero'])
+  const bad = await runReplayCommand(t, ['sveltecomponent', '--clients', 'zero'])
   assert.equal(bad.code, 2)
   assert.match(bad.stderr, /--clients must be a positive integer/)
 })

@@ -1,41 +1,38 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
-import { postgresOrSkip } from './postgres.js'
+import { startPostgres } from './postgres.js'
 import { startRedis } from './redis.js'
+import { NodeProcess, logLine } from './child.js'
+import { tempDir } from './cleanup.js'
+import { get } from './http.js'
 import { connectClients } from './server.js'
-import { waitFor } from './wait.js'
+import { when } from './wait.js'
 
 const fixture = new URL('../fixtures/cluster-server.js', import.meta.url).pathname
 
 /**
  * A scale-out cluster of real processes: a redis-server and `count` instances of
- * test/fixtures/cluster-server.js sharing one store, all killed after the test.
+ * test/fixtures/cluster-server.js sharing one store, all stopped after the test, the PostgreSQL
+ * server too.
  *
  * @param {import('node:test').TestContext} t
  * @param {{ count?: number, env?: Record<string, string>, store?: 'sqlite' | 'postgres' }} [options]
  *   `env` for every instance (e.g. HEARTBEAT_TIMEOUT); `store`: one SQLite file (default), or a real
- *   PostgreSQL server the test starts.
- * @returns {Promise<Cluster | null>} null when the test was skipped: PostgreSQL is not installed (see postgresOrSkip).
+ *   PostgreSQL server the test starts (a test on it skips without one: postgresServer in needs.js).
+ * @returns {Promise<Cluster>}
  */
 export async function startCluster (t, { count = 3, env = {}, store = 'sqlite' } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'collab-cluster-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'cluster')
   let where = `sqlite:${join(dir, 'collab.sqlite')}`
   let postgres = null
   if (store === 'postgres') {
-    postgres = await postgresOrSkip(t)
-    if (postgres === null) return null
+    postgres = await startPostgres()
+    t.after(() => postgres.destroy())
     where = `postgres:${postgres.connectionString}`
   }
   const redis = await startRedis(t)
   const shared = { REDIS_URL: redis.url, STORE: where, ...env }
   const start = async () => {
-    const node = new ClusterNode(shared)
-    t.after(() => node.kill('SIGKILL'))
+    const node = new ClusterNode(t, shared)
     await node.started
     return node
   }
@@ -54,38 +51,24 @@ export async function startCluster (t, { count = 3, env = {}, store = 'sqlite' }
  */
 
 /** One instance: its process, port, instance id, log lines, and real clients connected to it. */
-export class ClusterNode {
+export class ClusterNode extends NodeProcess {
   /** @type {object[]} every pino line the instance logged */
   logs = []
 
-  constructor (env) {
-    this.child = spawn(process.execPath, [fixture], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    createInterface({ input: this.child.stderr }).on('line', (line) => {
-      try {
-        this.logs.push(JSON.parse(line))
-      } catch {
-        this.logs.push({ msg: line })
-      }
-    })
-    this.started = once(createInterface({ input: this.child.stdout }), 'line').then(([line]) => {
+  constructor (t, env) {
+    super(t, [fixture], { name: 'a cluster instance', env })
+    this.events.on('err', (line) => this.logs.push(logLine(line)))
+    this.started = this.line(() => true, { what: 'its ready line' }).then((line) => {
       const { port, instanceId } = JSON.parse(line)
       this.port = port
       this.instanceId = instanceId
       this.url = `ws://127.0.0.1:${port}/collab`
       this.clients = connectClients(this.url)
     })
-    this.exited = once(this.child, 'exit')
   }
 
   /** Paused by pause() (SIGSTOP) and not resumed yet: it answers nothing meanwhile. */
   paused = false
-
-  get alive () {
-    return this.child.exitCode === null && this.child.signalCode === null
-  }
 
   /** Alive and not paused: it can answer. */
   get responsive () {
@@ -105,21 +88,20 @@ export class ClusterNode {
   }
 
   /**
-   * Sends `signal`; for SIGKILL and SIGTERM, resolves once the process exited. SIGKILL also destroys the
+   * Sends `signal`; for SIGKILL and SIGTERM, resolves once the process ended. SIGKILL also destroys the
    * clients made through `clients` (nothing more reaches them); after SIGTERM they get what the closing
    * server sends them, and the caller moves or destroys them.
    */
   async kill (signal = 'SIGKILL') {
     if (!this.alive) return
     if (signal === 'SIGKILL') this.clients?.destroyAll()
-    this.child.kill(signal)
-    if (signal === 'SIGKILL' || signal === 'SIGTERM') await this.exited
+    await super.kill(signal)
+    if (signal === 'SIGTERM') await this.exit({ what: 'a cluster instance to stop after SIGTERM' })
   }
 
-  /** GETs a JSON route of the instance; rejects after 5 s without an answer. */
+  /** GETs a JSON route of the instance (rejects after 10 s without an answer: see http.js). */
   async get (path) {
-    const response = await fetch(`http://127.0.0.1:${this.port}${path}`, { signal: AbortSignal.timeout(5000) })
-    return response.json()
+    return (await get(`http://127.0.0.1:${this.port}${path}`)).json()
   }
 
   /** The owner of `documentName` as this instance's Redis sees it, or null. */
@@ -129,7 +111,7 @@ export class ClusterNode {
 
   /** Resolves with the first log line that passes `predicate`. */
   async logged (predicate, what = 'a log line', timeout = 10_000) {
-    await waitFor(() => this.logs.some(predicate), { timeout, what })
+    await when(this.events, 'err', { check: () => this.logs.some(predicate), timeout, what })
     return this.logs.find(predicate)
   }
 }

@@ -1,9 +1,9 @@
-import { once } from 'node:events'
 import fc from 'fast-check'
 import * as Y from 'yjs'
 import { WebSocket } from 'ws'
 import * as encoding from 'lib0/encoding'
-import { frame, hp, hpAuth, ywsStep1, ywsUpdate, ywsAwareness, hpUpdate, hpStep1, hpAwareness, awarenessUpdate } from '../collab/core-raw-client.js'
+import { frame, hp, hpAuth, ywsStep1, ywsUpdate, ywsAwareness, hpUpdate, hpStep1, hpAwareness, awarenessUpdate } from './raw-client.js'
+import { once, when } from './wait.js'
 
 // Property-based fuzzing of a running collab server (issue 7 §6): random and
 // mutated frames of both wire formats, on authenticated and unauthenticated
@@ -103,18 +103,15 @@ export async function playSession (base, session, { timeout = 5000 } = {}) {
   const url = session.protocol === 'y-websocket' || session.bound ? `${base}/fuzz` : base
   const socket = new WebSocket(url)
   socket.on('error', () => {})
-  const closed = once(socket, 'close').then(([code]) => code)
+  let closed = null
+  socket.on('close', code => { closed = code })
   await once(socket, 'open')
   if (session.authenticated) socket.send(session.protocol === 'y-websocket' ? ywsStep1() : hpAuth('fuzz'))
   for (const bytes of session.frames) socket.send(bytes)
   socket.ping()
-  let timer
-  const result = await Promise.race([
-    once(socket, 'pong').then(() => ({ closed: null })),
-    closed.then(code => ({ closed: code })),
-    new Promise((resolve, reject) => { timer = setTimeout(() => reject(new Error(`no pong and no close within ${timeout} ms`)), timeout) })
-  ]).finally(() => clearTimeout(timer))
+  await when(socket, ['pong', 'close'], { timeout, what: 'a pong or a close (the server is stuck)' })
+  const result = { closed }
   socket.terminate()
-  await closed
+  if (socket.readyState !== WebSocket.CLOSED) await once(socket, 'close')
   return result
 }

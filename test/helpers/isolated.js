@@ -1,10 +1,11 @@
 // Running the built package in a fresh Node process, to see which modules it loads and how it behaves
-// when an optional peer dependency is not installed.
+// when an optional peer dependency is not installed. The processes are synchronous, so each has a
+// timeout: a test's own cannot fire while one blocks the loop.
 import { execFileSync } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpSync, mkdirSync, symlinkSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { tempDir } from './cleanup.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -23,7 +24,7 @@ export function loadedAfter (module, script) {
     ${script}
     const cache = createRequire(import.meta.url).cache
     process.stdout.write(JSON.stringify(Object.keys(cache).some((path) => path.includes('/node_modules/${module}/'))))
-  `], { cwd: root, encoding: 'utf8' })
+  `], { cwd: root, encoding: 'utf8', timeout: 30_000 })
   return JSON.parse(out)
 }
 
@@ -37,13 +38,12 @@ export function loadedAfter (module, script) {
  * @returns {string} what the script wrote to stdout
  */
 export function withModules (t, modules, script) {
-  const dir = mkdtempSync(join(tmpdir(), 'fastify-collab-isolated-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'isolated')
   cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true })
   for (const name of modules) {
     const target = join(dir, 'node_modules', name)
     mkdirSync(dirname(target), { recursive: true })
     symlinkSync(join(root, 'node_modules', name), target)
   }
-  return execFileSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8' })
+  return execFileSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8', timeout: 30_000 })
 }

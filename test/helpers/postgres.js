@@ -4,51 +4,27 @@
 // so under root every command runs as the `postgres` user (`runuser`), which
 // also owns the folder. The storage tests and the scale-out tests share it.
 import { execFile, execFileSync } from 'node:child_process'
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
+import { chownSync, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import assert from 'node:assert/strict'
+import { makeTempDir, untilExit } from './cleanup.js'
+import { postgresServer } from './needs.js'
+import { onFreePort } from './ports.js'
 
 const run = promisify(execFile)
-
-/**
- * The folder of `initdb` and `pg_ctl`: `$PG_BIN`, or the newest /usr/lib/postgresql/<version>/bin (Debian).
- * @returns {string | null} null when PostgreSQL is not installed.
- */
-export function postgresBin () {
-  if (process.env.PG_BIN) return existsSync(join(process.env.PG_BIN, 'pg_ctl')) ? process.env.PG_BIN : null
-  const root = '/usr/lib/postgresql'
-  if (!existsSync(root)) return null
-  const versions = readdirSync(root).filter((name) => existsSync(join(root, name, 'bin', 'pg_ctl')))
-  versions.sort((a, b) => Number(b) - Number(a))
-  return versions.length > 0 ? join(root, versions[0], 'bin') : null
-}
-
-/** A port that was free a moment ago on 127.0.0.1 (the server start retries another if it is taken since). */
-function freePort () {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /**
  * Starts a fresh PostgreSQL server. Stop it with `stop()` (the tests' `after` does).
  *
  * @param {{ settings?: Record<string, string | number> }} [options] extra `postgres -c` settings.
  * @returns {Promise<PostgresServer>}
- * @throws when PostgreSQL is not installed (see {@link postgresOrSkip}) or does not start.
+ * @throws when PostgreSQL is not installed (see postgresServer in needs.js) or does not start.
  */
 export async function startPostgres ({ settings = {} } = {}) {
-  const bin = postgresBin()
-  if (bin === null) throw new Error('PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/pg_ctl; set PG_BIN)')
-  const dir = mkdtempSync(join(tmpdir(), 'fastify-collab-pg-'))
+  const { found: bin, missing } = postgresServer()
+  if (missing) throw new Error(missing)
+  const folder = makeTempDir('pg')
+  const dir = folder.path
   const asRoot = process.getuid?.() === 0
   if (asRoot) {
     const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }))
@@ -57,10 +33,11 @@ export async function startPostgres ({ settings = {} } = {}) {
   }
   const data = join(dir, 'data')
   const logFile = join(dir, 'server.log')
-  // As root, run as the postgres user; otherwise as ourselves.
+  // As root, run as the postgres user; otherwise as ourselves. pg_ctl waits 60 s at most (-t 60);
+  // initdb has no bound of its own.
   const command = (name, args) => asRoot
-    ? run('runuser', ['-u', 'postgres', '--', join(bin, name), ...args])
-    : run(join(bin, name), args)
+    ? run('runuser', ['-u', 'postgres', '--', join(bin, name), ...args], { timeout: 90_000 })
+    : run(join(bin, name), args, { timeout: 90_000 })
   await command('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'])
 
   let port = 0
@@ -91,42 +68,27 @@ export async function startPostgres ({ settings = {} } = {}) {
     /** Stops the server if it runs and removes its folder. */
     async destroy () {
       if (server.pid !== null) await server.stop({ mode: 'immediate' }).catch(() => {})
-      rmSync(dir, { recursive: true, force: true })
+      release()
+      folder.remove()
     }
   }
+  // pg_ctl starts the server as a daemon, which outlives this process unless it is stopped: at exit,
+  // SIGQUIT, PostgreSQL's immediate shutdown.
+  const release = untilExit(() => {
+    if (server.pid !== null) process.kill(server.pid, 'SIGQUIT')
+  })
 
-  // Another process may take the port between freePort() and the start: try another one.
-  for (let attempt = 1; ; attempt++) {
-    port = await freePort()
-    try {
-      await server.start()
-      return server
-    } catch (error) {
-      if (attempt === 5) {
-        const log = server.log()
-        await server.destroy()
-        throw new Error(`PostgreSQL did not start: ${error.message}\n${log}`)
-      }
-    }
+  try {
+    await onFreePort((free) => {
+      port = free
+      return server.start()
+    })
+  } catch (error) {
+    const log = server.log()
+    await server.destroy()
+    throw new Error(`PostgreSQL did not start: ${error.message}\n${log}`)
   }
-}
-
-/**
- * Starts a server for a test file, or, when PostgreSQL is not installed, returns null after marking `t` as
- * skipped with a visible message. Under CI=true a missing server fails the test instead.
- *
- * @param {import('node:test').TestContext} t
- * @param {{ settings?: Record<string, string | number> }} [options]
- * @returns {Promise<PostgresServer | null>}
- */
-export async function postgresOrSkip (t, options) {
-  if (postgresBin() === null) {
-    const message = 'PostgreSQL is not installed here (apt-get install postgresql, or set PG_BIN)'
-    if (process.env.CI === 'true') assert.fail(`${message}: CI must run the PostgreSQL tests`)
-    t.skip(message)
-    return null
-  }
-  return startPostgres(options)
+  return server
 }
 
 /**

@@ -1,60 +1,35 @@
-import { spawn, spawnSync } from 'node:child_process'
-import { once } from 'node:events'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
+import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createClient } from 'redis'
-
-const REDIS_SERVER = process.env.REDIS_SERVER ?? 'redis-server'
-
-/**
- * Whether `redis-server` can run here. Without it the scale-out tests skip with
- * a message, except under `CI=true`, where `.ci/run` installs it and a missing
- * binary must fail the run.
- *
- * @returns {string | false} the reason to skip, or false when Redis is available.
- */
-export function redisMissing () {
-  const found = spawnSync(REDIS_SERVER, ['--version'], { stdio: 'ignore' }).status === 0
-  if (found) return false
-  if (process.env.CI === 'true') throw new Error(`${REDIS_SERVER} is required under CI=true (apt-get install redis-server)`)
-  return `${REDIS_SERVER} not found: install redis-server to run the scale-out tests`
-}
-
-/** @returns {Promise<number>} a port that was free a moment ago, on 127.0.0.1. */
-export async function freePort () {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address()
-  server.close()
-  await once(server, 'close')
-  return port
-}
+import { killAtExit, makeTempDir } from './cleanup.js'
+import { redisServer } from './needs.js'
+import { freePort, onFreePort } from './ports.js'
+import { once, when } from './wait.js'
 
 /**
  * Resolves once a redis-server child has written `text` to its stdout (what it logs when it is ready);
- * rejects with what it wrote if it exits first. Its stdout keeps flowing afterwards.
+ * rejects with what it wrote if it ends first, or after 10 s. Its stdout keeps flowing afterwards.
  */
-function logged (child, text) {
+async function logged (child, text) {
   let output = ''
   child.stdout.setEncoding('utf8')
-  return new Promise((resolve, reject) => {
-    const onData = (chunk) => {
-      output += chunk
-      if (output.includes(text)) done()
-    }
-    const onExit = (code) => done(new Error(`redis-server exited with ${code} before "${text}": ${output}`))
-    const done = (error) => {
-      child.stdout.off('data', onData)
-      child.off('exit', onExit)
-      child.stdout.resume()
-      if (error) reject(error)
-      else resolve()
-    }
-    child.stdout.on('data', onData)
-    child.on('exit', onExit)
-  })
+  const collect = (chunk) => { output += chunk }
+  child.stdout.on('data', collect)
+  try {
+    await when(child.stdout, ['data', 'end'], {
+      check: () => {
+        if (output.includes(text)) return true
+        if (child.stdout.readableEnded) throw new Error(`redis-server ended before "${text}": ${output}`)
+        return false
+      },
+      timeout: 10_000,
+      what: `redis-server to log "${text}"`
+    })
+  } finally {
+    child.stdout.off('data', collect)
+    child.stdout.resume()
+  }
 }
 
 /**
@@ -66,15 +41,22 @@ function logged (child, text) {
  * @returns {Promise<RedisServer>}
  */
 export async function startRedis (t) {
-  const port = await freePort()
-  const dir = mkdtempSync(join(tmpdir(), 'collab-redis-'))
-  const server = new RedisServer(port, dir)
-  await server.start()
+  const dir = makeTempDir('redis')
+  let server = null
   t.after(async () => {
-    await server.kill()
-    rmSync(dir, { recursive: true, force: true })
+    await server?.kill()
+    dir.remove()
   })
-  return server
+  return onFreePort(async (port) => {
+    server = new RedisServer(port, dir.path)
+    try {
+      await server.start()
+    } catch (error) {
+      await server.kill()
+      throw error
+    }
+    return server
+  })
 }
 
 /**
@@ -88,16 +70,16 @@ export async function startRedis (t) {
  */
 export async function startSentinel (t, master) {
   const port = await freePort()
-  const dir = mkdtempSync(join(tmpdir(), 'collab-sentinel-'))
-  const config = join(dir, 'sentinel.conf')
-  writeFileSync(config, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor collab 127.0.0.1 ${master.port} 1\n`)
-  const child = spawn(REDIS_SERVER, [config, '--sentinel'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const dir = makeTempDir('sentinel')
+  const config = join(dir.path, 'sentinel.conf')
+  writeFileSync(config, `port ${port}\nbind 127.0.0.1\ndir ${dir.path}\nsentinel monitor collab 127.0.0.1 ${master.port} 1\n`)
+  const child = killAtExit(spawn(redisServer().found, [config, '--sentinel'], { stdio: ['ignore', 'pipe', 'inherit'] }))
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL')
       await once(child, 'exit')
     }
-    rmSync(dir, { recursive: true, force: true })
+    dir.remove()
   })
   // The sentinel logs "+monitor master collab …" once it watches the master.
   await logged(child, '+monitor master collab')
@@ -117,10 +99,10 @@ export class RedisServer {
 
   /** Starts redis-server and resolves once it accepts connections. */
   async start () {
-    const child = spawn(REDIS_SERVER, [
+    const child = killAtExit(spawn(redisServer().found, [
       '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
       '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'notice'
-    ], { stdio: ['ignore', 'pipe', 'inherit'] })
+    ], { stdio: ['ignore', 'pipe', 'inherit'] }))
     this.child = child
     await logged(child, 'Ready to accept connections')
   }

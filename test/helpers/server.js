@@ -4,7 +4,7 @@ import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { HocuspocusProvider } from '@hocuspocus/provider'
 import fastifyCollab from 'fastify-collab'
-import { when } from './wait.js'
+import { when, within } from './wait.js'
 
 /**
  * A real collab server on 127.0.0.1 (a free port) and factories for real
@@ -19,9 +19,10 @@ import { when } from './wait.js'
 export async function startCollabServer (t, collabOptions = {}, options = {}) {
   const { app, url } = await listenCollab(collabOptions, options)
   const clients = connectClients(url)
+  // An after hook has no timeout of its own: a close() that hangs must still end the test.
   t.after(async () => {
     clients.destroyAll()
-    await app.close()
+    await within(app.close(), { timeout: 10_000, what: 'fastify.close() after the test' })
   })
   return { app, url, ...clients }
 }

@@ -5,28 +5,55 @@
  * test quickly instead of hanging it.
  */
 
+import { once as firstEvent } from 'node:events'
+
+/**
+ * `events.once` with a bound: resolves with the event's arguments (an array)
+ * the first time `event` fires on `emitter`, and rejects, as `events.once`
+ * does, if the emitter emits 'error' first.
+ *
+ * @param {import('node:events').EventEmitter} emitter
+ * @param {string} event
+ * @param {{ timeout?: number, what?: string }} [options] `timeout` in ms,
+ *   default 5000; `what` names the wait in the rejection (by default the
+ *   event and the emitter's class).
+ * @returns {Promise<any[]>} rejects with an Error naming `what` after `timeout` ms.
+ */
+export async function once (emitter, event, { timeout = 5000, what = `'${event}' on a ${emitter.constructor.name}` } = {}) {
+  const signal = AbortSignal.timeout(timeout)
+  try {
+    return await firstEvent(emitter, event, { signal })
+  } catch (error) {
+    if (signal.aborted) throw new Error(`timed out after ${timeout} ms waiting for ${what}`)
+    throw error
+  }
+}
+
 /**
  * Resolves with the event's arguments (an array) the first time `event` (or
- * any of several events) fires on `target` with arguments that pass
- * `predicate`.
+ * any of several events) fires on `target` (or any of several targets) with
+ * arguments that pass `predicate`.
  *
- * `target` is anything with `on(event, fn)` and `off(event, fn)`: a Node
+ * A target is anything with `on(event, fn)` and `off(event, fn)`: a Node
  * EventEmitter, a lib0 Observable (Y.Doc, Awareness, y-websocket's
  * WebsocketProvider) or Hocuspocus's EventEmitter. `check` (optional) replaces
  * `predicate` and is also tried once at once, so a condition that already
  * holds resolves without an event.
  *
- * @param {{ on: Function, off: Function }} target
+ * @param {{ on: Function, off: Function } | Array<{ on: Function, off: Function }>} target
  * @param {string | string[]} event
  * @param {{ predicate?: (...args: any[]) => boolean, check?: () => boolean, timeout?: number, what?: string }} [options]
- *   `timeout` in ms, default 5000; `what` names the wait in the rejection.
+ *   `timeout` in ms, default 5000; `what` names the wait in the rejection (by default the event
+ *   and the source of `check` or `predicate`).
  * @returns {Promise<any[]>} rejects with an Error after `timeout` ms, or with what `predicate`/`check` threw.
  */
-export function when (target, event, { predicate = () => true, check, timeout = 5000, what = String(event) } = {}) {
+export function when (target, event, { predicate, check, timeout = 5000, what = `${event}${check || predicate ? ` until ${check ?? predicate}` : ''}` } = {}) {
+  predicate ??= () => true
+  const targets = [target].flat()
   const events = [event].flat()
   return new Promise((resolve, reject) => {
     if (check?.()) return resolve([])
-    const off = () => { for (const name of events) target.off(name, listener) }
+    const off = () => { for (const each of targets) for (const name of events) each.off(name, listener) }
     const timer = setTimeout(() => {
       off()
       reject(new Error(`timed out after ${timeout} ms waiting for ${what}`))
@@ -44,7 +71,7 @@ export function when (target, event, { predicate = () => true, check, timeout = 
       if (done instanceof Error) reject(done)
       else resolve(args)
     }
-    for (const name of events) target.on(name, listener)
+    for (const each of targets) for (const name of events) each.on(name, listener)
   })
 }
 
@@ -57,22 +84,8 @@ export function when (target, event, { predicate = () => true, check, timeout = 
  * @param {{ timeout?: number, what?: string }} [options] `timeout` in ms, default 5000.
  * @returns {Promise<void>} rejects with an Error naming `what` after `timeout` ms.
  */
-export function untilDocs (docs, check, { timeout = 5000, what = 'the documents' } = {}) {
-  return new Promise((resolve, reject) => {
-    const off = () => { for (const doc of docs) doc.off('update', listener) }
-    const timer = setTimeout(() => {
-      off()
-      reject(new Error(`timed out after ${timeout} ms waiting for ${what}`))
-    }, timeout)
-    function listener () {
-      if (!check()) return
-      clearTimeout(timer)
-      off()
-      resolve()
-    }
-    for (const doc of docs) doc.on('update', listener)
-    listener()
-  })
+export async function untilDocs (docs, check, { timeout, what = `the documents until ${check}` } = {}) {
+  await when(docs, 'update', { check, timeout, what })
 }
 
 /**
@@ -93,14 +106,40 @@ export async function waitFor (check, { timeout = 5000, interval = 10, what = 'a
 }
 
 /**
- * A promise with its resolve and reject exposed (Promise.withResolvers, which
- * Node 20 lacks). Hooks resolve it to tell the test they ran.
+ * Bounds a promise that no event of ours settles (a browser's answer): resolves
+ * or rejects as `promise` does, or rejects after `timeout` ms.
  *
  * @template T
- * @returns {{ promise: Promise<T>, resolve: (value: T) => void, reject: (reason: unknown) => void }}
+ * @param {Promise<T>} promise
+ * @param {{ timeout?: number, what?: string }} [options] `timeout` in ms, default 5000.
+ * @returns {Promise<T>} rejects with an Error naming `what` after `timeout` ms.
  */
-export function deferred () {
+export async function within (promise, { timeout = 5000, what = 'a promise' } = {}) {
+  let timer
+  const late = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeout} ms waiting for ${what}`)), timeout)
+  })
+  try {
+    return await Promise.race([promise, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * A promise with its resolve and reject exposed (Promise.withResolvers, which
+ * Node 20 lacks). Hooks resolve it to tell the test they ran, or wait on it
+ * while the test holds them; the test waits on it with `wait()`, which is
+ * bounded.
+ *
+ * @template T
+ * @param {string} what names the wait in the rejection, e.g. 'onStoreDocument to start'.
+ * @returns {{ promise: Promise<T>, resolve: (value: T) => void, reject: (reason: unknown) => void, wait: (options?: { timeout?: number }) => Promise<T> }}
+ *   `wait()` rejects with an Error naming `what` after `timeout` ms, default 5000.
+ */
+export function deferred (what) {
   const handle = {}
   handle.promise = new Promise((resolve, reject) => Object.assign(handle, { resolve, reject }))
+  handle.wait = ({ timeout } = {}) => within(handle.promise, { timeout, what })
   return handle
 }

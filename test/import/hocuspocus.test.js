@@ -17,12 +17,13 @@ import { Database } from '@hocuspocus/extension-database'
 import { SQLite } from '@hocuspocus/extension-sqlite'
 import { importDocuments, importHocuspocus, SqliteStorage, sqlite } from 'fastify-collab/sqlite'
 import { PostgresStorage } from 'fastify-collab/postgres'
-import { postgresOrSkip } from '../helpers/postgres.js'
+import { tempDir } from '../helpers/cleanup.js'
+import { missing, postgresServer } from '../helpers/needs.js'
+import { startPostgres } from '../helpers/postgres.js'
 import { acknowledged, connectClients, listenCollab, synced } from '../helpers/server.js'
-import { tempDir } from '../storage/support.js'
 
 const require = createRequire(import.meta.url)
-const run = promisify(execFile)
+const run = (file, args, options = {}) => promisify(execFile)(file, args, { timeout: 30_000, ...options })
 const CLI = join(import.meta.dirname, '../../dist/lib/cli/import-hocuspocus.js')
 
 /** What the Hocuspocus-written databases hold: document name → its text. */
@@ -140,9 +141,8 @@ test('@hocuspocus/extension-database: importDocuments() reads each document thro
   assert.deepEqual(texts, TEXTS)
 })
 
-test('the CLI writes into PostgreSQL when --to is a postgres:// URL', async (t) => {
-  const server = await postgresOrSkip(t)
-  if (server === null) return
+test('the CLI writes into PostgreSQL when --to is a postgres:// URL', { skip: missing(postgresServer) }, async (t) => {
+  const server = await startPostgres()
   t.after(() => server.destroy())
   const imported = await cli('--from', hocuspocusFile, '--to', server.connectionString)
   assert.deepEqual(imported, { code: 0, stdout: `Imported 2 document(s) from ${hocuspocusFile} into PostgreSQL\n`, stderr: '' })

@@ -5,14 +5,14 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { subscribe, tracingChannel, unsubscribe } from 'node:diagnostics_channel'
-import { once } from 'node:events'
 import { IncomingMessage } from 'node:http'
 import { join } from 'node:path'
 import { channelNames } from 'fastify-collab'
 import { sqlite } from 'fastify-collab/sqlite'
 import { acknowledged, startCollabServer, synced } from '../helpers/server.js'
-import { tempDir } from '../storage/support.js'
-import { deniedReason, hpAuth, isHp, rawClient } from '../collab/core-raw-client.js'
+import { tempDir } from '../helpers/cleanup.js'
+import { deniedReason, hpAuth, isHp, rawClient } from '../helpers/raw-client.js'
+import { once } from '../helpers/wait.js'
 
 const TRACED = new Set([channelNames.hook, channelNames.documentLoad, channelNames.store])
 const PHASES = ['start', 'end', 'asyncStart', 'asyncEnd', 'error']

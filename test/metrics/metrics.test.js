@@ -3,7 +3,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
-import { once } from 'node:events'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import Fastify from 'fastify'
@@ -12,10 +11,10 @@ import fastifyCollab, { channelNames } from 'fastify-collab'
 import { sqlite } from 'fastify-collab/sqlite'
 import { acknowledged, connectClients, listenCollab, startCollabServer, synced } from '../helpers/server.js'
 import { assertBounded, scrape } from '../helpers/metrics.js'
-import { deferred, untilDocs, when } from '../helpers/wait.js'
-import { tempDir } from '../storage/support.js'
-import { listen, rawHandshake, rawUpgrade } from '../upgrade/helpers.js'
-import { deniedReason, hpAuth, isHp, rawClient, ywsStep1 } from '../collab/core-raw-client.js'
+import { deferred, untilDocs, when, once } from '../helpers/wait.js'
+import { tempDir } from '../helpers/cleanup.js'
+import { listen, rawHandshake, rawUpgrade } from '../helpers/upgrade.js'
+import { deniedReason, hpAuth, isHp, rawClient, ywsStep1 } from '../helpers/raw-client.js'
 
 const NAME = 'a-secret-document-name'
 
@@ -87,7 +86,7 @@ test('refusals are counted: upgrades by status (401, 403, 404, 499), limit refus
     authQueueMaxFrames: 5,
     onAuthenticate ({ documentName }) { if (documentName.startsWith('no')) throw new Error('refused') }
   })
-  const aborted = deferred()
+  const aborted = deferred('reply.upgrade() to reject')
   app.get('/collab', async (request, reply) => app.collab.handleConnection(await reply.upgrade(), request))
   app.get('/collab/:document', async (request, reply) => app.collab.handleConnection(await reply.upgrade(), request, request.params.document))
   app.get('/private', { onUpgrade: async (request, reply) => reply.code(401).send() }, async (request, reply) => reply.upgrade())
@@ -104,7 +103,7 @@ test('refusals are counted: upgrades by status (401, 403, 404, 499), limit refus
   // The client half-closes while the onUpgrade hook runs: the handshake cannot complete.
   const leaving = await rawHandshake(url, '/slow')
   leaving.end()
-  assert.equal(await aborted.promise, 'FST_COLLAB_UPGRADE_ABORTED')
+  assert.equal(await aborted.wait(), 'FST_COLLAB_UPGRADE_ABORTED')
   leaving.destroy()
 
   const client = await rawClient(t, `${url}/collab`)
@@ -155,11 +154,11 @@ test('the SQLite store: loads, group commits and their sizes; a locked file coun
   const other = new Database(path)
   t.after(() => other.close())
   other.exec('BEGIN EXCLUSIVE')
-  const retried = deferred()
+  const retried = deferred('a storeRetry diagnostics message')
   subscribe(channelNames.storeRetry, retried.resolve)
   t.after(() => unsubscribe(channelNames.storeRetry, retried.resolve))
   hocus.document.getText('t').insert(0, 'while locked ')
-  const retry = await retried.promise
+  const retry = await retried.wait()
   assert.equal(retry.instance, server.app.collab)
   assert.equal(retry.error.code, 'SQLITE_BUSY')
   assert.ok(retry.updates >= 1 && retry.delayMs > 0)

@@ -2,23 +2,17 @@
 // prepack/postpack, .ci/pack-manifest.js), installed from the npm registry's cache into a fresh app
 // folder, and loaded by the Node that runs this test: CI runs it on every supported Node.
 import { execFile } from 'node:child_process'
-import { accessSync, constants, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { accessSync, constants, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { promisify } from 'node:util'
+import { tempDir } from '../helpers/cleanup.js'
 
-const run = promisify(execFile)
 const root = join(import.meta.dirname, '../..')
 const repoManifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
-
-/** A fresh folder under the OS temp dir, removed after the test. */
-function tempDir (t, prefix) {
-  const dir = mkdtempSync(join(tmpdir(), prefix))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
+// A fresh process loads the package, or npm packs and installs it: seconds on a loaded machine, and no more.
+const run = (file, args, options = {}) => promisify(execFile)(file, args, { timeout: 60_000, ...options })
 
 /**
  * Packs the package as `npm pack` in this repository would, but from a copy of the files it ships (and of
@@ -28,12 +22,12 @@ function tempDir (t, prefix) {
 async function pack (t) {
   const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root })
   const [{ files }] = JSON.parse(stdout)
-  const source = tempDir(t, 'fastify-collab-pack-')
+  const source = tempDir(t, 'pack')
   for (const path of [...files.map((file) => file.path), 'package.json', '.ci/pack-manifest.js']) {
     mkdirSync(join(source, path, '..'), { recursive: true })
     cpSync(join(root, path), join(source, path))
   }
-  const destination = tempDir(t, 'fastify-collab-tarball-')
+  const destination = tempDir(t, 'tarball')
   await run('npm', ['pack', '--pack-destination', destination], { cwd: source })
   assert.equal(readFileSync(join(source, 'package.json'), 'utf8'), readFileSync(join(root, 'package.json'), 'utf8'), 'postpack restored package.json')
   assert.equal(existsSync(join(source, '.package.json.orig')), false)
@@ -52,7 +46,7 @@ const describe = '(entry) => Object.fromEntries(Object.entries(entry).map(([name
 
 test('the tarball installs into a fresh app, ships every file its manifest names, runs no script of ours, and every entry point loads with import and require', async (t) => {
   const tarball = await pack(t)
-  const app = tempDir(t, 'fastify-collab-app-')
+  const app = tempDir(t, 'app')
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }))
   // redis: the optional peer dependency that fastify-collab/redis imports.
   const started = Date.now()

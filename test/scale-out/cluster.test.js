@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { startCluster } from '../helpers/cluster.js'
-import { redisMissing } from '../helpers/redis.js'
+import { missing, redisServer } from '../helpers/needs.js'
 import { acknowledged, synced } from '../helpers/server.js'
 import { untilDocs } from '../helpers/wait.js'
 
-const skip = redisMissing()
+const skip = missing(redisServer)
 
 test('clients on three instances edit one document through its one owner, both protocols', { skip, timeout: 60_000 }, async (t) => {
   const { nodes } = await startCluster(t)

@@ -1,17 +1,17 @@
 // Processes that die (test/helpers/faults.js explains the harness): the owner, an edge, PostgreSQL.
 import { test } from 'node:test'
 import { assertNothingLost, startFaultRun } from '../helpers/faults.js'
-import { redisMissing } from '../helpers/redis.js'
+import { missing, postgresServer, redisServer } from '../helpers/needs.js'
 
-const skip = redisMissing()
+const skip = missing(redisServer)
+const skipOn = (store) => store === 'postgres' ? missing(redisServer, postgresServer) : skip
 
 const stores = ['sqlite', 'postgres']
 
 for (const store of stores) {
-  test(`kill -9 of the owner (${store}): another instance takes over at once, its clients move, nothing acknowledged is lost`, { skip, timeout: 90_000 }, async (t) => {
+  test(`kill -9 of the owner (${store}): another instance takes over at once, its clients move, nothing acknowledged is lost`, { skip: skipOn(store), timeout: 90_000 }, async (t) => {
     // A heartbeat far longer than the test: the owner's death must be seen from publishes that reach nobody.
     const run = await startFaultRun(t, { store, env: { HEARTBEAT_INTERVAL: '1000', HEARTBEAT_TIMEOUT: '60000', LEASE_MS: '120000' } })
-    if (run === null) return
     const owner = await run.ownerOf('doc')
     run.startTyping()
     run.startAudits()
@@ -38,9 +38,8 @@ test('kill -9 of an edge: its clients move, the owner drops its sessions, nothin
   assertNothingLost(t, await run.killAll())
 })
 
-test('PostgreSQL restart -m immediate (a crash and recovery) under load: writes wait and retry, nothing acknowledged is lost', { skip, timeout: 90_000 }, async (t) => {
+test('PostgreSQL restart -m immediate (a crash and recovery) under load: writes wait and retry, nothing acknowledged is lost', { skip: skipOn('postgres'), timeout: 90_000 }, async (t) => {
   const run = await startFaultRun(t, { store: 'postgres' })
-  if (run === null) return
   run.startTyping()
   run.startAudits()
   await run.acknowledgedMore(20)

@@ -2,18 +2,18 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { assertNothingLost, startFaultRun } from '../helpers/faults.js'
-import { redisMissing } from '../helpers/redis.js'
+import { missing, postgresServer, redisServer } from '../helpers/needs.js'
 import { synced } from '../helpers/server.js'
 import { when, waitFor } from '../helpers/wait.js'
 
-const skip = redisMissing()
+const skip = missing(redisServer)
+const skipOn = (store) => store === 'postgres' ? missing(redisServer, postgresServer) : skip
 
 const stores = ['sqlite', 'postgres']
 
 for (const store of stores) {
-  test(`SIGSTOP of the owner past its lease while others type, then SIGCONT (${store}): another instance owns the document, the old owner steps down before it answers anything, nothing acknowledged is lost`, { skip, timeout: 90_000 }, async (t) => {
+  test(`SIGSTOP of the owner past its lease while others type, then SIGCONT (${store}): another instance owns the document, the old owner steps down before it answers anything, nothing acknowledged is lost`, { skip: skipOn(store), timeout: 90_000 }, async (t) => {
     const run = await startFaultRun(t, { store })
-    if (run === null) return
     const owner = await run.ownerOf('doc')
     run.startTyping()
     run.startAudits()

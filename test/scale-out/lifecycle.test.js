@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { sqlite } from 'fastify-collab/sqlite'
@@ -10,18 +8,19 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { channelNames } from 'fastify-collab'
 import { createClient, createSentinel } from 'redis'
 import { captureLog } from '../helpers/log.js'
-import { redisMissing, startRedis, startSentinel } from '../helpers/redis.js'
+import { tempDir } from '../helpers/cleanup.js'
+import { missing, redisServer } from '../helpers/needs.js'
+import { startRedis, startSentinel } from '../helpers/redis.js'
 import { connectClients, listenCollab, synced } from '../helpers/server.js'
 import { deferred, when, waitFor } from '../helpers/wait.js'
 
-const skip = redisMissing()
+const skip = missing(redisServer)
 const timings = { heartbeatInterval: 100, heartbeatTimeout: 500, leaseMs: 3000 }
 
 /** Two in-process instances on one Redis and one SQLite file, closed after the test. `listen`: see listenCollab. */
 async function pair (t, options = {}, perInstance = () => ({}), scaleOut = (server) => redis({ url: server.url, ...timings }), listen = {}) {
   const server = await startRedis(t)
-  const dir = mkdtempSync(join(tmpdir(), 'collab-pair-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'pair')
   const start = async (index) => {
     const { app, url } = await listenCollab({
       extensions: [sqlite({ path: join(dir, 'collab.sqlite') })],
@@ -145,7 +144,7 @@ test('an owner whose heartbeat lapses is not taken for dead while its messages k
   const proxied = edge.clients.yws('busy')
   await synced(proxied)
   const resets = []
-  const reset = deferred()
+  const reset = deferred('the edge to reset its sessions')
   const onReset = (event) => {
     if (event.instance !== edge.app.collab) return
     resets.push(event.reason)
@@ -162,16 +161,15 @@ test('an owner whose heartbeat lapses is not taken for dead while its messages k
   // Ten heartbeats of the owner (each written again after the last theft: 100 ms apart, twice the 500 ms
   // timeout in all), and a keystroke on the owner after each, which the edge's client receives.
   const text = proxied.doc.getText('t')
-  for (let stolen = 0; stolen < 10;) {
-    if (await steal() === 0) continue
-    stolen++
+  for (let stolen = 1; stolen <= 10; stolen++) {
+    await waitFor(async () => await steal() === 1, { interval: 0, what: `heartbeat ${stolen} of the owner, to remove it` })
     local.document.getText('t').insert(0, 'x')
     await when(proxied.doc, 'update', { check: () => text.length === stolen, what: `keystroke ${stolen} at the edge` })
   }
   assert.deepEqual(resets, [], 'no reset while the owner was heard from')
   // Silence from the owner, and still no heartbeat: the edge gives up on it.
   const stealing = setInterval(() => { steal().catch(() => {}) }, 10)
-  const { reason, peer } = await reset.promise.finally(() => clearInterval(stealing))
+  const { reason, peer } = await reset.wait({ timeout: 10_000 }).finally(() => clearInterval(stealing))
   assert.equal(reason, 'stalled', 'a stalled peer (still subscribed, no heartbeat, silent) is told, not dropped')
   assert.equal(peer, owner.app.collab.instanceId)
 })

@@ -2,28 +2,24 @@
 // an earlier claim's late answers (a refused write, an unload) never touch a later claim of the same
 // document, and a tenure that passed is never served.
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { createClient } from 'redis'
 import { sqlite } from 'fastify-collab/sqlite'
 import { captureLog } from '../helpers/log.js'
-import { redisMissing, startRedis } from '../helpers/redis.js'
+import { tempDir } from '../helpers/cleanup.js'
+import { missing, redisServer } from '../helpers/needs.js'
+import { startRedis } from '../helpers/redis.js'
 import { waitFor } from '../helpers/wait.js'
 
 const { RedisBus } = await import('../../dist/lib/scale-out/redis.js')
 const { Ownership } = await import('../../dist/lib/scale-out/ownership.js')
-const skip = redisMissing()
+const skip = missing(redisServer)
 
 async function ownership (t, { leaseMs = 60_000 } = {}) {
   const redis = await startRedis(t)
-  const dir = mkdtempSync(join(tmpdir(), 'collab-ownership-'))
-  const fence = sqlite({ path: join(dir, 'collab.sqlite') })
-  t.after(async () => {
-    await fence.onDestroy()
-    rmSync(dir, { recursive: true, force: true })
-  })
+  const fence = sqlite({ path: join(tempDir(t, 'ownership'), 'collab.sqlite') })
+  t.after(() => fence.onDestroy())
   const { log } = captureLog()
   const bus = new RedisBus(createClient({ url: redis.url }), { prefix: 'test', leaseMs, heartbeatInterval: 100, heartbeatTimeout: 1000 }, 'me', log, { message () {}, doubt () {} })
   await bus.start()

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { startCluster } from '../helpers/cluster.js'
-import { redisMissing } from '../helpers/redis.js'
+import { missing, redisServer } from '../helpers/needs.js'
 import { synced } from '../helpers/server.js'
 import { when } from '../helpers/wait.js'
 
-const skip = redisMissing()
+const skip = missing(redisServer)
 const HEARTBEAT_INTERVAL = 100
 const HEARTBEAT_TIMEOUT = 500
 const env = { HEARTBEAT_INTERVAL: String(HEARTBEAT_INTERVAL), HEARTBEAT_TIMEOUT: String(HEARTBEAT_TIMEOUT) }

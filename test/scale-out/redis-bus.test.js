@@ -2,11 +2,12 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { createClient } from 'redis'
 import { captureLog } from '../helpers/log.js'
-import { redisMissing, startRedis } from '../helpers/redis.js'
+import { missing, redisServer } from '../helpers/needs.js'
+import { startRedis } from '../helpers/redis.js'
 import { deferred, waitFor } from '../helpers/wait.js'
 
 const { RedisBus } = await import('../../dist/lib/scale-out/redis.js')
-const skip = redisMissing()
+const skip = missing(redisServer)
 
 const options = { prefix: 'test', leaseMs: 2000, heartbeatInterval: 100, heartbeatTimeout: 400 }
 
@@ -66,11 +67,11 @@ test('the heartbeat keeps an instance alive while it is subscribed; close remove
 
 test('publish reaches the instance\'s channel; a publish to nobody counts 0', { skip }, async (t) => {
   const redis = await startRedis(t)
-  const received = deferred()
+  const received = deferred('the message at instance b')
   const { bus: a } = await bus(t, redis, 'a')
   await bus(t, redis, 'b', { message: (message) => received.resolve(message) })
   assert.equal(await a.publish('b', Uint8Array.of(1, 2, 3)), 1)
-  assert.deepEqual([...await received.promise], [1, 2, 3])
+  assert.deepEqual([...await received.wait()], [1, 2, 3])
   assert.equal(await a.publish('gone', Uint8Array.of(1)), 0)
 })
 

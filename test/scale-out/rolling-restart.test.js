@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { startFaultRun } from '../helpers/faults.js'
-import { redisMissing } from '../helpers/redis.js'
+import { missing, redisServer } from '../helpers/needs.js'
 import { synced } from '../helpers/server.js'
 
-const skip = redisMissing()
+const skip = missing(redisServer)
 // Leases and heartbeats of a minute: a document that changed owners within the test was handed over, not taken.
 const env = { HEARTBEAT_INTERVAL: '500', HEARTBEAT_TIMEOUT: '60000', LEASE_MS: '60000' }
 const DOCUMENTS = Number(process.env.DOCUMENTS ?? 30)

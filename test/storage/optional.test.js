@@ -2,34 +2,23 @@
 // coded error (or, for SQLite on a runtime that has node:sqlite, the built-in driver).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createRequire } from 'node:module'
-import { sqliteStores } from './stores.js'
+import { join } from 'node:path'
+import { tempDir } from '../helpers/cleanup.js'
 import { loadedAfter, withModules } from '../helpers/isolated.js'
+import { missing, runtimeHasNodeSqlite, sqliteDriver } from '../helpers/needs.js'
 
 /** Runs `script` against the built package in a folder whose node_modules lacks the store drivers. */
 function withoutDrivers (t, script) {
   return withModules(t, ['yjs', 'lib0', '@fastify/error'], script)
 }
 
-let nodeSqlite = true
-try {
-  createRequire(import.meta.url)('node:sqlite')
-} catch {
-  nodeSqlite = false
-}
-
-const betterSqlite3 = sqliteStores.some((store) => store.driver === 'better-sqlite3')
-
-test('better-sqlite3 is not loaded by the core, nor by importing fastify-collab/sqlite, only by opening a store on it', (t) => {
+test('better-sqlite3 is not loaded by the core, nor by importing fastify-collab/sqlite, only by opening a store on it', { skip: missing(sqliteDriver('better-sqlite3')) }, (t) => {
   assert.equal(loadedAfter('better-sqlite3', "await import('fastify-collab')"), false)
   assert.equal(loadedAfter('better-sqlite3', "await import('fastify-collab/sqlite')"), false)
-  if (!betterSqlite3) return t.diagnostic('better-sqlite3 does not load on this Node: not opened')
+  const path = JSON.stringify(join(tempDir(t, 'optional'), 'a.db'))
   assert.equal(loadedAfter('better-sqlite3', `
     const { SqliteStorage } = await import('fastify-collab/sqlite')
-    const { mkdtempSync, rmSync } = await import('node:fs')
-    const dir = mkdtempSync((await import('node:os')).tmpdir() + '/fastify-collab-optional-')
-    new SqliteStorage({ path: dir + '/a.db', driver: 'better-sqlite3' }).close()
-    rmSync(dir, { recursive: true })
+    new SqliteStorage({ path: ${path}, driver: 'better-sqlite3' }).close()
   `), true)
 })
 
@@ -42,7 +31,7 @@ test('pg is not loaded by the core, nor by importing fastify-collab/postgres, on
   `), true)
 })
 
-test(nodeSqlite
+test(runtimeHasNodeSqlite
   ? 'without better-sqlite3 installed, sqlite() runs on node:sqlite, and naming better-sqlite3 throws FST_COLLAB_SQLITE_MISSING'
   : 'without better-sqlite3 installed and no node:sqlite in this Node, sqlite() throws FST_COLLAB_SQLITE_MISSING', (t) => {
   const out = withoutDrivers(t, `
@@ -60,7 +49,7 @@ test(nodeSqlite
     process.stdout.write(JSON.stringify(result))
   `)
   assert.deepEqual(JSON.parse(out), {
-    default: nodeSqlite ? 'node:sqlite' : 'FST_COLLAB_SQLITE_MISSING',
+    default: runtimeHasNodeSqlite ? 'node:sqlite' : 'FST_COLLAB_SQLITE_MISSING',
     'better-sqlite3': 'FST_COLLAB_SQLITE_MISSING'
   })
 })
@@ -81,11 +70,11 @@ test('without pg installed, postgres() throws FST_COLLAB_POSTGRES_MISSING for a 
   assert.deepEqual(JSON.parse(out), ['FST_COLLAB_POSTGRES_MISSING', true])
 })
 
-test('a better-sqlite3 that crashes on this Node is refused from its version, before it loads: FST_COLLAB_SQLITE_UNSUPPORTED', (t) => {
-  const [major, minor] = process.versions.node.split('.').map(Number)
-  // 13 crashes on Node 20 as it loads; 12 aborts on Node 24.19+. Node 22 to 24.18 runs both.
-  const crashing = major < 22 ? '13.2.0' : (major > 24 || (major === 24 && minor >= 19)) ? '12.11.1' : null
-  if (crashing === null) return t.diagnostic(`Node ${process.versions.node} runs better-sqlite3 12 and 13`)
+// 13 crashes on Node 20 as it loads; 12 aborts on Node 24.19+. Node 22 to 24.18 runs both: nothing to refuse.
+const [major, minor] = process.versions.node.split('.').map(Number)
+const crashing = major < 22 ? '13.2.0' : (major > 24 || (major === 24 && minor >= 19)) ? '12.11.1' : null
+
+test('a better-sqlite3 that crashes on this Node is refused from its version, before it loads: FST_COLLAB_SQLITE_UNSUPPORTED', { skip: crashing === null && `Node ${process.versions.node} runs better-sqlite3 12 and 13` }, (t) => {
   // A package with its version and no code: were it loaded, the error would be FST_COLLAB_SQLITE_MISSING.
   const out = withoutDrivers(t, `
     const { mkdirSync, writeFileSync } = await import('node:fs')

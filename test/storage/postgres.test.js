@@ -5,9 +5,10 @@ import assert from 'node:assert/strict'
 import pg from 'pg'
 import * as Y from 'yjs'
 import { PostgresStorage, migrate, postgres } from 'fastify-collab/postgres'
-import { waitFor } from '../helpers/wait.js'
-import { stores } from './stores.js'
-import { captureLog, change, loaded, logged, track, typedUpdates } from './support.js'
+import { waitFor, within } from '../helpers/wait.js'
+import { stores } from '../helpers/stores.js'
+import { captureLog } from '../helpers/log.js'
+import { change, loaded, logged, track, typedUpdates } from '../helpers/storage.js'
 
 const store = stores.find((candidate) => candidate.kind === 'postgres')
 const retry = { initialDelay: 5, maxDelay: 50 }
@@ -31,9 +32,8 @@ function recordingPool (t, connectionString) {
   }
 }
 
-test('postgres: the updates of one turn, across documents, are one statement (one round trip)', async (t) => {
+test('postgres: the updates of one turn, across documents, are one statement (one round trip)', { skip: store.skip }, async (t) => {
   const backend = await store.open(t)
-  if (backend === null) return
   const { pool, queries } = recordingPool(t, backend.server.connectionString)
   const extension = postgres({ pool, schema: backend.schema })
   t.after(() => extension.onDestroy())
@@ -49,9 +49,8 @@ test('postgres: the updates of one turn, across documents, are one statement (on
   assert.equal((await backend.tables()).updates.length, 100)
 })
 
-test('postgres: a connection cut mid-statement (pg_terminate_backend): logged with its SQLSTATE, retried on a new connection, nothing lost', { timeout: 30_000 }, async (t) => {
+test('postgres: a connection cut mid-statement (pg_terminate_backend): logged with its SQLSTATE, retried on a new connection, nothing lost', { skip: store.skip, timeout: 30_000 }, async (t) => {
   const backend = await store.open(t)
-  if (backend === null) return
   const capture = captureLog()
   const extension = backend.extension({ retry, log: capture.log })
   t.after(() => extension.onDestroy())
@@ -67,13 +66,12 @@ test('postgres: a connection cut mid-statement (pg_terminate_backend): logged wi
   assert.equal((await cut).causeCode, '57P01', 'admin_shutdown: terminating connection due to administrator command')
   assert.equal(state.settled, false)
   await lock.release()
-  await ack
+  await within(ack, { timeout: 10_000, what: 'the acknowledgement once the lock is released' })
   assert.equal((await backend.tables()).updates.length, 1)
 })
 
-test('postgres: a server that is down: the load fails with a code; appends wait, logged, and commit when it is back', { timeout: 60_000 }, async (t) => {
+test('postgres: a server that is down: the load fails with a code; appends wait, logged, and commit when it is back', { skip: store.skip, timeout: 60_000 }, async (t) => {
   const backend = await store.open(t)
-  if (backend === null) return
   const { server } = backend
   const capture = captureLog()
   const extension = backend.extension({ retry, log: capture.log })
@@ -96,14 +94,13 @@ test('postgres: a server that is down: the load fails with a code; appends wait,
   assert.ok(states.every((state) => !state.settled), 'no acknowledgement while the server is down')
 
   await server.start()
-  await Promise.all(acks)
+  await within(Promise.all(acks), { timeout: 10_000, what: 'every acknowledgement once the store is back' })
   const restored = await loaded(backend.extension(), 'doc')
   assert.equal(restored.getText('text').toString(), source.getText('text').toString())
 })
 
-test('postgres: migrate() creates the namespaced tables; with migrate: false nothing is created until it runs', async (t) => {
+test('postgres: migrate() creates the namespaced tables; with migrate: false nothing is created until it runs', { skip: store.skip }, async (t) => {
   const backend = await store.open(t)
-  if (backend === null) return
   const { connectionString } = backend.server
   const options = { connectionString, schema: `${backend.schema}_m`, tablePrefix: 'app_collab_' }
   const extension = postgres({ ...options, migrate: false })
@@ -122,9 +119,8 @@ test('postgres: migrate() creates the namespaced tables; with migrate: false not
   await loaded(extension)
 })
 
-test('postgres: stores in different schemas or with different prefixes on one database keep apart', async (t) => {
+test('postgres: stores in different schemas or with different prefixes on one database keep apart', { skip: store.skip }, async (t) => {
   const backend = await store.open(t)
-  if (backend === null) return
   const { connectionString } = backend.server
   const stores = [
     new PostgresStorage({ connectionString, schema: backend.schema }),
@@ -136,9 +132,8 @@ test('postgres: stores in different schemas or with different prefixes on one da
   for (const [i, storage] of stores.entries()) assert.deepEqual((await storage.load('doc')).updates.map((u) => [...u]), [[i]])
 })
 
-test('postgres: a session with synchronous_commit = off is refused with FST_COLLAB_POSTGRES_ASYNC_COMMIT', async (t) => {
+test('postgres: a session with synchronous_commit = off is refused with FST_COLLAB_POSTGRES_ASYNC_COMMIT', { skip: store.skip }, async (t) => {
   const backend = await store.open(t)
-  if (backend === null) return
   const role = `${backend.schema}_async`
   await backend.admin.query(`CREATE ROLE ${role} LOGIN`)
   await backend.admin.query(`ALTER ROLE ${role} SET synchronous_commit = off`)

@@ -5,42 +5,25 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { SqliteStorage } from 'fastify-collab/sqlite'
-import { openSqlite, sqliteStores } from './stores.js'
-import { captureLog, change, loaded, logged, storeWorker, tempDir, track, typedUpdates } from './support.js'
+import { openSqlite, sqliteStores } from '../helpers/stores.js'
+import { captureLog } from '../helpers/log.js'
+import { change, loaded, logged, storeWorker, track, typedUpdates } from '../helpers/storage.js'
+import { tempDir } from '../helpers/cleanup.js'
+import { within } from '../helpers/wait.js'
+import { chattrImmutable, missing, nodeSqliteRuntime, runtimeHasNodeSqlite, sqliteDriver } from '../helpers/needs.js'
 
 const retry = { initialDelay: 5, maxDelay: 20 }
 const bytes = (...values) => new Uint8Array(values)
 
-// `chattr +i` makes a file immutable even for root, which chmod cannot; it needs root and a file system
-// with inode flags (ext4, xfs, btrfs).
+// `chattr +i` makes a file immutable even for root, which chmod cannot (chattrImmutable in needs.js).
 function chattr (flag, ...files) {
-  execFileSync('chattr', [flag, ...files], { stdio: 'pipe' })
-}
-function chattrWorks (dir) {
-  try {
-    const probe = join(dir, 'probe')
-    execFileSync('touch', [probe])
-    chattr('+i', probe)
-    chattr('-i', probe)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** Skips where chattr cannot make a file read-only; under CI=true that is a failure, never a skip. */
-function skipWithoutChattr (t, dir) {
-  if (chattrWorks(dir)) return false
-  const message = 'chattr +i is not available here (needs root and ext4/xfs/btrfs)'
-  if (process.env.CI === 'true') assert.fail(`${message}: CI must run the read-only tests`)
-  t.skip(message)
-  return true
+  execFileSync('chattr', [flag, ...files], { stdio: 'pipe', timeout: 10_000 })
 }
 
 for (const store of sqliteStores) {
   const { driver } = store
 
-  test(`${store.name}: the file is in WAL mode and keeps its data across instances`, async (t) => {
+  test(`${store.name}: the file is in WAL mode and keeps its data across instances`, { skip: store.skip }, async (t) => {
     const backend = await store.open(t)
     const first = backend.storage({ synchronous: 'FULL' })
     assert.equal(first.driver, driver)
@@ -54,7 +37,7 @@ for (const store of sqliteStores) {
     assert.deepEqual(second.load('a').updates.map((u) => [...u]), [[1]])
   })
 
-  test(`${store.name}: bad options and unusable files throw coded errors`, (t) => {
+  test(`${store.name}: bad options and unusable files throw coded errors`, { skip: store.skip }, (t) => {
     const dir = tempDir(t)
     const path = join(dir, 'a.db')
     assert.throws(() => new SqliteStorage({ driver }), (error) => error instanceof TypeError && error.code === 'FST_COLLAB_INVALID_OPTION')
@@ -69,7 +52,7 @@ for (const store of sqliteStores) {
     })
   })
 
-  test(`${store.name}: a claim that meets another connection's write lock is retried without blocking, then gives up with SQLITE_BUSY`, async (t) => {
+  test(`${store.name}: a claim that meets another connection's write lock is retried without blocking, then gives up with SQLITE_BUSY`, { skip: store.skip }, async (t) => {
     const backend = await store.open(t)
     const storage = backend.storage()
     t.after(() => storage.close())
@@ -86,9 +69,8 @@ for (const store of sqliteStores) {
     assert.deepEqual((await backend.tables()).fences, [{ document: 'doc', epoch: 1 }], 'a claim that failed issued nothing')
   })
 
-  test(`${store.name}: a file that turns read-only (immutable) under an open store: logged, retried, nothing lost`, { timeout: 10_000 }, async (t) => {
+  test(`${store.name}: a file that turns read-only (immutable) under an open store: logged, retried, nothing lost`, { skip: missing(sqliteDriver(driver), chattrImmutable), timeout: 10_000 }, async (t) => {
     const backend = await store.open(t)
-    if (skipWithoutChattr(t, tempDir(t))) return
     // Not the -shm file: SQLite maps it into memory, and a write to an immutable mapping is SIGBUS.
     const files = [backend.path, `${backend.path}-wal`]
     const capture = captureLog()
@@ -109,13 +91,12 @@ for (const store of sqliteStores) {
     assert.ok(states.every((state) => !state.settled))
 
     chattr('-i', ...files)
-    await Promise.all(acks)
+    await within(Promise.all(acks), { timeout: 10_000, what: 'every acknowledgement once the store is back' })
     assert.deepEqual((await backend.tables()).updates.map((row) => row.seq), [1, 2, 3, 4])
   })
 
-  test(`${store.name}: a store opened on a read-only file reopens it once it is writable again`, { timeout: 10_000 }, async (t) => {
+  test(`${store.name}: a store opened on a read-only file reopens it once it is writable again`, { skip: missing(sqliteDriver(driver), chattrImmutable), timeout: 10_000 }, async (t) => {
     const backend = await store.open(t)
-    if (skipWithoutChattr(t, tempDir(t))) return
     backend.storage().close()
     chattr('+i', backend.path)
     t.after(() => { try { chattr('-i', backend.path) } catch {} })
@@ -128,11 +109,11 @@ for (const store of sqliteStores) {
     const ack = extension.onChange(change('doc', doc, typedUpdates(1).updates[0]))
     assert.match((await failed).causeCode, /^SQLITE_READONLY/)
     chattr('-i', backend.path)
-    await ack
+    await within(ack, { timeout: 10_000, what: 'the acknowledgement once the file is writable' })
     assert.equal((await backend.tables()).updates.length, 1)
   })
 
-  test(`${store.name}: two processes write one file at once with busyTimeout 0: SQLITE_BUSY is retried, nothing is lost`, { timeout: 60_000 }, async (t) => {
+  test(`${store.name}: two processes write one file at once with busyTimeout 0: SQLITE_BUSY is retried, nothing is lost`, { skip: store.skip, timeout: 60_000 }, async (t) => {
     const backend = await store.open(t)
     const workers = [await storeWorker(t, backend.config), await storeWorker(t, backend.config)]
     await Promise.all(workers.map((worker, i) => worker.call({ op: 'load', documentName: `doc${i}` })))
@@ -181,22 +162,17 @@ async function readAndWriteBack (SqliteStorage, path, driver) {
 
 // A runtime with one driver (Node 20 has no node:sqlite) runs node:sqlite's half in another Node, named by
 // NODE_SQLITE_RUNTIME (.ci/run points it at its Node 24): every CI run checks both directions.
-const otherRuntime = sqliteStores.length < 2 ? process.env.NODE_SQLITE_RUNTIME : undefined
+const otherRuntime = runtimeHasNodeSqlite ? undefined : nodeSqliteRuntime().found
 
 /** Runs readAndWriteBack on node:sqlite in the Node at `node`, with this checkout's build. */
 function inOtherRuntime (node, path) {
   const entry = new URL('../../dist/lib/sqlite/index.js', import.meta.url).href
   const script = `import { SqliteStorage } from ${JSON.stringify(entry)}
     process.stdout.write(JSON.stringify(await (${readAndWriteBack.toString()})(SqliteStorage, ${JSON.stringify(path)}, 'node:sqlite')))`
-  return JSON.parse(execFileSync(node, ['--no-warnings', '--input-type=module', '-e', script], { encoding: 'utf8' }))
+  return JSON.parse(execFileSync(node, ['--no-warnings', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 }))
 }
 
-test('both drivers read and write the same file', async (t) => {
-  if (sqliteStores.length < 2 && otherRuntime === undefined) {
-    const message = 'this runtime has one SQLite driver: set NODE_SQLITE_RUNTIME to a Node >= 22.13 to run node:sqlite\'s half'
-    if (process.env.CI === 'true') assert.fail(`${message}; CI must check both drivers`)
-    return t.skip(message)
-  }
+test('both drivers read and write the same file', { skip: missing(...sqliteStores.map((store) => sqliteDriver(store.driver)), !runtimeHasNodeSqlite && nodeSqliteRuntime) }, async (t) => {
   const path = join(tempDir(t), 'shared.db')
   const one = sqliteStores[0].driver
   const other = sqliteStores[1]?.driver ?? 'node:sqlite'

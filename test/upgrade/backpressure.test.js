@@ -1,28 +1,27 @@
 // maxBufferedAmount (issue 7 §1): every upgraded socket, plain or collab, is
 // closed with 1013 once a send leaves more than the limit unsent, and
 // terminated if the client never reads the close frame.
-import { fork } from 'node:child_process'
-import { once } from 'node:events'
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { WebSocket, WebSocketServer } from 'ws'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
-import { frame } from '../collab/core-raw-client.js'
+import { frame } from '../helpers/raw-client.js'
 import { captureLog } from '../helpers/log.js'
-import { deferred, when } from '../helpers/wait.js'
-import { buildApp, connect, listen } from './helpers.js'
+import { deferred, when, once } from '../helpers/wait.js'
+import { buildApp, connect, listen } from '../helpers/upgrade.js'
+import { NodeProcess } from '../helpers/child.js'
 
 const MiB = 1024 * 1024
 
 /**
- * test/upgrade/flood-server.js in its own process (killed with SIGKILL after the
+ * test/fixtures/flood-server.js in its own process (killed with SIGKILL after the
  * test), so that the memory measured is the server's alone.
  */
 async function floodServer (t, options) {
-  const child = fork(fileURLToPath(new URL('./flood-server.js', import.meta.url)), [JSON.stringify(options)], { execArgv: ['--expose-gc'] })
-  t.after(() => child.kill('SIGKILL'))
+  const script = fileURLToPath(new URL('../fixtures/flood-server.js', import.meta.url))
+  const { child } = new NodeProcess(t, ['--expose-gc', script, JSON.stringify(options)], { name: 'the flood server', ipc: true })
   const logs = []
   child.on('message', (message) => { if (message.log !== undefined) logs.push(message.log) })
   const [{ port }] = await when(child, 'message', { predicate: (message) => message.port !== undefined, timeout: 20000, what: 'the server' })
@@ -149,13 +148,13 @@ function floodRoute (app, closed) {
 
 test('a client that never reads the 1013 close frame is terminated after closeTimeout', async (t) => {
   const app = await buildApp(t, { plugin: { maxBufferedAmount: 256 * 1024, closeTimeout: 50 } })
-  const closed = deferred()
+  const closed = deferred('the server-side socket to close')
   floodRoute(app, closed)
   const ws = new WebSocket(`${await listen(app)}/flood`)
   ws.on('open', () => stopReading(ws))
   ws.on('error', () => {})
   // Terminated, not closed: the server never got the client's close frame.
-  assert.equal(await closed.promise, 1006)
+  assert.equal(await closed.wait(), 1006)
   ws.terminate()
 })
 
@@ -169,7 +168,7 @@ test('a client that resumes reading after the 1013 close gets the close frame wi
   ws.on('open', () => stopReading(ws))
   await overflow
   ws._socket.resume()
-  const [code] = await once(ws, 'close')
+  const [code] = await once(ws, 'close', { timeout: 30_000, what: 'the close frame behind the flood' })
   assert.equal(code, 1013)
 })
 
@@ -240,7 +239,7 @@ test('a collab client that stops reading on a busy document is closed with 1013;
 
   // The stalled client reads again: everything it was sent, then the close frame.
   stalled._socket.resume()
-  const [code] = await once(stalled, 'close')
+  const [code] = await once(stalled, 'close', { timeout: 30_000, what: 'the close frame behind everything the stalled client was sent' })
   assert.equal(code, 1013)
   assert.equal(await stalledClosed, 1013)
 
@@ -255,7 +254,7 @@ test('a collab client that stops reading on a busy document is closed with 1013;
 
 test('the heartbeat terminates a client that keeps sending but never reads', async (t) => {
   const app = await buildApp(t, { plugin: { heartbeatInterval: 50 } })
-  const closed = deferred()
+  const closed = deferred('the server-side socket to close')
   app.get('/ws', async (request, reply) => {
     const socket = await reply.upgrade()
     socket.on('close', (code) => closed.resolve(code))
@@ -266,7 +265,7 @@ test('the heartbeat terminates a client that keeps sending but never reads', asy
   // It sends all the time, so the server reads bytes from it; it never reads the pings, so it never pongs.
   const chatter = setInterval(() => ws.send('still here'), 5)
   t.after(() => clearInterval(chatter))
-  assert.equal(await closed.promise, 1006)
+  assert.equal(await closed.wait(), 1006)
   ws.terminate()
 })
 
@@ -288,7 +287,7 @@ test('maxBufferedAmount: the default is twice ws.maxPayload; 0 disables; a bad v
   const unbounded = await buildApp(t, { plugin: { maxBufferedAmount: 0 } })
   fillRoute(unbounded, [])
   const ws = new WebSocket(`${await listen(unbounded)}/fill/${3 * MiB}`)
-  const [message] = await once(ws, 'message')
+  const [message] = await once(ws, 'message', { timeout: 20_000, what: 'the 3 MiB message' })
   assert.equal(message.length, 3 * MiB)
   ws.close()
   for (const value of [-1, 1.5, '1']) {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import Fastify from 'fastify'
 import fastifyCollab from 'fastify-collab'
-import { buildApp, echoRoute, listen, rawUpgrade } from './helpers.js'
+import { buildApp, echoRoute, listen, rawUpgrade } from '../helpers/upgrade.js'
 
 // Each answer must reach the client as real HTTP on the raw socket, say
 // `Connection: close`, and be followed by the server closing the socket: the

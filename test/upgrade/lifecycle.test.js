@@ -1,15 +1,14 @@
-import { once } from 'node:events'
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fp from 'fastify-plugin'
 import { WebSocket } from 'ws'
-import { buildApp, connect, listen } from './helpers.js'
+import { buildApp, connect, listen } from '../helpers/upgrade.js'
+import { deferred, once } from '../helpers/wait.js'
 
 test('an upgrade request runs the whole lifecycle in order; onSend, preSerialization and onResponse do not run after it', async (t) => {
   const app = await buildApp(t)
   const calls = []
-  let upgraded
-  const done = new Promise((resolve) => { upgraded = resolve })
+  const upgraded = deferred('the handler to upgrade')
   for (const name of ['onRequest', 'preParsing', 'preValidation', 'preHandler', 'onSend', 'preSerialization', 'onResponse']) {
     app.addHook(name, async () => { calls.push(name) })
   }
@@ -28,13 +27,13 @@ test('an upgrade request runs the whole lifecycle in order; onSend, preSerializa
     calls.push('handler')
     const socket = await reply.upgrade()
     socket.send('hello')
-    upgraded()
+    upgraded.resolve()
   })
   const url = await listen(app)
   const ws = new WebSocket(`${url}/room/lobby?n=42`)
   // The first frame can come in the same chunk as the 101: listen before 'open'.
   const [message] = await once(ws, 'message')
-  await done
+  await upgraded.wait()
   assert.equal(message.toString(), 'hello')
   ws.close()
   await once(ws, 'close')

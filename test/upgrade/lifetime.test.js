@@ -1,12 +1,11 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import Fastify from 'fastify'
 import fastifyCollab from 'fastify-collab'
 import { WebSocket } from 'ws'
-import { when } from '../helpers/wait.js'
-import { buildApp, connect, echoRoute, listen, rawUpgrade } from './helpers.js'
+import { when, once } from '../helpers/wait.js'
+import { buildApp, connect, echoRoute, listen, rawUpgrade } from '../helpers/upgrade.js'
+import { NodeProcess } from '../helpers/child.js'
 
 test('request.isUpgrade is true exactly for Upgrade: websocket', async (t) => {
   const app = await buildApp(t)
@@ -118,7 +117,7 @@ test('invalid options are refused at registration with FST_COLLAB_INVALID_OPTION
   }
 })
 
-test('@fastify/websocket cannot be registered in the same app', async () => {
+test('@fastify/websocket cannot be registered in the same app', async (t) => {
   const { default: fastifyWebsocket } = await import('@fastify/websocket')
   const before = Fastify()
   await before.register(fastifyWebsocket)
@@ -126,17 +125,16 @@ test('@fastify/websocket cannot be registered in the same app', async () => {
   await before.close()
   // Registered after us, @fastify/websocket throws from its own (callback-style)
   // body, which avvio lets escape: boot fails by crashing, so watch it in a child.
-  const child = spawn(process.execPath, ['--input-type=module', '-e', `
+  const child = new NodeProcess(t, ['--input-type=module', '-e', `
     import Fastify from 'fastify'
     import fastifyCollab from 'fastify-collab'
     import fastifyWebsocket from '@fastify/websocket'
     const app = Fastify()
     await app.register(fastifyCollab)
     await app.register(fastifyWebsocket)
-  `], { cwd: process.cwd(), stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  child.stderr.on('data', (chunk) => { stderr += chunk })
-  const [code] = await once(child, 'exit')
+  `], { name: 'the app registering @fastify/websocket after the plugin', cwd: process.cwd() })
+  const { code } = await child.exit()
+  const stderr = child.err.join('\n')
   assert.notEqual(code, 0)
   assert.match(stderr, /FST_ERR_DEC_ALREADY_PRESENT/)
   assert.match(stderr, /websocketServer/)

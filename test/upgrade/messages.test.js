@@ -1,7 +1,6 @@
 // schema.message (issue 10 §3): messages parsed and validated with the app's
 // validator compiler; invalid ones close the socket with 1007 unless the
 // route's onInvalidMessage handles them.
-import { once } from 'node:events'
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import Fastify from 'fastify'
@@ -11,8 +10,8 @@ import { validatorCompiler as zodValidatorCompiler } from 'fastify-type-provider
 import { z } from 'zod'
 import { WebSocket } from 'ws'
 import { captureLog } from '../helpers/log.js'
-import { when } from '../helpers/wait.js'
-import { buildApp, connect, listen, rawUpgrade } from './helpers.js'
+import { when, once } from '../helpers/wait.js'
+import { buildApp, connect, listen, rawUpgrade } from '../helpers/upgrade.js'
 
 const chat = {
   type: 'object',

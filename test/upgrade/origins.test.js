@@ -1,12 +1,12 @@
 // allowedOrigins and rate limits (issue 7 §8): other origins get 403 before the
 // handshake; @fastify/rate-limit applies to upgrades as to any route.
-import { once } from 'node:events'
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import Fastify from 'fastify'
 import fastifyCollab from 'fastify-collab'
 import rateLimit from '@fastify/rate-limit'
-import { buildApp, connect, echoRoute, listen, rawUpgrade } from './helpers.js'
+import { buildApp, connect, echoRoute, listen, rawUpgrade } from '../helpers/upgrade.js'
+import { once } from '../helpers/wait.js'
 
 test('allowedOrigins as a list: a listed Origin upgrades, another gets 403 FST_COLLAB_ORIGIN_FORBIDDEN, a request without Origin upgrades', async (t) => {
   const app = await buildApp(t, { plugin: { allowedOrigins: ['https://app.example.com', 'http://localhost:8080'] } })

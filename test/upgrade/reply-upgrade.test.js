@@ -1,10 +1,9 @@
-import { once } from 'node:events'
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { WebSocket, WebSocketServer } from 'ws'
-import { deferred } from '../helpers/wait.js'
+import { deferred, once } from '../helpers/wait.js'
 import { captureLog } from '../helpers/log.js'
-import { buildApp, connect, listen, rawHandshake, rawUpgrade } from './helpers.js'
+import { buildApp, connect, listen, rawHandshake, rawUpgrade } from '../helpers/upgrade.js'
 
 test('reply.upgrade() resolves to a ws WebSocket and adds options.headers to the 101', async (t) => {
   const app = await buildApp(t)
@@ -59,7 +58,7 @@ test('on a plain HTTP request reply.upgrade() answers 426 with Upgrade: websocke
 
 test('the upgrade promise rejects with a coded error when the client is gone before the handshake', async (t) => {
   const app = await buildApp(t)
-  const outcome = deferred()
+  const outcome = deferred('the outcome of reply.upgrade()')
   app.get('/slow', {
     // Hold the request until the server has seen the client's FIN.
     onUpgrade: async (request) => { await once(request.raw.socket, 'end') }
@@ -70,7 +69,7 @@ test('the upgrade promise rejects with a coded error when the client is gone bef
   const socket = await rawHandshake(url, '/slow')
   // Half-close: ws destroys such a socket without ever calling back.
   socket.end()
-  assert.equal(await outcome.promise, 'FST_COLLAB_UPGRADE_ABORTED')
+  assert.equal(await outcome.wait(), 'FST_COLLAB_UPGRADE_ABORTED')
   socket.destroy()
 })
 
@@ -150,8 +149,8 @@ test('the errorHandler option replaces what happens after a handler error', asyn
 
 test('socket errors never crash the process: an invalid frame, and a reset while hooks run', async (t) => {
   const app = await buildApp(t)
-  const started = deferred()
-  const outcome = deferred()
+  const started = deferred('onUpgrade to start')
+  const outcome = deferred('the outcome of reply.upgrade()')
   app.get('/slow', {
     // Hold the request until the server has seen the reset.
     onUpgrade: async (request) => {
@@ -174,9 +173,9 @@ test('socket errors never crash the process: an invalid frame, and a reset while
 
   // RST while the onUpgrade hook is still running: the upgrade rejects, it does not hang.
   const socket = await rawHandshake(url, '/slow')
-  await started.promise
+  await started.wait()
   socket.resetAndDestroy()
-  assert.equal(await outcome.promise, 'FST_COLLAB_UPGRADE_ABORTED')
+  assert.equal(await outcome.wait(), 'FST_COLLAB_UPGRADE_ABORTED')
 
   // The server still serves.
   const after = await connect(`${url}/ws`)
@@ -193,14 +192,14 @@ function textFrame (text) {
 
 test('bytes a client sends before the 101 reach the WebSocket; too many end the upgrade', async (t) => {
   const app = await buildApp(t)
-  const received = deferred()
-  const outcome = deferred()
+  const received = deferred('the early message at the server')
+  const outcome = deferred('the outcome of reply.upgrade()')
   // RFC 6455 §4.1 forbids sending before the 101; bytes that come anyway are
   // replayed at once, as ws does with its head: 'connection' sees them.
   app.websocketServer.on('connection', (socket) => {
     socket.on('message', (data) => received.resolve(data.toString()))
   })
-  const hookRunning = deferred()
+  const hookRunning = deferred('onUpgrade to start')
   app.get('/ws', {
     // Hold the request until the early bytes have arrived at the server.
     onUpgrade: async (request) => {
@@ -215,21 +214,21 @@ test('bytes a client sends before the 101 reach the WebSocket; too many end the 
   })
   const url = await listen(app)
   const early = await rawHandshake(url, '/ws')
-  await hookRunning.promise
+  await hookRunning.wait()
   early.write(textFrame('early'))
-  assert.equal(await received.promise, 'early')
+  assert.equal(await received.wait(), 'early')
   early.destroy()
 
   const flood = await rawHandshake(url, '/flood')
   flood.on('error', () => {})
   flood.write(Buffer.alloc(70 * 1024))
-  assert.equal(await outcome.promise, 'FST_COLLAB_UPGRADE_ABORTED')
+  assert.equal(await outcome.wait(), 'FST_COLLAB_UPGRADE_ABORTED')
   flood.destroy()
 })
 
 test('bytes before the 101: exactly 64 KiB are kept, one more byte ends the upgrade', async (t) => {
   const app = await buildApp(t)
-  const received = deferred()
+  const received = deferred('the early frame at the server')
   app.websocketServer.on('connection', (socket) => {
     socket.on('message', (data) => received.resolve(data.length))
   })
@@ -261,24 +260,24 @@ test('bytes before the 101: exactly 64 KiB are kept, one more byte ends the upgr
     return Buffer.concat([Buffer.from([0x82, 0x80 | 126, length >> 8, length & 0xff, 0, 0, 0, 0]), Buffer.alloc(length, 7)])
   }
   for (const total of [64 * 1024, 64 * 1024 + 1]) {
-    outcomes[total] = deferred()
-    hookRunning[total] = deferred()
+    outcomes[total] = deferred(`the outcome of the upgrade with ${total} early bytes`)
+    hookRunning[total] = deferred(`onUpgrade to start for ${total} early bytes`)
     const socket = await rawHandshake(url, `/early/${total}`)
     socket.on('error', () => {})
-    await hookRunning[total].promise
+    await hookRunning[total].wait()
     socket.write(frameOf(total))
     t.after(() => socket.destroy())
   }
-  assert.equal(await outcomes[64 * 1024].promise, 'upgraded')
-  assert.equal(await received.promise, 64 * 1024 - 8)
-  assert.equal(await outcomes[64 * 1024 + 1].promise, 'FST_COLLAB_UPGRADE_ABORTED')
+  assert.equal(await outcomes[64 * 1024].wait(), 'upgraded')
+  assert.equal(await received.wait(), 64 * 1024 - 8)
+  assert.equal(await outcomes[64 * 1024 + 1].wait(), 'FST_COLLAB_UPGRADE_ABORTED')
 })
 
 test('an ignored upgrade promise does not crash the process when the client leaves', async (t) => {
   const app = await buildApp(t)
   const own = new WebSocketServer({ noServer: true })
   t.after(() => own.close())
-  const handled = deferred()
+  const handled = deferred('the route to run')
   app.get('/ws', {
     onUpgrade: async (request) => { await once(request.raw.socket, 'end') }
   }, (request, reply) => {
@@ -289,7 +288,7 @@ test('an ignored upgrade promise does not crash the process when the client leav
   const url = await listen(app)
   const socket = await rawHandshake(url, '/ws')
   socket.end()
-  await handled.promise
+  await handled.wait()
   await once(socket, 'close')
   // Still alive and serving.
   assert.equal((await app.inject('/ws')).statusCode, 426)
@@ -309,7 +308,7 @@ test('headers for the 101 are checked: a value that would split the response is 
 
 test('a handshake ws refuses after the hijack gets a 400, and the upgrade rejects with FST_COLLAB_BAD_HANDSHAKE', async (t) => {
   const app = await buildApp(t)
-  const outcome = deferred()
+  const outcome = deferred('the outcome of reply.upgrade()')
   app.get('/ws', async (request, reply) => {
     await reply.upgrade().then(() => outcome.resolve('resolved'), (err) => outcome.resolve(err.code))
   })
@@ -318,7 +317,7 @@ test('a handshake ws refuses after the hijack gets a 400, and the upgrade reject
   assert.equal(response.statusCode, 400)
   assert.equal(response.headers.connection, 'close')
   assert.equal(response.json().code, 'FST_COLLAB_BAD_HANDSHAKE')
-  assert.equal(await outcome.promise, 'FST_COLLAB_BAD_HANDSHAKE')
+  assert.equal(await outcome.wait(), 'FST_COLLAB_BAD_HANDSHAKE')
 })
 
 test('a synchronous throw after the upgrade also closes with 1011', async (t) => {

@@ -1,12 +1,11 @@
 // The public surface, as Fastify core's (issue 10 §1 and §4, issue 7 §6): what a
 // plain route gets, errors of hooks that throw anything, the 426 through an
 // app's own error handler, log lines of upgraded sockets, ws's own tracking.
-import { once } from 'node:events'
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { captureLog } from '../helpers/log.js'
-import { deferred, when } from '../helpers/wait.js'
-import { buildApp, connect, echoRoute, listen, rawUpgrade } from './helpers.js'
+import { deferred, when, once } from '../helpers/wait.js'
+import { buildApp, connect, echoRoute, listen, rawUpgrade } from '../helpers/upgrade.js'
 
 test('a plain GET route gets no hook from the plugin; a route that onUpgrade hooks apply to gets one preValidation runner', async (t) => {
   const app = await buildApp(t)
@@ -66,7 +65,7 @@ test('a hook that throws or rejects with a non-Error keeps it, as Fastify\'s hoo
 
 test('an errorHandler that rejects or throws closes the socket with 1011 and logs; never an unhandled rejection', async (t) => {
   const { lines, logger } = captureLog()
-  const handled = deferred()
+  const handled = deferred('the error handler')
   const app = await buildApp(t, {
     fastify: { logger },
     plugin: {
@@ -88,7 +87,7 @@ test('an errorHandler that rejects or throws closes the socket with 1011 and log
   const ws = await connect(`${url}/ws`)
   const [code] = await once(ws, 'close')
   assert.equal(code, 1011)
-  assert.deepEqual(await handled.promise, { statusCode: 418 })
+  assert.deepEqual(await handled.wait(), { statusCode: 418 })
   const errors = lines.filter((line) => line.level === 50)
   assert.equal(errors.length, 1)
   assert.equal(errors[0].msg, 'The WebSocket errorHandler rejected')

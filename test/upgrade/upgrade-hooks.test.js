@@ -1,8 +1,8 @@
-import { once } from 'node:events'
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fp from 'fastify-plugin'
-import { buildApp, connect, echoRoute, listen, rawUpgrade } from './helpers.js'
+import { buildApp, connect, echoRoute, listen, rawUpgrade } from '../helpers/upgrade.js'
+import { once } from '../helpers/wait.js'
 
 test('onUpgrade takes a function or an array, async or with done, and runs them in order', async (t) => {
   const app = await buildApp(t)

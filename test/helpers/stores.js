@@ -1,34 +1,21 @@
 // Every store the storage suite runs over, on this runtime, behind one
 // shape, so that each test is written once and runs unchanged on:
-// - SQLite through better-sqlite3, when it loads on this Node;
+// - SQLite through better-sqlite3;
 // - SQLite through node:sqlite, when the runtime has it (Node 24, recent 22);
-// - PostgreSQL, on a real server started for the test file (skipped locally,
-//   failed under CI=true, when PostgreSQL is not installed).
+// - PostgreSQL, on a real server started for the test file.
+// A store whose driver or server is missing here gives its tests a `skip` (see needs.js): a skip
+// with the reason locally, a failure under CI=true.
 import { after } from 'node:test'
-import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { SqliteStorage, sqlite } from 'fastify-collab/sqlite'
 import { PostgresStorage, postgres } from 'fastify-collab/postgres'
-import { postgresOrSkip } from '../helpers/postgres.js'
-import { tempDir } from './support.js'
+import { missing, postgresServer, runtimeHasNodeSqlite, sqliteDriver } from './needs.js'
+import { startPostgres } from './postgres.js'
+import { tempDir } from './cleanup.js'
 
 const require = createRequire(import.meta.url)
-
-/** True when `driver` opens a file on this runtime. */
-function driverWorks (driver) {
-  const dir = mkdtempSync(join(tmpdir(), 'fastify-collab-probe-'))
-  try {
-    new SqliteStorage({ path: join(dir, 'probe.db'), driver }).close()
-    return true
-  } catch {
-    return false
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
-}
 
 /**
  * A second connection to a SQLite file through `driver`, as another process would have.
@@ -54,8 +41,9 @@ function sqliteStore (driver) {
     name: `sqlite (${driver})`,
     kind: 'sqlite',
     driver,
+    skip: missing(sqliteDriver(driver)),
     async open (t) {
-      const path = join(tempDir(t), 'store.db')
+      const path = join(tempDir(t, 'store'), 'store.db')
       return {
         path,
         config: { kind: 'sqlite', path, driver },
@@ -94,14 +82,10 @@ let schemas = 0
 const postgresStore = {
   name: 'postgres',
   kind: 'postgres',
+  skip: missing(postgresServer),
   async open (t) {
-    server ??= postgresOrSkip(t)
+    server ??= startPostgres()
     const running = await server
-    if (running === null) {
-      // postgresOrSkip skipped the first test that asked; every later one says so too.
-      t.skip('PostgreSQL is not installed here (apt-get install postgresql, or set PG_BIN)')
-      return null
-    }
     const { connectionString } = running
     // Each test gets its own schema: the store's namespacing keeps tests apart on one server.
     const schema = `t${process.pid}_${++schemas}`
@@ -159,21 +143,19 @@ const postgresStore = {
   }
 }
 
-const sqliteDrivers = ['better-sqlite3', 'node:sqlite'].filter(driverWorks)
-
 /**
- * The stores of this runtime: the SQLite drivers that load here, and PostgreSQL. `store.open(t)` gives a
- * fresh {@link Backend} for test `t` (a new file, or a new schema), or null when the test was skipped
- * because PostgreSQL is not installed.
+ * The stores of this runtime: SQLite on better-sqlite3, on node:sqlite where the runtime has it, and
+ * PostgreSQL. A test on `store` passes `{ skip: store.skip }`; `store.open(t)` gives it a fresh
+ * {@link Backend} (a new file, or a new schema).
  */
-export const stores = [...sqliteDrivers.map(sqliteStore), postgresStore]
+export const stores = [...['better-sqlite3', ...(runtimeHasNodeSqlite ? ['node:sqlite'] : [])].map(sqliteStore), postgresStore]
 
 /** The SQLite stores of this runtime. */
 export const sqliteStores = stores.filter((store) => store.kind === 'sqlite')
 
 /**
  * @typedef {object} Backend
- * @property {object} config what a child process needs to open the same store (fixtures/store-worker.js).
+ * @property {object} config what a child process needs to open the same store (test/fixtures/store-worker.js).
  * @property {(options?: object) => import('fastify-collab').CollabStorage} storage a new connection each call.
  * @property {(options?: object) => import('fastify-collab').StorageExtension} extension `sqlite()` or `postgres()` on it.
  * @property {() => Promise<{ updates: object[], snapshots: object[], fences: object[] }>} tables read through another connection.

@@ -1,25 +1,9 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createInterface } from 'node:readline'
+// Helpers for the storage tests: real Yjs updates, a storage wrapper that counts calls, and a second
+// real process on the same store.
 import { fileURLToPath } from 'node:url'
 import * as Y from 'yjs'
-import { when } from '../helpers/wait.js'
-
-/**
- * A fresh directory under the OS temp dir, removed after the test.
- * @param {import('node:test').TestContext} t
- * @returns {string}
- */
-export function tempDir (t) {
-  const dir = mkdtempSync(join(tmpdir(), 'fastify-collab-storage-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-export { captureLog } from '../helpers/log.js'
+import { NodeProcess } from './child.js'
+import { when } from './wait.js'
 
 /**
  * Makes `count` real Yjs updates by typing into a Y.Text, one transaction each.
@@ -104,37 +88,23 @@ export function logged ({ events }, code) {
 }
 
 /**
- * Starts fixtures/store-worker.js on `config` (a Backend's `config`, plus extension options): a second
- * real process on the same store. `call(command)` resolves with its answer; the process is killed after
- * the test.
+ * Starts test/fixtures/store-worker.js on `config` (a Backend's `config`, plus extension options): a
+ * second real process on the same store. `call(command)` resolves with its answer; the process is killed
+ * after the test.
  * @param {import('node:test').TestContext} t
  * @param {object} config
- * @returns {Promise<{ child: import('node:child_process').ChildProcess, call: (command: object) => Promise<{ ok: boolean, result?: unknown, error?: object }> }>}
+ * @returns {Promise<{ stderr: string, call: (command: object, options?: { timeout?: number }) => Promise<{ ok: boolean, result?: unknown, error?: object }> }>}
  */
 export async function storeWorker (t, config) {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/store-worker.js', import.meta.url)), JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] })
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
-  let stderr = ''
-  child.stderr.on('data', (chunk) => { stderr += chunk })
-  const lines = createInterface({ input: child.stdout })
-  const waiting = new Map()
-  lines.on('line', (line) => {
-    const answer = JSON.parse(line)
-    waiting.get(answer.id)?.(answer)
-    waiting.delete(answer.id)
-  })
-  const exited = once(child, 'exit').then(([code, signal]) => { throw new Error(`store worker exited (${code ?? signal}): ${stderr}`) })
-  exited.catch(() => {})
-  await Promise.race([once(lines, 'line'), exited])
+  const worker = new NodeProcess(t, [fileURLToPath(new URL('../fixtures/store-worker.js', import.meta.url)), JSON.stringify(config)], { name: 'the store worker', stdin: 'pipe' })
+  await worker.line(() => true, { what: 'its ready line' })
   let ids = 0
   return {
-    child,
-    get stderr () { return stderr },
-    call (command) {
+    get stderr () { return worker.err.join('\n') },
+    async call (command, { timeout } = {}) {
       const id = ++ids
-      const answered = new Promise((resolve) => waiting.set(id, resolve))
-      child.stdin.write(JSON.stringify({ ...command, id }) + '\n')
-      return Promise.race([answered, exited])
+      worker.child.stdin.write(JSON.stringify({ ...command, id }) + '\n')
+      return JSON.parse(await worker.line((line) => JSON.parse(line).id === id, { timeout, what: `the answer to ${command.op}` }))
     }
   }
 }

@@ -1,17 +1,18 @@
-// Helpers for the upgrade tests: a raw HTTP/1.1 upgrade client, so that tests
-// see exactly the bytes the server writes on the socket, and a log collector.
-import { once } from 'node:events'
+// Helpers for the upgrade tests: an app with the plugin, and a raw HTTP/1.1
+// upgrade client, so that tests see exactly the bytes the server writes on the socket.
 import net from 'node:net'
 import Fastify from 'fastify'
 import { WebSocket } from 'ws'
 import fastifyCollab from 'fastify-collab'
+import { once, within } from './wait.js'
 
 export const KEY = 'dGhlIHNhbXBsZSBub25jZQ=='
 
 /** A Fastify app with the plugin registered, closed after the test. */
 export async function buildApp (t, { fastify = {}, plugin = {} } = {}) {
   const app = Fastify(fastify)
-  t.after(() => app.close())
+  // An after hook has no timeout of its own: a close() that hangs must still end the test.
+  t.after(() => within(app.close(), { timeout: 10_000, what: 'fastify.close() after the test' }))
   await app.register(fastifyCollab, plugin)
   return app
 }

@@ -1,8 +1,8 @@
-import { once } from 'node:events'
 import { WebSocket } from 'ws'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import * as Y from 'yjs'
+import { once } from './wait.js'
 
 /**
  * A raw `ws` client that records every binary frame it receives, for tests
