@@ -4,7 +4,6 @@
 // code: a handler may await a database lookup first. What is held is bounded
 // by authQueueMaxBytes / authQueueMaxFrames: past them, close 4205.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
-import { once } from 'node:events'
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { test } from 'node:test'
@@ -12,8 +11,8 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { Sender } from 'ws'
 import { captureLog } from '../helpers/log.js'
 import { connectClients, synced } from '../helpers/server.js'
-import { deferred } from '../helpers/wait.js'
-import { buildApp, connect, KEY, listen } from './helpers.js'
+import { deferred, when } from '../helpers/wait.js'
+import { buildApp, connect, KEY, listen } from '../helpers/upgrade.js'
 
 /**
  * What a route handler does before it reads the socket: a lookup of 100 ms. It
@@ -22,7 +21,7 @@ import { buildApp, connect, KEY, listen } from './helpers.js'
  * slow the machine.
  */
 function lookUp (socket) {
-  return Promise.all([once(socket._socket, 'data'), delay(100)])
+  return Promise.all([when(socket._socket, 'data', { what: 'the client\'s first bytes' }), delay(100)])
 }
 
 /** Resolves once the server's TCP socket under `socket` has read `bytes` more bytes. */
@@ -107,7 +106,7 @@ test('a message listener added after 100 ms gets every early frame in order, tex
   await last.promise
   assert.deepEqual(received, [...sent, 'text last'])
   // Once read, the socket is ws's as ever.
-  await once(client, 'message')
+  await when(client, 'message', { what: 'the echo of the held frames' })
   client.send('after')
   await after.promise
   assert.deepEqual(received.slice(-1), ['text after'])
@@ -121,7 +120,7 @@ test('frames stay held across once(socket, "message") calls until a listener sta
     await lookUp(socket)
     const texts = []
     for (let i = 0; i < 3; i++) {
-      const [data] = await once(socket, 'message')
+      const [data] = await when(socket, 'message', { what: 'a held frame' })
       texts.push(data.toString())
     }
     read.resolve(texts)
@@ -165,7 +164,7 @@ test('a frame sent with the handshake, before the 101, reaches a listener added 
   const { port } = new URL(await listen(app))
   const raw = net.connect(Number(port), '127.0.0.1')
   t.after(() => raw.destroy())
-  await once(raw, 'connect')
+  await when(raw, 'connect', { what: 'the TCP connection' })
   // One write: the frame comes in the 'upgrade' event's head (RFC 6455 §4.1 forbids it; ws replays it at once).
   const frame = Buffer.concat(Sender.frame(Buffer.from('before the 101'), { fin: true, opcode: 1, mask: true, readOnly: false }))
   raw.write(Buffer.concat([Buffer.from(`GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${KEY}\r\n\r\n`), frame]))
@@ -191,7 +190,7 @@ test('authQueueMaxFrames and authQueueMaxBytes bound what is held: exactly the b
   // Reads only once the socket has closed: nothing comes then.
   app.get('/closed/:name', async (request, reply) => {
     const socket = await reply.upgrade()
-    await once(socket, 'close')
+    await when(socket, 'close', { what: 'the socket to close' })
     const frames = []
     delivered[request.params.name] = frames
     socket.on('message', (data) => frames.push(data))
@@ -202,13 +201,13 @@ test('authQueueMaxFrames and authQueueMaxBytes bound what is held: exactly the b
   const atBounds = await connect(`${url}/read/${3 * wireSize(10)}`)
   t.after(() => atBounds.terminate())
   for (const text of ['0123456789', 'abcdefghij', 'ABCDEFGHIJ']) atBounds.send(text)
-  await once(atBounds, 'message')
+  await when(atBounds, 'message', { what: 'the frames at the bounds' })
   assert.deepEqual(delivered.read, ['0123456789', 'abcdefghij', 'ABCDEFGHIJ'])
 
   // 4 frames of 5 bytes: one frame too many.
   const tooMany = await connect(`${url}/closed/frames`)
   for (let i = 0; i < 4; i++) tooMany.send('12345')
-  const [frameCode, frameReason] = await once(tooMany, 'close')
+  const [frameCode, frameReason] = await when(tooMany, 'close', { what: 'the close past the frame bound' })
   assert.equal(frameCode, 4205)
   assert.equal(frameReason.toString(), 'Reset Connection')
 
@@ -216,14 +215,14 @@ test('authQueueMaxFrames and authQueueMaxBytes bound what is held: exactly the b
   const tooLarge = await connect(`${url}/closed/bytes`)
   tooLarge.send('0123456789')
   tooLarge.send('0123456789abcdefghijk')
-  const [byteCode] = await once(tooLarge, 'close')
+  const [byteCode] = await when(tooLarge, 'close', { what: 'the close past the byte bound' })
   assert.equal(byteCode, 4205)
 
   // Under the bounds, but the client leaves before the app reads: dropped, no warning.
   const leaving = await connect(`${url}/closed/left`)
   leaving.send('bye')
   leaving.close(1000)
-  await once(leaving, 'close')
+  await when(leaving, 'close', { what: 'the client to close' })
 
   await app.close()
   assert.deepEqual(delivered.frames, [])
