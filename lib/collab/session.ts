@@ -67,6 +67,9 @@ export class SocketSession implements Session, AttachedSession {
   private parkedBytes = 0
   // Frames waiting for beforeHandleMessage, in order; null when none wait.
   private waiting: Array<{ message: DocumentMessage, frame: Uint8Array }> | null = null
+  // The last SyncStatus not sent yet (it waits for its onChange chain), until it is: every later one
+  // waits behind it, so that the answers come in the order of the frames they answer.
+  private lastAnswer: Promise<void> | undefined
 
   constructor (
     private readonly socket: SessionSocket,
@@ -311,15 +314,28 @@ export class SocketSession implements Session, AttachedSession {
     if (isSyncStep2 && this.syncState === 'handshaking') this.handshakeDone()
     if (!hocuspocus) return
     // The acknowledgement waits for onChange, so a durable store acknowledges after its write.
-    if (changed === undefined) this.acknowledge(true, since)
-    else changed.then(() => this.acknowledge(true, since), () => this.acknowledge(false, since))
+    this.acknowledge(changed === undefined ? true : changed.then(() => true, () => false), since)
   }
 
   /**
-   * Sends an update's SyncStatus (Hocuspocus), and publishes it on `fastify-collab:update:ack` with the
-   * time since `since` (from {@link arrivedAt}; 0 when nobody listened as the update arrived).
+   * Answers a SyncStep2 or Update frame with its SyncStatus (Hocuspocus), once `applied` is known and every
+   * earlier frame of this session has had its answer: a refusal, which is known at once, must not overtake
+   * the acknowledgement of an earlier update still waiting for its write (a client matches answers to
+   * frames by their order).
    */
-  private acknowledge (applied: boolean, since: number): void {
+  private acknowledge (applied: boolean | Promise<boolean>, since: number): void {
+    const previous = this.lastAnswer
+    if (previous === undefined && typeof applied === 'boolean') return this.sendSyncStatus(applied, since)
+    const answered = Promise.all([previous, applied]).then(([, result]) => this.sendSyncStatus(result, since))
+    this.lastAnswer = answered
+    answered.then(() => { if (this.lastAnswer === answered) this.lastAnswer = undefined }, noop)
+  }
+
+  /**
+   * Sends a SyncStatus, and publishes it on `fastify-collab:update:ack` with the time since `since` (from
+   * {@link arrivedAt}; 0 when nobody listened as the update arrived).
+   */
+  private sendSyncStatus (applied: boolean, since: number): void {
     this.send(encodeSyncStatus(this.address, applied))
     if (since === 0 || !updateAckChannel.hasSubscribers) return
     updateAckChannel.publish({

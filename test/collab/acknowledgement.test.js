@@ -5,7 +5,9 @@ import Database from 'better-sqlite3'
 import { sqlite } from 'fastify-collab/sqlite'
 import { startCollabServer } from '../helpers/server.js'
 import { tempDir } from '../helpers/cleanup.js'
+import * as Y from 'yjs'
 import { rawClient, hpAuth, isHp, hpUpdate, textUpdate, syncStatusOf } from '../helpers/raw-client.js'
+import { deferred, waitFor } from '../helpers/wait.js'
 
 // Durable before acknowledged, also for an update that brings nothing new: a client that resends a change
 // the server applied but has not stored yet (its socket dropped before the SyncStatus) must not get that
@@ -40,4 +42,27 @@ test('an update the document already holds is acknowledged only once the change 
     second.next(isHp('resent', 8), { timeout: 10_000, what: 'the second SyncStatus' })
   ])
   assert.deepEqual([syncStatusOf(acknowledged), syncStatusOf(resent)], [1, 1])
+})
+
+test('SyncStatus answers the frames in their order: a refusal known at once waits for the acknowledgement of an earlier update still being written', { timeout: 30_000 }, async t => {
+  const gate = deferred('the test to let the first write end')
+  const { url } = await startCollabServer(t, {
+    maxDocumentBytes: 64,
+    // A slow durable write: the first update's acknowledgement waits for it.
+    async onChange () { await gate.promise }
+  })
+  const client = await rawClient(t, url)
+  client.send(hpAuth('ordered'))
+  await client.next(isHp('ordered', 2, 2), { what: 'Authenticated' })
+  const doc = new Y.Doc()
+  client.send(hpUpdate('ordered', textUpdate('small', doc)))
+  // Past maxDocumentBytes: refused before it is applied, so its answer (0) is known at once.
+  client.send(hpUpdate('ordered', textUpdate('x'.repeat(200), doc)))
+  client.send(PING)
+  await client.next(isPong, { what: 'the Pong after both updates' })
+  assert.equal(client.frames.filter(isHp('ordered', 8)).length, 0, 'the refusal did not overtake the pending acknowledgement')
+  gate.resolve()
+  await client.next(isHp('ordered', 8), { what: 'the first SyncStatus' })
+  await waitFor(() => client.frames.filter(isHp('ordered', 8)).length === 2, { what: 'the second SyncStatus' })
+  assert.deepEqual(client.frames.filter(isHp('ordered', 8)).map(syncStatusOf), [1, 0], 'the first update acknowledged, then the second refused')
 })
