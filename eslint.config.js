@@ -8,7 +8,7 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 const collabLayers = [
   ['protocol/**', 'small-map.ts'],
   ['types.ts'],
-  ['limits.ts', 'update-check.ts', 'backlog.ts', 'counts.ts'],
+  ['limits.ts', 'update-check.ts', 'backlog.ts', 'counts.ts', 'lifecycle.ts'],
   ['hooks.ts', 'awareness.ts'],
   ['options.ts', 'broadcast.ts'],
   ['document.ts'],

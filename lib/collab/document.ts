@@ -9,6 +9,7 @@ import type { Counts } from './counts.js'
 import { DocumentAwareness } from './awareness.js'
 import { Outbox, sendToAll } from './broadcast.js'
 import { checkUpdate } from './update-check.js'
+import { DocumentLifecycle, type LifecycleHost } from './lifecycle.js'
 import { encodeStateless } from './protocol/hocuspocus.js'
 import {
   FST_COLLAB_CLOSED, FST_COLLAB_DOCUMENT_TOO_LARGE, FST_COLLAB_LOADING, FST_COLLAB_STORE_BACKLOG, FST_COLLAB_UPDATE_NOT_INTEGRABLE
@@ -32,67 +33,6 @@ export interface DocumentHost {
   readonly counts: Counts | null
 }
 
-/**
- * The lifecycle of a document, in order. `storing` is not a state of its
- * own: a store runs beside `live`, since edits keep coming while it runs.
- *
- * - loading:   onLoadDocument/afterLoadDocument run; nobody is answered yet;
- *              changes are refused (FST_COLLAB_LOADING).
- *              → live when the load succeeds, → unloaded when it fails.
- * - live:      changes are accepted, broadcast and stored (debounced).
- *              → unloading once idle (no connection, no hold), with no store
- *              running, none failed and nothing unstored (see `whenIdle`).
- *              → closing on `fastify.close()`.
- * - unloading: beforeUnloadDocument is deciding. Changes are still accepted
- *              (remote sources, server-side edits), but no store starts:
- *              it is deferred until the hook has decided.
- *              → unloaded when the hook agrees and the document is still
- *              idle, stored and not dirty; → live otherwise (veto, arrival,
- *              change), which starts the deferred store if one is due.
- *              → closing on `fastify.close()`.
- * - closing:   `fastify.close()` runs. Changes are refused (FST_COLLAB_CLOSED);
- *              the running store or unload hook ends, then the final store.
- *              → unloaded.
- * - deposed:   the document stepped down: the store refused a write of this
- *              load (a newer claim fenced it, or another writer shares its
- *              log), or (scale-out) its lease went to another instance or
- *              its tenure passed. Changes are refused; every session is reset
- *              (4205: its client reconnects and resyncs from the store, with
- *              whoever owns the document next); nothing is stored (the store
- *              would refuse it, and has every acknowledged update already).
- *              From loading (once the load ends), live or unloading.
- *              → unloaded at once.
- * - unloaded:  out of the map, destroyed. Terminal; changes are refused.
- */
-type State = 'loading' | 'live' | 'unloading' | 'closing' | 'deposed' | 'unloaded'
-
-/**
- * The store schedule, beside the lifecycle. `dirty` (changed since the last
- * store began) is kept apart: it can be true in every phase.
- *
- * - quiet:      no timer, no store. → debouncing on a change while live.
- *               (While unloading or closing, a change only sets `dirty`:
- *               unload() and shutdown() look at it.)
- * - debouncing: the debounce timer runs. → debouncing again when the change
- *               times moved it; → running when it is due, or at once when
- *               the document becomes idle.
- * - running:    a store runs. → quiet after a success (→ debouncing when a
- *               connection remains and something changed meanwhile);
- *               → backoff after a failure, while live.
- * - backoff:    the last `failures` stores failed; the retry timer runs
- *               (storeRetryDelay, doubled per failure, at most 30 s).
- *               → running when it fires.
- */
-type StorePhase =
-  | { readonly name: 'quiet' }
-  | { readonly name: 'debouncing', readonly timer: NodeJS.Timeout }
-  | { readonly name: 'running', readonly done: Promise<void> }
-  | { readonly name: 'backoff', readonly timer: NodeJS.Timeout, readonly failures: number }
-
-const QUIET: StorePhase = { name: 'quiet' }
-
-const MAX_RETRY_DELAY = 30_000
-
 // The shortest time in ms between two exact measurements of a document's size (maxDocumentBytes).
 const MEASURE_INTERVAL = 1000
 
@@ -109,9 +49,10 @@ function contextOf (origin: unknown): HookContext {
 }
 
 /**
- * One loaded document (see {@link CollabDocument}): a Y.Doc with its
- * awareness, its connections, THE state machine of its lifetime (see
- * {@link State}) and the per-document bounds.
+ * One loaded document (see {@link CollabDocument}): a Y.Doc with its awareness, its connections, the
+ * dispatch of its changes (broadcast, onChange) and the per-document bounds. When it stores, unloads or
+ * steps down is its {@link DocumentLifecycle}'s to decide (lifecycle.ts), which acts on the world only
+ * through {@link LoadedDocument.lifecycleHost}.
  */
 export class LoadedDocument extends Y.Doc implements CollabDocument {
   readonly name: string
@@ -122,19 +63,9 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
   readonly epoch: number | null
   // With `scaleOut`, how long this instance surely holds the document's lease; null on one instance.
   private readonly tenure: Tenure | null
-
-  private state: State = 'loading'
-  // Acquired but not yet attached: such a document must not unload.
-  private holds = 0
+  private readonly lifecycle: DocumentLifecycle
   private readonly outbox: Outbox
   private changeResult: Promise<void> | undefined
-
-  // Store scheduling (see StorePhase). `dirty` means "changed since the last store began".
-  private storePhase: StorePhase = QUIET
-  private dirty = false
-  private firstChangeAt = 0
-  private lastChangeAt = 0
-  private unloading: Promise<void> | null = null
   private readonly shared: DocumentAwareness
   // The size bound (maxDocumentBytes): the bytes of every update applied since
   // the load began, the load's included, an upper bound of the encoded state;
@@ -156,6 +87,7 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
     this.name = name
     this.epoch = loadPayload.epoch ?? null
     this.tenure = tenure
+    this.lifecycle = new DocumentLifecycle(this.lifecycleHost(), host.options)
     this.awareness = new Awareness(this)
     // y-protocols starts a 3 s interval per Awareness; Hocuspocus leaks it
     // (#1156). States are removed when their connection closes instead.
@@ -166,7 +98,7 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
       this.host.log.error({ err: error, documentName: this.name }, 'collab broadcast failed')
       // That turn never reached the clients: make them reconnect and resync
       // (4205) rather than drift apart from the server in silence.
-      for (const receiver of this.receivers()) receiver.reset()
+      this.resetReceivers()
     })
     this.on('update', this.handleUpdate)
     this.awareness.on('update', this.handleAwareness)
@@ -179,7 +111,7 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
 
   /** Whether the document is loaded and accepts changes: false while loading, once `fastify.close()` began, and after unloading. */
   get isLive (): boolean {
-    return this.state === 'live' || this.state === 'unloading'
+    return this.lifecycle.accepting
   }
 
   /**
@@ -203,7 +135,7 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
    * @throws {FST_COLLAB_CLOSED} once `fastify.close()` began, after unloading, or once it stepped down.
    */
   private assertLive (): void {
-    if (this.state === 'loading') throw new FST_COLLAB_LOADING(this.name)
+    if (this.lifecycle.state === 'loading') throw new FST_COLLAB_LOADING(this.name)
     if (!this.canServe()) throw new FST_COLLAB_CLOSED()
   }
 
@@ -211,8 +143,6 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
   getConnectionsCount (): number {
     return this.connections.size
   }
-
-  // --- loading --------------------------------------------------------------
 
   private async loadContent (payload: Omit<LoadPayload, 'document'>): Promise<void> {
     const { hooks } = this.host
@@ -225,31 +155,28 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
       await hooks.run('afterLoadDocument', full)
     } catch (error) {
       // Deny every waiter (they await `ready`) and leave nothing behind.
-      this.finalize()
+      this.lifecycle.loadFailed()
       throw error
     }
-    // Deposed while it loaded (scale-out): it leaves once the load has ended.
-    if (this.state === 'deposed') return this.leave()
-    this.state = 'live'
+    this.lifecycle.loaded()
   }
 
   // --- connections ----------------------------------------------------------
 
   /** Counts an acquirer that will attach or release; keeps the document from unloading meanwhile. */
   hold (): void {
-    this.holds++
+    this.lifecycle.hold()
   }
 
   /** Turns a hold into an attachment. */
   attach (attachment: Attachment): void {
-    this.holds--
     this.connections.add(attachment)
+    this.lifecycle.attached()
   }
 
   /** Drops a hold that never attached (the socket closed during auth). */
   release (): void {
-    this.holds--
-    this.whenIdle()
+    this.lifecycle.released()
   }
 
   /**
@@ -271,7 +198,7 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
       socketId: session.socketId,
       clientsCount: this.connections.size
     })
-    this.whenIdle()
+    this.lifecycle.detached()
   }
 
   /** The awareness client IDs whose latest state came from `attachment` (see DocumentAwareness). */
@@ -280,7 +207,7 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
   }
 
   private receivers (): Receiver[] {
-    return this.state === 'unloaded' ? [] : [...this.connections].filter(isReceiver)
+    return this.lifecycle.state === 'unloaded' ? [] : [...this.connections].filter(isReceiver)
   }
 
   // --- changes --------------------------------------------------------------
@@ -383,13 +310,14 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
     this.size += update.length
     this.measured = false
     // Changes made while loading are the stored state, not news.
-    if (this.state === 'loading' || this.state === 'unloaded') return
+    const { state } = this.lifecycle
+    if (state === 'loading' || state === 'unloaded') return
     if (this.host.counts !== null) this.host.counts.updates++
     this.outbox.addUpdate(update, transaction.beforeState)
     const context = contextOf(origin)
     this.lastContext = context
     this.lastOrigin = (origin ?? null) as CollabOrigin | null
-    this.markChanged()
+    this.lifecycle.changed()
     const { hooks } = this.host
     if (!hooks.has('onChange')) return
     // Every onChange runs, whatever another one throws: the store must see each update.
@@ -415,7 +343,7 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
   }
 
   private readonly handleAwareness = ({ added, updated, removed }: { added: number[], updated: number[], removed: number[] }, origin: unknown): void => {
-    if (this.state === 'unloaded') return
+    if (this.lifecycle.state === 'unloaded') return
     this.outbox.addAwareness([...added, ...updated, ...removed])
     this.shared.track(added, updated, removed, this.connections.has(origin as Attachment) ? origin as Attachment : undefined)
     const { hooks } = this.host
@@ -436,67 +364,31 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
     })
   }
 
-  // --- storing --------------------------------------------------------------
+  // --- the lifecycle's host (see lifecycle.ts) --------------------------------------
 
-  // A write the store refused: a newer claim fenced this load, or another writer shares its log. This
-  // load must never acknowledge again.
-  private readonly onWriteFailed = (error: unknown): void => {
-    const refused = refusedWrite(error)
-    if (refused !== null) this.stepDown(`the store refused a write (${refused.code})`)
-  }
-
-  private get storesAnything (): boolean {
-    return this.host.hooks.has('onStoreDocument') || this.host.hooks.has('afterStoreDocument')
-  }
-
-  private markChanged (): void {
-    if (!this.storesAnything) return
-    const now = Date.now()
-    this.lastChangeAt = now
-    if (!this.dirty) {
-      this.dirty = true
-      this.firstChangeAt = now
+  // Its own object: a Y.Doc has members of these names (`store`), and none of them is public.
+  private lifecycleHost (): LifecycleHost {
+    const document = this
+    const { hooks, instance } = this.host
+    return {
+      get attachments () { return document.connections.size },
+      get stores () { return hooks.has('onStoreDocument') || hooks.has('afterStoreDocument') },
+      store: () => this.runStoreHooks(),
+      mayUnload: async () => {
+        try {
+          await hooks.run('beforeUnloadDocument', { instance, documentName: this.name, document: this })
+          return true
+        } catch {
+          return false
+        }
+      },
+      finalize: () => this.finalize(),
+      resetReceivers: () => this.resetReceivers(),
+      afterUnload: () => hooks.run('afterUnloadDocument', { instance, documentName: this.name, document: this })
     }
-    // One timer per dirty document; it re-arms itself rather than being reset per change.
-    if (this.state === 'live' && this.storePhase.name === 'quiet') this.debounce()
   }
 
-  /** → debouncing, due `debounce` ms after the last change and at most `maxDebounce` ms after the first. */
-  private debounce (): void {
-    const { debounce, maxDebounce } = this.host.options
-    const due = Math.min(this.lastChangeAt + debounce, this.firstChangeAt + maxDebounce)
-    this.storePhase = { name: 'debouncing', timer: setTimeout(this.onDebounced, Math.max(0, due - Date.now())) }
-  }
-
-  private readonly onDebounced = (): void => {
-    // Edits since the timer was armed moved the due time (but never past maxDebounce).
-    const { debounce, maxDebounce } = this.host.options
-    if (Math.min(this.lastChangeAt + debounce, this.firstChangeAt + maxDebounce) > Date.now()) return this.debounce()
-    this.storePhase = QUIET
-    this.storeNow(0)
-  }
-
-  /** Leaves debouncing or backoff for quiet, clearing the timer (a running store is left alone). @returns the failures so far, for the next store. */
-  private stopTimer (): number {
-    const phase = this.storePhase
-    if (phase.name === 'debouncing' || phase.name === 'backoff') clearTimeout(phase.timer)
-    if (phase.name !== 'running') this.storePhase = QUIET
-    return phase.name === 'backoff' ? phase.failures : 0
-  }
-
-  /**
-   * → running, unless a store runs already (it is followed up when it ends)
-   * or the lifecycle forbids it: while `unloading` the store is deferred
-   * (unload() goes back to live and starts it); while `closing`,
-   * shutdown() makes the last one.
-   */
-  private storeNow (failures: number): void {
-    if (this.storePhase.name === 'running' || this.state !== 'live') return
-    // The phase is set before any hook runs: a hook that edits the document must see `running`.
-    this.storePhase = { name: 'running', done: Promise.resolve().then(() => this.storeOnce(failures)) }
-  }
-
-  /** Runs onStoreDocument then afterStoreDocument. @returns whether both succeeded (failures are logged by the runner). */
+  /** onStoreDocument then afterStoreDocument. @returns whether both succeeded (failures are logged by the runner). */
   private async runStoreHooks (): Promise<boolean> {
     const payload = {
       instance: this.host.instance,
@@ -517,92 +409,12 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
     }
   }
 
-  private async storeOnce (failures: number): Promise<void> {
-    const since = this.firstChangeAt
-    this.dirty = false
-    const ok = await this.runStoreHooks()
-    this.storePhase = QUIET
-    if (!ok) {
-      // Keep the document and its changes; try again later (or at shutdown).
-      if (!this.dirty) this.firstChangeAt = since
-      this.dirty = true
-    }
-    // shutdown() awaits this store, then makes the last one itself.
-    if (this.state !== 'live') return
-    if (!ok) {
-      const delay = Math.min(this.host.options.storeRetryDelay * 2 ** failures, MAX_RETRY_DELAY)
-      this.storePhase = { name: 'backoff', timer: setTimeout(this.onBackoff, delay), failures: failures + 1 }
-      return
-    }
-    if (this.dirty && !this.isIdle()) return this.debounce()
-    this.whenIdle()
-  }
-
-  private readonly onBackoff = (): void => {
-    this.storeNow(this.stopTimer())
-  }
-
-  // --- unloading ------------------------------------------------------------
-
-  private isIdle (): boolean {
-    return this.connections.size === 0 && this.holds === 0
-  }
-
-  /** Whether nothing is left to store: no store running or failed, nothing changed since the last one began. */
-  private isStored (): boolean {
-    return this.storePhase.name === 'quiet' && !this.dirty
-  }
-
   /**
-   * Called whenever the document may have become idle (a detach, a
-   * release, a store that ended, an unload that did not happen): store
-   * what changed, then unload.
-   */
-  private whenIdle (): void {
-    if (!this.isIdle() || this.state !== 'live') return
-    // A running store calls back when it ends; a failed one retries first.
-    if (this.storePhase.name === 'running' || this.storePhase.name === 'backoff') return
-    if (this.dirty) return this.storeNow(this.stopTimer())
-    this.unloading = this.unload()
-  }
-
-  /** live → unloading → unloaded, or back to live (see {@link State}). */
-  private async unload (): Promise<void> {
-    this.state = 'unloading'
-    const { hooks, instance } = this.host
-    let vetoed = false
-    try {
-      await hooks.run('beforeUnloadDocument', { instance, documentName: this.name, document: this })
-    } catch {
-      vetoed = true
-    } finally {
-      this.unloading = null
-    }
-    // shutdown() began while the hook ran: it finishes the document.
-    if (this.state !== 'unloading') return
-    if (!vetoed && this.isIdle() && this.isStored()) {
-      this.finalize()
-      hooks.fire('afterUnloadDocument', { instance, documentName: this.name, document: this })
-      return
-    }
-    this.state = 'live'
-    // A change that came in while the hook ran has a deferred store: schedule
-    // it (whenIdle starts it at once when nobody is attached).
-    if (this.dirty) this.debounce()
-    // After a veto with nothing to store, nothing asks again until the document
-    // next becomes idle (a disconnect, or a store after a change).
-    if (this.dirty || !vetoed) this.whenIdle()
-  }
-
-  /**
-   * → unloaded: out of the map, no timer, destroyed. An app's 'destroy'
-   * listener (on the Y.Doc or the awareness) that throws is logged: the
-   * document is gone all the same and nothing is left behind.
+   * Out of the map, destroyed, its lease back (scale-out). An app's 'destroy' listener (on the Y.Doc or
+   * the awareness) that throws is logged: the document is gone all the same and nothing is left behind.
    */
   private finalize (): void {
-    this.state = 'unloaded'
-    this.stopTimer()
-    if (this.host.documents.get(this.name) === this) this.host.documents.delete(this.name)
+    this.forget()
     for (const target of [this.awareness, this]) {
       try {
         target.destroy()
@@ -613,6 +425,25 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
     if (this.epoch !== null) this.host.router?.unloaded(this.name, this.epoch)
   }
 
+  /** Every socket session closes with 4205 (Reset Connection): its client reconnects and resyncs. */
+  private resetReceivers (): void {
+    for (const receiver of this.receivers()) receiver.reset()
+  }
+
+  // Out of the documents map (when this load is still the one there): a new connection loads it again.
+  private forget (): void {
+    if (this.host.documents.get(this.name) === this) this.host.documents.delete(this.name)
+  }
+
+  // --- stepping down and closing --------------------------------------------
+
+  // A write the store refused: a newer claim fenced this load, or another writer shares its log. This
+  // load must never acknowledge again.
+  private readonly onWriteFailed = (error: unknown): void => {
+    const refused = refusedWrite(error)
+    if (refused !== null) this.stepDown(`the store refused a write (${refused.code})`)
+  }
+
   // The document can no longer be served from this load. The scale-out's ownership ends (it calls depose
   // with this epoch); on one instance, or when ownership has moved on already, the document deposes itself.
   private stepDown (reason: string): void {
@@ -621,59 +452,24 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
   }
 
   /**
-   * Steps the load under `epoch` down (see {@link State}, deposed); nothing happens when this load has
-   * another epoch, or has ended already. It leaves the documents map at once, so that a new connection
-   * places and loads the document again instead of attaching here.
+   * Steps the load under `epoch` down: its sessions are reset, nothing more is stored (see lifecycle.ts,
+   * "leave"); nothing happens when this load has another epoch, or has ended already. It leaves the
+   * documents map at once, so that a new connection places and loads the document again.
    */
   depose (epoch: number | null, reason: string): void {
-    if (epoch !== this.epoch || this.state === 'deposed' || this.state === 'closing' || this.state === 'unloaded') return
+    if (epoch !== this.epoch || !this.lifecycle.depose()) return
     this.host.log.warn({ documentName: this.name, epoch }, `collab: stepping down: ${reason}`)
-    const loading = this.state === 'loading'
-    this.state = 'deposed'
-    if (this.host.documents.get(this.name) === this) this.host.documents.delete(this.name)
-    // A load in progress decides nothing any more; loadContent() calls leave() when it ends.
-    if (!loading) this.leave()
-  }
-
-  // deposed → unloaded: reset every session, then unload without storing.
-  private leave (): void {
-    for (const receiver of this.receivers()) receiver.reset()
-    this.finalize()
-    this.host.hooks.fire('afterUnloadDocument', { instance: this.host.instance, documentName: this.name, document: this })
+    this.forget()
   }
 
   /** Resolves when the store or unload running now has ended (a retry that follows is not awaited). */
-  async settle (): Promise<void> {
-    if (this.storePhase.name === 'running') await this.storePhase.done
-    await this.unloading
+  settle (): Promise<void> {
+    return this.lifecycle.settled()
   }
 
-  /**
-   * For `fastify.close()`: from now on changes are refused
-   * (FST_COLLAB_CLOSED; a Hocuspocus sender gets SyncStatus 0). Waits for
-   * the running store or beforeUnloadDocument, stores once more if anything
-   * changed (a failure is logged; there is no later), then unloads without
-   * asking beforeUnloadDocument, and runs afterUnloadDocument.
-   */
+  /** For `fastify.close()` (see DocumentLifecycle.shutdown); a document still loading is awaited first. */
   async shutdown (): Promise<void> {
-    if (this.state === 'loading') {
-      try {
-        await this.ready
-      } catch {
-        return
-      }
-    }
-    if (this.state === 'unloaded' || this.state === 'closing' || this.state === 'deposed') return
-    this.state = 'closing'
-    this.stopTimer()
-    await this.settle()
-    // Changes are refused now, but a server-side edit outside transactAs still
-    // dirties the document; store until nothing is left or a store fails.
-    while (this.dirty) {
-      this.dirty = false
-      if (!await this.runStoreHooks()) break
-    }
-    this.finalize()
-    await this.host.hooks.run('afterUnloadDocument', { instance: this.host.instance, documentName: this.name, document: this }).catch(noop)
+    await this.ready.catch(noop)
+    await this.lifecycle.shutdown()
   }
 }
