@@ -14,9 +14,7 @@
 import { channel, tracingChannel } from 'node:diagnostics_channel'
 import type { IncomingMessage } from 'node:http'
 import type { WebSocket } from 'ws'
-import type { Collab } from './collab/types.js'
-import type { HookName } from './collab/hooks.js'
-import type { Limits } from './collab/limits.js'
+import type { HookName, LimitName } from './names.js'
 
 /** Every channel name of fastify-collab. Operations (TracingChannels) are marked; subscribe to them with `diagnostics_channel.tracingChannel(name)`. */
 export const channelNames = {
@@ -44,13 +42,20 @@ export const channelNames = {
   link: 'fastify-collab:scale-out:message'
 } as const
 
-/** A bound that refuses: one of the collab limits (lib/collab/limits.ts), or the upgrade layer's `maxBufferedAmount` and `allowedOrigins`. */
-export type LimitName = keyof Limits | 'maxBufferedAmount' | 'allowedOrigins'
+export type { HookName, LimitName } from './names.js'
+
+/**
+ * The app an event comes from: its `fastify.collab`. Compare it by identity (`event.instance === app.collab`)
+ * to tell apps in one process apart; `instanceId` names it in logs and across instances.
+ */
+export interface InstanceIdentity {
+  readonly instanceId: string
+}
 
 /** `fastify-collab:upgrade`. */
 export interface UpgradeEvent {
   /** The app's `fastify.collab`: tells apps in one process apart. */
-  instance: Collab
+  instance: InstanceIdentity
   request: IncomingMessage
   /** 101 Switching Protocols, the HTTP status of the refusal, or 499 when the client left before the handshake completed. */
   statusCode: number
@@ -58,7 +63,7 @@ export interface UpgradeEvent {
 
 /** `fastify-collab:socket:close`. */
 export interface SocketCloseEvent {
-  instance: Collab
+  instance: InstanceIdentity
   socket: WebSocket
   /** The close code (RFC 6455 §7.4.1): the one the closing handshake carried, 1005 without one, 1006 when the connection dropped. */
   code: number
@@ -66,13 +71,13 @@ export interface SocketCloseEvent {
 
 /** `fastify-collab:limit`. */
 export interface LimitEvent {
-  instance: Collab
+  instance: InstanceIdentity
   limit: LimitName
 }
 
 /** The context of `tracing:fastify-collab:hook:*`. `error` is set on failure (a refusal, for onConnect/onAuthenticate). */
 export interface HookTrace {
-  instance: Collab
+  instance: InstanceIdentity
   hook: HookName
   /** Undefined for onDestroy. */
   documentName: string | undefined
@@ -81,7 +86,7 @@ export interface HookTrace {
 
 /** The context of `tracing:fastify-collab:document:load:*`. */
 export interface DocumentLoadTrace {
-  instance: Collab
+  instance: InstanceIdentity
   documentName: string
   /** The fencing epoch of this instance's claim (scale-out), else undefined. */
   epoch: number | undefined
@@ -90,7 +95,7 @@ export interface DocumentLoadTrace {
 
 /** `fastify-collab:update:ack`. */
 export interface UpdateAckEvent {
-  instance: Collab
+  instance: InstanceIdentity
   documentName: string
   socketId: string
   /** Whether the SyncStatus says applied (1) or refused (0). */
@@ -105,7 +110,7 @@ export type StoreOperation = 'load' | 'claim' | 'append' | 'compact'
 /** The context of `tracing:fastify-collab:store:*`. */
 export interface StoreTrace {
   /** Undefined until a hook of the storage extension has run with an `instance`. */
-  instance: Collab | undefined
+  instance: InstanceIdentity | undefined
   operation: StoreOperation
   /** load, claim and compact: the document. */
   documentName: string | undefined
@@ -118,7 +123,7 @@ export interface StoreTrace {
 
 /** `fastify-collab:store:retry`. */
 export interface StoreRetryEvent {
-  instance: Collab | undefined
+  instance: InstanceIdentity | undefined
   /** Updates kept in memory for the retry. */
   updates: number
   /** Time in ms before the next attempt. */
@@ -131,7 +136,7 @@ export type OwnershipChange = 'claimed' | 'released' | 'lost'
 
 /** `fastify-collab:scale-out:ownership`. */
 export interface OwnershipEvent {
-  instance: Collab
+  instance: InstanceIdentity
   documentName: string
   epoch: number
   change: OwnershipChange
@@ -149,7 +154,7 @@ export type ResetReason = 'gap' | 'undecodable' | 'subscriber' | 'unreachable' |
 
 /** `fastify-collab:scale-out:reset`. */
 export interface SessionsResetEvent {
-  instance: Collab
+  instance: InstanceIdentity
   reason: ResetReason
   /** The other instance, or undefined when every cross-instance session was reset (`subscriber`). */
   peer: string | undefined
@@ -159,7 +164,7 @@ export interface SessionsResetEvent {
 
 /** `fastify-collab:scale-out:message`. */
 export interface LinkMessageEvent {
-  instance: Collab
+  instance: InstanceIdentity
   direction: 'in' | 'out'
   /** The other instance's id. */
   peer: string
@@ -180,6 +185,6 @@ export const sessionsResetChannel = channel(channelNames.sessionsReset)
 export const linkChannel = channel(channelNames.link)
 
 /** Publishes on `fastify-collab:limit`, when anyone listens. */
-export function publishLimit (instance: Collab, limit: LimitName): void {
+export function publishLimit (instance: InstanceIdentity, limit: LimitName): void {
   if (limitChannel.hasSubscribers) limitChannel.publish({ instance, limit } satisfies LimitEvent)
 }

@@ -9,7 +9,8 @@ import { resolveMetricsOptions } from './metrics/options.js'
 import { startMetrics } from './metrics/start.js'
 import { kUpgradeContext } from './symbols.js'
 import { createInjectWS } from './upgrade/inject.js'
-import { createUpgradeListener, isUpgradeRequest } from './upgrade/listener.js'
+import { createUpgradeListener } from './upgrade/listener.js'
+import { isUpgradeRequest } from './upgrade/request.js'
 import { compileMessageSchemas } from './upgrade/messages.js'
 import { resolveUpgradeOptions } from './upgrade/options.js'
 import { createReplyUpgrade, createUpgradedErrorHandler, prepareServer } from './upgrade/reply-upgrade.js'
@@ -92,7 +93,7 @@ export type { AllowedOrigins } from './upgrade/types.js'
 export type { MetricsOptions, MetricsPluginOptions, MetricsRegistry } from './metrics/options.js'
 export {
   channelNames,
-  type DocumentLoadTrace, type HookTrace, type LimitEvent, type LimitName, type LinkMessageEvent, type OwnershipChange, type OwnershipEvent,
+  type DocumentLoadTrace, type HookTrace, type InstanceIdentity, type LimitEvent, type LimitName, type LinkMessageEvent, type OwnershipChange, type OwnershipEvent,
   type ResetReason, type SessionsResetEvent, type SocketCloseEvent, type StoreOperation, type StoreRetryEvent, type StoreTrace,
   type UpdateAckEvent, type UpgradeEvent
 } from './diagnostics.js'

@@ -3,6 +3,7 @@ import type * as Y from 'yjs'
 import type { Awareness } from 'y-protocols/awareness'
 import type { Collab, CollabDocument, CollabOrigin, CollabRequest, HookContext, Session } from './types.js'
 import { hookChannel, type HookTrace } from '../diagnostics.js'
+import { HOOK_NAMES, type HookName } from '../names.js'
 import { noop } from '../noop.js'
 
 /**
@@ -11,6 +12,7 @@ import { noop } from '../noop.js'
  */
 
 export type { HookContext } from './types.js'
+export type { HookName } from '../names.js'
 
 /** Per-connection settings a hook may change. */
 export interface ConnectionConfig {
@@ -171,7 +173,7 @@ export interface DestroyPayload {
  * Every hook, by name. Each may be async and is awaited. A throw stops the
  * chain; what it then means is given per hook.
  */
-export interface Hooks {
+export interface Hooks extends Partial<Record<HookName, (payload: never) => unknown>> {
   /** A client asks for a document. Return an object to merge into `context`; throw to refuse (PermissionDenied, 4403 for y-websocket). */
   onConnect?: (payload: ConnectionPayload) => unknown
   /** Check the token. Return an object to merge into `context`; throw to refuse, the error's message is the reason sent. */
@@ -222,14 +224,7 @@ export interface Extension extends Hooks {
   priority?: number
 }
 
-export type HookName = keyof Hooks
 type Payload<K extends HookName> = Parameters<NonNullable<Hooks[K]>>[0]
-
-export const HOOK_NAMES: readonly HookName[] = [
-  'onConnect', 'onAuthenticate', 'connected', 'onLoadDocument', 'afterLoadDocument', 'onChange',
-  'onStoreDocument', 'afterStoreDocument', 'onAwarenessUpdate', 'beforeHandleMessage', 'onStateless',
-  'onDisconnect', 'beforeUnloadDocument', 'afterUnloadDocument', 'onDestroy'
-]
 
 // A refusal by an auth hook is an expected outcome, not a server fault.
 const QUIET_HOOKS = new Set<HookName>(['onConnect', 'onAuthenticate', 'beforeUnloadDocument'])

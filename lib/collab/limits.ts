@@ -1,12 +1,13 @@
 import { FST_COLLAB_INVALID_OPTION } from '../errors.js'
+import type { CollabLimitName } from '../names.js'
 
 // Every bound of the collab backend in one place: per socket (Connection),
 // per session (Session), per document (CollabDocument) and per process. Each
 // has a plugin option (flat, beside the others), a default, a documented
 // refusal and a warn line the first time a socket meets it.
 
-/** The bounds, given flat among the plugin options. */
-export interface LimitOptions {
+/** The bounds, given flat among the plugin options (their names: `CollabLimitName`). */
+export interface LimitOptions extends Partial<Record<CollabLimitName, number>> {
   /**
    * Bytes a socket may send before its authentication ends, per socket; answers it got before
    * authentication (Pong, PermissionDenied) count too. A session's updates that wait for its

@@ -1,5 +1,6 @@
 import { FST_COLLAB_INVALID_OPTION } from '../errors.js'
-import { type Extension, type Hooks, HOOK_NAMES } from './hooks.js'
+import { HOOK_NAMES } from '../names.js'
+import type { Extension, Hooks } from './hooks.js'
 import { count, type LimitOptions, type Limits, resolveLimits } from './limits.js'
 
 /** Which wire format a connection speaks. */

@@ -15,7 +15,7 @@ import type * as PromClient from 'prom-client'
 import type { Counter, Histogram, Registry } from 'prom-client'
 import { Counts, DIRECTIONS, PROTOCOLS } from '../collab/counts.js'
 import { FRAME_TYPES } from '../collab/protocol/frame-type.js'
-import type { Collab } from '../collab/types.js'
+import type { InstanceIdentity } from '../diagnostics.js'
 import {
   documentLoadChannel, type DocumentLoadTrace, hookChannel, type HookTrace, limitChannel, type LimitEvent, linkChannel,
   type LinkMessageEvent, ownershipChannel, type OwnershipEvent, sessionsResetChannel, type SessionsResetEvent, socketCloseChannel,
@@ -90,7 +90,7 @@ export function attachMetrics (client: Client, registry: MetricsRegistry, source
 class CollabMetrics {
   readonly #registry: Registry
   readonly #names: string[] = []
-  readonly #apps = new Map<Collab, App>()
+  readonly #apps = new Map<InstanceIdentity, App>()
 
   readonly #upgrades: Counter<'status'>
   readonly #frames: Counter<'direction' | 'protocol' | 'type'>
@@ -344,7 +344,7 @@ class CollabMetrics {
     reported.updates = counts.updates
   }
 
-  #ours (message: { instance: Collab | undefined }): boolean {
+  #ours (message: { instance: InstanceIdentity | undefined }): boolean {
     return message.instance !== undefined && this.#apps.has(message.instance)
   }
 

@@ -23,8 +23,8 @@
 // acknowledged update: a stale owner's next write is refused.
 
 import type { FastifyBaseLogger } from 'fastify'
-import type { Collab, Placement, Tenure } from '../collab/types.js'
-import { type OwnershipChange, ownershipChannel, type OwnershipEvent } from '../diagnostics.js'
+import type { Placement, Tenure } from '../collab/types.js'
+import { type InstanceIdentity, type OwnershipChange, ownershipChannel, type OwnershipEvent } from '../diagnostics.js'
 import { FST_COLLAB_SCALE_OUT_UNAVAILABLE } from '../errors.js'
 import type { Claim } from './redis.js'
 
@@ -62,7 +62,7 @@ export class Ownership {
   readonly #log: FastifyBaseLogger
   readonly #leaseMs: number
   readonly #instanceId: string
-  readonly #instance: Collab
+  readonly #instance: InstanceIdentity
   readonly #suspects: () => string[]
   #renewal: NodeJS.Timeout | null = null
   #renewing = false
@@ -74,7 +74,7 @@ export class Ownership {
    * @param fence issues the fencing epochs (the store).
    * @param suspects the instances a publish found unreachable lately (see the CLAIM script).
    */
-  constructor (instance: Collab, leases: LeaseStore, fence: Fence, depose: Depose, suspects: () => string[], leaseMs: number, log: FastifyBaseLogger) {
+  constructor (instance: InstanceIdentity, leases: LeaseStore, fence: Fence, depose: Depose, suspects: () => string[], leaseMs: number, log: FastifyBaseLogger) {
     this.#instance = instance
     this.#instanceId = instance.instanceId
     this.#leases = leases

@@ -25,8 +25,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import * as Y from 'yjs'
 import type { CollabStorage } from './storage.js'
-import type { Collab } from '../collab/types.js'
-import { storeRetryChannel, type StoreRetryEvent } from '../diagnostics.js'
+import { type InstanceIdentity, storeRetryChannel, type StoreRetryEvent } from '../diagnostics.js'
 import { tracedStorage } from './traced.js'
 import { refusedWrite, type RefusedWriteError } from '../fence.js'
 import { GroupCommit, type RetryOptions } from './group-commit.js'
@@ -188,7 +187,7 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
   const fencing = typeof storage.claim === 'function'
   let log = options.log ?? null
   // `fastify.collab`, from the first hook call: the diagnostics events carry it.
-  let owner: Collab | undefined
+  let owner: InstanceIdentity | undefined
   // Every call to the store goes through this view of it.
   const traced = tracedStorage(storage, () => owner)
   const documents = new Map<string, LogState>()
@@ -196,7 +195,7 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
   // The root logger, not a request's child: a storage error belongs to no one request.
   function useLoggerOf (instance: StoragePayload['instance']): void {
     log ??= instance?.log ?? null
-    owner ??= instance as Collab | undefined
+    owner ??= instance as InstanceIdentity | undefined
   }
 
   function logError (err: Error, documentName?: string): void {

@@ -2,8 +2,7 @@
 // each one is an operation on `fastify-collab:store` (a TracingChannel) when
 // anyone listens, and costs one function call when nobody does.
 
-import type { Collab } from '../collab/types.js'
-import { storeChannel, type StoreOperation, type StoreTrace } from '../diagnostics.js'
+import { type InstanceIdentity, storeChannel, type StoreOperation, type StoreTrace } from '../diagnostics.js'
 import type { CollabStorage, LogEntry, StoredDocument } from './storage.js'
 
 function bytesOf (entries: readonly LogEntry[]): number {
@@ -16,7 +15,7 @@ function bytesOf (entries: readonly LogEntry[]): number {
  * `storage` with its load, claim, append and compact traced on `fastify-collab:store`.
  * @param instance the app's `fastify.collab` once a hook has told it (undefined before).
  */
-export function tracedStorage (storage: CollabStorage, instance: () => Collab | undefined): CollabStorage {
+export function tracedStorage (storage: CollabStorage, instance: () => InstanceIdentity | undefined): CollabStorage {
   function trace<T> (operation: StoreOperation, documentName: string | undefined, updates: number | undefined, bytes: (() => number) | undefined, call: () => T | Promise<T>): T | Promise<T> {
     if (!storeChannel.hasSubscribers) return call()
     const context: StoreTrace = { instance: instance(), operation, documentName, updates, bytes: bytes?.() }

@@ -1,45 +1,14 @@
 import { type IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { upgradeChannel, type UpgradeEvent } from '../diagnostics.js'
+import type { FastifyInstance } from 'fastify'
 import { kUpgrade } from '../symbols.js'
+import { ignoreSocketError, isWebSocketUpgrade, publishUpgrade, upgradeOf } from './request.js'
 import type { Sockets } from './sockets.js'
 import type { UpgradeIncomingMessage, UpgradeRequest } from './types.js'
 
 /** Bytes a client may send before the 101 (RFC 6455 allows none) before it is cut off. */
 const MAX_EARLY_DATA = 64 * 1024
-
-/** True when an `Upgrade` header value names the WebSocket protocol (RFC 6455 §4.1, case-insensitive). */
-export function isWebSocketUpgrade (upgrade: string | undefined): boolean {
-  return upgrade !== undefined && upgrade.toLowerCase() === 'websocket'
-}
-
-/** What the plugin knows of this request if it is a WebSocket upgrade request; undefined for a plain one. */
-export function upgradeOf (raw: IncomingMessage): UpgradeRequest | undefined {
-  return (raw as UpgradeIncomingMessage)[kUpgrade]
-}
-
-/**
- * The `request.isUpgrade` getter: true exactly when the request came through the
- * server's 'upgrade' event with `Upgrade: websocket`, as the listener marks it.
- */
-export function isUpgradeRequest (this: FastifyRequest): boolean {
-  return upgradeOf(this.raw) !== undefined
-}
-
-/**
- * Node 20 gives an upgrade socket no 'error' listener, so an ECONNRESET while
- * the hooks run would crash the process. Nothing else is needed here: the
- * 'close' that follows settles a pending reply.upgrade(), and an HTTP answer to
- * a destroyed socket is dropped by Node.
- */
-export function ignoreSocketError (): void {}
-
-/** Publishes how an upgrade request was answered (`fastify-collab:upgrade`), when anyone listens. */
-export function publishUpgrade (sockets: Sockets, request: IncomingMessage, statusCode: number): void {
-  if (upgradeChannel.hasSubscribers) upgradeChannel.publish({ instance: sockets.instance, request, statusCode } satisfies UpgradeEvent)
-}
 
 /**
  * Runs once the turn that delivered an upgrade request is over. Most upgrade

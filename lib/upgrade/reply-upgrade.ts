@@ -13,7 +13,7 @@ import {
 import { kRouteUpgrade } from '../symbols.js'
 import { publishLimit } from '../diagnostics.js'
 import { holdEarlyFrames } from './early-frames.js'
-import { ignoreSocketError, publishUpgrade, upgradeOf } from './listener.js'
+import { ignoreSocketError, publishUpgrade, upgradeOf } from './request.js'
 import { ensureMessageValidator, type JsonParser, validateMessages } from './messages.js'
 import type { UpgradeErrorHandler } from './options.js'
 import { checkOrigin } from './origin.js'

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod, RouteOptions } from 'fastify'
 import { FST_COLLAB_INVALID_OPTION } from '../errors.js'
 import { kRouteUpgrade, kUpgradeContext } from '../symbols.js'
-import { upgradeOf } from './listener.js'
+import { upgradeOf } from './request.js'
 import { checkAllowedOrigins } from './options.js'
 import type { AllowedOrigins, ContextInstance, InvalidMessageHandler, MessageRoute, MessageSchemaRoute, RouteUpgrade, RouteUpgradeConfig, UpgradeRequest } from './types.js'
 import { addUpgradeRunner, routeUpgradeHooks } from './upgrade-hooks.js'

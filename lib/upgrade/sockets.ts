@@ -2,8 +2,7 @@ import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import { WebSocket } from 'ws'
 import { CloseCode, type CloseCodeValue } from '../close-codes.js'
-import type { Collab } from '../collab/types.js'
-import { type LimitName, publishLimit, socketCloseChannel, type SocketCloseEvent } from '../diagnostics.js'
+import { type InstanceIdentity, type LimitName, publishLimit, socketCloseChannel, type SocketCloseEvent } from '../diagnostics.js'
 import { FST_COLLAB_EARLY_FRAMES_FULL, FST_COLLAB_SEND_BUFFER_FULL } from '../errors.js'
 import { kSocketAlive, kSocketLog } from '../symbols.js'
 import type { EarlyFrameLimits } from './early-frames.js'
@@ -65,7 +64,7 @@ export class Sockets {
    * @param instance - the app's `fastify.collab`, which the diagnostics events of the upgrade layer carry
    *   to tell apps in one process apart.
    */
-  constructor (limits: SocketLimits, readonly instance: Collab) {
+  constructor (limits: SocketLimits, readonly instance: InstanceIdentity) {
     this.#limits = limits
     const sockets = this
     // One listener per registry, not per socket: `this` is the socket.

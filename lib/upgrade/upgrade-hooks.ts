@@ -1,7 +1,7 @@
 import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest, type HookHandlerDoneFunction, type RouteOptions } from 'fastify'
 import { FST_COLLAB_HOOK_AFTER_READY, FST_COLLAB_HOOK_INVALID_ASYNC_HANDLER, FST_COLLAB_HOOK_INVALID_HANDLER } from '../errors.js'
 import { kUpgradeContext } from '../symbols.js'
-import { upgradeOf } from './listener.js'
+import { upgradeOf } from './request.js'
 import type { ContextInstance, UpgradeContext, RunnableUpgradeHook } from './types.js'
 
 /**
