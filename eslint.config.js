@@ -38,6 +38,12 @@ export default [
             target: './lib/collab/**',
             from: './lib/scale-out/**',
             message: 'the collab core knows the scale-out only through the Router contract in lib/collab/types.ts'
+          },
+          {
+            target: './lib/scale-out/**',
+            from: './lib/collab',
+            except: ['./types.ts', './protocol'],
+            message: 'the scale-out knows the collab core only through the contracts in lib/collab/types.ts (CollabHost) and the pure codecs of lib/collab/protocol/'
           }
         ]
       }]

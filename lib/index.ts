@@ -61,7 +61,7 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
   })
   fastify.addHook('onClose', destroy)
   fastify.decorate('collab', collab)
-  if (options.scaleOut !== undefined) await startScaleOut(core, options.scaleOut, options.extensions)
+  if (options.scaleOut !== undefined) core.router = await startScaleOut(core, options.scaleOut, options.extensions)
   if (metricsOptions !== null) await startMetrics(fastify, metricsOptions, { collab, core, sockets })
 }
 

@@ -13,19 +13,14 @@ import { Connection, type ConnectionHost } from './connection.js'
 import type { Counts } from './counts.js'
 import { DirectSession } from './direct.js'
 import { LoadedDocument, type DocumentHost } from './document.js'
-import { HookRunner, type LoadPayload } from './hooks.js'
+import { type ConnectionPayload, HookRunner, type LoadPayload } from './hooks.js'
 import { type CollabOptions, resolveCollabOptions } from './options.js'
-import { SocketSession } from './session.js'
-import type { Collab, Placement, Router } from './types.js'
+import { type SessionHost, SocketSession } from './session.js'
+import type { Collab, CollabHost, CollabRequest, Elsewhere, Placement, Router, SessionInit } from './types.js'
 import { noop } from '../noop.js'
 
-/** A document served by another instance (scale-out). */
-export interface Elsewhere {
-  readonly owner: string
-}
-
 /** What the connection and document modules share: the collab instance's state. */
-export interface CollabCore extends DocumentHost, ConnectionHost {
+export interface CollabCore extends DocumentHost, ConnectionHost, CollabHost, SessionHost {
   closing: boolean
   /** The scale-out, set once at registration when the `scaleOut` option is given. */
   router: Router | null
@@ -40,8 +35,23 @@ export interface CollabCore extends DocumentHost, ConnectionHost {
    *   when it cannot be placed now, or the load hook's error.
    */
   acquire: (documentName: string, payload: Omit<LoadPayload, 'document' | 'instance' | 'documentName' | 'epoch'>) => Promise<LoadedDocument | Elsewhere>
-  /** Scale-out: this instance lost the document it loaded under `epoch`; that load steps down (see LoadedDocument). */
-  depose: (documentName: string, epoch: number, reason: string) => void
+}
+
+// The payload of the connection hooks that run where the document is (onLoadDocument, connected), from
+// what the socket's instance asked: the same whether the socket is here or on another instance.
+function connectionPayload (instance: Collab, init: SessionInit): ConnectionPayload<CollabRequest> {
+  const { request } = init
+  return {
+    instance,
+    documentName: init.documentName,
+    request,
+    requestHeaders: request.headers,
+    requestParameters: new URLSearchParams(request.url.split('?')[1] ?? ''),
+    socketId: request.id,
+    context: init.context,
+    connectionConfig: { readOnly: init.readOnly, isAuthenticated: true },
+    protocol: init.codec.protocol
+  }
 }
 
 // A document that stepped down while it loaded, or an owner that moved while a session was being opened:
@@ -110,6 +120,7 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
     hooks,
     keepsRequest: (['onChange', 'onStateless', 'onDisconnect', 'beforeHandleMessage', 'onAwarenessUpdate'] as const).some(name => hooks.has(name)),
     options: resolved,
+    limits: resolved.limits,
     log,
     documents,
     backlog: new Backlog(resolved.limits.maxUnstoredBytes),
@@ -144,14 +155,29 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
         if (round === MAX_PLACEMENTS) throw new FST_COLLAB_SCALE_OUT_UNAVAILABLE(documentName, { cause: new Error('the document changed owners while it loaded') })
       }
     },
-    async reach (socket, payload, address, codec) {
-      const { documentName, context, connectionConfig, request } = payload
+    // THE way a session opens, for a socket here and (through the scale-out) for one on another instance.
+    async openSession (socket, init) {
+      const payload = connectionPayload(collab, init)
+      const target = await core.acquire(init.documentName, payload)
+      if (!(target instanceof LoadedDocument)) return target
+      if (init.cancelled()) {
+        target.release()
+        return null
+      }
+      const session = new SocketSession(core, socket, target, init)
+      target.attach(session)
+      init.attached(session)
+      session.greet()
+      hooks.fire('connected', { ...payload, connection: session })
+      return session
+    },
+    async reach (socket, init) {
       for (let round = 1; ; round++) {
-        const target = await core.acquire(documentName, payload)
-        if (target instanceof LoadedDocument) return target
-        const session = await (core.router as Router).proxy(socket, target.owner, { documentName, address, codec, readOnly: connectionConfig.readOnly, context, request })
-        if (session !== null) return session
-        if (round === MAX_PLACEMENTS) throw new FST_COLLAB_SCALE_OUT_UNAVAILABLE(documentName, { cause: new Error('the owner kept moving') })
+        const opened = await core.openSession(socket, init)
+        if (opened === null || !('owner' in opened)) return opened
+        const session = await (core.router as Router).proxy(socket, opened.owner, init)
+        if (session !== null || init.cancelled()) return session
+        if (round === MAX_PLACEMENTS) throw new FST_COLLAB_SCALE_OUT_UNAVAILABLE(init.documentName, { cause: new Error('the owner kept moving') })
       }
     },
     checkContext (documentName, context) {

@@ -4,16 +4,14 @@ import type { WebSocket, RawData } from 'ws'
 import { clientReason, CloseCode, type CloseCodeValue, closeReason } from '../close-codes.js'
 import { FST_COLLAB_BAD_FRAME, FST_COLLAB_FORBIDDEN, FST_COLLAB_NAME_TOO_LONG, FST_COLLAB_TOO_MANY_DOCUMENTS } from '../errors.js'
 import { kCollabConnection } from '../symbols.js'
-import { LoadedDocument } from './document.js'
 import type { ConnectionConfig, ConnectionPayload, HookRunner } from './hooks.js'
 import type { Limits } from './limits.js'
 import type { ResolvedCollabOptions } from './options.js'
-import type { AttachedSession, Collab, DocumentMessage, HookContext } from './types.js'
+import type { AttachedSession, Collab, DocumentMessage, HookContext, SessionInit, SessionSocket } from './types.js'
 import type { Counts } from './counts.js'
 import { type Codec, hocuspocusCodec, type WireProtocol, yWebsocketCodec } from './protocol/codec.js'
-import { decodeHocuspocusFrame, encodeAuthenticated, encodeClose, encodePermissionDenied as hocuspocusDenied, parseAddress, PONG_FRAME } from './protocol/hocuspocus.js'
+import { decodeHocuspocusFrame, encodeClose, encodePermissionDenied as hocuspocusDenied, parseAddress, PONG_FRAME } from './protocol/hocuspocus.js'
 import { decodeYWebsocketFrame, encodePermissionDenied as yWebsocketDenied } from './protocol/y-websocket.js'
-import { SocketSession, type SessionSocket } from './session.js'
 import { SmallMap } from './small-map.js'
 import { noop } from '../noop.js'
 import { type LimitName, publishLimit } from '../diagnostics.js'
@@ -31,14 +29,13 @@ export interface ConnectionHost {
   /** Every collab socket not closed yet: `fastify.close()` closes them with 1012 once the documents are stored. */
   readonly sockets: Set<Connection>
   /**
-   * The document held, loaded once for every concurrent caller, until the
-   * caller attaches or releases; with `scaleOut`, when another instance owns
-   * it, a session opened there for `socket`.
-   *
-   * @rejects with FST_COLLAB_CLOSED while closing, FST_COLLAB_SCALE_OUT_UNAVAILABLE
-   *   when it cannot be placed now, or the load hook's error.
+   * Opens a session for `socket` on the document, greeted and attached: here (see `CollabHost.openSession`),
+   * or, with `scaleOut`, on the instance that owns it.
+   * @returns the session; null when `init.cancelled()` once the document could be served.
+   * @rejects with FST_COLLAB_CLOSED while closing, FST_COLLAB_SCALE_OUT_UNAVAILABLE when it cannot be
+   *   placed now, or the load hook's error.
    */
-  reach: (socket: SessionSocket, payload: ConnectionPayload, address: string, codec: Codec) => Promise<LoadedDocument | AttachedSession>
+  reach: (socket: SessionSocket, init: SessionInit & { readonly request: FastifyRequest }) => Promise<AttachedSession | null>
   /**
    * With `scaleOut`, refuses a context that cannot cross instances.
    * @throws FST_COLLAB_CONTEXT_NOT_SERIALIZABLE
@@ -138,17 +135,9 @@ export class Connection implements SessionSocket {
    */
   readonly log: FastifyBaseLogger
 
-  get instance (): Collab {
-    return this.core.instance
-  }
-
   /** The wire format, once the first frame told it (or the `protocol` option forced it). */
   get wireProtocol (): WireProtocol | null {
     return this.protocol
-  }
-
-  get hooks (): HookRunner {
-    return this.core.hooks
   }
 
   get limits (): Limits {
@@ -469,27 +458,24 @@ export class Connection implements SessionSocket {
       return this.deny(pending, address, error)
     }
     connectionConfig.isAuthenticated = true
-    let target: LoadedDocument | AttachedSession
+    let session: AttachedSession | null
     try {
-      target = await this.core.reach(this, payload, address, codec)
+      session = await this.core.reach(this, {
+        documentName,
+        address,
+        codec,
+        readOnly: connectionConfig.readOnly,
+        context,
+        request,
+        cancelled: () => this.closed || pending.cancelled,
+        attached: (attached) => this.entries.set(address, attached)
+      })
     } catch (error) {
       if (codec.protocol === 'y-websocket') return this.refuseYWebsocket(CloseCode.INTERNAL_ERROR, 'Internal Error: the document could not be loaded', error)
       if (isUnavailable(error)) return this.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: the document cannot be served now', error)
       return this.deny(pending, address, error)
     }
-    let session: AttachedSession
-    if (target instanceof LoadedDocument) {
-      if (this.closed || pending.cancelled) return target.release()
-      const local = new SocketSession(this, target, codec, address, context, connectionConfig.readOnly)
-      target.attach(local)
-      session = local
-    } else {
-      if (this.closed || pending.cancelled) return target.leave()
-      session = target
-    }
-    this.entries.set(address, session)
-    if (codec.protocol === 'hocuspocus') this.send(encodeAuthenticated(address, connectionConfig.readOnly))
-    session.greet()
+    if (session === null) return
     // Replay what came during auth, in order, before any newer frame.
     const frames = pending.frames
     this.dropPending(address, pending)
@@ -497,8 +483,6 @@ export class Connection implements SessionSocket {
       if (this.closed) break
       session.receive(message, frame)
     }
-    // A proxied session's `connected` runs on its owner, where the document is.
-    if (session instanceof SocketSession) hooks.fire('connected', { ...payload, connection: session })
     if (this.boundName !== undefined && !this.core.keepsRequest) this.request = undefined
   }
 

@@ -1,32 +1,18 @@
 import * as Y from 'yjs'
 import type { LoadedDocument } from './document.js'
 import type { HookRunner } from './hooks.js'
-import type { Limits } from './limits.js'
 import type { Codec } from './protocol/codec.js'
-import type { AttachedSession, Collab, CollabRequest, DocumentMessage, HookContext, ProxiedSocket, Session } from './types.js'
-import { encodeStateless, encodeSyncStatus } from './protocol/hocuspocus.js'
+import type { AttachedSession, Collab, CollabHost, CollabRequest, DocumentMessage, HookContext, Session, SessionInit, SessionSocket } from './types.js'
+import { encodeAuthenticated, encodeStateless, encodeSyncStatus } from './protocol/hocuspocus.js'
 import { CloseCode } from '../close-codes.js'
 import { updateAckChannel, type UpdateAckEvent } from '../diagnostics.js'
 import { noop } from '../noop.js'
 
-/**
- * What a session needs from its socket. A Connection implements it for a
- * local socket; with `scaleOut`, the owner implements it for a session whose
- * socket is on another instance. Per-socket bounds live behind it, never in
- * the session.
- */
-export interface SessionSocket extends ProxiedSocket {
+/** What a session needs of the collab core: the app, its hooks and its bounds. */
+export interface SessionHost {
   readonly instance: Collab
   readonly hooks: HookRunner
-  readonly limits: Limits
-  readonly request: CollabRequest | undefined
-  readonly socketId: string
-  /** Sends a frame; `onWritten` runs once it has left the socket's send queue (ws `send` callback), never when dropped. */
-  send: (frame: Uint8Array, onWritten?: () => void) => void
-  /** Logs at warn, once per socket and limit, that a bound was met without closing the socket. */
-  limitReached: (limit: keyof Limits, details?: object) => void
-  /** Publishes that a bound refused something (`fastify-collab:limit`). */
-  refused: (limit: keyof Limits) => void
+  readonly limits: CollabHost['limits']
 }
 
 /**
@@ -71,14 +57,22 @@ export class SocketSession implements Session, AttachedSession {
   // waits behind it, so that the answers come in the order of the frames they answer.
   private lastAnswer: Promise<void> | undefined
 
+  readonly codec: Codec
+  readonly address: string
+  readonly context: HookContext
+  readonly readOnly: boolean
+
   constructor (
+    private readonly host: SessionHost,
     private readonly socket: SessionSocket,
     readonly document: LoadedDocument,
-    readonly codec: Codec,
-    readonly address: string,
-    readonly context: HookContext,
-    readonly readOnly: boolean
-  ) {}
+    init: Pick<SessionInit, 'codec' | 'address' | 'context' | 'readOnly'>
+  ) {
+    this.codec = init.codec
+    this.address = init.address
+    this.context = init.context
+    this.readOnly = init.readOnly
+  }
 
   get documentName (): string {
     return this.document.name
@@ -115,9 +109,13 @@ export class SocketSession implements Session, AttachedSession {
     this.document.detach(this)
   }
 
-  /** Sends what a newly attached client needs first: the server's SyncStep1 (y-websocket only; Hocuspocus gets it in answer to its own) and the full awareness. */
+  /**
+   * Sends what a newly attached client needs first: Hocuspocus's Authenticated (with read-only), or the
+   * server's SyncStep1 for y-websocket (Hocuspocus gets it in answer to its own); then the full awareness.
+   */
   greet (): void {
-    if (this.codec.protocol === 'y-websocket') this.send(this.codec.syncStep1(this.address, Y.encodeStateVector(this.document)))
+    if (this.codec.protocol === 'hocuspocus') this.send(encodeAuthenticated(this.address, this.readOnly))
+    else this.send(this.codec.syncStep1(this.address, Y.encodeStateVector(this.document)))
     const awareness = this.document.encodeAwareness()
     if (awareness !== null) this.send(this.codec.awareness(this.address, awareness))
   }
@@ -138,7 +136,7 @@ export class SocketSession implements Session, AttachedSession {
    * throw there closes the socket with 4403.
    */
   receive (message: DocumentMessage, frame: Uint8Array): void {
-    if (!this.socket.hooks.has('beforeHandleMessage')) return this.handleSafely(message)
+    if (!this.host.hooks.has('beforeHandleMessage')) return this.handleSafely(message)
     if (this.waiting !== null) {
       // Only what ws had already read when the socket paused lands here.
       this.waiting.push({ message, frame })
@@ -155,8 +153,8 @@ export class SocketSession implements Session, AttachedSession {
       for (let i = 0; i < waiting.length; i++) {
         const { message, frame } = waiting[i]
         try {
-          await this.socket.hooks.run('beforeHandleMessage', {
-            instance: this.socket.instance,
+          await this.host.hooks.run('beforeHandleMessage', {
+            instance: this.host.instance,
             documentName: this.documentName,
             document: this.document,
             connection: this,
@@ -221,8 +219,8 @@ export class SocketSession implements Session, AttachedSession {
       case 'query-awareness':
         return this.queryAwareness()
       case 'stateless':
-        this.socket.hooks.fire('onStateless', {
-          instance: this.socket.instance,
+        this.host.hooks.fire('onStateless', {
+          instance: this.host.instance,
           documentName: this.documentName,
           document: this.document,
           connection: this,
@@ -339,7 +337,7 @@ export class SocketSession implements Session, AttachedSession {
     this.send(encodeSyncStatus(this.address, applied))
     if (since === 0 || !updateAckChannel.hasSubscribers) return
     updateAckChannel.publish({
-      instance: this.socket.instance,
+      instance: this.host.instance,
       documentName: this.documentName,
       socketId: this.socketId,
       applied,
@@ -387,7 +385,7 @@ export class SocketSession implements Session, AttachedSession {
    * session) the client is reset: close 4205, and it resyncs.
    */
   private park (update: Uint8Array): void {
-    const { authQueueMaxBytes, authQueueMaxFrames } = this.socket.limits
+    const { authQueueMaxBytes, authQueueMaxFrames } = this.host.limits
     this.parked ??= []
     this.parked.push(update)
     this.parkedBytes += update.length

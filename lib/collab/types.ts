@@ -9,6 +9,7 @@ import type { Awareness } from 'y-protocols/awareness'
 import type { Codec } from './protocol/codec.js'
 import type { SyncMessage } from './protocol/y-websocket.js'
 import type { CloseCodeValue } from '../close-codes.js'
+import type { CollabLimitName } from '../names.js'
 
 /** Free-form per-connection state, merged from `handleConnection`, `onConnect` and `onAuthenticate`. */
 export type HookContext = Record<string, unknown>
@@ -119,7 +120,6 @@ export interface CollabDocument extends Y.Doc {
 export interface Session extends Attachment {
   readonly source: 'connection'
   readonly document: CollabDocument
-  readonly codec: Codec
   /** The Hocuspocus address: the document name, or `name \0 sessionId`. */
   readonly address: string
   /** Whether this session's updates are refused. */
@@ -246,8 +246,6 @@ export interface AttachedSession {
   readonly address: string
   /** Handles a decoded client frame. */
   receive: (message: DocumentMessage, frame: Uint8Array) => void
-  /** Sends what a newly attached client needs first. */
-  greet: () => void
   /** The client left (its socket closed, or it closed the document). */
   leave: () => void
 }
@@ -283,15 +281,65 @@ export interface Tenure {
  */
 export type Placement = { readonly here: true, readonly epoch: number, readonly tenure: Tenure } | { readonly here: false, readonly owner: string }
 
-/** What a socket here asks of a document's owner elsewhere. */
-export interface ProxyInit {
-  documentName: string
+/**
+ * What a session needs of the socket it serves: a Connection for a local socket, or, with `scaleOut`,
+ * the owner's stand-in for a socket on another instance. Per-socket bounds live behind it, never in the
+ * session.
+ */
+export interface SessionSocket extends ProxiedSocket {
+  /** The upgraded request (a {@link RemoteRequest} on the owner of a proxied session); undefined once dropped. */
+  readonly request: CollabRequest | undefined
+  readonly socketId: string
+  /** Sends a frame; `onWritten` runs once it has left the socket's send queue (ws `send` callback), never when dropped. */
+  send: (frame: Uint8Array, onWritten?: () => void) => void
+  /** Logs at warn, once per socket and limit, that a bound was met without closing the socket. */
+  limitReached: (limit: CollabLimitName, details?: object) => void
+  /** Publishes that a bound refused something (`fastify-collab:limit`). */
+  refused: (limit: CollabLimitName) => void
+}
+
+/** A document served by another instance (scale-out). */
+export interface Elsewhere {
+  /** The instance that owns it. */
+  readonly owner: string
+}
+
+/** What a socket asks for when it opens a session on a document (see {@link CollabHost.openSession}). */
+export interface SessionInit {
+  readonly documentName: string
   /** The Hocuspocus address ('' for y-websocket). */
-  address: string
-  codec: Codec
-  readOnly: boolean
-  context: HookContext
-  request: FastifyRequest
+  readonly address: string
+  readonly codec: Codec
+  /** Whether the session's updates are refused (`connectionConfig.readOnly`). */
+  readonly readOnly: boolean
+  /** The hook context onConnect and onAuthenticate made. */
+  readonly context: HookContext
+  readonly request: CollabRequest
+  /** Asked once the document is loaded: true when the socket no longer wants the session (it closed, or its client closed the document meanwhile). */
+  readonly cancelled: () => boolean
+  /** The session is attached, before its greeting goes out: the socket routes its frames to it from now on. */
+  readonly attached: (session: AttachedSession) => void
+}
+
+/**
+ * What a scale-out needs of the collab core: the contract it depends on, so that it never imports the
+ * core's modules (eslint.config.js enforces it).
+ */
+export interface CollabHost {
+  readonly instance: Collab
+  readonly log: FastifyBaseLogger
+  /** The resolved bounds, by option name. */
+  readonly limits: Readonly<Record<CollabLimitName, number>>
+  /**
+   * Opens a session of `socket` on a document served here: loads the document if needed, attaches the
+   * session, greets the client (Hocuspocus: Authenticated; y-websocket: our SyncStep1; the awareness) and
+   * runs `connected`.
+   * @returns the session; the owner when another instance serves the document; null when `init.cancelled()`.
+   * @rejects like the document's load (FST_COLLAB_CLOSED while closing, FST_COLLAB_STORAGE_LOAD, a hook's error).
+   */
+  openSession: (socket: SessionSocket, init: SessionInit) => Promise<AttachedSession | Elsewhere | null>
+  /** The load under `epoch` of this instance steps down (see `CollabDocument`'s deposal). */
+  depose: (documentName: string, epoch: number, reason: string) => void
 }
 
 /**
@@ -308,10 +356,12 @@ export interface Router {
    */
   place: (documentName: string) => Promise<Placement>
   /**
-   * Opens a session on `owner` for `socket`.
-   * @returns null when `owner` no longer serves the document (it moved, or the owner is gone): place it again.
+   * Opens a session on `owner` for `socket` (a socket here, so `init.request` is its FastifyRequest). The
+   * owner greets the client; `init.attached` runs once the owner attached the session.
+   * @returns null when `owner` no longer serves the document (it moved, or the owner is gone): place it
+   *   again; or when `init.cancelled()` once the owner answered.
    */
-  proxy: (socket: ProxiedSocket, owner: string, init: ProxyInit) => Promise<AttachedSession | null>
+  proxy: (socket: ProxiedSocket, owner: string, init: SessionInit & { readonly request: FastifyRequest }) => Promise<AttachedSession | null>
   /** A document loaded under `epoch` unloaded here: its lease goes back, if that claim still holds it. */
   unloaded: (documentName: string, epoch: number) => void
   /**

@@ -4,7 +4,7 @@
 // and sessions once.
 
 import type { CollabCore } from '../collab/collab.js'
-import type { Collab, RouterStats, Session } from '../collab/types.js'
+import type { Attachment, Collab, Receiver, RouterStats } from '../collab/types.js'
 import type { WireProtocol } from '../collab/protocol/codec.js'
 import { kCollabConnection } from '../symbols.js'
 import type { Sockets } from '../upgrade/sockets.js'
@@ -50,7 +50,7 @@ export function readDocuments (apps: Iterable<MetricSources>): { documents: numb
       documents++
       awarenessStates += document.awareness.getStates().size
       for (const attachment of document.connections) {
-        sessions[attachment.source === 'direct' ? 'direct' : (attachment as Session).codec.protocol]++
+        sessions[attachment.source === 'direct' ? 'direct' : (attachment as Attachment & Receiver).codec.protocol]++
       }
     }
   }

@@ -58,9 +58,6 @@ export class Proxies {
  */
 export class ProxySession implements AttachedSession {
   #left = false
-  // What the owner sent before the socket finished its own greeting (a
-  // Hocuspocus Authenticated comes first): written by greet().
-  #held: Uint8Array[] | null = []
   readonly #pausedFor = new Set<'owner' | 'link'>()
 
   constructor (
@@ -97,11 +94,9 @@ export class ProxySession implements AttachedSession {
     this.#pausedFor.clear()
   }
 
-  /** A frame from the owner for the client; held until greet(). */
+  /** A frame from the owner for the client (the owner greets it too: Authenticated comes from there). */
   deliver (frame: Uint8Array): void {
-    if (this.#left) return
-    if (this.#held === null) this.socket.send(frame)
-    else this.#held.push(frame)
+    if (!this.#left) this.socket.send(frame)
   }
 
   /**
@@ -118,13 +113,6 @@ export class ProxySession implements AttachedSession {
       this.#pausedFor.delete(reason)
       this.socket.resume()
     }
-  }
-
-  /** The socket has sent its own greeting: what the owner greeted with follows, then everything as it comes. */
-  greet (): void {
-    const held = this.#held
-    this.#held = null
-    for (const frame of held ?? []) this.socket.send(frame)
   }
 
   /** The owner ended the session: close the client's socket, or only its document. */

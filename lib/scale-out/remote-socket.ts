@@ -1,22 +1,21 @@
 // On the owner: the socket of a session whose client is connected to another
-// instance (the edge). The session itself is an ordinary Session on the
-// loaded document, so every hook, limit and acknowledgement works as for a
-// local socket; only what it sends goes into the link to the edge.
+// instance (the edge). The session itself is one the core opened
+// (CollabHost.openSession) on the loaded document, as for a local socket, so
+// every hook, limit and acknowledgement works the same; only what it sends
+// goes into the link to the edge.
 
 import { CloseCode, type CloseCodeValue } from '../close-codes.js'
-import type { Limits } from '../collab/limits.js'
-import type { SessionSocket, SocketSession } from '../collab/session.js'
-import type { RemoteRequest } from '../collab/types.js'
+import type { AttachedSession, CollabHost, RemoteRequest, SessionSocket } from '../collab/types.js'
 import { publishLimit } from '../diagnostics.js'
+import type { CollabLimitName } from '../names.js'
 import { EndMode, type EndModeValue, Kind } from './envelope.js'
 import type { Links } from './link.js'
-import type { ScaleOutHost } from './types.js'
 
 /** The sessions this owner serves for other instances, by edge and session number. */
 export class RemoteSockets {
   readonly #byEdge = new Map<string, Map<number, RemoteSocket>>()
 
-  constructor (readonly host: ScaleOutHost, readonly links: Links) {}
+  constructor (readonly host: CollabHost, readonly links: Links) {}
 
   get (edge: string, number: number): RemoteSocket | undefined {
     return this.#byEdge.get(edge)?.get(number)
@@ -60,10 +59,10 @@ export class RemoteSockets {
  * edge how to close the client's socket.
  */
 export class RemoteSocket implements SessionSocket {
-  session: SocketSession | null = null
+  session: AttachedSession | null = null
   #ended = false
   #pauses = 0
-  #warned: Set<keyof Limits> | null = null
+  #warned: Set<CollabLimitName> | null = null
 
   constructor (
     private readonly sockets: RemoteSockets,
@@ -74,31 +73,19 @@ export class RemoteSocket implements SessionSocket {
     readonly request: RemoteRequest
   ) {}
 
-  get instance (): ScaleOutHost['instance'] {
-    return this.sockets.host.instance
-  }
-
-  get hooks (): ScaleOutHost['hooks'] {
-    return this.sockets.host.hooks
-  }
-
   get socketId (): string {
     return this.request.id
   }
 
-  get limits (): Limits {
-    return this.sockets.host.options.limits
+  refused (limit: CollabLimitName): void {
+    publishLimit(this.sockets.host.instance, limit)
   }
 
-  refused (limit: keyof Limits): void {
-    publishLimit(this.instance, limit)
-  }
-
-  limitReached (limit: keyof Limits, details?: object): void {
+  limitReached (limit: CollabLimitName, details?: object): void {
     this.#warned ??= new Set()
     if (this.#warned.has(limit)) return
     this.#warned.add(limit)
-    this.request.log.warn({ limit, value: this.limits[limit], ...details }, `collab limit reached: ${limit}`)
+    this.request.log.warn({ limit, value: this.sockets.host.limits[limit], ...details }, `collab limit reached: ${limit}`)
   }
 
   /** The edge stops reading the client's socket (beforeHandleMessage runs here): frames wait in its kernel, not in a queue here. */
@@ -137,7 +124,7 @@ export class RemoteSocket implements SessionSocket {
     if (this.#ended) return
     this.#ended = true
     this.sockets.delete(this)
-    this.session?.document.detach(this.session)
+    this.session?.leave()
   }
 
   #end (mode: EndModeValue, code: number, reason: string): void {

@@ -4,15 +4,12 @@
 // It decides what each message and each doubt means; the state machines live
 // in ownership.ts (documents) and the session classes.
 
-import type { FastifyBaseLogger } from 'fastify'
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import { clientReason, CloseCode } from '../close-codes.js'
-import type { ConnectionPayload } from '../collab/hooks.js'
 import { hocuspocusCodec, yWebsocketCodec } from '../collab/protocol/codec.js'
 import { decodeHocuspocusFrame } from '../collab/protocol/hocuspocus.js'
 import { decodeYWebsocketFrame } from '../collab/protocol/y-websocket.js'
-import { LoadedDocument } from '../collab/document.js'
-import { SocketSession } from '../collab/session.js'
-import type { CollabRequest, DocumentMessage, Placement, ProxiedSocket, ProxyInit, Router, RouterStats } from '../collab/types.js'
+import type { CollabHost, DocumentMessage, Placement, ProxiedSocket, Router, RouterStats, SessionInit } from '../collab/types.js'
 import { linkChannel, type LinkMessageEvent, type ResetReason, sessionsResetChannel, type SessionsResetEvent } from '../diagnostics.js'
 import { FST_COLLAB_SCALE_OUT_UNAVAILABLE } from '../errors.js'
 import { decodeEnvelope, EndMode, type Entry, Kind, RefuseReason, senderOf, WireCode, type WireCodeValue } from './envelope.js'
@@ -22,7 +19,6 @@ import { Proxies, ProxySession } from './proxy.js'
 import { RedisBus, type RedisConnection } from './redis.js'
 import { deserializeConnection, serializeConnection } from './remote-request.js'
 import { RemoteSocket, RemoteSockets } from './remote-socket.js'
-import type { ScaleOutHost } from './types.js'
 
 /** The timings and bounds of a scale-out, resolved (see `RedisScaleOutOptions`). */
 export interface ScaleOutSettings {
@@ -62,7 +58,7 @@ function decodeDocumentMessage (protocol: WireCodeValue, frame: Uint8Array): Doc
 
 export class ScaleOut implements Router {
   readonly instanceId: string
-  readonly #host: ScaleOutHost
+  readonly #host: CollabHost
   readonly #settings: ScaleOutSettings
   readonly #log: FastifyBaseLogger
   readonly #bus: RedisBus
@@ -85,7 +81,7 @@ export class ScaleOut implements Router {
    * @param fence issues the fencing epochs: the one storage extension that fences.
    * @param depose steps down a document this instance lost.
    */
-  constructor (host: ScaleOutHost, connection: RedisConnection, settings: ScaleOutSettings, instanceId: string, fence: Fence, depose: Depose) {
+  constructor (host: CollabHost, connection: RedisConnection, settings: ScaleOutSettings, instanceId: string, fence: Fence, depose: Depose) {
     this.instanceId = instanceId
     this.#host = host
     this.#settings = settings
@@ -144,13 +140,20 @@ export class ScaleOut implements Router {
    *   with the owner's reason when it refused.
    * @throws what v8.serialize throws when the context cannot cross (checked at connect before this).
    */
-  async proxy (socket: ProxiedSocket, owner: string, init: ProxyInit): Promise<ProxySession | null> {
+  async proxy (socket: ProxiedSocket, owner: string, init: SessionInit & { readonly request: FastifyRequest }): Promise<ProxySession | null> {
+    let session
     try {
-      return await this.#open(socket, owner, init)
+      session = await this.#open(socket, owner, init)
     } catch (error) {
       if (error instanceof NotOwnerError || error instanceof UnreachableError) return null
       throw error
     }
+    if (init.cancelled()) {
+      session.leave()
+      return null
+    }
+    init.attached(session)
+    return session
   }
 
   #currentSuspects (): string[] {
@@ -159,7 +162,7 @@ export class ScaleOut implements Router {
     return [...this.#suspects.keys()]
   }
 
-  #open (socket: ProxiedSocket, owner: string, init: ProxyInit): Promise<ProxySession> {
+  #open (socket: ProxiedSocket, owner: string, init: SessionInit & { readonly request: FastifyRequest }): Promise<ProxySession> {
     const state = serializeConnection(this.instanceId, init.request, init.context)
     const number = this.#proxies.nextNumber()
     const session = new ProxySession(this.#proxies, socket, owner, number, init.documentName, init.codec, init.address)
@@ -209,31 +212,23 @@ export class ScaleOut implements Router {
     serving.add(number)
     try {
       const { request, context } = deserializeConnection(entry.state, this.#log)
-      const payload: ConnectionPayload<CollabRequest> = {
-        instance: this.#host.instance,
-        documentName,
-        request: request as CollabRequest,
-        requestHeaders: request.headers,
-        requestParameters: new URLSearchParams(request.url.split('?')[1] ?? ''),
-        socketId: request.id,
-        context,
-        connectionConfig: { readOnly, isAuthenticated: true },
-        protocol: codec.protocol
-      }
-      const target = await this.#host.acquire(documentName, payload)
-      if (!(target instanceof LoadedDocument)) {
-        link.add({ kind: Kind.Refused, session: number, reason: RefuseReason.NotOwner, message: target.owner })
-        return
-      }
-      if (!serving.has(number)) return target.release()
       const socket = new RemoteSocket(this.#remotes, edge, number, request)
-      const session = new SocketSession(socket, target, codec, address, context, readOnly)
-      socket.session = session
-      target.attach(session)
-      this.#remotes.add(socket)
-      link.add({ kind: Kind.Opened, session: number })
-      session.greet()
-      this.#host.hooks.fire('connected', { ...payload, connection: session })
+      const opened = await this.#host.openSession(socket, {
+        documentName,
+        address,
+        codec,
+        readOnly,
+        context,
+        request,
+        cancelled: () => !serving.has(number),
+        attached: (session) => {
+          socket.session = session
+          this.#remotes.add(socket)
+          // Before the greeting the session sends: the edge knows the session when its frames come.
+          link.add({ kind: Kind.Opened, session: number })
+        }
+      })
+      if (opened !== null && 'owner' in opened) link.add({ kind: Kind.Refused, session: number, reason: RefuseReason.NotOwner, message: opened.owner })
     } catch (error) {
       // A closing owner still holds its leases for a moment: the edge places the document again (and its
       // client retries) instead of giving up on it.
