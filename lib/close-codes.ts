@@ -1,7 +1,13 @@
-// Every WebSocket close code the package sends, defined once, with its source.
+// Every WebSocket close code the package sends, defined once, with its source,
+// and which refusal closes a socket with which code (by error class).
 // RFC 6455 §7.4.1 defines 1000–1015; §7.4.2 leaves 4000–4999 to applications,
 // where the 44xx codes follow Hocuspocus (@hocuspocus/common `CloseEvents`).
 // y-websocket stops reconnecting on 4400–4499 and retries on anything else.
+
+import {
+  FST_COLLAB_AWARENESS_TOO_LARGE, FST_COLLAB_AWARENESS_TOO_MANY_CLIENTS, FST_COLLAB_DOCUMENT_TOO_LARGE,
+  FST_COLLAB_SCALE_OUT_UNAVAILABLE, FST_COLLAB_STORAGE_LOAD, FST_COLLAB_STORE_BACKLOG, FST_COLLAB_UPDATE_NOT_INTEGRABLE
+} from './errors.js'
 
 /** The close codes fastify-collab sends, by name. */
 export const CloseCode = {
@@ -55,6 +61,42 @@ export const CloseCode = {
 
 /** A close code fastify-collab sends. */
 export type CloseCodeValue = typeof CloseCode[keyof typeof CloseCode]
+
+/** How a refusal closes a socket: the code, and the reason sent with it. */
+export interface RefusalClose {
+  readonly code: CloseCodeValue
+  readonly reason: string
+}
+
+type ErrorClass = abstract new (...args: never[]) => Error
+
+// The refusals of the collab core that close the socket that caused them, by error class. Where a
+// protocol can answer without closing (Hocuspocus's SyncStatus 0 for a change past a store or size
+// bound), the session does so first; what closes comes from here.
+const REFUSALS: ReadonlyArray<readonly [ErrorClass, RefusalClose]> = [
+  [FST_COLLAB_AWARENESS_TOO_LARGE, { code: CloseCode.TOO_LARGE, reason: 'Too Large: awareness state' }],
+  [FST_COLLAB_AWARENESS_TOO_MANY_CLIENTS, { code: CloseCode.TOO_MANY, reason: 'Too Many: awareness client IDs' }],
+  [FST_COLLAB_UPDATE_NOT_INTEGRABLE, { code: CloseCode.RESET_CONNECTION, reason: 'Reset Connection: update cannot be integrated' }],
+  // y-websocket has no acknowledgement: closing is how its client learns; it keeps the change.
+  [FST_COLLAB_STORE_BACKLOG, { code: CloseCode.TRY_AGAIN_LATER, reason: 'Try Again Later: the store is behind' }],
+  [FST_COLLAB_DOCUMENT_TOO_LARGE, { code: CloseCode.TOO_LARGE, reason: 'Too Large: document' }],
+  // The document cannot be served now (its store, its owner); the client retries.
+  [FST_COLLAB_SCALE_OUT_UNAVAILABLE, { code: CloseCode.RESET_CONNECTION, reason: 'Reset Connection: the document cannot be served now' }],
+  [FST_COLLAB_STORAGE_LOAD, { code: CloseCode.RESET_CONNECTION, reason: 'Reset Connection: the document cannot be served now' }]
+]
+
+const BAD_FRAME: RefusalClose = { code: CloseCode.BAD_FRAME, reason: 'Bad frame' }
+
+/** How `error` closes the socket it came from: its entry in the table above, or 4400 Bad frame for anything else. */
+export function refusalClose (error: unknown): RefusalClose {
+  for (const [type, close] of REFUSALS) if (error instanceof type) return close
+  return BAD_FRAME
+}
+
+/** Whether `error` means the document cannot be served now but may be soon (its store, its owner): the client retries. */
+export function isUnavailable (error: unknown): boolean {
+  return error instanceof FST_COLLAB_SCALE_OUT_UNAVAILABLE || error instanceof FST_COLLAB_STORAGE_LOAD
+}
 
 /** RFC 6455 §5.5: a close frame's payload is at most 125 bytes, 2 of them the code. */
 const MAX_CLOSE_REASON = 123

@@ -233,6 +233,14 @@ export const FST_COLLAB_STORAGE_CLAIM = createError<[string, string]>(
   'FST_COLLAB_STORAGE_CLAIM', 'The store\'s claim() of document "%s" returned %s: expected a new fencing epoch, a whole number greater than every earlier one', 500)
 
 /**
+ * `onLoadDocument` was given an `epoch` that no claim can have issued (not a whole number >= 1): the load
+ * fails rather than write under it. The collab core passes the epoch `claim()` returned; an app that calls
+ * the storage extension's hooks itself must do the same.
+ */
+export const FST_COLLAB_STORAGE_EPOCH = createError<[string, string]>(
+  'FST_COLLAB_STORAGE_EPOCH', 'Document "%s" was loaded with epoch %s: a fencing epoch is a whole number >= 1 that claim() issued', 500)
+
+/**
  * `onLoadDocument` was given an `epoch` (scale-out is on) but the store does not implement `claim()`, so
  * it could not refuse a stale owner's writes. Thrown instead of ignoring the epoch.
  */

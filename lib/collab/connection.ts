@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { Socket } from 'node:net'
 import type { WebSocket, RawData } from 'ws'
-import { clientReason, CloseCode, type CloseCodeValue, closeReason } from '../close-codes.js'
+import { clientReason, CloseCode, type CloseCodeValue, closeReason, isUnavailable, refusalClose } from '../close-codes.js'
 import { FST_COLLAB_BAD_FRAME, FST_COLLAB_FORBIDDEN, FST_COLLAB_NAME_TOO_LONG, FST_COLLAB_TOO_MANY_DOCUMENTS } from '../errors.js'
 import { kCollabConnection } from '../symbols.js'
 import type { ConnectionConfig, ConnectionPayload, HookRunner } from './hooks.js'
@@ -51,13 +51,6 @@ class Pending {
 }
 
 type Entry = AttachedSession | Pending
-
-// The document cannot be served now, but may be soon: its store could not be read (busy, unreachable),
-// or its owner could not be reached or claimed (scale-out). The client retries instead of giving up.
-function isUnavailable (error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code
-  return code === 'FST_COLLAB_SCALE_OUT_UNAVAILABLE' || code === 'FST_COLLAB_STORAGE_LOAD'
-}
 
 function toBytes (data: RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data)
@@ -472,7 +465,10 @@ export class Connection implements SessionSocket {
       })
     } catch (error) {
       if (codec.protocol === 'y-websocket') return this.refuseYWebsocket(CloseCode.INTERNAL_ERROR, 'Internal Error: the document could not be loaded', error)
-      if (isUnavailable(error)) return this.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: the document cannot be served now', error)
+      if (isUnavailable(error)) {
+        const { code, reason } = refusalClose(error)
+        return this.fail(code, reason, error)
+      }
       return this.deny(pending, address, error)
     }
     if (session === null) return

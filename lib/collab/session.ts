@@ -4,7 +4,8 @@ import type { HookRunner } from './hooks.js'
 import type { Codec } from './protocol/codec.js'
 import type { AttachedSession, Collab, CollabHost, CollabRequest, DocumentMessage, HookContext, Session, SessionInit, SessionSocket } from './types.js'
 import { encodeAuthenticated, encodeStateless, encodeSyncStatus } from './protocol/hocuspocus.js'
-import { CloseCode } from '../close-codes.js'
+import { CloseCode, refusalClose } from '../close-codes.js'
+import { FST_COLLAB_CLOSED, FST_COLLAB_DOCUMENT_TOO_LARGE, FST_COLLAB_STORE_BACKLOG, FST_COLLAB_UPDATE_NOT_INTEGRABLE } from '../errors.js'
 import { updateAckChannel, type UpdateAckEvent } from '../diagnostics.js'
 import { noop } from '../noop.js'
 
@@ -193,14 +194,10 @@ export class SocketSession implements Session, AttachedSession {
     }
   }
 
-  /** What a refused frame means for the socket; the close code names the bound. */
+  /** A refused frame closes the socket, with the close code of its error (close-codes.ts). */
   private onRefused (error: unknown): void {
-    switch ((error as { code?: unknown } | null)?.code) {
-      case 'FST_COLLAB_AWARENESS_TOO_LARGE': return this.socket.fail(CloseCode.TOO_LARGE, 'Too Large: awareness state', error)
-      case 'FST_COLLAB_AWARENESS_TOO_MANY_CLIENTS': return this.socket.fail(CloseCode.TOO_MANY, 'Too Many: awareness client IDs', error)
-      case 'FST_COLLAB_UPDATE_NOT_INTEGRABLE': return this.socket.fail(CloseCode.RESET_CONNECTION, 'Reset Connection: update cannot be integrated', error)
-      default: return this.socket.fail(CloseCode.BAD_FRAME, 'Bad frame', error)
-    }
+    const { code, reason } = refusalClose(error)
+    this.socket.fail(code, reason, error)
   }
 
   private handle (message: DocumentMessage): void {
@@ -359,23 +356,20 @@ export class SocketSession implements Session, AttachedSession {
   }
 
   private refuseUpdate (update: Uint8Array, isSyncStep2: boolean, error: unknown, since: number): void {
-    const code = (error as { code?: unknown } | null)?.code
     const hocuspocus = this.codec.protocol === 'hocuspocus'
-    if (code === 'FST_COLLAB_UPDATE_NOT_INTEGRABLE' && !isSyncStep2 && this.syncState === 'handshaking') return this.park(update)
-    if (code === 'FST_COLLAB_STORE_BACKLOG' || code === 'FST_COLLAB_DOCUMENT_TOO_LARGE') {
-      const limit = code === 'FST_COLLAB_STORE_BACKLOG' ? 'maxUnstoredBytes' : 'maxDocumentBytes'
-      if (!hocuspocus) {
-        // y-websocket has no acknowledgement: closing is how the client learns; it keeps the change.
-        if (limit === 'maxUnstoredBytes') return this.socket.fail(CloseCode.TRY_AGAIN_LATER, 'Try Again Later: the store is behind', error)
-        return this.socket.fail(CloseCode.TOO_LARGE, 'Too Large: document', error)
-      }
+    if (error instanceof FST_COLLAB_UPDATE_NOT_INTEGRABLE && !isSyncStep2 && this.syncState === 'handshaking') return this.park(update)
+    const backlog = error instanceof FST_COLLAB_STORE_BACKLOG
+    if (backlog || error instanceof FST_COLLAB_DOCUMENT_TOO_LARGE) {
+      // Hocuspocus answers SyncStatus 0 and the client keeps the change; y-websocket is closed (close-codes.ts).
+      if (!hocuspocus) return this.onRefused(error)
+      const limit = backlog ? 'maxUnstoredBytes' : 'maxDocumentBytes'
       this.socket.limitReached(limit, { documentName: this.documentName })
       this.syncState = 'refused'
       this.acknowledge(false, since)
       if (limit === 'maxUnstoredBytes') this.document.whenStoreCatchesUp(this)
       return
     }
-    if (code === 'FST_COLLAB_CLOSED') return this.refuseClosed({ type: 'update', update }, since)
+    if (error instanceof FST_COLLAB_CLOSED) return this.refuseClosed({ type: 'update', update }, since)
     this.onRefused(error)
   }
 

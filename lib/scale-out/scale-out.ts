@@ -11,7 +11,7 @@ import { decodeHocuspocusFrame } from '../collab/protocol/hocuspocus.js'
 import { decodeYWebsocketFrame } from '../collab/protocol/y-websocket.js'
 import type { CollabHost, DocumentMessage, Placement, ProxiedSocket, Router, RouterStats, SessionInit } from '../collab/types.js'
 import { linkChannel, type LinkMessageEvent, type ResetReason, sessionsResetChannel, type SessionsResetEvent } from '../diagnostics.js'
-import { FST_COLLAB_SCALE_OUT_UNAVAILABLE } from '../errors.js'
+import { FST_COLLAB_CLOSED, FST_COLLAB_SCALE_OUT_UNAVAILABLE } from '../errors.js'
 import { decodeEnvelope, EndMode, type Entry, Kind, RefuseReason, senderOf, WireCode, type WireCodeValue } from './envelope.js'
 import { Links } from './link.js'
 import { type Depose, type Fence, Ownership } from './ownership.js'
@@ -232,7 +232,7 @@ export class ScaleOut implements Router {
     } catch (error) {
       // A closing owner still holds its leases for a moment: the edge places the document again (and its
       // client retries) instead of giving up on it.
-      const reason = (error as { code?: unknown }).code === 'FST_COLLAB_CLOSED' ? RefuseReason.NotOwner : RefuseReason.Failed
+      const reason = error instanceof FST_COLLAB_CLOSED ? RefuseReason.NotOwner : RefuseReason.Failed
       // The full error is in this owner's log (the hook runner logged it); the client reads only what the app meant for it.
       link.add({ kind: Kind.Refused, session: number, reason, message: clientReason(error) })
     } finally {

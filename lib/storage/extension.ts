@@ -34,6 +34,7 @@ import {
   FST_COLLAB_STORAGE_APPEND,
   FST_COLLAB_STORAGE_CLAIM,
   FST_COLLAB_STORAGE_COMPACT,
+  FST_COLLAB_STORAGE_EPOCH,
   FST_COLLAB_STORAGE_LOAD,
   FST_COLLAB_STORAGE_NOT_LOADED,
   FST_COLLAB_STORAGE_UNFENCED
@@ -106,7 +107,7 @@ export interface StorageExtension {
   /**
    * Applies the stored snapshot and the log after it; this load's writes carry `payload.epoch`.
    * @rejects FST_COLLAB_STORAGE_LOAD (`cause`: the store's error); FST_COLLAB_STORAGE_UNFENCED when given an
-   *   epoch and the storage has no `claim`; FST_COLLAB_INVALID_OPTION when the epoch is not a whole number >= 1.
+   *   epoch and the storage has no `claim`; FST_COLLAB_STORAGE_EPOCH when the epoch is not a whole number >= 1.
    */
   onLoadDocument (payload: StoragePayload): Promise<void>
   /**
@@ -245,7 +246,7 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
   function checkEpoch (documentName: string, epoch: number | undefined): void {
     if (epoch === undefined) return
     if (!fencing) throw new FST_COLLAB_STORAGE_UNFENCED(documentName)
-    if (!Number.isSafeInteger(epoch) || epoch < 1) throw new FST_COLLAB_INVALID_OPTION('epoch', 'expected a whole number >= 1')
+    if (!Number.isSafeInteger(epoch) || epoch < 1) throw new FST_COLLAB_STORAGE_EPOCH(documentName, String(epoch))
   }
 
   return {

@@ -110,7 +110,7 @@ for (const store of stores) {
     t.after(() => extension.onDestroy())
     assert.equal(extension.fencing, true)
     for (const epoch of [0, -1, 1.5, Number.NaN, '2']) {
-      await assert.rejects(extension.onLoadDocument({ documentName: 'doc', document: new Y.Doc(), epoch }), { code: 'FST_COLLAB_INVALID_OPTION' }, String(epoch))
+      await assert.rejects(extension.onLoadDocument({ documentName: 'doc', document: new Y.Doc(), epoch }), { code: 'FST_COLLAB_STORAGE_EPOCH' }, String(epoch))
     }
     assert.deepEqual((await backend.tables()).fences, [])
 
