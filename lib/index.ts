@@ -103,5 +103,5 @@ export { storageExtension, type StorageExtension, type StorageExtensionOptions }
 export type { CollabStorage, LogEntry, StoredDocument } from './storage/storage.js'
 export { conflictError, fencedError, isConflict, isFenced, type ConflictError, type FencedError } from './fence.js'
 export type { RetryOptions } from './storage/group-commit.js'
-export { importDocuments, type ImportedDocument, type ImportOptions, type ImportResult } from './import/documents.js'
+export { importDocuments, type ImportedDocument, type ImportOptions, type ImportResult } from './storage/import.js'
 export * from './errors.js'

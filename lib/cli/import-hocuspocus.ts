@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // `npx fastify-collab-import-hocuspocus --from hocuspocus.sqlite --to collab.sqlite`:
-// the package's `bin`, a thin shell over importHocuspocus() (lib/import/).
+// the package's `bin`, a thin shell over importHocuspocus() (lib/sqlite/import-hocuspocus.ts).
 
 import { parseArgs } from 'node:util'
-import { importHocuspocus } from '../import/hocuspocus-sqlite.js'
+import { importHocuspocus } from '../sqlite/import-hocuspocus.js'
 import { PostgresStorage } from '../postgres/postgres-storage.js'
 import type { SqliteDriverName } from '../sqlite/driver.js'
 

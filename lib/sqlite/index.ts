@@ -11,8 +11,8 @@ export { storageExtension, type StorageExtension, type StorageExtensionOptions }
 export type { CollabStorage, LogEntry, StoredDocument } from '../storage/storage.js'
 export { conflictError, fencedError, isConflict, isFenced, type ConflictError, type FencedError } from '../fence.js'
 export type { RetryOptions } from '../storage/group-commit.js'
-export { importDocuments, type ImportedDocument, type ImportOptions, type ImportResult } from '../import/documents.js'
-export { importHocuspocus, type ImportHocuspocusOptions } from '../import/hocuspocus-sqlite.js'
+export { importDocuments, type ImportedDocument, type ImportOptions, type ImportResult } from '../storage/import.js'
+export { importHocuspocus, type ImportHocuspocusOptions } from './import-hocuspocus.js'
 
 /** Options of {@link sqlite}: the file, its driver and durability, plus the extension's compaction, batching, retry and logging. */
 export type SqliteOptions = SqliteStorageOptions & StorageExtensionOptions

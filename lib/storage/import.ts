@@ -5,7 +5,7 @@
 
 import * as Y from 'yjs'
 import { FST_COLLAB_IMPORT_EXISTS, FST_COLLAB_IMPORT_INVALID_DOCUMENT, FST_COLLAB_IMPORT_INVALID_STATE } from '../errors.js'
-import type { CollabStorage, StoredDocument } from '../storage/storage.js'
+import type { CollabStorage, StoredDocument } from './storage.js'
 
 /**
  * One document to import: its name, and its whole state as one Yjs update (format v1), what

@@ -6,10 +6,10 @@
 
 import { existsSync } from 'node:fs'
 import { FST_COLLAB_IMPORT_SOURCE, FST_COLLAB_INVALID_OPTION } from '../errors.js'
-import { loadDriver, type SqliteConnection, type SqliteDriverName, withSqliteCode } from '../sqlite/driver.js'
-import { SqliteStorage } from '../sqlite/sqlite-storage.js'
+import { loadDriver, type SqliteConnection, type SqliteDriverName, withSqliteCode } from './driver.js'
+import { SqliteStorage } from './sqlite-storage.js'
 import type { CollabStorage } from '../storage/storage.js'
-import { type ImportedDocument, importDocuments, type ImportOptions, type ImportResult } from './documents.js'
+import { type ImportedDocument, importDocuments, type ImportOptions, type ImportResult } from '../storage/import.js'
 
 /** Options of {@link importHocuspocus}. */
 export interface ImportHocuspocusOptions extends ImportOptions {
