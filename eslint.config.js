@@ -7,7 +7,7 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 // `import type`; no-restricted-paths counts every import, types included.
 const collabLayers = [
   ['protocol/**', 'small-map.ts'],
-  ['types.ts'],
+  ['types.ts', 'contracts.ts'],
   ['limits.ts', 'update-check.ts', 'backlog.ts', 'counts.ts', 'lifecycle.ts'],
   ['hooks.ts', 'awareness.ts'],
   ['options.ts', 'broadcast.ts'],
@@ -37,13 +37,13 @@ export default [
           {
             target: './lib/collab/**',
             from: './lib/scale-out/**',
-            message: 'the collab core knows the scale-out only through the Router contract in lib/collab/types.ts'
+            message: 'the collab core knows the scale-out only through the Router contract in lib/collab/contracts.ts'
           },
           {
             target: './lib/scale-out/**',
             from: './lib/collab',
-            except: ['./types.ts', './protocol'],
-            message: 'the scale-out knows the collab core only through the contracts in lib/collab/types.ts (CollabHost) and the pure codecs of lib/collab/protocol/'
+            except: ['./types.ts', './contracts.ts', './protocol'],
+            message: 'the scale-out knows the collab core only through the contracts in lib/collab/contracts.ts (CollabHost), the public shapes of types.ts and the pure codecs of lib/collab/protocol/'
           }
         ]
       }]

@@ -62,7 +62,10 @@ export const CloseCode = {
 /** A close code fastify-collab sends. */
 export type CloseCodeValue = typeof CloseCode[keyof typeof CloseCode]
 
-/** How a refusal closes a socket: the code, and the reason sent with it. */
+/**
+ * How a refusal closes a socket: the code, and the reason sent with it.
+ * @internal
+ */
 export interface RefusalClose {
   readonly code: CloseCodeValue
   readonly reason: string
@@ -87,13 +90,19 @@ const REFUSALS: ReadonlyArray<readonly [ErrorClass, RefusalClose]> = [
 
 const BAD_FRAME: RefusalClose = { code: CloseCode.BAD_FRAME, reason: 'Bad frame' }
 
-/** How `error` closes the socket it came from: its entry in the table above, or 4400 Bad frame for anything else. */
+/**
+ * How `error` closes the socket it came from: its entry in the table above, or 4400 Bad frame for anything else.
+ * @internal
+ */
 export function refusalClose (error: unknown): RefusalClose {
   for (const [type, close] of REFUSALS) if (error instanceof type) return close
   return BAD_FRAME
 }
 
-/** Whether `error` means the document cannot be served now but may be soon (its store, its owner): the client retries. */
+/**
+ * Whether `error` means the document cannot be served now but may be soon (its store, its owner): the client retries.
+ * @internal
+ */
 export function isUnavailable (error: unknown): boolean {
   return error instanceof FST_COLLAB_SCALE_OUT_UNAVAILABLE || error instanceof FST_COLLAB_STORAGE_LOAD
 }
@@ -104,6 +113,7 @@ const MAX_CLOSE_REASON = 123
 /**
  * `text` cut to at most 123 bytes of UTF-8, on a character boundary: `ws` throws a RangeError for a
  * longer close reason (RFC 6455 §5.5).
+ * @internal
  */
 export function closeReason (text: string): string {
   const bytes = Buffer.from(text)
@@ -120,6 +130,7 @@ export function closeReason (text: string): string {
  * `{ reason }`), or the message of an error with a 4xx `statusCode` (as Fastify sends the message of a 4xx
  * reply error); anything else, a database failure or a stack of names, stays in the server log and the
  * client reads `permission-denied`, Hocuspocus's own word.
+ * @internal
  */
 export function clientReason (error: unknown): string {
   if (error === null || typeof error !== 'object') return 'permission-denied'

@@ -172,19 +172,33 @@ export interface LinkMessageEvent {
   bytes: number
 }
 
+/** @internal */
 export const upgradeChannel = channel(channelNames.upgrade)
+/** @internal */
 export const socketCloseChannel = channel(channelNames.socketClose)
+/** @internal */
 export const limitChannel = channel(channelNames.limit)
+/** @internal */
 export const hookChannel = tracingChannel<unknown, HookTrace>(channelNames.hook)
+/** @internal */
 export const documentLoadChannel = tracingChannel<unknown, DocumentLoadTrace>(channelNames.documentLoad)
+/** @internal */
 export const updateAckChannel = channel(channelNames.updateAck)
+/** @internal */
 export const storeChannel = tracingChannel<unknown, StoreTrace>(channelNames.store)
+/** @internal */
 export const storeRetryChannel = channel(channelNames.storeRetry)
+/** @internal */
 export const ownershipChannel = channel(channelNames.ownership)
+/** @internal */
 export const sessionsResetChannel = channel(channelNames.sessionsReset)
+/** @internal */
 export const linkChannel = channel(channelNames.link)
 
-/** Publishes on `fastify-collab:limit`, when anyone listens. */
+/**
+ * Publishes on `fastify-collab:limit`, when anyone listens.
+ * @internal
+ */
 export function publishLimit (instance: InstanceIdentity, limit: LimitName): void {
   if (limitChannel.hasSubscribers) limitChannel.publish({ instance, limit } satisfies LimitEvent)
 }

@@ -79,6 +79,7 @@ export function isConflict (error: unknown): error is ConflictError {
 /**
  * The refusal of a write in `error` or one of its causes (an `onChange`, `onStoreDocument` or load error
  * wraps the store's), or null: the document's load must step down, since another writer owns its log.
+ * @internal
  */
 export function refusedWrite (error: unknown): RefusedWriteError | null {
   for (let e = error; e instanceof Error; e = e.cause) if (isFenced(e) || isConflict(e)) return e

@@ -2,7 +2,10 @@
 // that the diagnostics channels (which every part publishes on) can name a
 // hook or a limit without importing the parts that define them.
 
-/** The name of every collab hook, in the order of a connection's life (the `Hooks` of lib/collab/hooks.ts). */
+/**
+ * The name of every collab hook, in the order of a connection's life (the `Hooks` of lib/collab/hooks.ts).
+ * @internal
+ */
 export const HOOK_NAMES = [
   'onConnect', 'onAuthenticate', 'connected', 'onLoadDocument', 'afterLoadDocument', 'onChange',
   'onStoreDocument', 'afterStoreDocument', 'onAwarenessUpdate', 'beforeHandleMessage', 'onStateless',

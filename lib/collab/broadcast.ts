@@ -2,7 +2,7 @@ import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import { type Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness'
 import type { Codec } from './protocol/codec.js'
-import type { Receiver } from './types.js'
+import type { Receiver } from './contracts.js'
 
 // Y.mergeUpdates is super-linear in the number of inputs, so a busy turn is
 // merged as a tree of small batches.

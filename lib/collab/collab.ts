@@ -16,7 +16,8 @@ import { LoadedDocument, type DocumentHost } from './document.js'
 import { type ConnectionPayload, HookRunner, type LoadPayload } from './hooks.js'
 import { type CollabOptions, resolveCollabOptions } from './options.js'
 import { type SessionHost, SocketSession } from './session.js'
-import type { Collab, CollabHost, CollabRequest, Elsewhere, Placement, Router, SessionInit } from './types.js'
+import type { Collab, CollabRequest } from './types.js'
+import type { CollabHost, Elsewhere, Placement, Router, SessionInit } from './contracts.js'
 import { noop } from '../noop.js'
 
 /** What the connection and document modules share: the collab instance's state. */

@@ -244,6 +244,7 @@ function traceOf (hook: HookName, payload: unknown): HookTrace {
   return { instance, hook, documentName }
 }
 
+/** @internal */
 export class HookRunner {
   private readonly chains = new Map<HookName, Chain>()
 

@@ -82,10 +82,16 @@ export interface LimitOptions extends Partial<Record<CollabLimitName, number>> {
   maxUnstoredBytes?: number
 }
 
-/** The bounds after defaults. */
+/**
+ * The bounds after defaults.
+ * @internal
+ */
 export type Limits = Required<LimitOptions>
 
-/** The defaults, as documented on each option. */
+/**
+ * The defaults, as documented on each option.
+ * @internal
+ */
 export const LIMIT_DEFAULTS: Readonly<Limits> = {
   authQueueMaxBytes: 5 * 1024 * 1024,
   authQueueMaxFrames: 1000,
@@ -105,12 +111,14 @@ export const LIMIT_DEFAULTS: Readonly<Limits> = {
  * Deepest nesting of arrays and objects in an awareness state. Not an option: it is part of what a valid state is.
  * V8's JSON.stringify recurses, so a state parsed from 100,000 nested `[` would overflow the stack when the turn's
  * awareness frame is encoded, and reset every client of the document; it is refused on arrival instead (4400).
+ * @internal
  */
 export const MAX_AWARENESS_DEPTH = 64
 
 /**
  * Reads a non-negative finite number option.
  * @throws {FST_COLLAB_INVALID_OPTION} when it is not one.
+ * @internal
  */
 export function count (options: Record<string, unknown>, key: string, fallback: number): number {
   const value = options[key] ?? fallback
@@ -123,6 +131,7 @@ export function count (options: Record<string, unknown>, key: string, fallback: 
 /**
  * Validates the bounds among the flat plugin options and applies the defaults.
  * @throws {FST_COLLAB_INVALID_OPTION} when a bound is not a finite number >= 0.
+ * @internal
  */
 export function resolveLimits (options: Record<string, unknown>): Limits {
   const limits = { ...LIMIT_DEFAULTS }

@@ -29,7 +29,10 @@ export interface CollabOptions extends Hooks, LimitOptions {
   extensions?: Extension[]
 }
 
-/** Options after defaults, as the collab core uses them. */
+/**
+ * Options after defaults, as the collab core uses them.
+ * @internal
+ */
 export interface ResolvedCollabOptions {
   protocol: CollabProtocol
   debounce: number
@@ -48,6 +51,7 @@ const PROTOCOLS: readonly CollabProtocol[] = ['auto', 'y-websocket', 'hocuspocus
  * @param options the whole flat plugin options object; keys that are not
  *   collab options are ignored.
  * @throws {FST_COLLAB_INVALID_OPTION} when an option has the wrong type or range.
+ * @internal
  */
 export function resolveCollabOptions (options: CollabOptions = {}): ResolvedCollabOptions {
   const raw = options as Record<string, unknown>

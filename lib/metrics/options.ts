@@ -35,12 +35,16 @@ export interface MetricsPluginOptions {
   metrics?: boolean | MetricsOptions
 }
 
-/** The `metrics` option resolved: null without metrics; `registry` null for prom-client's default. */
+/**
+ * The `metrics` option resolved: null without metrics; `registry` null for prom-client's default.
+ * @internal
+ */
 export type ResolvedMetricsOptions = { registry: MetricsRegistry | null } | null
 
 /**
  * Validates the `metrics` option.
  * @throws FST_COLLAB_INVALID_OPTION when it is neither a boolean nor `{ registry }` with a registry.
+ * @internal
  */
 export function resolveMetricsOptions (metrics: unknown): ResolvedMetricsOptions {
   if (metrics === undefined || metrics === false) return null

@@ -4,7 +4,8 @@
 // and sessions once.
 
 import type { CollabCore } from '../collab/collab.js'
-import type { Attachment, Collab, Receiver, RouterStats } from '../collab/types.js'
+import type { Attachment, Collab } from '../collab/types.js'
+import type { Receiver, RouterStats } from '../collab/contracts.js'
 import type { WireProtocol } from '../collab/protocol/codec.js'
 import { kCollabConnection } from '../symbols.js'
 import type { Sockets } from '../upgrade/sockets.js'

@@ -2,11 +2,9 @@
 // module that loads `redis` (node-redis), an optional peer dependency.
 
 import { createClient } from 'redis'
-import { RedisScaleOut, type RedisScaleOutOptions, resolveScaleOutOptions } from './options.js'
-import type { RedisConnection } from './redis.js'
+import { createScaleOut, type RedisConnection, type RedisScaleOut, type RedisScaleOutOptions, resolveScaleOutOptions } from './options.js'
 
-export type { RedisScaleOut, RedisScaleOutOptions } from './options.js'
-export type { RedisConnection } from './redis.js'
+export type { RedisConnection, RedisScaleOut, RedisScaleOutOptions } from './options.js'
 
 /**
  * Serves every document from exactly one instance (its owner, chosen by a Redis lease with a fencing epoch),
@@ -28,7 +26,7 @@ export function redis (options: RedisScaleOutOptions): RedisScaleOut {
   const { url, client, ...settings } = resolveScaleOutOptions(options)
   // An unconnected client is only a template: the scale-out connects duplicates of it.
   const connection = client ?? createClient({ url }) as unknown as RedisConnection
-  return new RedisScaleOut(connection, settings)
+  return createScaleOut({ connection, settings })
 }
 
 export default redis

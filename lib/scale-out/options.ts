@@ -1,6 +1,23 @@
 import { FST_COLLAB_INVALID_OPTION } from '../errors.js'
-import type { RedisConnection } from './redis.js'
-import type { ScaleOutSettings } from './scale-out.js'
+
+/**
+ * What the scale-out needs of a node-redis 6 client (`createClient()`) or
+ * Sentinel client (`createSentinel()`). Only `duplicate` is called on the
+ * client given: the scale-out works on its own duplicates.
+ */
+export interface RedisConnection {
+  duplicate (overrides?: { disableOfflineQueue?: boolean }): RedisConnection
+  connect (): Promise<unknown>
+  close (): Promise<void>
+  destroy (): unknown
+  on (event: 'error', listener: (error: Error) => void): unknown
+  on (event: 'ready', listener: () => void): unknown
+  readonly isReady: boolean
+  publish (channel: string, message: Buffer): Promise<number>
+  subscribe (channel: string, listener: (message: Buffer) => unknown, bufferMode: true): Promise<unknown>
+  evalSha (sha1: string, options: { keys: string[], arguments: string[] }): Promise<unknown>
+  eval (script: string, options: { keys: string[], arguments: string[] }): Promise<unknown>
+}
 
 /**
  * Options of `redis()`, the Redis scale-out (`fastify-collab/redis`). Give
@@ -46,19 +63,52 @@ export interface RedisScaleOutOptions {
 }
 
 /**
- * A scale-out for the plugin's `scaleOut` option, made by `redis()` (`fastify-collab/redis`). Treat it as
- * opaque: the plugin starts it at registration and stops it at `fastify.close()`.
+ * A scale-out for the plugin's `scaleOut` option, made by `redis()` (`fastify-collab/redis`). Opaque: the
+ * plugin starts it at registration and stops it at `fastify.close()`; anything else given as `scaleOut`
+ * is refused with FST_COLLAB_INVALID_OPTION.
  */
-export class RedisScaleOut {
-  /** What the scale-out duplicates its two connections from. */
-  readonly connection: RedisConnection
-  /** The options with their defaults. */
-  readonly settings: ScaleOutSettings
+export interface RedisScaleOut {
+  readonly scaleOut: 'redis'
+}
 
-  constructor (connection: RedisConnection, settings: ScaleOutSettings) {
-    this.connection = connection
-    this.settings = settings
-  }
+/**
+ * The timings and bounds of a scale-out, resolved (see {@link RedisScaleOutOptions}).
+ * @internal
+ */
+export interface ScaleOutSettings {
+  prefix: string
+  leaseMs: number
+  heartbeatInterval: number
+  heartbeatTimeout: number
+  maxLinkBytes: number
+  openTimeout: number
+}
+
+/**
+ * What a RedisScaleOut stands for: the connection its two connections are duplicated from, and the settings.
+ * @internal
+ */
+export interface ScaleOutConfig {
+  readonly connection: RedisConnection
+  readonly settings: ScaleOutSettings
+}
+
+// Kept out of the object an app holds, so that nothing of it is public.
+const configs = new WeakMap<RedisScaleOut, ScaleOutConfig>()
+
+/** @internal */
+export function createScaleOut (config: ScaleOutConfig): RedisScaleOut {
+  const scaleOut: RedisScaleOut = Object.freeze({ scaleOut: 'redis' })
+  configs.set(scaleOut, config)
+  return scaleOut
+}
+
+/**
+ * The config of a RedisScaleOut made by `redis()`; undefined for anything else.
+ * @internal
+ */
+export function configOf (option: unknown): ScaleOutConfig | undefined {
+  return configs.get(option as RedisScaleOut)
 }
 
 function positive (options: Record<string, unknown>, name: string, fallback: number): number {
@@ -71,6 +121,7 @@ function positive (options: Record<string, unknown>, name: string, fallback: num
 
 /**
  * Validates the options of `redis()` and applies their defaults.
+ * @internal
  * @throws FST_COLLAB_INVALID_OPTION when neither or both of `url` and `client` are given, or a timing or bound is
  *   not a whole number > 0, or `heartbeatTimeout` is not longer than `heartbeatInterval`.
  */

@@ -23,7 +23,7 @@
 // acknowledged update: a stale owner's next write is refused.
 
 import type { FastifyBaseLogger } from 'fastify'
-import type { Placement, Tenure } from '../collab/types.js'
+import type { Placement, Tenure } from '../collab/contracts.js'
 import { type InstanceIdentity, type OwnershipChange, ownershipChannel, type OwnershipEvent } from '../diagnostics.js'
 import { FST_COLLAB_SCALE_OUT_UNAVAILABLE } from '../errors.js'
 import type { Claim } from './redis.js'

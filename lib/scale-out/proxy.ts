@@ -6,7 +6,7 @@
 import { CloseCode } from '../close-codes.js'
 import type { Codec } from '../collab/protocol/codec.js'
 import type { CloseCodeValue } from '../close-codes.js'
-import type { AttachedSession, DocumentMessage, ProxiedSocket } from '../collab/types.js'
+import type { AttachedSession, DocumentMessage, ProxiedSocket } from '../collab/contracts.js'
 import { EndMode, type EndModeValue, Kind } from './envelope.js'
 import type { Links } from './link.js'
 

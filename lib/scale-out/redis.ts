@@ -13,26 +13,8 @@
 
 import { createHash } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
+import type { RedisConnection } from './options.js'
 import { CLAIM, HEARTBEAT, LEAVE, LIVENESS, OWNER, RELEASE, RENEW } from './scripts.js'
-
-/**
- * What the scale-out needs of a node-redis 6 client (`createClient()`) or
- * Sentinel client (`createSentinel()`). Only `duplicate` is called on the
- * client given: the scale-out works on its own duplicates.
- */
-export interface RedisConnection {
-  duplicate (overrides?: { disableOfflineQueue?: boolean }): RedisConnection
-  connect (): Promise<unknown>
-  close (): Promise<void>
-  destroy (): unknown
-  on (event: 'error', listener: (error: Error) => void): unknown
-  on (event: 'ready', listener: () => void): unknown
-  readonly isReady: boolean
-  publish (channel: string, message: Buffer): Promise<number>
-  subscribe (channel: string, listener: (message: Buffer) => unknown, bufferMode: true): Promise<unknown>
-  evalSha (sha1: string, options: { keys: string[], arguments: string[] }): Promise<unknown>
-  eval (script: string, options: { keys: string[], arguments: string[] }): Promise<unknown>
-}
 
 /** The Redis keys and timings of one scale-out. */
 export interface BusOptions {

@@ -5,7 +5,8 @@
 // goes into the link to the edge.
 
 import { CloseCode, type CloseCodeValue } from '../close-codes.js'
-import type { AttachedSession, CollabHost, RemoteRequest, SessionSocket } from '../collab/types.js'
+import type { RemoteRequest } from '../collab/types.js'
+import type { AttachedSession, CollabHost, SessionSocket } from '../collab/contracts.js'
 import { publishLimit } from '../diagnostics.js'
 import type { CollabLimitName } from '../names.js'
 import { EndMode, type EndModeValue, Kind } from './envelope.js'

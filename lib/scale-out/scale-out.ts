@@ -9,26 +9,17 @@ import { clientReason, CloseCode } from '../close-codes.js'
 import { hocuspocusCodec, yWebsocketCodec } from '../collab/protocol/codec.js'
 import { decodeHocuspocusFrame } from '../collab/protocol/hocuspocus.js'
 import { decodeYWebsocketFrame } from '../collab/protocol/y-websocket.js'
-import type { CollabHost, DocumentMessage, Placement, ProxiedSocket, Router, RouterStats, SessionInit } from '../collab/types.js'
+import type { CollabHost, DocumentMessage, Placement, ProxiedSocket, Router, RouterStats, SessionInit } from '../collab/contracts.js'
 import { linkChannel, type LinkMessageEvent, type ResetReason, sessionsResetChannel, type SessionsResetEvent } from '../diagnostics.js'
 import { FST_COLLAB_CLOSED, FST_COLLAB_SCALE_OUT_UNAVAILABLE } from '../errors.js'
 import { decodeEnvelope, EndMode, type Entry, Kind, RefuseReason, senderOf, WireCode, type WireCodeValue } from './envelope.js'
 import { Links } from './link.js'
 import { type Depose, type Fence, Ownership } from './ownership.js'
 import { Proxies, ProxySession } from './proxy.js'
-import { RedisBus, type RedisConnection } from './redis.js'
+import type { RedisConnection, ScaleOutSettings } from './options.js'
+import { RedisBus } from './redis.js'
 import { deserializeConnection, serializeConnection } from './remote-request.js'
 import { RemoteSocket, RemoteSockets } from './remote-socket.js'
-
-/** The timings and bounds of a scale-out, resolved (see `RedisScaleOutOptions`). */
-export interface ScaleOutSettings {
-  prefix: string
-  leaseMs: number
-  heartbeatInterval: number
-  heartbeatTimeout: number
-  maxLinkBytes: number
-  openTimeout: number
-}
 
 // Why an OPEN did not attach: the owner no longer owns the document, or could
 // not be reached. Either way the caller places the document again.

@@ -1,7 +1,7 @@
-import type { CollabHost, Router } from '../collab/types.js'
+import type { CollabHost, Router } from '../collab/contracts.js'
 import { FST_COLLAB_INVALID_OPTION, FST_COLLAB_SCALE_OUT_UNFENCED } from '../errors.js'
 import type { Fence } from './ownership.js'
-import { RedisScaleOut } from './options.js'
+import { configOf } from './options.js'
 import { ScaleOut } from './scale-out.js'
 
 /**
@@ -14,12 +14,13 @@ import { ScaleOut } from './scale-out.js'
  *   node-redis's error when Redis cannot be reached.
  */
 export async function startScaleOut (host: CollabHost, option: unknown, extensions: readonly object[] = []): Promise<Router> {
-  if (!(option instanceof RedisScaleOut)) throw new FST_COLLAB_INVALID_OPTION('scaleOut', "expected redis({ url }) from 'fastify-collab/redis'")
+  const config = configOf(option)
+  if (config === undefined) throw new FST_COLLAB_INVALID_OPTION('scaleOut', "expected redis({ url }) from 'fastify-collab/redis'")
   // Two owners of one document (a paused one waking up) are harmless only if the store refuses the stale
   // one; and one store issues the epochs (two would each count their own).
   const fences = extensions.filter(isFence)
   if (fences.length !== 1) throw new FST_COLLAB_SCALE_OUT_UNFENCED(fences.length)
-  const scaleOut = new ScaleOut(host, option.connection, option.settings, host.instance.instanceId, fences[0],
+  const scaleOut = new ScaleOut(host, config.connection, config.settings, host.instance.instanceId, fences[0],
     (documentName, epoch, reason) => host.depose(documentName, epoch, reason))
   await scaleOut.start()
   return scaleOut

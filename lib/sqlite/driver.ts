@@ -16,21 +16,33 @@ import { FST_COLLAB_SQLITE_MISSING, FST_COLLAB_SQLITE_UNSUPPORTED } from '../err
  */
 export type SqliteDriverName = 'better-sqlite3' | 'node:sqlite'
 
-/** A value bound to a statement parameter. */
+/**
+ * A value bound to a statement parameter.
+ * @internal
+ */
 export type SqlValue = string | number | Uint8Array | null
 
-/** A prepared statement that writes; `run` returns the number of rows changed. */
+/**
+ * A prepared statement that writes; `run` returns the number of rows changed.
+ * @internal
+ */
 export interface WriteStatement {
   run (...params: SqlValue[]): { changes: number | bigint }
 }
 
-/** A prepared statement that reads rows as arrays of column values. */
+/**
+ * A prepared statement that reads rows as arrays of column values.
+ * @internal
+ */
 export interface ReadStatement<Row extends unknown[]> {
   get (...params: SqlValue[]): Row | undefined
   all (...params: SqlValue[]): Row[]
 }
 
-/** One open database file. */
+/**
+ * One open database file.
+ * @internal
+ */
 export interface SqliteConnection {
   /** Runs one or more statements without parameters. */
   exec (sql: string): void
@@ -41,7 +53,10 @@ export interface SqliteConnection {
   close (): void
 }
 
-/** A loaded driver: its name and how to open a file with it. */
+/**
+ * A loaded driver: its name and how to open a file with it.
+ * @internal
+ */
 export interface SqliteDriver {
   readonly name: SqliteDriverName
   open (path: string): SqliteConnection
@@ -139,6 +154,7 @@ function unsafeOnThisNode (driverVersion: string): boolean {
  * safe on this Node) and node:sqlite.
  * @throws FST_COLLAB_SQLITE_MISSING when none can be loaded (`cause`: the last loader's error);
  *   FST_COLLAB_SQLITE_UNSUPPORTED when better-sqlite3 12 was named on Node 24.19 or later.
+ * @internal
  */
 export function loadDriver (name: SqliteDriverName | undefined): SqliteDriver {
   if (name === 'better-sqlite3') return betterSqlite3()
@@ -167,6 +183,7 @@ const RESULT_CODES = [
  * better-sqlite3 already sets (with the extended name, e.g. SQLITE_IOERR_WRITE) and node:sqlite does not
  * (its `code` is ERR_SQLITE_ERROR, the result code is the number `errcode`; the primary name is used).
  * Returns the same error.
+ * @internal
  */
 export function withSqliteCode (error: unknown): unknown {
   if (typeof error !== 'object' || error === null) return error
@@ -178,7 +195,10 @@ export function withSqliteCode (error: unknown): unknown {
   return error
 }
 
-/** The SQLite result code name of an error that went through {@link withSqliteCode}, or ''. */
+/**
+ * The SQLite result code name of an error that went through {@link withSqliteCode}, or ''.
+ * @internal
+ */
 export function sqliteCode (error: unknown): string {
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined
   return typeof code === 'string' && code.startsWith('SQLITE_') ? code : ''

@@ -48,7 +48,10 @@ export interface RetryOptions {
   maxDelay?: number
 }
 
-/** The bounds of one append call: a larger backlog is split into several, one per event-loop turn. */
+/**
+ * The bounds of one append call: a larger backlog is split into several, one per event-loop turn.
+ * @internal
+ */
 export interface ChunkLimits {
   /** Entries per append call. */
   maxUpdates: number
@@ -65,6 +68,7 @@ interface Waiting {
   reject: (error: Error) => void
 }
 
+/** @internal */
 export class GroupCommit {
   readonly #storage: CollabStorage
   readonly #initialDelay: number

@@ -19,6 +19,7 @@ export interface InjectWSOptions {
  * app without `listen()`, for tests. A one-shot loopback bridge hands the TCP
  * connection to the app's HTTP server, so the request runs the whole lifecycle
  * (hooks, validation, handler) exactly as a network request does.
+ * @internal
  */
 export function createInjectWS (fastify: FastifyInstance) {
   /**

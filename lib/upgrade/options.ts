@@ -81,7 +81,10 @@ export interface UpgradeOptions {
   errorHandler?: UpgradeErrorHandler
 }
 
-/** The upgrade options with their defaults applied. */
+/**
+ * The upgrade options with their defaults applied.
+ * @internal
+ */
 export interface ResolvedUpgradeOptions {
   ws: ServerOptions
   heartbeatInterval: number
@@ -91,7 +94,10 @@ export interface ResolvedUpgradeOptions {
   errorHandler: UpgradeErrorHandler | null
 }
 
-/** 10 MiB: large enough for the first sync of a big document, small enough not to be a memory weapon. */
+/**
+ * 10 MiB: large enough for the first sync of a big document, small enough not to be a memory weapon.
+ * @internal
+ */
 export const DEFAULT_MAX_PAYLOAD = 10 * 1024 * 1024
 
 const forbiddenWsOptions = ['server', 'port', 'host', 'path', 'noServer', 'verifyClient', 'backlog', 'WebSocket']
@@ -105,6 +111,7 @@ function checkInteger (name: string, value: unknown, unit: string): asserts valu
 /**
  * Checks an `allowedOrigins` value, plugin-wide or a route's.
  * @throws FST_COLLAB_INVALID_OPTION when it is neither a function nor a list of serialised origins.
+ * @internal
  */
 export function checkAllowedOrigins (name: string, value: unknown): asserts value is AllowedOrigins {
   if (typeof value === 'function') return
@@ -119,6 +126,7 @@ export function checkAllowedOrigins (name: string, value: unknown): asserts valu
 /**
  * Validates the upgrade options and applies their defaults.
  * @throws FST_COLLAB_INVALID_OPTION when an option has the wrong type or value.
+ * @internal
  */
 export function resolveUpgradeOptions (options: UpgradeOptions): ResolvedUpgradeOptions {
   const { ws = {}, heartbeatInterval = 30_000, closeTimeout = 2000, allowedOrigins, errorHandler } = options

@@ -40,7 +40,10 @@ export interface ReplyUpgradeOptions {
   server?: WebSocketServer
 }
 
-/** What reply.upgrade() needs beside the server and the registry. */
+/**
+ * What reply.upgrade() needs beside the server and the registry.
+ * @internal
+ */
 export interface ReplyUpgradeSettings {
   /** The plugin's `allowedOrigins`, for a route without its own (a non-GET route). */
   allowedOrigins: AllowedOrigins | null
@@ -86,7 +89,10 @@ function answerBadHandshake (error: Error, socket: Duplex, req: IncomingMessage)
 // plugin's own, and those passed with reply.upgrade({ server }).
 const preparedServers = new WeakSet<WebSocketServer>()
 
-/** Adds the plugin's 'headers' and 'wsClientError' listeners to a WebSocketServer, once. */
+/**
+ * Adds the plugin's 'headers' and 'wsClientError' listeners to a WebSocketServer, once.
+ * @internal
+ */
 export function prepareServer (server: WebSocketServer): void {
   if (preparedServers.has(server)) return
   preparedServers.add(server)
@@ -131,7 +137,10 @@ function routeUpgradeOf (reply: FastifyReply): RouteUpgrade | null {
   return (reply.routeOptions.config as RouteUpgradeConfig)[kRouteUpgrade] ?? null
 }
 
-/** Builds `reply.upgrade()` for the plugin's WebSocketServer and socket registry. */
+/**
+ * Builds `reply.upgrade()` for the plugin's WebSocketServer and socket registry.
+ * @internal
+ */
 export function createReplyUpgrade (wss: WebSocketServer, sockets: Sockets, settings: ReplyUpgradeSettings) {
   /**
    * Completes the WebSocket handshake of this upgrade request.
@@ -237,6 +246,7 @@ export function createReplyUpgrade (wss: WebSocketServer, sockets: Sockets, sett
  * (RFC 6455 §7.4.1), or the plugin's `errorHandler`. An errorHandler that
  * throws or rejects is logged and the socket closed with 1011: never an
  * uncaught exception or an unhandled rejection.
+ * @internal
  */
 export function createUpgradedErrorHandler (errorHandler: UpgradeErrorHandler | null) {
   function closeWithError (socket: WebSocket, request: FastifyRequest, err: unknown, message: string): void {

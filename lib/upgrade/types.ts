@@ -12,6 +12,7 @@ import type { kRouteUpgrade, kSocketAlive, kSocketLog, kUpgrade, kUpgradeContext
  * An `onUpgrade` hook as the runner calls it: the signature of a preValidation
  * hook, `async (request, reply) => {}` or `(request, reply, done) => {}`, with
  * the route's instance as `this`. The public, generic typing is in augment.ts.
+ * @internal
  */
 export type RunnableUpgradeHook = (
   this: FastifyInstance,
@@ -20,7 +21,10 @@ export type RunnableUpgradeHook = (
   done: HookHandlerDoneFunction
 ) => unknown
 
-/** What one encapsulation context holds under kUpgradeContext. */
+/**
+ * What one encapsulation context holds under kUpgradeContext.
+ * @internal
+ */
 export interface UpgradeContext {
   /** Its onUpgrade hooks (`addUpgradeHook`), a copy of its parent's at registration. */
   hooks: RunnableUpgradeHook[]
@@ -31,6 +35,7 @@ export interface UpgradeContext {
   bareRoutes: Array<RouteOptions & { onUpgrade?: unknown }>
 }
 
+/** @internal */
 export type ContextInstance = FastifyInstance & { [kUpgradeContext]: UpgradeContext }
 
 /**
@@ -40,16 +45,25 @@ export type ContextInstance = FastifyInstance & { [kUpgradeContext]: UpgradeCont
  */
 export type AllowedOrigins = readonly string[] | ((origin: string | undefined, request: FastifyRequest) => boolean)
 
-/** The `onInvalidMessage` route option: handles a message that is not JSON or fails `schema.message`. */
+/**
+ * The `onInvalidMessage` route option: handles a message that is not JSON or fails `schema.message`.
+ * @internal
+ */
 export type InvalidMessageHandler = (error: FastifyError, socket: WebSocket, request: FastifyRequest) => void | Promise<void>
 
-/** A compiled `schema.message` validator, with the conventions of Fastify's validator compilers. */
+/**
+ * A compiled `schema.message` validator, with the conventions of Fastify's validator compilers.
+ * @internal
+ */
 export type MessageValidator = ((data: unknown, context?: { parentData: object, parentDataProperty: string }) => unknown) & {
   errors?: unknown
   schemaEnv?: unknown
 }
 
-/** A route's `schema.message`, its compiled validator and what handles an invalid message. */
+/**
+ * A route's `schema.message`, its compiled validator and what handles an invalid message.
+ * @internal
+ */
 export interface MessageRoute {
   readonly schema: unknown
   /** Compiled at boot when the route's validator compiler exists by then, else at the first upgrade. */
@@ -57,7 +71,10 @@ export interface MessageRoute {
   readonly onInvalidMessage: InvalidMessageHandler | null
 }
 
-/** A route with `schema.message`, to compile once the app is ready (see compileMessageSchemas). */
+/**
+ * A route with `schema.message`, to compile once the app is ready (see compileMessageSchemas).
+ * @internal
+ */
 export interface MessageSchemaRoute {
   instance: FastifyInstance
   url: string
@@ -65,7 +82,10 @@ export interface MessageSchemaRoute {
   messages: MessageRoute
 }
 
-/** What an upgrade request needs to know of its route, kept in the route's `config` under kRouteUpgrade. */
+/**
+ * What an upgrade request needs to know of its route, kept in the route's `config` under kRouteUpgrade.
+ * @internal
+ */
 export interface RouteUpgrade {
   /** The route's own `allowedOrigins`, or the plugin's; null when every origin is allowed. */
   readonly allowedOrigins: AllowedOrigins | null
@@ -76,6 +96,7 @@ export interface RouteUpgrade {
 /**
  * What the plugin knows of one upgrade request, from the 'upgrade' event on,
  * kept on the raw request under kUpgrade. A plain request has none.
+ * @internal
  */
 export interface UpgradeRequest {
   /** The bytes read past the request head (ws's `head`), then what the client sent before the 101. */
@@ -94,11 +115,16 @@ export interface UpgradeRequest {
   handshakeError: FastifyError | null
 }
 
+/** @internal */
 export type RouteUpgradeConfig = { [kRouteUpgrade]?: RouteUpgrade }
 
+/** @internal */
 export type UpgradeIncomingMessage = IncomingMessage & { [kUpgrade]?: UpgradeRequest }
 
-/** An upgraded socket as the registry keeps it. */
+/**
+ * An upgraded socket as the registry keeps it.
+ * @internal
+ */
 export interface TrackedSocket extends WebSocket {
   /** The logger of the request the socket came from: Fastify's request child logger. */
   [kSocketLog]: FastifyBaseLogger
