@@ -41,7 +41,8 @@ interface Spelled {
 const PUA_FIRST = 0xe000
 const PUA_LAST = 0xf8ff
 
-function spell (delta: readonly DeltaOp[], placeholders: Map<string, string>): Spelled {
+/** `delta` spelled with `placeholders`; null when it holds an embed that has none. */
+function spell (delta: readonly DeltaOp[], placeholders: Map<string, string>): Spelled | null {
   const parts: string[] = []
   const attributes: Array<Attributes | undefined> = []
   const embeds = new Map<number, unknown>()
@@ -50,8 +51,10 @@ function spell (delta: readonly DeltaOp[], placeholders: Map<string, string>): S
       parts.push(op.insert)
       for (let i = 0; i < op.insert.length; i++) attributes.push(op.attributes)
     } else {
+      const placeholder = placeholders.get(JSON.stringify(op.insert))
+      if (placeholder === undefined) return null
       embeds.set(attributes.length, op.insert)
-      parts.push(placeholders.get(JSON.stringify(op.insert)) as string)
+      parts.push(placeholder)
       attributes.push(op.attributes)
     }
   }
@@ -92,6 +95,26 @@ function attributeChange (from: Attributes | undefined, to: Attributes | undefin
   return change
 }
 
+/**
+ * A Y.Text's delta as it reads: neighbouring strings with the same attributes in one run (a redundant
+ * formatting marker between them splits them in `toDelta`), and no attribute whose value is `null` (which
+ * formats nothing).
+ */
+function deltaOf (text: Y.Text): DeltaOp[] {
+  const ops: DeltaOp[] = []
+  for (const op of text.toDelta() as DeltaOp[]) {
+    const attributes = Object.fromEntries(Object.entries(op.attributes ?? {}).filter(([, value]) => value !== null))
+    const clean: DeltaOp = Object.keys(attributes).length === 0 ? { insert: op.insert } : { insert: op.insert, attributes }
+    const last = ops[ops.length - 1]
+    if (typeof clean.insert === 'string' && typeof last?.insert === 'string' && sameJson(last.attributes ?? {}, clean.attributes ?? {})) {
+      ops[ops.length - 1] = { ...last, insert: last.insert + clean.insert }
+    } else {
+      ops.push(clean)
+    }
+  }
+  return ops
+}
+
 function cloneDelta (delta: readonly DeltaOp[]): DeltaOp[] {
   return delta.map((op) => ({ ...op, insert: typeof op.insert === 'string' ? op.insert : cloneValue(op.insert) as object }))
 }
@@ -102,13 +125,13 @@ function cloneDelta (delta: readonly DeltaOp[]): DeltaOp[] {
  * or a result that differs: it is checked).
  */
 function restoreText (live: Y.Text, target: Y.Text, diffTimeout: number): { action: RootRestore['action'], granularity?: DiffGranularity } {
-  const liveDelta = live.toDelta() as DeltaOp[]
-  const targetDelta = target.toDelta() as DeltaOp[]
+  const liveDelta = deltaOf(live)
+  const targetDelta = deltaOf(target)
   if (sameJson(liveDelta, targetDelta)) return { action: 'unchanged' }
   const placeholders = placeholdersFor([liveDelta, targetDelta])
-  if (placeholders !== null) {
-    const before = spell(liveDelta, placeholders)
-    const after = spell(targetDelta, placeholders)
+  const before = placeholders === null ? null : spell(liveDelta, placeholders)
+  const after = placeholders === null ? null : spell(targetDelta, placeholders)
+  if (placeholders !== null && before !== null && after !== null) {
     const { changes, granularity } = diffText(before.text, after.text, diffTimeout)
     // pos: in the live text as edited so far; from: in the live text as it was; to: in the target.
     let pos = 0
@@ -129,7 +152,16 @@ function restoreText (live: Y.Text, target: Y.Text, diffTimeout: number): { acti
         to += length
       }
     }
-    if (sameJson(live.toDelta(), targetDelta)) return { action: 'diff', granularity }
+    let now = deltaOf(live)
+    if (sameJson(now, targetDelta)) return { action: 'diff', granularity }
+    // Formatting markers left by earlier edits (of deleted text) can format an insertion other than asked:
+    // the characters are right, so their attributes are set again, range by range.
+    const spelled = spell(now, placeholders)
+    if (spelled !== null && spelled.text === after.text) {
+      formatRange(live, 0, spelled, 0, after, 0, after.text.length)
+      now = deltaOf(live)
+      if (sameJson(now, targetDelta)) return { action: 'diff', granularity }
+    }
   }
   live.delete(0, live.length)
   live.applyDelta(cloneDelta(targetDelta))
@@ -140,7 +172,8 @@ function insertRange (live: Y.Text, pos: number, after: Spelled, to: number, len
   let start = to
   const end = to + length
   while (start < end) {
-    const attributes = after.attributes[start] ?? {}
+    // A copy: Yjs writes into the attributes it is given (null for each attribute it ends there).
+    const attributes = { ...after.attributes[start] }
     if (after.embeds.has(start)) {
       live.insertEmbed(pos + start - to, cloneValue(after.embeds.get(start)) as object, attributes)
       start++
