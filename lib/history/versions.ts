@@ -79,9 +79,10 @@ export interface VersionsOptions {
    */
   retention?: readonly RetentionTier[] | false
   /**
-   * How long, in ms, one jsdiff attempt on a text may hold the event loop in `diff` and `restore`: a character
-   * diff first, then (past this) a line diff, then (past this again) the changed middle as one replacement.
-   * Default 250.
+   * How long, in ms, the text diff of one root may hold the event loop in `diff` and `restore` (jsdiff is
+   * synchronous): by lines, then each changed hunk by characters, smallest first, while this lasts. Past it the
+   * diff stays coarser (whole lines, or the changed middle as one replacement), never wrong: a restore then
+   * keeps the identity of less text. Default 250.
    */
   diffTimeout?: number
   /**
@@ -111,7 +112,7 @@ export type RootDiff =
     /** Characters (UTF-16 code units) inserted and deleted. */
     inserted: number
     deleted: number
-    /** `'char'`, or coarser when the character diff passed `diffTimeout`. */
+    /** `'char'`, or coarser when the diff passed `diffTimeout` (see `DiffGranularity`). */
     granularity: DiffGranularity
   }
   | {
