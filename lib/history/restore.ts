@@ -133,6 +133,7 @@ function restoreText (live: Y.Text, target: Y.Text, diffTimeout: number): { acti
   const after = placeholders === null ? null : spell(targetDelta, placeholders)
   if (placeholders !== null && before !== null && after !== null) {
     const { changes, granularity } = diffText(before.text, after.text, diffTimeout)
+    const plain = [liveDelta, targetDelta].every((delta) => delta.every((op) => op.attributes === undefined))
     // pos: in the live text as edited so far; from: in the live text as it was; to: in the target.
     let pos = 0
     let from = 0
@@ -142,7 +143,7 @@ function restoreText (live: Y.Text, target: Y.Text, diffTimeout: number): { acti
         live.delete(pos, length)
         from += length
       } else if (type === 'insert') {
-        insertRange(live, pos, after, to, length)
+        insertRange(live, pos, after, to, length, plain)
         pos += length
         to += length
       } else {
@@ -168,9 +169,16 @@ function restoreText (live: Y.Text, target: Y.Text, diffTimeout: number): { acti
   return { action: 'replaced' }
 }
 
-function insertRange (live: Y.Text, pos: number, after: Spelled, to: number, length: number): void {
+// `plain`: neither text has formatting, so an insertion is given no attributes: Yjs then finds its position
+// through the text's search markers, where with attributes it walks from the start (1.5 s instead of
+// milliseconds for 300 insertions into a 1 MiB text of 16,000 items).
+function insertRange (live: Y.Text, pos: number, after: Spelled, to: number, length: number, plain: boolean): void {
   let start = to
   const end = to + length
+  if (plain && !hasEmbed(after, to, end)) {
+    live.insert(pos, after.text.slice(to, end))
+    return
+  }
   while (start < end) {
     // A copy: Yjs writes into the attributes it is given (null for each attribute it ends there).
     const attributes = { ...after.attributes[start] }
@@ -184,6 +192,11 @@ function insertRange (live: Y.Text, pos: number, after: Spelled, to: number, len
     live.insert(pos + start - to, after.text.slice(start, stop), attributes)
     start = stop
   }
+}
+
+function hasEmbed (spelled: Spelled, from: number, to: number): boolean {
+  for (const position of spelled.embeds.keys()) if (position >= from && position < to) return true
+  return false
 }
 
 function formatRange (live: Y.Text, pos: number, before: Spelled, from: number, after: Spelled, to: number, length: number): void {
