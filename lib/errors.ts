@@ -334,3 +334,33 @@ export const FST_COLLAB_IMPORT_INVALID_STATE = createError<[string, { cause: unk
  */
 export const FST_COLLAB_IMPORT_EXISTS = createError<[string]>(
   'FST_COLLAB_IMPORT_EXISTS', 'Document "%s" already exists in the target store with other content: pass force to overwrite it', 409)
+
+// --- history ---------------------------------------------------------------
+
+/**
+ * Document history was asked of a store that does not keep versions: its `CollabStorage` lacks the optional
+ * `putVersion`, `listVersions`, `getVersion` and `deleteVersions` (the argument names those missing). Thrown by
+ * `createVersions()` (so at registration with the plugin's `history` option); nothing else of the store changes.
+ */
+export const FST_COLLAB_HISTORY_UNSUPPORTED = createError<[string]>(
+  'FST_COLLAB_HISTORY_UNSUPPORTED', 'This store keeps no versions (it lacks %s): document history needs a store with putVersion, listVersions, getVersion and deleteVersions (fastify-collab/sqlite, fastify-collab/postgres)', 500)
+
+/** `versions.get()`, `.diff()` or `.restore()` named a version the document does not have (never made, thinned, or not a whole number >= 1). */
+export const FST_COLLAB_HISTORY_NOT_FOUND = createError<[string, string]>(
+  'FST_COLLAB_HISTORY_NOT_FOUND', 'Document "%s" has no version %s', 404)
+
+/**
+ * `versions.create()` or `.restore()` opened a document whose load the history extension did not see: its
+ * `extension` is not among the plugin's `extensions` (or it was created by another `createVersions()` call).
+ */
+export const FST_COLLAB_HISTORY_NOT_REGISTERED = createError<[string]>(
+  'FST_COLLAB_HISTORY_NOT_REGISTERED', 'Document "%s" was loaded without the history extension: add createVersions().extension to the plugin\'s extensions', 500)
+
+/**
+ * Storing an automatic version (`'interval'` or `'disconnect'`) failed. Logged, never thrown: the changes stay
+ * marked and the next trigger (the next interval, the next last disconnect) tries again; a fenced one
+ * (`cause` FST_COLLAB_STORAGE_FENCED) is not retried, since this load no longer owns the document. `cause`
+ * is the store's error. `versions.create()` and `.restore()` reject with the store's error itself.
+ */
+export const FST_COLLAB_HISTORY_WRITE = createError<[string, { cause: unknown }]>(
+  'FST_COLLAB_HISTORY_WRITE', 'Could not store a version of document "%s"', 503)

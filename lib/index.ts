@@ -104,4 +104,7 @@ export type { CollabStorage, LogEntry, StoredDocument } from './storage/storage.
 export { conflictError, fencedError, isConflict, isFenced, type ConflictError, type FencedError } from './fence.js'
 export type { RetryOptions } from './storage/group-commit.js'
 export { importDocuments, type ImportedDocument, type ImportOptions, type ImportResult } from './storage/import.js'
+export type { NewVersion, StoredVersion, VersionInfo, VersionReason } from './storage/storage.js'
+// Document history (versions): createVersions(...).extension among the extensions, .bind(fastify.collab) for the API.
+export * from './history/index.js'
 export * from './errors.js'

@@ -7,7 +7,8 @@ import { PostgresStorage, type PostgresStorageOptions } from './postgres-storage
 
 export { PostgresStorage, type PostgresPool, type PostgresPoolClient, type PostgresResult, type PostgresStorageOptions } from './postgres-storage.js'
 export { storageExtension, type StorageExtension, type StorageExtensionOptions } from '../storage/extension.js'
-export type { CollabStorage, LogEntry, StoredDocument } from '../storage/storage.js'
+export type { CollabStorage, LogEntry, NewVersion, StoredDocument, StoredVersion, VersionInfo, VersionReason } from '../storage/storage.js'
+export { createVersions, type Versions, type VersionsHandle, type VersionsOptions } from '../history/index.js'
 export { conflictError, fencedError, isConflict, isFenced, type ConflictError, type FencedError } from '../fence.js'
 export type { RetryOptions } from '../storage/group-commit.js'
 export { importDocuments, type ImportedDocument, type ImportOptions, type ImportResult } from '../storage/import.js'

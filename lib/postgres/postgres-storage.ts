@@ -4,7 +4,7 @@
 // its own pool from a connection string.
 
 import { createRequire } from 'node:module'
-import type { CollabStorage, LogEntry, StoredDocument } from '../storage/storage.js'
+import type { CollabStorage, LogEntry, NewVersion, StoredDocument, StoredVersion, VersionInfo, VersionReason } from '../storage/storage.js'
 import { conflictError, fencedError } from '../fence.js'
 import { FST_COLLAB_INVALID_OPTION, FST_COLLAB_POSTGRES_ASYNC_COMMIT, FST_COLLAB_POSTGRES_MISSING, FST_COLLAB_STORAGE_CLOSED } from '../errors.js'
 import { isIdentifier, sqlFor, type Sql } from './schema.js'
@@ -42,9 +42,9 @@ export interface PostgresStorageOptions {
    * restart), so attach one.
    */
   pool?: PostgresPool
-  /** The schema of the three tables, created if missing. Letters, digits and `_`. Default `'public'`. */
+  /** The schema of the store's tables, created if missing. Letters, digits and `_`. Default `'public'`. */
   schema?: string
-  /** Prefix of the table names: `<prefix>updates`, `<prefix>snapshots`, `<prefix>fences`. Letters, digits and `_`. Default `'collab_'`. */
+  /** Prefix of the table names: `<prefix>updates`, `<prefix>snapshots`, `<prefix>fences`, `<prefix>versions`. Letters, digits and `_`. Default `'collab_'`. */
   tablePrefix?: string
   /**
    * Create the schema and tables on first use (in one transaction, under an advisory lock, so several
@@ -108,6 +108,18 @@ function makePool (connectionString: string, options: PostgresStorageOptions): P
 // pg returns bigint columns as strings (they may pass 2^53); seqs and epochs never do.
 const toNumber = (value: unknown): number => Number(value)
 
+function versionInfo (documentName: string, row: Record<string, unknown>): VersionInfo {
+  return {
+    id: toNumber(row.id),
+    documentName,
+    createdAt: toNumber(row.created_at),
+    label: row.label as string | null,
+    authors: row.authors as string[],
+    reason: row.reason as VersionReason,
+    size: toNumber(row.size)
+  }
+}
+
 // SQLSTATE not_null_violation: how the append statement refuses an entry stored with other bytes (schema.ts).
 const NOT_NULL_VIOLATION = '23502'
 
@@ -118,7 +130,8 @@ function asBuffer (bytes: Uint8Array): Buffer {
 
 /**
  * The PostgreSQL {@link CollabStorage}: tables `<prefix>updates (document, seq, data)`,
- * `<prefix>snapshots (document, seq, state)` and `<prefix>fences (document, epoch)` in `schema`. Every
+ * `<prefix>snapshots (document, seq, state)`, `<prefix>fences (document, epoch)` and, for document history,
+ * `<prefix>versions (id, document, created_at, label, authors, reason, size, state)` in `schema`. Every
  * write is one statement (one round trip), committed before it resolves: an append of any number of
  * entries is one multi-row `INSERT … SELECT FROM unnest(…) ON CONFLICT …`, its fence check
  * inside it with the fence rows locked (`FOR UPDATE`); a compaction is one statement too.
@@ -137,6 +150,7 @@ export class PostgresStorage implements CollabStorage {
   readonly #schema: string
   readonly #migrate: boolean
   #prepared = false
+  #preparing: Promise<void> | null = null
   #closed = false
 
   constructor (options: PostgresStorageOptions) {
@@ -155,7 +169,8 @@ export class PostgresStorage implements CollabStorage {
   }
 
   /**
-   * Creates the schema (when missing) and the three tables (when missing), in one transaction under an
+   * Creates the schema (when missing) and the four tables and their index (when missing; the versions table
+   * too, so a database from before history gains it here), in one transaction under an
    * advisory lock. Safe to run any number of times, from several instances at once.
    * @rejects pg's error; FST_COLLAB_STORAGE_CLOSED after close.
    */
@@ -248,6 +263,44 @@ export class PostgresStorage implements CollabStorage {
     return toNumber(rows[0].epoch)
   }
 
+  /**
+   * Stores a version in one statement, after checking the fence (locked) when `version.epoch` is given.
+   * @returns its id, from the table's identity column.
+   * @rejects FST_COLLAB_STORAGE_FENCED (nothing stored); see the class.
+   */
+  async putVersion (version: NewVersion): Promise<number> {
+    await this.#prepare()
+    const { documentName, epoch, createdAt, label, authors, reason, state } = version
+    const { rows } = await this.#pool.query(this.#sql.putVersion, [documentName, epoch ?? null, createdAt, label, authors, reason, asBuffer(state)])
+    if (rows[0].ok !== true) throw fencedError(new Map([[documentName, toNumber(rows[0].epoch)]]))
+    return toNumber(rows[0].id)
+  }
+
+  /** A document's versions without their states, highest id first. @rejects see the class. */
+  async listVersions (documentName: string, options: { limit: number, before?: number }): Promise<VersionInfo[]> {
+    await this.#prepare()
+    const { rows } = await this.#pool.query(this.#sql.listVersions, [documentName, options.limit, options.before ?? null])
+    return rows.map((row) => versionInfo(documentName, row))
+  }
+
+  /** One version with its state, or null. @rejects see the class. */
+  async getVersion (documentName: string, id: number): Promise<StoredVersion | null> {
+    await this.#prepare()
+    const { rows } = await this.#pool.query(this.#sql.getVersion, [documentName, id])
+    if (rows.length === 0) return null
+    return { ...versionInfo(documentName, rows[0]), state: rows[0].state as Buffer }
+  }
+
+  /**
+   * Deletes versions of a document in one statement, after checking the fence (locked) when `epoch` is given.
+   * @rejects FST_COLLAB_STORAGE_FENCED (nothing deleted); see the class.
+   */
+  async deleteVersions (documentName: string, ids: readonly number[], epoch?: number): Promise<void> {
+    await this.#prepare()
+    const { rows } = await this.#pool.query(this.#sql.deleteVersions, [documentName, [...ids], epoch ?? null])
+    if (rows[0].ok !== true) throw fencedError(new Map([[documentName, toNumber(rows[0].epoch)]]))
+  }
+
   /** Ends the pool the store made (not a pool it was given); later calls reject with FST_COLLAB_STORAGE_CLOSED. */
   async close (): Promise<void> {
     if (this.#closed) return
@@ -256,10 +309,16 @@ export class PostgresStorage implements CollabStorage {
   }
 
   // Before the first call: the tables, and a session that acknowledges only durable commits. Tried again by
-  // the next call when it fails (the server may be down at startup); calls never overlap (CollabStorage).
+  // the next call when it fails (the server may be down at startup). The version calls may overlap the others
+  // (CollabStorage), so concurrent first calls share one preparation.
   async #prepare (): Promise<void> {
     if (this.#closed) throw new FST_COLLAB_STORAGE_CLOSED()
     if (this.#prepared) return
+    this.#preparing ??= this.#prepareOnce().finally(() => { this.#preparing = null })
+    await this.#preparing
+  }
+
+  async #prepareOnce (): Promise<void> {
     if (this.#migrate) await this.migrate()
     const { rows } = await this.#pool.query("SELECT current_setting('synchronous_commit') AS value")
     if (rows[0].value === 'off') throw new FST_COLLAB_POSTGRES_ASYNC_COMMIT()

@@ -28,6 +28,17 @@ export interface Sql {
   compact: string
   /** `$1` document. One row: the new `epoch`, one more than the last one issued (1 for a first claim). */
   claim: string
+  /**
+   * `$1` document, `$2` epoch or NULL, `$3` created_at (ms), `$4` label, `$5` authors text[], `$6` reason, `$7` state.
+   * One row: `ok`, the recorded `epoch`, and the new version's `id` (NULL when fenced).
+   */
+  putVersion: string
+  /** `$1` document, `$2` limit, `$3` before or NULL. Rows: the versions without state, highest id first. */
+  listVersions: string
+  /** `$1` document, `$2` id. At most one row, with `state`. */
+  getVersion: string
+  /** `$1` document, `$2` ids bigint[], `$3` epoch or NULL. One row: `ok`, and the recorded `epoch`. */
+  deleteVersions: string
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
@@ -37,12 +48,20 @@ export function isIdentifier (name: string): boolean {
   return IDENTIFIER.test(name) && name.length <= 48
 }
 
-/** Builds the statements for tables `<prefix>updates`, `<prefix>snapshots` and `<prefix>fences` in `schema`. */
+/** Builds the statements for tables `<prefix>updates`, `<prefix>snapshots`, `<prefix>fences` and `<prefix>versions` in `schema`. */
 export function sqlFor (schema: string, prefix: string): Sql {
   const name = (table: string): string => `"${schema}"."${prefix}${table}"`
   const updates = name('updates')
   const snapshots = name('snapshots')
   const fences = name('fences')
+  const versions = name('versions')
+  // The fence check of a version write, as compact's: the fence row locked, `ok` unless a higher epoch is recorded.
+  const fenced = (document: string, epoch: string): string => `
+WITH fence AS (
+  SELECT epoch FROM ${fences} WHERE document = ${document} AND ${epoch}::bigint IS NOT NULL FOR UPDATE
+), allowed AS (
+  SELECT NOT EXISTS (SELECT 1 FROM fence WHERE epoch > ${epoch}::bigint) AS ok
+)`
   return {
     lockKey: `fastify-collab:${schema}.${prefix}`,
     schemaExists: 'SELECT 1 FROM pg_namespace WHERE nspname = $1',
@@ -62,7 +81,18 @@ CREATE TABLE IF NOT EXISTS ${snapshots} (
 CREATE TABLE IF NOT EXISTS ${fences} (
   document text PRIMARY KEY,
   epoch bigint NOT NULL
-);`,
+);
+CREATE TABLE IF NOT EXISTS ${versions} (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  document text NOT NULL,
+  created_at bigint NOT NULL,
+  label text,
+  authors text[] NOT NULL,
+  reason text NOT NULL,
+  size integer NOT NULL,
+  state bytea NOT NULL
+);
+CREATE INDEX IF NOT EXISTS "${prefix}versions_document" ON ${versions} (document, id);`,
     // The fence rows of the batch's fenced documents are locked (in document order, so two writers never
     // deadlock) before anything is inserted: a claim waits for this statement, or this statement sees the
     // claim's epoch (READ COMMITTED re-reads a row it had to wait for). The writer claimed first, so its
@@ -123,6 +153,23 @@ SELECT (SELECT ok FROM allowed) AS ok, (SELECT epoch FROM fence) AS epoch`,
     claim: `
 INSERT INTO ${fences} AS f (document, epoch) VALUES ($1, 1)
 ON CONFLICT (document) DO UPDATE SET epoch = f.epoch + 1
-RETURNING epoch`
+RETURNING epoch`,
+    // Versions: ids from an identity column (a sequence), so they grow with every insert; `created_at` is ms
+    // since the Unix epoch, as the history's clock gave it. Writes are fenced as compact is.
+    putVersion: `${fenced('$1', '$2')}, inserted AS (
+  INSERT INTO ${versions} (document, created_at, label, authors, reason, size, state)
+  SELECT $1::text, $3::bigint, $4::text, $5::text[], $6::text, length($7::bytea), $7::bytea WHERE (SELECT ok FROM allowed)
+  RETURNING id
+)
+SELECT (SELECT ok FROM allowed) AS ok, (SELECT epoch FROM fence) AS epoch, (SELECT id FROM inserted) AS id`,
+    listVersions: `
+SELECT id, created_at, label, authors, reason, size FROM ${versions}
+WHERE document = $1 AND ($3::bigint IS NULL OR id < $3::bigint)
+ORDER BY id DESC LIMIT $2::bigint`,
+    getVersion: `SELECT id, created_at, label, authors, reason, size, state FROM ${versions} WHERE document = $1 AND id = $2`,
+    deleteVersions: `${fenced('$1', '$3')}, deleted AS (
+  DELETE FROM ${versions} WHERE document = $1 AND id = ANY($2::bigint[]) AND (SELECT ok FROM allowed)
+)
+SELECT (SELECT ok FROM allowed) AS ok, (SELECT epoch FROM fence) AS epoch`
   }
 }

@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { CollabStorage, LogEntry, StoredDocument } from '../storage/storage.js'
+import type { CollabStorage, LogEntry, NewVersion, StoredDocument, StoredVersion, VersionInfo, VersionReason } from '../storage/storage.js'
 import { conflictError, fencedError } from '../fence.js'
 import { FST_COLLAB_INVALID_OPTION, FST_COLLAB_STORAGE_CLOSED, FST_COLLAB_STORAGE_OPEN } from '../errors.js'
 import {
@@ -63,7 +63,15 @@ interface Statements {
   deleteUpdates: WriteStatement
   fence: ReadStatement<[number]>
   claim: ReadStatement<[number]>
+  insertVersion: ReadStatement<[number]>
+  listVersions: ReadStatement<VersionRow>
+  listVersionsBefore: ReadStatement<VersionRow>
+  getVersion: ReadStatement<[...VersionRow, Uint8Array]>
+  deleteVersion: WriteStatement
 }
+
+// id, created_at, label, authors (JSON), reason, size
+type VersionRow = [number, number, string | null, string, string, number]
 
 interface Connection {
   db: SqliteConnection
@@ -71,10 +79,17 @@ interface Connection {
   load: (documentName: string) => StoredDocument
   compact: (documentName: string, state: Uint8Array, upToSeq: number, epoch: number | undefined) => void
   claim: (documentName: string) => number
+  putVersion: (version: NewVersion) => number
+  listVersions: (documentName: string, limit: number, before: number | undefined) => VersionInfo[]
+  getVersion: (documentName: string, id: number) => StoredVersion | null
+  deleteVersions: (documentName: string, ids: readonly number[], epoch: number | undefined) => void
 }
 
 // Primary keys keep each document's log in seq order on disk, so a load is one range scan. The fence
 // table holds the last epoch issued to a claim of each document (only documents served with scale-out).
+// Versions (document history) have ids from AUTOINCREMENT, never reused, so they order a document's
+// versions and page them; the index on (document, id) serves both. Created on open with the rest, so a file
+// from before history gains the table on its next open.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS collab_updates (
   document TEXT NOT NULL,
@@ -90,7 +105,18 @@ CREATE TABLE IF NOT EXISTS collab_snapshots (
 CREATE TABLE IF NOT EXISTS collab_fences (
   document TEXT PRIMARY KEY,
   epoch INTEGER NOT NULL
-);`
+);
+CREATE TABLE IF NOT EXISTS collab_versions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  document TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  label TEXT,
+  authors TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  state BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS collab_versions_document ON collab_versions (document, id);`
 
 // A claim meets another process's write lock only for that transaction's length: retried this many times,
 // 5 ms longer each time (about 250 ms in all), before the load fails.
@@ -117,7 +143,8 @@ function isTransient (error: unknown): boolean {
 
 /**
  * The SQLite {@link CollabStorage}: tables `collab_updates (document, seq, data)`,
- * `collab_snapshots (document, seq, state)` and `collab_fences (document, epoch)` in one file, in WAL
+ * `collab_snapshots (document, seq, state)`, `collab_fences (document, epoch)` and, for document history,
+ * `collab_versions (id, document, created_at, label, authors, reason, size, state)` in one file, in WAL
  * mode. Every call but `claim` is synchronous.
  *
  * The constructor opens the file and throws FST_COLLAB_STORAGE_OPEN when it cannot (bad path, not a
@@ -200,6 +227,33 @@ export class SqliteStorage implements CollabStorage {
     }
   }
 
+  /**
+   * Stores a version in one IMMEDIATE transaction, after checking the fence when `version.epoch` is given.
+   * @returns its id (SQLite's AUTOINCREMENT rowid: never reused, always higher than the ones before).
+   * @throws FST_COLLAB_STORAGE_FENCED (nothing stored), the driver's error, FST_COLLAB_STORAGE_CLOSED.
+   */
+  putVersion (version: NewVersion): number {
+    return this.#use((connection) => connection.putVersion(version))
+  }
+
+  /** A document's versions without their states, highest id first. @throws the driver's error, FST_COLLAB_STORAGE_CLOSED. */
+  listVersions (documentName: string, options: { limit: number, before?: number }): VersionInfo[] {
+    return this.#use((connection) => connection.listVersions(documentName, options.limit, options.before))
+  }
+
+  /** One version with its state, or null. @throws the driver's error, FST_COLLAB_STORAGE_CLOSED. */
+  getVersion (documentName: string, id: number): StoredVersion | null {
+    return this.#use((connection) => connection.getVersion(documentName, id))
+  }
+
+  /**
+   * Deletes versions of a document in one IMMEDIATE transaction, after checking the fence when `epoch` is given.
+   * @throws FST_COLLAB_STORAGE_FENCED (nothing deleted), the driver's error, FST_COLLAB_STORAGE_CLOSED.
+   */
+  deleteVersions (documentName: string, ids: readonly number[], epoch?: number): void {
+    this.#use((connection) => connection.deleteVersions(documentName, ids, epoch))
+  }
+
   /** Closes the database; later calls throw FST_COLLAB_STORAGE_CLOSED. */
   close (): void {
     this.#closed = true
@@ -265,7 +319,16 @@ function prepare (db: SqliteConnection): Connection {
     deleteUpdates: db.write('DELETE FROM collab_updates WHERE document = ? AND seq <= ?'),
     fence: db.read('SELECT epoch FROM collab_fences WHERE document = ?'),
     claim: db.read(
-      'INSERT INTO collab_fences (document, epoch) VALUES (?, 1) ON CONFLICT (document) DO UPDATE SET epoch = epoch + 1 RETURNING epoch')
+      'INSERT INTO collab_fences (document, epoch) VALUES (?, 1) ON CONFLICT (document) DO UPDATE SET epoch = epoch + 1 RETURNING epoch'),
+    insertVersion: db.read(
+      'INSERT INTO collab_versions (document, created_at, label, authors, reason, size, state) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id'),
+    listVersions: db.read(
+      'SELECT id, created_at, label, authors, reason, size FROM collab_versions WHERE document = ? ORDER BY id DESC LIMIT ?'),
+    listVersionsBefore: db.read(
+      'SELECT id, created_at, label, authors, reason, size FROM collab_versions WHERE document = ? AND id < ? ORDER BY id DESC LIMIT ?'),
+    getVersion: db.read(
+      'SELECT id, created_at, label, authors, reason, size, state FROM collab_versions WHERE document = ? AND id = ?'),
+    deleteVersion: db.write('DELETE FROM collab_versions WHERE document = ? AND id = ?')
   }
 
   function transaction<T> (begin: WriteStatement, fn: () => T): T {
@@ -297,6 +360,22 @@ function prepare (db: SqliteConnection): Connection {
     return stale
   }
 
+  function checkFence (documentName: string, epoch: number | undefined): void {
+    if (epoch === undefined) return
+    const fence = recordedEpoch(documentName)
+    if (fence !== undefined && fence > epoch) throw fencedError(new Map([[documentName, fence]]))
+  }
+
+  const versionInfo = (documentName: string, row: VersionRow): VersionInfo => ({
+    id: Number(row[0]),
+    documentName,
+    createdAt: Number(row[1]),
+    label: row[2],
+    authors: JSON.parse(row[3]) as string[],
+    reason: row[4] as VersionReason,
+    size: Number(row[5])
+  })
+
   return {
     db,
     append: (entries) => transaction(statements.beginImmediate, () => {
@@ -326,10 +405,7 @@ function prepare (db: SqliteConnection): Connection {
       }
     }),
     compact: (documentName, state, upToSeq, epoch) => transaction(statements.beginImmediate, () => {
-      if (epoch !== undefined) {
-        const fence = recordedEpoch(documentName)
-        if (fence !== undefined && fence > epoch) throw fencedError(new Map([[documentName, fence]]))
-      }
+      checkFence(documentName, epoch)
       statements.upsertSnapshot.run(documentName, upToSeq, asBuffer(state))
       statements.deleteUpdates.run(documentName, upToSeq)
     }),
@@ -337,6 +413,25 @@ function prepare (db: SqliteConnection): Connection {
       const row = statements.claim.get(documentName)
       if (row === undefined) throw new Error('INSERT … RETURNING gave no row')
       return Number(row[0])
+    }),
+    putVersion: ({ documentName, createdAt, label, authors, reason, state, epoch }) => transaction(statements.beginImmediate, () => {
+      checkFence(documentName, epoch)
+      const row = statements.insertVersion.get(documentName, createdAt, label, JSON.stringify(authors), reason, state.byteLength, asBuffer(state))
+      if (row === undefined) throw new Error('INSERT … RETURNING gave no row')
+      return Number(row[0])
+    }),
+    listVersions: (documentName, limit, before) => {
+      const rows = before === undefined ? statements.listVersions.all(documentName, limit) : statements.listVersionsBefore.all(documentName, before, limit)
+      return rows.map((row) => versionInfo(documentName, row))
+    },
+    getVersion: (documentName, id) => {
+      const row = statements.getVersion.get(documentName, id)
+      if (row === undefined) return null
+      return { ...versionInfo(documentName, row as unknown as VersionRow), state: row[6] }
+    },
+    deleteVersions: (documentName, ids, epoch) => transaction(statements.beginImmediate, () => {
+      checkFence(documentName, epoch)
+      for (const id of ids) statements.deleteVersion.run(documentName, id)
     })
   }
 }

@@ -99,4 +99,78 @@ export interface CollabStorage {
   claim? (documentName: string): number | Promise<number>
   /** Releases the store's resources. Called once, after the last write. */
   close (): void | Promise<void>
+
+  // --- versions (document history, optional) ---------------------------------------------------------
+  // The four calls below keep a document's versions (lib/history). A store implements all four or none:
+  // without them, `createVersions` throws FST_COLLAB_HISTORY_UNSUPPORTED, naming the ones missing, and the
+  // rest of the store works as before. Unlike the calls above they come from the history layer, not the
+  // storage extension's queue, so they may run while another call of the store runs: SQLite's calls are
+  // synchronous, and PostgreSQL's go to another pooled connection. Each must still be atomic on its own.
+
+  /**
+   * Stores a new version, and returns its id: a whole number >= 1, unique in the store and greater than every
+   * id it returned before, so that ids order a document's versions by when they were stored (the `before`
+   * cursor of {@link listVersions}). A version is never changed once stored.
+   *
+   * Fenced like `compact`, in the same transaction: with an `epoch` lower than the one the document's last
+   * `claim` issued, throw FST_COLLAB_STORAGE_FENCED (made by `fencedError`) and store nothing.
+   */
+  putVersion? (version: NewVersion): number | Promise<number>
+  /**
+   * The versions of a document without their states, newest first (highest id first): at most `limit` of
+   * them, and only those with an id lower than `before` when it is given. An unknown document gives `[]`.
+   */
+  listVersions? (documentName: string, options: { limit: number, before?: number }): VersionInfo[] | Promise<VersionInfo[]>
+  /** One version of a document with its state, or `null` when the document has no version of that id. */
+  getVersion? (documentName: string, id: number): StoredVersion | null | Promise<StoredVersion | null>
+  /**
+   * Deletes versions of a document by id (ids it does not hold are ignored), atomically. Fenced like
+   * {@link putVersion}: with a stale `epoch`, throw FST_COLLAB_STORAGE_FENCED and delete nothing.
+   */
+  deleteVersions? (documentName: string, ids: readonly number[], epoch?: number): void | Promise<void>
+}
+
+/**
+ * Why a version was made:
+ * - `'interval'`: the document had been edited for `versions.interval` ms since the previous version;
+ * - `'disconnect'`: the last connection left after changes (or the document unloaded with changes that had no version yet);
+ * - `'manual'`: `versions.create()`;
+ * - `'restore'`: the state just before `versions.restore()` replaced it.
+ */
+export type VersionReason = 'interval' | 'disconnect' | 'manual' | 'restore'
+
+/**
+ * A version without its state, as {@link CollabStorage.listVersions} returns it.
+ *
+ * - `id`: issued by the store (see {@link CollabStorage.putVersion}); a whole number >= 1.
+ * - `documentName`: the document it is a version of.
+ * - `createdAt`: when its state was taken, in ms since the Unix epoch (the history's clock).
+ * - `label`: a name given by `versions.create(name, { label })`, or `null`. Labelled versions are never thinned.
+ * - `authors`: who changed the document since the previous version (`versions.author(context)` of each change's
+ *   connection), sorted, without repeats; `[]` when nobody known did.
+ * - `reason`: see {@link VersionReason}.
+ * - `size`: the byte length of its state.
+ */
+export interface VersionInfo {
+  id: number
+  documentName: string
+  createdAt: number
+  label: string | null
+  authors: string[]
+  reason: VersionReason
+  size: number
+}
+
+/** A version with its state: the whole document at `createdAt`, as a Yjs v1 update (`Y.encodeStateAsUpdate`). */
+export interface StoredVersion extends VersionInfo {
+  state: Uint8Array
+}
+
+/**
+ * What {@link CollabStorage.putVersion} stores: a {@link StoredVersion} without `id` and `size` (the store
+ * issues the one and measures the other), with the fencing `epoch` of the load that took it (`undefined`
+ * without scale-out: no fence is checked).
+ */
+export interface NewVersion extends Omit<StoredVersion, 'id' | 'size'> {
+  epoch?: number
 }

@@ -9,7 +9,7 @@ import { missing, runtimeHasNodeSqlite, sqliteDriver } from '../helpers/needs.js
 
 /** Runs `script` against the built package in a folder whose node_modules lacks the store drivers. */
 function withoutDrivers (t, script) {
-  return withModules(t, ['yjs', 'lib0', '@fastify/error'], script)
+  return withModules(t, ['yjs', 'lib0', '@fastify/error', 'diff'], script)
 }
 
 test('better-sqlite3 is not loaded by the core, nor by importing fastify-collab/sqlite, only by opening a store on it', { skip: missing(sqliteDriver('better-sqlite3')) }, (t) => {

@@ -115,7 +115,7 @@ test('postgres: migrate() creates the namespaced tables; with migrate: false not
   await Promise.all([migrate(options), migrate(options), migrate(options)])
   await migrate(options)
   const tables = await backend.admin.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [options.schema])
-  assert.deepEqual(tables.rows.map((row) => row.table_name), ['app_collab_fences', 'app_collab_snapshots', 'app_collab_updates'])
+  assert.deepEqual(tables.rows.map((row) => row.table_name), ['app_collab_fences', 'app_collab_snapshots', 'app_collab_updates', 'app_collab_versions'])
   await loaded(extension)
 })
 

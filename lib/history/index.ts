@@ -1,0 +1,11 @@
+// Document history: versions of documents, kept by the store (see CollabStorage's version methods), made
+// automatically and on demand, thinned by a retention policy, browsed, compared and restored.
+
+export {
+  createVersions, defaultAuthor,
+  type HistoryClock, type HistoryExtension, type RestoreResult, type RootDiff, type VersionDiff, type Versions, type VersionsHandle, type VersionsOptions
+} from './versions.js'
+export { checkRetention, DEFAULT_RETENTION, thinVersions, type RetentionCandidate, type RetentionTier } from './retention.js'
+export type { RootRestore } from './restore.js'
+export type { RootKind } from './roots.js'
+export type { DiffGranularity, TextChange } from './text-diff.js'

@@ -1,0 +1,581 @@
+// Document history: versions of a document (its whole state at a moment),
+// made automatically while it is edited and on demand, thinned by a
+// retention policy, browsed, compared and restored.
+//
+// Two halves. The extension (collab hooks) follows each load of a document:
+// onChange marks it changed and notes who changed it, a per-load timer makes
+// a version `interval` ms after the first change that has none, and the
+// last connection leaving makes one at once. The API (`bind(collab)`) reads
+// versions from the store and reaches a document through a direct
+// connection, as any server-side code would, so that a restore is one
+// ordinary change: through the hooks, the store and the broadcast.
+//
+// Every version write carries the fencing epoch of the load it was taken
+// from (the `epoch` the core passes to the load hooks with scale-out), and
+// the store refuses a stale one, as it refuses a stale append.
+//
+// Per load: what the extension knows of a document belongs to one Y.Doc,
+// registered once the load succeeded (afterLoadDocument) and dropped when
+// that Y.Doc is destroyed (it unloaded, stepped down, or failed to load), so
+// nothing outlives it but a version write in flight, which onDestroy awaits.
+
+import type { FastifyBaseLogger } from 'fastify'
+import * as Y from 'yjs'
+import type { Extension, HookContext } from '../collab/hooks.js'
+import type { Collab, DirectConnection } from '../collab/types.js'
+import type { CollabStorage, NewVersion, StoredVersion, VersionInfo, VersionReason } from '../storage/storage.js'
+import {
+  FST_COLLAB_HISTORY_NOT_FOUND, FST_COLLAB_HISTORY_NOT_REGISTERED, FST_COLLAB_HISTORY_UNSUPPORTED, FST_COLLAB_HISTORY_WRITE,
+  FST_COLLAB_INVALID_OPTION
+} from '../errors.js'
+import { isFenced } from '../fence.js'
+import { noop } from '../noop.js'
+import { checkRetention, DEFAULT_RETENTION, thinVersions, type RetentionTier } from './retention.js'
+import { restoreContent, type RootRestore } from './restore.js'
+import { kindAcross, rootNames, sameJson, textOf, typed, xmlText, type RootKind } from './roots.js'
+import { diffText, type DiffGranularity, type TextChange } from './text-diff.js'
+
+/**
+ * The clock of the history: the time versions are stamped with and retention reads, and the timers of
+ * automatic versions. Default: `Date.now` and Node's timers (unref'd). Give another to test with a fake clock,
+ * or to replay an editing trace with simulated time.
+ */
+export interface HistoryClock {
+  /** The time, in ms since the Unix epoch. */
+  now: () => number
+  /** Calls `fn` once after `ms` ms; returns a handle for `clearTimeout`. */
+  setTimeout: (fn: () => void, ms: number) => unknown
+  /** Cancels a timer `setTimeout` returned (a handle of a timer that has fired is ignored). */
+  clearTimeout: (handle: unknown) => void
+}
+
+/** Options of {@link createVersions}. */
+export interface VersionsOptions {
+  /**
+   * The store versions are kept in: a {@link CollabStorage} with `putVersion`, `listVersions`, `getVersion` and
+   * `deleteVersions` (`SqliteStorage`, `PostgresStorage`), normally the one the app's storage extension writes
+   * documents to, so that one claim fences both. Required.
+   */
+  storage: CollabStorage
+  /**
+   * A document being edited gets a version this many ms after its first change that no version holds yet, so
+   * at most one per interval while edits go on. Default 600,000 (10 minutes). `Infinity` turns these off.
+   */
+  interval?: number
+  /** Make a version when the last connection leaves a document changed since its last version. Default `true`. */
+  onLastDisconnect?: boolean
+  /**
+   * Who made a change, from the hook context of the connection that made it (`onChange`'s `context`): a name or
+   * id kept in the next version's `authors`, or `null` (not counted). Default: `context.user` when it is a
+   * string, else `context.user.id` (a string or a number, as a string), else `context.user.name` (a string),
+   * else `null`; so an `onAuthenticate` returning `{ user: { id, name } }` is counted by id.
+   */
+  author?: (context: HookContext) => string | null
+  /**
+   * Which versions to keep: see {@link RetentionTier} and {@link thinVersions}; applied to a document after each
+   * version stored for it. Labelled versions and `'restore'` ones (the state before a restore) are always kept.
+   * Default {@link DEFAULT_RETENTION}: everything for 24 hours, then one per hour for 30 days, then one per day.
+   * `false` keeps every version.
+   */
+  retention?: readonly RetentionTier[] | false
+  /**
+   * How long, in ms, the text diff of one root may hold the event loop in `diff` and `restore` (jsdiff is
+   * synchronous): by lines, then each changed hunk by characters, smallest first, while this lasts. Past it the
+   * diff stays coarser (whole lines, or the changed middle as one replacement), never wrong: a restore then
+   * keeps the identity of less text. Default 250.
+   */
+  diffTimeout?: number
+  /**
+   * Hook order among the extensions, higher first. It must be above the storage extension's (100 by default):
+   * onDestroy then writes the last versions before the store closes. Default 200.
+   */
+  priority?: number
+  /** See {@link HistoryClock}. Default: the system clock and Node's timers. */
+  clock?: HistoryClock
+  /** Where failed automatic versions are logged. Default: `collab.log` (from `bind`, or the first hook's `instance`). */
+  log?: FastifyBaseLogger
+}
+
+/** The collab hooks of the history: put {@link VersionsHandle.extension} among the plugin's `extensions`. */
+export interface HistoryExtension extends Extension {
+  priority: number
+}
+
+/** The difference of one root between two versions (see {@link Versions.diff}). */
+export type RootDiff =
+  | {
+    name: string
+    /** A Y.Text (`'text'`), or a Y.XmlFragment (`'xml'`) compared as the text it reads as (one line per block element). */
+    kind: 'text' | 'xml'
+    /** Runs of kept, inserted and deleted text, in order (see `TextChange`). */
+    changes: TextChange[]
+    /** Characters (UTF-16 code units) inserted and deleted. */
+    inserted: number
+    deleted: number
+    /** `'char'`, or coarser when the diff passed `diffTimeout` (see `DiffGranularity`). */
+    granularity: DiffGranularity
+  }
+  | {
+    name: string
+    kind: 'map' | 'array'
+    /** Whether its content (as JSON) differs. */
+    changed: boolean
+  }
+
+/** What {@link Versions.diff} returns. */
+export interface VersionDiff {
+  documentName: string
+  from: number
+  to: number | 'current'
+  /** Every root that holds anything in either state, in order of first appearance. */
+  roots: RootDiff[]
+}
+
+/** What {@link Versions.restore} returns. */
+export interface RestoreResult {
+  /** The version made of the document just before the restore (reason `'restore'`): the restore can itself be undone. */
+  saved: VersionInfo
+  /** The version restored. */
+  restored: VersionInfo
+  /** What the restore did to each root. */
+  roots: RootRestore[]
+}
+
+/** `fastify.collab.versions`: the history of documents. */
+export interface Versions {
+  /**
+   * Makes a version of a document now (reason `'manual'`), through a direct connection opened with `context`
+   * (default `{}`), which loads the document when it is not loaded. `label` (default `null`; at most 1,000
+   * characters) names it, and keeps it from thinning.
+   * @rejects FST_COLLAB_INVALID_OPTION for a bad name or label; what `openDirectConnection` rejects with
+   *   (FST_COLLAB_CLOSED, FST_COLLAB_NOT_OWNER with scale-out on an instance that does not own it, the load's
+   *   error); FST_COLLAB_HISTORY_NOT_REGISTERED when the extension is not among the plugin's; the store's error
+   *   (FST_COLLAB_STORAGE_FENCED when a newer owner claimed the document).
+   */
+  create: (documentName: string, options?: { label?: string | null, context?: HookContext }) => Promise<VersionInfo>
+  /**
+   * A document's versions without their states, newest first: at most `limit` (default 50, at most 1,000), with
+   * an id lower than `before` when given (the last id of a page asks for the next one). Read from the store, on
+   * any instance; `[]` for an unknown document.
+   * @rejects FST_COLLAB_INVALID_OPTION for a bad limit or cursor; the store's error.
+   */
+  list: (documentName: string, options?: { limit?: number, before?: number }) => Promise<VersionInfo[]>
+  /**
+   * A version as a new `Y.Doc` holding its state (`gc` off, so nothing of it is collected). It is a detached
+   * copy, connected to nothing: editing it changes no document and no version.
+   * @rejects FST_COLLAB_HISTORY_NOT_FOUND; the store's error.
+   */
+  get: (documentName: string, id: number) => Promise<Y.Doc>
+  /**
+   * The text inserted and deleted between two versions, or between a version and the document as it is now
+   * (`'current'`, read through a direct connection opened with `options.context`), for every Y.Text and
+   * Y.XmlFragment root; for Y.Map and Y.Array roots, whether they changed.
+   * @rejects FST_COLLAB_HISTORY_NOT_FOUND; for `'current'`, what `openDirectConnection` rejects with; the store's error.
+   */
+  diff: (documentName: string, from: number, to: number | 'current', options?: { context?: HookContext }) => Promise<VersionDiff>
+  /**
+   * Makes the document's content equal to version `id`'s as one ordinary change, made through a direct
+   * connection opened with `options.context` (default `{}`): it goes through the hooks (onChange sees that
+   * context, and the next version counts its author), the store and the broadcast, and every client converges
+   * on it. First the state before is kept as a version (reason `'restore'`, never thinned), so nothing is lost.
+   * A Y.Text gets a minimal text diff, so untouched text keeps its identity (relative positions stay); other
+   * roots are replaced by clones where they differ.
+   *
+   * The library does not check who asks: a direct connection may write whatever a read-only client may not.
+   * Expose it only to users the app lets write the document (the same check as its `onAuthenticate`).
+   *
+   * @rejects FST_COLLAB_HISTORY_NOT_FOUND; what `create` rejects with; what `DirectConnection.transact` rejects
+   *   with (FST_COLLAB_STORE_BACKLOG, an onChange error): the saved version stays then.
+   */
+  restore: (documentName: string, id: number, options?: { context?: HookContext }) => Promise<RestoreResult>
+}
+
+/** What {@link createVersions} returns: the hooks for the plugin, and the API once `fastify.collab` exists. */
+export interface VersionsHandle {
+  /** The collab hooks to add to the plugin's `extensions`. */
+  readonly extension: HistoryExtension
+  /** The API on `collab` (`fastify.collab`); may be called more than once, every result shares this history. */
+  bind: (collab: Collab) => Versions
+}
+
+/** What the history knows of one load of a document. */
+interface Load {
+  readonly documentName: string
+  readonly document: Y.Doc
+  /** The epoch every version of this load carries; `undefined` without scale-out. */
+  readonly epoch: number | undefined
+  /** Changed since the last version taken (or being written). */
+  changed: boolean
+  /** Authors of those changes. */
+  authors: Set<string>
+  /** The timer of the next `'interval'` version, armed by the first change that no version holds. */
+  timer: { handle: unknown } | null
+  /** An automatic version is queued and has not taken its state yet: no other one is queued. */
+  queued: boolean
+  /** The version writes of this load, one after the other. */
+  chain: Promise<unknown>
+  /** The Y.Doc was destroyed: no timer is armed any more. */
+  ended: boolean
+  /** The store refused a write of this load's epoch: nothing more is written. */
+  fenced: boolean
+}
+
+const VERSION_METHODS = ['putVersion', 'listVersions', 'getVersion', 'deleteVersions'] as const
+type VersionStore = Required<Pick<CollabStorage, typeof VERSION_METHODS[number]>>
+
+const MAX_LIMIT = 1000
+const MAX_LABEL = 1000
+const PAGE = 1000
+
+const systemClock: HistoryClock = {
+  now: Date.now,
+  setTimeout (fn, ms) {
+    const timer = setTimeout(fn, ms)
+    timer.unref()
+    return timer
+  },
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout)
+}
+
+/** The default `author`: see {@link VersionsOptions.author}. */
+export function defaultAuthor (context: HookContext): string | null {
+  const { user } = context
+  if (typeof user === 'string') return user
+  if (user === null || typeof user !== 'object') return null
+  const { id, name } = user as { id?: unknown, name?: unknown }
+  if (typeof id === 'string' || typeof id === 'number') return String(id)
+  return typeof name === 'string' ? name : null
+}
+
+function wholeOrInfinite (name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  if (value !== Infinity && (!Number.isSafeInteger(value) || value < 1)) throw new FST_COLLAB_INVALID_OPTION(name, 'expected a whole number of ms >= 1, or Infinity')
+  return value
+}
+
+function checkName (documentName: unknown): string {
+  if (typeof documentName !== 'string' || documentName === '') throw new FST_COLLAB_INVALID_OPTION('documentName', 'expected a non-empty string')
+  return documentName
+}
+
+/** A version id as given (a number, or a string of digits from a URL), or null when it cannot be one. */
+function idOf (id: unknown): number | null {
+  const value = typeof id === 'string' && /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : id
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 ? value : null
+}
+
+function infoOf (version: StoredVersion): VersionInfo {
+  const { state: _state, ...info } = version
+  return info
+}
+
+/**
+ * Document history for the collab core: automatic and manual versions in `options.storage`, thinned by a
+ * retention policy, and the API to list, read, compare and restore them.
+ *
+ * ```js
+ * const storage = new SqliteStorage({ path })
+ * const history = createVersions({ storage })
+ * await app.register(fastifyCollab, { extensions: [storageExtension(storage), history.extension] })
+ * const versions = history.bind(app.collab)
+ * ```
+ *
+ * @throws FST_COLLAB_HISTORY_UNSUPPORTED when the storage lacks a version method; FST_COLLAB_INVALID_OPTION (a
+ *   TypeError) for a bad option.
+ */
+export function createVersions (options: VersionsOptions): VersionsHandle {
+  const { storage } = options ?? {}
+  if (storage === null || typeof storage !== 'object') throw new FST_COLLAB_INVALID_OPTION('storage', 'expected a CollabStorage')
+  const missing = VERSION_METHODS.filter((method) => typeof storage[method] !== 'function')
+  if (missing.length > 0) throw new FST_COLLAB_HISTORY_UNSUPPORTED(missing.join(', '))
+  const store = storage as VersionStore
+  const interval = wholeOrInfinite('interval', options.interval, 600_000)
+  const onLastDisconnect = options.onLastDisconnect ?? true
+  if (typeof onLastDisconnect !== 'boolean') throw new FST_COLLAB_INVALID_OPTION('onLastDisconnect', 'expected a boolean')
+  const author = options.author ?? defaultAuthor
+  if (typeof author !== 'function') throw new FST_COLLAB_INVALID_OPTION('author', 'expected a function')
+  const retention = options.retention === false ? [] : checkRetention(options.retention ?? DEFAULT_RETENTION)
+  const diffTimeout = wholeOrInfinite('diffTimeout', options.diffTimeout, 250)
+  const priority = options.priority ?? 200
+  if (typeof priority !== 'number' || !Number.isFinite(priority)) throw new FST_COLLAB_INVALID_OPTION('priority', 'expected a number')
+  const clock = options.clock ?? systemClock
+  if (typeof clock?.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
+    throw new FST_COLLAB_INVALID_OPTION('clock', 'expected { now, setTimeout, clearTimeout }')
+  }
+  let log = options.log ?? null
+
+  // Live loads, for the timers; every load (ended ones too, while their Y.Doc lives), for their chains.
+  const live = new Set<Load>()
+  const loads = new WeakMap<Y.Doc, Load>()
+  // Version writes in flight, for onDestroy.
+  const pending = new Set<Promise<unknown>>()
+
+  function logError (error: Error, documentName: string): void {
+    const level = isFenced(error.cause) ? 'warn' : 'error'
+    if (log === null) return process.emitWarning(error)
+    log[level]({ err: error, documentName }, error.message)
+  }
+
+  function disarm (load: Load): void {
+    if (load.timer === null) return
+    clock.clearTimeout(load.timer.handle)
+    load.timer = null
+  }
+
+  function arm (load: Load): void {
+    if (load.timer !== null || load.ended || load.fenced || interval === Infinity) return
+    const timer: { handle: unknown } = { handle: null }
+    timer.handle = clock.setTimeout(() => {
+      if (load.timer !== timer) return
+      load.timer = null
+      automatic(load, 'interval')
+    }, interval)
+    load.timer = timer
+  }
+
+  /** Runs `fn` after the load's earlier version writes have settled. */
+  function enqueue<T> (load: Load, fn: () => Promise<T>): Promise<T> {
+    const run = load.chain.then(fn)
+    const settled = run.catch(noop)
+    load.chain = settled
+    pending.add(settled)
+    settled.finally(() => pending.delete(settled)).catch(noop)
+    return run
+  }
+
+  /** Queues an automatic version when the load has changes no version holds and none is queued; failures are logged. */
+  function automatic (load: Load, reason: 'interval' | 'disconnect'): void {
+    if (!load.changed || load.queued || load.fenced) return
+    load.queued = true
+    enqueue(load, async () => {
+      // A manual version or a restore may have taken these changes meanwhile.
+      if (load.changed) return await take(load, reason, null)
+      load.queued = false
+    }).catch((error: unknown) => {
+      logError(new FST_COLLAB_HISTORY_WRITE(load.documentName, { cause: error }), load.documentName)
+    })
+  }
+
+  /** Takes the document's state now and stores it as a version; runs inside the load's chain. */
+  async function take (load: Load, reason: VersionReason, label: string | null): Promise<VersionInfo> {
+    load.queued = false
+    const changed = load.changed
+    const authors = [...load.authors].sort()
+    load.changed = false
+    load.authors = new Set()
+    disarm(load)
+    const version: NewVersion = {
+      documentName: load.documentName,
+      createdAt: clock.now(),
+      label,
+      authors,
+      reason,
+      state: Y.encodeStateAsUpdate(load.document),
+      epoch: load.epoch
+    }
+    let id: number
+    try {
+      id = await store.putVersion(version)
+    } catch (error) {
+      if (isFenced(error)) load.fenced = true
+      // The changes still have no version: the next trigger tries again.
+      load.changed ||= changed
+      for (const name of authors) load.authors.add(name)
+      if (load.changed) arm(load)
+      throw error
+    }
+    await thin(load)
+    const { epoch: _epoch, state, ...info } = version
+    return { ...info, id, size: state.byteLength }
+  }
+
+  /** Applies the retention policy to the load's document; failures are logged (the next version tries again). */
+  async function thin (load: Load): Promise<void> {
+    if (retention.length === 0) return
+    try {
+      const versions: VersionInfo[] = []
+      let before: number | undefined
+      for (;;) {
+        const page = await store.listVersions(load.documentName, { limit: PAGE, before })
+        versions.push(...page)
+        if (page.length < PAGE) break
+        before = page[page.length - 1].id
+      }
+      const candidates = versions.filter((version) => version.reason !== 'restore')
+      const ids = thinVersions(candidates, clock.now(), retention)
+      if (ids.length > 0) await store.deleteVersions(load.documentName, ids, load.epoch)
+    } catch (error) {
+      if (isFenced(error)) load.fenced = true
+      logError(new FST_COLLAB_HISTORY_WRITE(load.documentName, { cause: error }), load.documentName)
+    }
+  }
+
+  // The Y.Doc of a load is destroyed when it unloads, steps down or fails to load: its timer goes, and changes
+  // that no version holds get one (a server closing never asks beforeUnloadDocument, and nobody disconnects first).
+  function ended (load: Load): void {
+    if (load.ended) return
+    load.ended = true
+    live.delete(load)
+    disarm(load)
+    automatic(load, 'disconnect')
+  }
+
+  const extension: HistoryExtension = {
+    priority,
+
+    async afterLoadDocument ({ documentName, document, epoch, instance }) {
+      log ??= instance.log
+      const load: Load = {
+        documentName,
+        document,
+        epoch,
+        changed: false,
+        authors: new Set(),
+        timer: null,
+        queued: false,
+        chain: Promise.resolve(),
+        ended: false,
+        fenced: false
+      }
+      loads.set(document, load)
+      live.add(load)
+      document.once('destroy', () => ended(load))
+    },
+
+    async onChange ({ document, context }) {
+      const load = loads.get(document)
+      if (load === undefined || load.ended) return
+      load.changed = true
+      const name = author(context)
+      if (typeof name === 'string') load.authors.add(name)
+      arm(load)
+    },
+
+    async onDisconnect ({ document, clientsCount }) {
+      const load = loads.get(document)
+      if (load === undefined || clientsCount > 0 || !onLastDisconnect) return
+      automatic(load, 'disconnect')
+    },
+
+    // The version the last disconnect queued is written before the document unloads (and gives up its claim).
+    async beforeUnloadDocument ({ document }) {
+      await loads.get(document)?.chain
+    },
+
+    async afterUnloadDocument ({ document }) {
+      await loads.get(document)?.chain
+    },
+
+    async onDestroy () {
+      for (const load of live) disarm(load)
+      while (pending.size > 0) await Promise.all(pending)
+    }
+  }
+
+  function bind (collab: Collab): Versions {
+    log ??= collab.log
+
+    /** Runs `fn` on the document's load, through a direct connection that keeps it loaded meanwhile. */
+    async function withLoad<T> (documentName: string, context: HookContext, fn: (load: Load, connection: DirectConnection) => Promise<T>): Promise<T> {
+      const connection = await collab.openDirectConnection(documentName, context)
+      try {
+        const load = loads.get(connection.document)
+        if (load === undefined || load.ended) throw new FST_COLLAB_HISTORY_NOT_REGISTERED(documentName)
+        return await fn(load, connection)
+      } finally {
+        await connection.disconnect()
+      }
+    }
+
+    async function stored (documentName: string, id: unknown): Promise<StoredVersion> {
+      const wanted = idOf(id)
+      const version = wanted === null ? null : await store.getVersion(documentName, wanted)
+      if (version === null) throw new FST_COLLAB_HISTORY_NOT_FOUND(documentName, String(id))
+      return version
+    }
+
+    function docOf (state: Uint8Array): Y.Doc {
+      const doc = new Y.Doc({ gc: false })
+      Y.applyUpdate(doc, state)
+      return doc
+    }
+
+    return {
+      async create (documentName, { label = null, context = {} } = {}) {
+        checkName(documentName)
+        if (label !== null && (typeof label !== 'string' || label.length > MAX_LABEL)) throw new FST_COLLAB_INVALID_OPTION('label', `expected null or a string of at most ${MAX_LABEL} characters`)
+        return await withLoad(documentName, context, (load) => enqueue(load, () => take(load, 'manual', label)))
+      },
+
+      async list (documentName, { limit = 50, before } = {}) {
+        checkName(documentName)
+        if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new FST_COLLAB_INVALID_OPTION('limit', `expected a whole number from 1 to ${MAX_LIMIT}`)
+        if (before !== undefined && idOf(before) === null) throw new FST_COLLAB_INVALID_OPTION('before', 'expected a version id')
+        return await store.listVersions(documentName, { limit, before: before === undefined ? undefined : idOf(before) as number })
+      },
+
+      async get (documentName, id) {
+        checkName(documentName)
+        return docOf((await stored(documentName, id)).state)
+      },
+
+      async diff (documentName, from, to, { context = {} } = {}) {
+        checkName(documentName)
+        const before = docOf((await stored(documentName, from)).state)
+        const after = to === 'current'
+          ? await withLoad(documentName, context, async (load) => docOf(Y.encodeStateAsUpdate(load.document)))
+          : docOf((await stored(documentName, to)).state)
+        const roots: RootDiff[] = []
+        for (const name of rootNames(before, after)) {
+          const kind = kindAcross(name, before, after)
+          if (kind === undefined) continue
+          roots.push(diffRoot(name, kind, before, after, diffTimeout))
+        }
+        return { documentName, from: idOf(from) as number, to: to === 'current' ? to : idOf(to) as number, roots }
+      },
+
+      async restore (documentName, id, { context = {} } = {}) {
+        checkName(documentName)
+        const version = await stored(documentName, id)
+        const target = docOf(version.state)
+        return await withLoad(documentName, context, (load, connection) => enqueue(load, async () => {
+          // The state before is stored first; should edits arrive while it is written, it is taken again (a
+          // few times at most), so that what the restore replaces is in a version.
+          let moved = false
+          const onUpdate = (): void => { moved = true }
+          load.document.on('update', onUpdate)
+          try {
+            let saved: VersionInfo
+            for (let attempt = 1; ; attempt++) {
+              moved = false
+              saved = await take(load, 'restore', null)
+              if (!moved || attempt === 3) break
+            }
+            let roots: RootRestore[] = []
+            await connection.transact((document) => { roots = restoreContent(document, target, diffTimeout) })
+            return { saved, restored: infoOf(version), roots }
+          } finally {
+            load.document.off('update', onUpdate)
+          }
+        }))
+      }
+    }
+  }
+
+  return { extension, bind }
+}
+
+function diffRoot (name: string, kind: RootKind, before: Y.Doc, after: Y.Doc, diffTimeout: number): RootDiff {
+  if (kind === 'map' || kind === 'array') {
+    return { name, kind, changed: !sameJson(typed(before, name, kind).toJSON(), typed(after, name, kind).toJSON()) }
+  }
+  const read = (doc: Y.Doc): string => kind === 'text' ? textOf(typed(doc, name, 'text')) : xmlText(typed(doc, name, 'xml'))
+  const { changes, granularity } = diffText(read(before), read(after), diffTimeout)
+  let inserted = 0
+  let deleted = 0
+  for (const change of changes) {
+    if (change.type === 'insert') inserted += change.text.length
+    else if (change.type === 'delete') deleted += change.text.length
+  }
+  return { name, kind, changes, inserted, deleted, granularity }
+}
