@@ -47,14 +47,17 @@ export const handshakeRateLimit = { max: 60, timeWindow: 60_000 }
  *   the replay command) pass as `?token=`. Default `'demo'`.
  * @param {string} [options.redisUrl] a `redis://` URL: the app is then one instance of a scale-out
  *   cluster (`fastify-collab/redis`). Default: none, one instance serves every document.
+ * @param {string} [options.trustProxy] Fastify's `trustProxy`, for an app behind a reverse proxy
+ *   (`'loopback'` in examples/cluster.js): `request.ip`, which the handshake rate limit counts by,
+ *   is then the client's address from `X-Forwarded-For`, not the proxy's. Default: none.
  * @param {object | boolean} [options.logger] Fastify's `logger` option. Default `true` (pino, level info).
  * @returns {Promise<import('fastify').FastifyInstance>} ready to `listen`; `close()` stores every
  *   loaded document, then closes the SQLite file.
  * @throws whatever the plugin, the SQLite store or Redis throw on start (e.g. an unwritable `dataDir`).
  */
-export async function buildApp ({ dataDir, token = 'demo', redisUrl, logger = true }) {
+export async function buildApp ({ dataDir, token = 'demo', redisUrl, trustProxy, logger = true }) {
   // Per-request lines would bury the one line that matters (the URL to open); errors are still logged.
-  const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }) })
+  const app = Fastify({ logger, trustProxy, logController: new LogController({ disableRequestLogging: true }) })
   // The instances of a cluster write one file: a 10 ms busy timeout lets a write wait for
   // another process's transaction instead of failing and retrying 50 ms later.
   const storage = new SqliteStorage({ path: join(dataDir, 'collab.sqlite'), busyTimeout: redisUrl === undefined ? 0 : 10 })
@@ -65,7 +68,19 @@ export async function buildApp ({ dataDir, token = 'demo', redisUrl, logger = tr
   // process metrics (CPU, heap, event-loop lag).
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
-  await app.register(fastifyCollab, { extensions: [storageExtension(storage)], scaleOut, metrics: { registry } })
+  await app.register(fastifyCollab, {
+    extensions: [storageExtension(storage)],
+    scaleOut,
+    metrics: { registry },
+    // Tells each page which instance its socket is on and which one owns the document (they differ in
+    // a cluster), in a Hocuspocus Stateless message. `connected` runs on the owner each time a client
+    // attaches, so the page learns where it landed after every reconnect and failover; `request` is
+    // the socket's own, or, for a socket on another instance, a RemoteRequest naming that instance.
+    connected: ({ connection, request }) => {
+      const instance = 'remote' in request ? request.instanceId : app.collab.instanceId
+      connection.sendStateless(JSON.stringify({ instance, owner: app.collab.instanceId }))
+    }
+  })
   // Only for the routes that ask for it (`config.rateLimit`): the WebSocket route.
   await app.register(fastifyRateLimit, { global: false })
 
@@ -94,7 +109,7 @@ export async function buildApp ({ dataDir, token = 'demo', redisUrl, logger = tr
   // What Prometheus scrapes (see "Metrics" in the README's demo section).
   app.get('/metrics', async (request, reply) => reply.type(registry.contentType).send(await registry.metrics()))
 
-  // Which instance serves the page's socket, and which owns its document (the page shows both).
+  // Which instance answered, and which owns a document (nobody, `null`, when it is not open).
   app.get('/api/owner/:document', { schema: { params: documentParams } }, async (request) => ({
     instanceId: app.collab.instanceId,
     owner: await app.collab.ownerOf(request.params.document)

@@ -11,22 +11,15 @@ const here = new URL('.', import.meta.url)
 /** Where the bundle goes; examples/server.js serves it as `/build/main.js`. */
 export const bundlePath = fileURLToPath(new URL('public/build/main.js', here))
 
+/** esbuild's options for a page of the examples: one ES2020 module for the browser, minified, every import in it. */
+export const pageBundle = { bundle: true, format: 'esm', target: 'es2020', platform: 'browser', minify: true, logLevel: 'warning' }
+
 /**
- * Writes the page bundle (ES2020, minified, with a source map) to `bundlePath`.
+ * Writes the page bundle (with a source map) to `bundlePath`.
  * @returns {Promise<void>} rejects with esbuild's error when an import cannot be resolved.
  */
 export async function buildPage () {
-  await build({
-    entryPoints: [fileURLToPath(new URL('page/main.js', here))],
-    outfile: bundlePath,
-    bundle: true,
-    format: 'esm',
-    target: 'es2020',
-    platform: 'browser',
-    minify: true,
-    sourcemap: true,
-    logLevel: 'warning'
-  })
+  await build({ ...pageBundle, entryPoints: [fileURLToPath(new URL('page/main.js', here))], outfile: bundlePath, sourcemap: true })
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

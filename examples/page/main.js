@@ -83,27 +83,19 @@ provider.awareness.on('change', renderPresence)
 renderPresence()
 
 // Which instance serves this page's socket, and which one owns the document: with
-// `npm run start:cluster` they differ for all but the tab that opened the document first, and
-// the owner changes when its instance stops. Asked again whenever the socket (re)synced, and
-// every few seconds.
+// `npm run start:cluster` they differ for every tab that the proxy sent to another instance than
+// the owner. The owner says so each time this client attaches (a Stateless message, see
+// examples/app.js), so the header follows every reconnect and failover.
 const instanceElement = document.querySelector('#instance')
 const ownerElement = document.querySelector('#owner')
-const short = (id) => id === null ? 'nobody' : id.slice(0, 8)
-async function renderOwner () {
-  try {
-    const response = await fetch(`/api/owner/${encodeURIComponent(documentName)}`)
-    const { instanceId, owner } = await response.json()
-    instanceElement.textContent = short(instanceId)
-    ownerElement.textContent = owner === instanceId ? `${short(owner)} (this instance)` : short(owner)
-    ownerElement.dataset.owner = owner ?? ''
-    instanceElement.dataset.instance = instanceId
-  } catch {
-    ownerElement.textContent = 'unknown (the server is not answering)'
-  }
-}
-provider.on('synced', renderOwner)
-setInterval(renderOwner, 3000)
-renderOwner()
+const short = (id) => id.slice(0, 8)
+provider.on('stateless', ({ payload }) => {
+  const { instance, owner } = JSON.parse(payload)
+  instanceElement.textContent = short(instance)
+  instanceElement.dataset.instance = instance
+  ownerElement.textContent = owner === instance ? `${short(owner)} (this instance)` : short(owner)
+  ownerElement.dataset.owner = owner
+})
 
 // Document switcher: a plain GET form to `/?doc=name`, plus the current name.
 document.querySelector('#doc-name').value = documentName

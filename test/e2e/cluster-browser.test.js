@@ -1,62 +1,60 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { connectClients, synced } from '../helpers/server.js'
 import { get } from '../helpers/http.js'
 import { chromiumBrowser, missing, redisServer } from '../helpers/needs.js'
-import { startRedis } from '../helpers/redis.js'
 import { artifacts, editorText, launch, open, saved, shows, until } from '../helpers/chromium.js'
-import { startExampleServer } from '../helpers/example-server.js'
-import { tempDir } from '../helpers/cleanup.js'
+import { startClusterCommand } from '../helpers/cluster-command.js'
 
-const instanceId = async (server) => (await get(`${server.httpUrl}/health`)).json().instanceId
+const instanceOf = (page) => page.locator('#instance').getAttribute('data-instance')
 
-test('two browsers on two instances of a cluster edit together; the owner instance is killed; both recover and keep every character', { skip: missing(redisServer, chromiumBrowser), timeout: 90_000 }, async (t) => {
-  const redis = await startRedis(t)
-  const dataDir = tempDir(t, 'data')
-  const env = { REDIS_URL: redis.url }
-  const [a, b, owner] = await Promise.all([0, 1, 2].map(() => startExampleServer(t, dataDir, { env })))
-  const ownerId = await instanceId(owner)
-
-  // A client of the third instance opens the document first, and stays: that instance owns it.
-  const clients = connectClients(`${owner.wsUrl}/collab`)
-  t.after(() => clients.destroyAll())
-  await synced(clients.hocus('cluster-e2e', { url: `${owner.wsUrl}/collab/cluster-e2e?token=demo` }))
+test('two browsers on the cluster\'s one address land on two instances; the one whose instance (the owner) is killed reconnects through the proxy to a live one, and both keep every character', { skip: missing(redisServer, chromiumBrowser), timeout: 90_000 }, async (t) => {
+  const { command, proxyUrl, instances } = await startClusterCommand(t)
+  const ids = await Promise.all(instances.map(async ({ url }) => (await get(`${url}/health`)).json().instanceId))
 
   const context = await launch(t)
-  const alice = await open(context, `${a.httpUrl}/?doc=cluster-e2e&name=Alice`)
-  const bob = await open(context, `${b.httpUrl}/?doc=cluster-e2e&name=Bob`)
-  await Promise.all([saved(alice), saved(bob)])
-  // The page asks /api/owner once its socket synced: the answer may come after 'saved'.
-  await until(alice, (id) => document.querySelector('#owner').dataset.owner === id, { arg: ownerId, what: 'the page to show the third instance as the owner' })
+  const alice = await open(context, `${proxyUrl}/?doc=cluster-e2e&name=Alice`)
+  await saved(alice)
+  // The header says where the socket is once the owner has told it (after the first sync, maybe).
+  await until(alice, () => document.querySelector('#instance').dataset.instance !== undefined, { what: 'the page to show its instance' })
+  const bob = await open(context, `${proxyUrl}/?doc=cluster-e2e&name=Bob`)
+  await saved(bob)
+  await until(bob, () => document.querySelector('#owner').dataset.owner !== undefined, { what: 'the page to show the owner' })
+  const [aliceOn, bobOn] = await Promise.all([instanceOf(alice), instanceOf(bob)])
+  assert.notEqual(aliceOn, bobOn, 'the proxy sent the second socket to another instance')
+  assert.equal(await bob.locator('#owner').getAttribute('data-owner'), aliceOn, 'the instance asked first owns the document')
 
   await alice.locator('.cm-content').click()
-  await alice.keyboard.type('Alice on A. ')
-  await shows(bob, 'Alice on A. ')
+  await alice.keyboard.type('Alice was here. ')
+  await shows(bob, 'Alice was here. ')
   await bob.locator('.cm-content').click()
   await bob.keyboard.press('Control+End')
-  await bob.keyboard.type('Bob on B.')
-  await shows(alice, 'Alice on A. Bob on B.')
+  await bob.keyboard.type('Bob too.')
+  await shows(alice, 'Alice was here. Bob too.')
   await Promise.all([saved(alice), saved(bob)])
   await alice.screenshot({ path: join(artifacts, 'cluster-before-failover.png') })
 
-  clients.destroyAll()
-  await owner.kill()
-  // Typed while the owner is gone: kept by the page until an instance serves the document again.
+  // kill -9 of Alice's instance, which owns the document: the command says so, and Alice's page
+  // reconnects through the proxy to a live instance while she types.
+  const killed = instances[ids.indexOf(aliceOn)]
+  process.kill(killed.pid, 'SIGKILL')
+  await command.line((line) => line.startsWith(`[cluster] instance ${killed.number} (pid ${killed.pid}) died (SIGKILL): its clients reconnect to instance `), { what: 'the death of the killed instance, logged' })
   await alice.keyboard.press('Control+End')
   await alice.keyboard.type(' Typed during the failover.')
-  const expected = 'Alice on A. Bob on B. Typed during the failover.'
+  const expected = 'Alice was here. Bob too. Typed during the failover.'
   await Promise.all([shows(alice, expected), shows(bob, expected)])
   await Promise.all([saved(alice), saved(bob)])
   assert.equal(await editorText(alice), expected)
   assert.equal(await editorText(bob), expected)
-  // The new owner is one of the two surviving instances, and the page says so once it asks again
-  // (it may first be told that nobody owns the document, while the takeover is under way).
-  const survivors = await Promise.all([a, b].map(instanceId))
-  await until(alice, (ids) => ids.includes(document.querySelector('#owner').dataset.owner), { arg: survivors, what: 'the page to show a surviving instance as the owner' })
-  await bob.screenshot({ path: join(artifacts, 'cluster-after-failover.png') })
+  const survivors = ids.filter((id) => id !== aliceOn)
+  await until(alice, ([gone, live]) => live.includes(document.querySelector('#instance').dataset.instance) && document.querySelector('#instance').dataset.instance !== gone,
+    { arg: [aliceOn, survivors], what: 'the page to show the live instance it reconnected to' })
+  await until(bob, (live) => live.includes(document.querySelector('#owner').dataset.owner), { arg: survivors, what: 'the page to show a live owner' })
+  await alice.screenshot({ path: join(artifacts, 'cluster-after-failover.png') })
   assert.deepEqual([...alice.errors, ...bob.errors], [])
-  // The browser goes before the servers: their close() waits for every connection it holds.
+
+  // The browser goes before the cluster: the instances' close() waits for every connection it holds.
   await context.close()
-  assert.deepEqual(await Promise.all([a.stop(), b.stop()]), [0, 0])
+  await command.kill('SIGTERM')
+  assert.equal((await command.exit({ what: 'the cluster command to stop' })).code, 0, 'the live instances stopped cleanly')
 })

@@ -1,63 +1,70 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer } from 'node:net'
-import { fileURLToPath } from 'node:url'
-import { freePort } from '../helpers/ports.js'
-import { missing, redisServer } from '../helpers/needs.js'
+import { missing, processTable, redisServer } from '../helpers/needs.js'
 import { connectClients, synced } from '../helpers/server.js'
-import { tempDir } from '../helpers/cleanup.js'
-import { NodeProcess } from '../helpers/child.js'
+import { ended, startClusterCommand } from '../helpers/cluster-command.js'
 import { get } from '../helpers/http.js'
-import { once } from '../helpers/wait.js'
+import { when } from '../helpers/wait.js'
 
-const cluster = fileURLToPath(new URL('../../examples/cluster.js', import.meta.url))
-const skip = missing(redisServer)
+const skip = missing(redisServer, processTable)
 
-/** A first port whose next two are free too, on 127.0.0.1. */
-async function freeRun (count) {
-  for (;;) {
-    const first = await freePort()
-    const held = []
-    try {
-      for (let port = first; port < first + count; port++) {
-        const server = createServer().listen(port, '127.0.0.1')
-        held.push(server)
-        await once(server, 'listening')
-      }
-      return first
-    } catch {
-      // One of them was taken: try another run.
-    } finally {
-      for (const server of held) server.close()
-    }
-  }
-}
+test('npm run start:cluster: one address, a proxy that takes turns over three instances sharing DATA_DIR and a redis-server of its own; SIGTERM stops them all', { skip, timeout: 60_000 }, async (t) => {
+  const { command, port, proxyUrl, redisPid, instances } = await startClusterCommand(t)
+  assert.deepEqual(instances.map(({ url }) => url), [1, 2, 3].map((i) => `http://127.0.0.1:${port + i}`))
+  assert.ok(redisPid > 0, 'it started a redis-server and said which')
 
-test('npm run start:cluster: a redis-server of its own, three instances on consecutive ports sharing DATA_DIR, their URLs logged; SIGTERM stops them all', { skip, timeout: 60_000 }, async (t) => {
-  const port = await freeRun(3)
-  // An empty REDIS_URL: the cluster starts its own redis-server, which it stops only when it stops.
-  const command = new NodeProcess(t, [cluster], {
-    name: 'the cluster command',
-    env: { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: tempDir(t, 'data'), LOG_LEVEL: 'info', REDIS_URL: '' },
-    term: true
-  })
-  // The cluster's own lines, then each instance's pino line with the URL to open, once it listens.
-  await command.line(() => command.out.filter((line) => /"msg":"Open http/.test(line)).length === 3, { what: 'three instances listening' })
-  const lines = command.out
-  const urls = lines.map((line) => /instance \d: (http:\/\/\S+)\//.exec(line)?.[1]).filter(Boolean)
-  assert.deepEqual(urls, [0, 1, 2].map((i) => `http://127.0.0.1:${port + i}`))
-  assert.ok(lines.some((line) => /redis-server on port \d+/.test(line)), 'it started a redis-server')
-  // Each instance answers, with an id of its own; a document opened on one is owned by it for all three.
-  const ids = await Promise.all(urls.map(async (url) => (await get(`${url}/health`)).json().instanceId))
+  // Each instance has an id of its own; the proxy sends three requests in a row to the three of them.
+  const ids = await Promise.all(instances.map(async ({ url }) => (await get(`${url}/health`)).json().instanceId))
   assert.equal(new Set(ids).size, 3)
-  const clients = connectClients(`${urls[1].replace('http', 'ws')}/collab`)
+  const viaProxy = []
+  for (let i = 0; i < 3; i++) viaProxy.push((await get(`${proxyUrl}/health`)).json().instanceId)
+  assert.deepEqual(viaProxy.toSorted(), ids.toSorted(), 'one request to each instance')
+  assert.equal((await get(`${proxyUrl}/`)).status, 200, 'the page, through the proxy')
+
+  // Two clients through the proxy land on two instances; the first one's owns the document, and the
+  // owner tells each client where its socket is and who owns the document (a Stateless message).
+  const wsUrl = `ws://127.0.0.1:${port}/collab/shared?token=demo`
+  const clients = connectClients(wsUrl)
   t.after(() => clients.destroyAll())
-  await synced(clients.hocus('shared', { url: `${urls[1].replace('http', 'ws')}/collab/shared?token=demo` }))
-  const owners = await Promise.all(urls.map(async (url) => (await get(`${url}/api/owner/shared`)).json().owner))
-  assert.deepEqual(owners, [ids[1], ids[1], ids[1]])
+  const where = async (provider) => {
+    const [{ payload }] = await when(provider, 'stateless', { what: 'where the socket is, from the owner' })
+    return JSON.parse(payload)
+  }
+  const first = clients.hocus('shared', { url: wsUrl })
+  const [firstWhere] = await Promise.all([where(first), synced(first)])
+  const second = clients.hocus('shared', { url: wsUrl })
+  const [secondWhere] = await Promise.all([where(second), synced(second)])
+  assert.equal(firstWhere.owner, firstWhere.instance)
+  assert.deepEqual(secondWhere, { instance: secondWhere.instance, owner: firstWhere.instance })
+  assert.notEqual(secondWhere.instance, firstWhere.instance, 'the second socket went to another instance')
+  const owners = await Promise.all(instances.map(async ({ url }) => (await get(`${url}/api/owner/shared`)).json().owner))
+  assert.deepEqual(owners, [firstWhere.owner, firstWhere.owner, firstWhere.owner])
+  first.document.getText('codemirror').insert(0, 'through the proxy')
+  await when(second.document, 'update', { check: () => second.document.getText('codemirror').toString() === 'through the proxy' })
   clients.destroyAll()
 
   await command.kill('SIGTERM')
-  const { code } = await command.exit({ what: 'the cluster command to stop its instances and Redis, then exit' })
+  const { code } = await command.exit({ what: 'the cluster command to stop the proxy, its instances and Redis, then exit' })
   assert.equal(code, 0)
+  assert.match(command.out.join('\n'), /\[cluster\] stopped$/)
+  await ended([redisPid, ...instances.map(({ pid }) => pid)], 'redis-server and the instances')
 })
+
+// A shell, a terminal's Ctrl-C, systemd and `kill -- -PGID` signal the command's whole process group;
+// a stop that takes too long gets SIGKILL. Either way nothing may be left: Redis and the instances die
+// with the command, whether the signal reached them too or only the command.
+for (const [how, stop] of [
+  ['SIGTERM to its process group, then at once SIGKILL to the group', (command) => {
+    command.signalGroup('SIGTERM')
+    command.signalGroup('SIGKILL')
+  }],
+  ['SIGKILL to the command alone', (command) => command.kill('SIGKILL')]
+]) {
+  test(`npm run start:cluster leaves no redis-server and no instance behind after ${how}`, { skip, timeout: 60_000 }, async (t) => {
+    const { command, redisPid, instances } = await startClusterCommand(t, { instances: 1 })
+    await stop(command)
+    await command.exit({ what: 'the cluster command to end' })
+    await ended([redisPid], 'redis-server')
+    await ended(instances.map(({ pid }) => pid), 'the instance')
+  })
+}

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import { createInterface } from 'node:readline'
-import { killAtExit } from './cleanup.js'
+import { killAtExit, untilExit } from './cleanup.js'
 import { when } from './wait.js'
 
 /**
@@ -25,23 +25,29 @@ export class NodeProcess {
   /**
    * @param {import('node:test').TestContext} t
    * @param {string[]} args for `node`: a script and its arguments
-   * @param {{ name: string, env?: Record<string, string>, cwd?: string, stdin?: 'ignore' | 'pipe', ipc?: boolean, term?: boolean }} options
+   * @param {{ name: string, env?: Record<string, string>, cwd?: string, stdin?: 'ignore' | 'pipe', ipc?: boolean, term?: boolean, group?: boolean }} options
    *   `name` says which process a failed wait was about; `env` is added to this process's environment;
-   *   `term` is for a process that stops children of its own only when it is asked to (SIGTERM).
+   *   `term` is for a process that stops children of its own only when it is asked to (SIGTERM);
+   *   `group` runs it in a process group of its own, as a shell runs a command: `signalGroup()`
+   *   signals every process in it, and whatever is left in it is SIGKILLed after the test.
    */
-  constructor (t, args, { name, env = {}, cwd, stdin = 'ignore', ipc = false, term = false }) {
+  constructor (t, args, { name, env = {}, cwd, stdin = 'ignore', ipc = false, term = false, group = false }) {
     this.name = name
     this.child = killAtExit(spawn(process.execPath, args, {
       cwd,
       env: { ...process.env, ...env },
-      stdio: [stdin, 'pipe', 'pipe', ...(ipc ? ['ipc'] : [])]
+      stdio: [stdin, 'pipe', 'pipe', ...(ipc ? ['ipc'] : [])],
+      detached: group
     }))
+    const releaseGroup = group ? untilExit(() => this.signalGroup('SIGKILL')) : () => {}
     t.after(async () => {
       if (term && this.alive) {
         this.child.kill('SIGTERM')
         await this.exit({ timeout: 10_000, what: `${name} to stop after SIGTERM` }).catch(() => {})
       }
       await this.kill()
+      if (group) this.signalGroup('SIGKILL')
+      releaseGroup()
     })
     const streams = [['out', this.child.stdout], ['err', this.child.stderr]].map(([kind, stream]) => new Promise((resolve) => {
       const lines = createInterface({ input: stream })
@@ -94,6 +100,13 @@ export class NodeProcess {
     if (!this.alive) return
     this.child.kill(signal)
     if (signal === 'SIGKILL') await when(this.child, 'exit', { check: () => !this.alive, what: `${this.name} to end after SIGKILL` })
+  }
+
+  /** Sends `signal` to every process of its process group (`group: true`), if any is left. */
+  signalGroup (signal) {
+    try {
+      process.kill(-this.child.pid, signal)
+    } catch {} // ESRCH: nothing is left in the group
   }
 
   #how () {
