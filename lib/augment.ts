@@ -21,6 +21,7 @@ import type { FastifyReplyType, ResolveFastifyReplyType } from 'fastify/types/ty
 import type { WebSocket, WebSocketServer } from 'ws'
 import type { Collab } from './collab/types.js'
 import type { CollabOptions } from './collab/options.js'
+import type { HistoryApi, HistoryPluginOptions } from './history/versions.js'
 import type { MetricsPluginOptions } from './metrics/options.js'
 import type { RedisScaleOut } from './scale-out/options.js'
 import type { InjectWSOptions } from './upgrade/inject.js'
@@ -38,8 +39,8 @@ export interface ScaleOutOptions {
   scaleOut?: RedisScaleOut
 }
 
-/** The options of the plugin: the upgrade options, the collaboration options, the scale-out and the metrics, side by side. */
-export type FastifyCollabOptions = UpgradeOptions & CollabOptions & ScaleOutOptions & MetricsPluginOptions
+/** The options of the plugin: the upgrade options, the collaboration options, the scale-out, the history and the metrics, side by side. */
+export type FastifyCollabOptions = UpgradeOptions & CollabOptions & ScaleOutOptions & HistoryPluginOptions & MetricsPluginOptions
 
 // Fastify's own (unexported) helpers, same shapes.
 type AsyncFunction = (...args: any) => Promise<any>
@@ -128,7 +129,7 @@ declare module 'fastify' {
      */
     injectWS(path?: string, options?: InjectWSOptions): Promise<WebSocket>
     /** The Yjs collaboration backend. */
-    collab: Collab
+    collab: Collab & HistoryApi
   }
 
   interface FastifyRequest {

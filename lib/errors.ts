@@ -345,6 +345,14 @@ export const FST_COLLAB_IMPORT_EXISTS = createError<[string]>(
 export const FST_COLLAB_HISTORY_UNSUPPORTED = createError<[string]>(
   'FST_COLLAB_HISTORY_UNSUPPORTED', 'This store keeps no versions (it lacks %s): document history needs a store with putVersion, listVersions, getVersion and deleteVersions (fastify-collab/sqlite, fastify-collab/postgres)', 500)
 
+/**
+ * The plugin's `history` option gives no `storage`, and not exactly one storage extension among `extensions`
+ * has a store to keep the versions in (the argument: how many do). Thrown at registration; give
+ * `history.storage`.
+ */
+export const FST_COLLAB_HISTORY_NO_STORE = createError<[number]>(
+  'FST_COLLAB_HISTORY_NO_STORE', 'The history option gives no storage, and %d storage extensions could keep the versions: give history.storage', 500)
+
 /** `versions.get()`, `.diff()` or `.restore()` named a version the document does not have (never made, thinned, or not a whole number >= 1). */
 export const FST_COLLAB_HISTORY_NOT_FOUND = createError<[string, string]>(
   'FST_COLLAB_HISTORY_NOT_FOUND', 'Document "%s" has no version %s', 404)

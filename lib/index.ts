@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { WebSocketServer } from 'ws'
 import type { FastifyCollabOptions } from './augment.js'
 import { createCollab } from './collab/collab.js'
+import { historyOf } from './history/versions.js'
 import { startScaleOut } from './scale-out/start.js'
 import { FST_COLLAB_WEBSOCKET_CONFLICT } from './errors.js'
 import { resolveMetricsOptions } from './metrics/options.js'
@@ -25,7 +26,8 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
   if (fastify.hasPlugin('@fastify/websocket')) throw new FST_COLLAB_WEBSOCKET_CONFLICT()
   const upgradeOptions = resolveUpgradeOptions(options)
   const metricsOptions = resolveMetricsOptions(options.metrics)
-  const { collab, core, close, destroy } = createCollab(fastify, options)
+  const history = historyOf(options.history, options.extensions)
+  const { collab, core, close, destroy } = createCollab(fastify, history === null ? options : { ...options, extensions: [...options.extensions ?? [], history.extension] })
   const { authQueueMaxBytes, authQueueMaxFrames } = core.options.limits
   const sockets = new Sockets({ ...upgradeOptions, authQueueMaxBytes, authQueueMaxFrames }, collab)
   const wss = new WebSocketServer({ ...upgradeOptions.ws, WebSocket: sockets.WebSocket })
@@ -60,7 +62,7 @@ const plugin: FastifyPluginAsync<FastifyCollabOptions> = async function fastifyC
     wss.close(() => done())
   })
   fastify.addHook('onClose', destroy)
-  fastify.decorate('collab', collab)
+  fastify.decorate('collab', Object.assign(collab, { versions: history?.bind(collab) }))
   if (options.scaleOut !== undefined) core.router = await startScaleOut(core, options.scaleOut, options.extensions)
   if (metricsOptions !== null) await startMetrics(fastify, metricsOptions, { collab, core, sockets })
 }

@@ -3,7 +3,7 @@ import Fastify, { type FastifyRequest } from 'fastify'
 import { expectTypeOf } from 'expect-type'
 import type { WebSocket } from 'ws'
 import * as Y from 'yjs'
-import fastifyCollab, { CloseCode, type ChangePayload, type Collab, type CollabOrigin, type Extension } from 'fastify-collab'
+import fastifyCollab, { CloseCode, type ChangePayload, type Collab, type CollabOrigin, type Extension, type HistoryApi, type Versions } from 'fastify-collab'
 
 const app = Fastify()
 await app.register(fastifyCollab, {
@@ -37,7 +37,8 @@ await app.register(fastifyCollab, {
 // @ts-expect-error protocol is 'auto' | 'y-websocket' | 'hocuspocus'
 await app.register(fastifyCollab, { protocol: 'websocket' })
 
-expectTypeOf(app.collab).toEqualTypeOf<Collab>()
+expectTypeOf(app.collab).toEqualTypeOf<Collab & HistoryApi>()
+expectTypeOf(app.collab.versions).toEqualTypeOf<Versions | undefined>()
 expectTypeOf(app.collab.handleConnection).parameters.toEqualTypeOf<[WebSocket, FastifyRequest, string?, Record<string, unknown>?]>()
 expectTypeOf(app.collab.getDocumentsCount()).toEqualTypeOf<number>()
 expectTypeOf(app.collab.getConnectionsCount()).toEqualTypeOf<number>()

@@ -3,7 +3,7 @@
 
 export {
   createVersions, defaultAuthor,
-  type HistoryClock, type HistoryExtension, type RestoreResult, type RootDiff, type VersionDiff, type Versions, type VersionsHandle, type VersionsOptions
+  type HistoryApi, type HistoryClock, type HistoryExtension, type HistoryOptions, type HistoryPluginOptions, type RestoreResult, type RootDiff, type VersionDiff, type Versions, type VersionsHandle, type VersionsOptions
 } from './versions.js'
 export { checkRetention, DEFAULT_RETENTION, thinVersions, type RetentionCandidate, type RetentionTier } from './retention.js'
 export type { RootRestore } from './restore.js'

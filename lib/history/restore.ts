@@ -245,6 +245,7 @@ function restoreList (live: Y.Array<unknown> | Y.XmlFragment, target: Y.Array<un
  *
  * @param diffTimeout ms each jsdiff attempt on a Y.Text may take (see diffText).
  * @returns what was done to each root that has a kind.
+ * @internal
  */
 export function restoreContent (live: Y.Doc, target: Y.Doc, diffTimeout: number): RootRestore[] {
   const done: RootRestore[] = []

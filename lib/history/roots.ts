@@ -9,7 +9,10 @@ import * as Y from 'yjs'
 /** The kinds of root type history tells apart. */
 export type RootKind = 'text' | 'map' | 'array' | 'xml'
 
-/** The root of `name` in `doc`, without defining it. */
+/**
+ * The root of `name` in `doc`, without defining it.
+ * @internal
+ */
 export function rootOf (doc: Y.Doc, name: string): Y.AbstractType<any> | undefined {
   return doc.share.get(name)
 }
@@ -18,6 +21,7 @@ export function rootOf (doc: Y.Doc, name: string): Y.AbstractType<any> | undefin
  * The kind of a root type: its class when the app defined it (getText…), otherwise what its content says:
  * strings, formats and embeds make a Y.Text; XML elements and XML text a Y.XmlFragment; else keys make a Y.Map,
  * and any other content a Y.Array. `undefined` when it holds nothing that tells (an empty or wholly collected root).
+ * @internal
  */
 export function kindOf (type: Y.AbstractType<any> | undefined): RootKind | undefined {
   if (type === undefined) return undefined
@@ -38,12 +42,20 @@ export function kindOf (type: Y.AbstractType<any> | undefined): RootKind | undef
   return type._map.size > 0 ? 'map' : listed
 }
 
-/** The root `name` of `doc` as the class of `kind` (defining it there when it is still a bare AbstractType). */
+/**
+ * The root `name` of `doc` as the class of `kind` (defining it there when it is still a bare AbstractType).
+ * @internal
+ */
 export function typed (doc: Y.Doc, name: string, kind: 'text'): Y.Text
+/** @internal */
 export function typed (doc: Y.Doc, name: string, kind: 'map'): Y.Map<unknown>
+/** @internal */
 export function typed (doc: Y.Doc, name: string, kind: 'array'): Y.Array<unknown>
+/** @internal */
 export function typed (doc: Y.Doc, name: string, kind: 'xml'): Y.XmlFragment
+/** @internal */
 export function typed (doc: Y.Doc, name: string, kind: RootKind): Y.AbstractType<any>
+/** @internal */
 export function typed (doc: Y.Doc, name: string, kind: RootKind): Y.AbstractType<any> {
   switch (kind) {
     case 'text': return doc.getText(name)
@@ -56,6 +68,7 @@ export function typed (doc: Y.Doc, name: string, kind: RootKind): Y.AbstractType
 /**
  * The kind of root `name` across two states of one document: the first that tells (see {@link kindOf}), the
  * class an app defined first. `undefined` when neither holds anything that tells: both are empty.
+ * @internal
  */
 export function kindAcross (name: string, ...docs: Y.Doc[]): RootKind | undefined {
   const defined = docs.map((doc) => rootOf(doc, name)).find((type) => type !== undefined && type.constructor !== Y.AbstractType)
@@ -67,7 +80,10 @@ export function kindAcross (name: string, ...docs: Y.Doc[]): RootKind | undefine
   return undefined
 }
 
-/** The names of the root types of several docs, each once, in order of first appearance. */
+/**
+ * The names of the root types of several docs, each once, in order of first appearance.
+ * @internal
+ */
 export function rootNames (...docs: Y.Doc[]): string[] {
   const names = new Set<string>()
   for (const doc of docs) for (const name of doc.share.keys()) names.add(name)
@@ -77,6 +93,7 @@ export function rootNames (...docs: Y.Doc[]): string[] {
 /**
  * The text a person reads in an XML tree (a ProseMirror or Tiptap document): the text of each Y.XmlText; an
  * element's children joined as they are when it holds text, one per line when it holds only elements (blocks).
+ * @internal
  */
 export function xmlText (node: Y.XmlFragment | Y.XmlElement | Y.XmlText | Y.XmlHook): string {
   if (node instanceof Y.XmlText) return textOf(node)
@@ -86,14 +103,20 @@ export function xmlText (node: Y.XmlFragment | Y.XmlElement | Y.XmlText | Y.XmlH
   return children.map(xmlText).join(blocks || !(node instanceof Y.XmlElement) ? '\n' : '')
 }
 
-/** The characters of a Y.Text (or Y.XmlText), without formatting or embeds. */
+/**
+ * The characters of a Y.Text (or Y.XmlText), without formatting or embeds.
+ * @internal
+ */
 export function textOf (text: Y.Text): string {
   let out = ''
   for (const op of text.toDelta() as Array<{ insert: unknown }>) if (typeof op.insert === 'string') out += op.insert
   return out
 }
 
-/** A copy of a value held by a Y type, for another document: Y types are cloned, other values shared. */
+/**
+ * A copy of a value held by a Y type, for another document: Y types are cloned, other values shared.
+ * @internal
+ */
 export function cloneValue (value: unknown): unknown {
   if (value instanceof Y.AbstractType) return (value as Y.AbstractType<any> & { clone: () => unknown }).clone()
   return value
@@ -102,6 +125,7 @@ export function cloneValue (value: unknown): unknown {
 /**
  * Whether two values held by Y types have the same content: the same class and the same JSON (`toJSON` of a Y
  * type), Uint8Arrays byte for byte.
+ * @internal
  */
 export function sameValue (a: unknown, b: unknown): boolean {
   if (a instanceof Y.AbstractType || b instanceof Y.AbstractType) {
@@ -117,7 +141,10 @@ function json (value: unknown): unknown {
   return (value as { toJSON: () => unknown }).toJSON()
 }
 
-/** Deep equality of JSON-like values (keys in any order); Y types compare as their JSON. */
+/**
+ * Deep equality of JSON-like values (keys in any order); Y types compare as their JSON.
+ * @internal
+ */
 export function sameJson (a: unknown, b: unknown): boolean {
   if (a === b) return true
   if (a instanceof Y.AbstractType || b instanceof Y.AbstractType) return sameValue(a, b)

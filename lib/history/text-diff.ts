@@ -32,6 +32,7 @@ export type DiffGranularity = 'char' | 'line' | 'whole'
  * ms at most (synchronously): the budget is shared, and what it does not reach stays coarser.
  *
  * @param timeout ms the jsdiff calls may take in all. Default 250.
+ * @internal
  */
 export function diffText (from: string, to: string, timeout = 250): { changes: TextChange[], granularity: DiffGranularity } {
   const deadline = Date.now() + timeout

@@ -25,7 +25,7 @@ import type { Extension, HookContext } from '../collab/hooks.js'
 import type { Collab, DirectConnection } from '../collab/types.js'
 import type { CollabStorage, NewVersion, StoredVersion, VersionInfo, VersionReason } from '../storage/storage.js'
 import {
-  FST_COLLAB_HISTORY_NOT_FOUND, FST_COLLAB_HISTORY_NOT_REGISTERED, FST_COLLAB_HISTORY_UNSUPPORTED, FST_COLLAB_HISTORY_WRITE,
+  FST_COLLAB_HISTORY_NO_STORE, FST_COLLAB_HISTORY_NOT_FOUND, FST_COLLAB_HISTORY_NOT_REGISTERED, FST_COLLAB_HISTORY_UNSUPPORTED, FST_COLLAB_HISTORY_WRITE,
   FST_COLLAB_INVALID_OPTION
 } from '../errors.js'
 import { isFenced } from '../fence.js'
@@ -47,6 +47,50 @@ export interface HistoryClock {
   setTimeout: (fn: () => void, ms: number) => unknown
   /** Cancels a timer `setTimeout` returned (a handle of a timer that has fired is ignored). */
   clearTimeout: (handle: unknown) => void
+}
+
+/**
+ * The plugin's `history` option: {@link VersionsOptions}, where `storage` defaults to the store of the one
+ * storage extension among `extensions` (`sqlite()`, `postgres()`, `storageExtension()`).
+ */
+export type HistoryOptions = Omit<VersionsOptions, 'storage'> & { storage?: CollabStorage }
+
+/** The history option of the plugin. */
+export interface HistoryPluginOptions {
+  /**
+   * Keeps versions of every document (see {@link VersionsOptions}); `fastify.collab.versions` is then the API.
+   * `{}` takes every default. Default: none (no history; `fastify.collab.versions` is undefined).
+   * Registration throws FST_COLLAB_HISTORY_NO_STORE when no store is given and not exactly one storage
+   * extension is there to keep them, FST_COLLAB_HISTORY_UNSUPPORTED when the store has no version calls.
+   */
+  history?: HistoryOptions
+}
+
+/** What the history adds to `fastify.collab`. */
+export interface HistoryApi {
+  /** Document history: set when the plugin's `history` option is given, undefined otherwise. */
+  readonly versions: Versions | undefined
+}
+
+/**
+ * The history of the plugin's `history` option, with its store found among `extensions` when none is given.
+ * @returns null without the option.
+ * @throws FST_COLLAB_HISTORY_NO_STORE when no store is given and not exactly one storage extension has one;
+ *   FST_COLLAB_HISTORY_UNSUPPORTED when the store has no version calls (see {@link createVersions}).
+ * @internal
+ */
+export function historyOf (option: HistoryOptions | undefined, extensions: readonly object[] = []): VersionsHandle | null {
+  if (option === undefined) return null
+  let { storage } = option
+  if (storage === undefined) {
+    const stores = extensions.flatMap((extension) => {
+      const candidate = (extension as { storage?: unknown }).storage
+      return candidate !== null && typeof candidate === 'object' ? [candidate as CollabStorage] : []
+    })
+    if (stores.length !== 1) throw new FST_COLLAB_HISTORY_NO_STORE(stores.length)
+    storage = stores[0]
+  }
+  return createVersions({ ...option, storage })
 }
 
 /** Options of {@link createVersions}. */

@@ -95,6 +95,8 @@ export interface StorageExtension {
   priority: number
   /** True when the storage implements `claim`, so that it can issue fencing epochs. Scale-out refuses to start without it. */
   readonly fencing: boolean
+  /** The store this extension writes documents to (the history keeps its versions there by default). */
+  readonly storage: CollabStorage
   /**
    * Claims a document for this instance before it loads it (scale-out): the store issues a new fencing
    * epoch, higher than every earlier claim's (see `CollabStorage.claim`). Pass it to `onLoadDocument` as
@@ -252,6 +254,7 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
   return {
     priority: options.priority ?? 100,
     fencing,
+    storage,
 
     async claim (documentName) {
       const { claim } = traced

@@ -341,3 +341,21 @@ test('versions.create on a server whose extensions lack the history: FST_COLLAB_
   const server = await startCollabServer(t, { extensions: [storageExtension(storage)] })
   await assert.rejects(history.bind(server.app.collab).create('doc'), { code: 'FST_COLLAB_HISTORY_NOT_REGISTERED' })
 })
+
+test('the plugin\'s history option: fastify.collab.versions over the store of the one storage extension; without the option, no versions; an ambiguous store is refused', { skip: stores[0].skip }, async (t) => {
+  const backend = await stores[0].open(t)
+  const extension = backend.extension()
+  const server = await startCollabServer(t, { extensions: [extension], history: {} })
+  const writer = server.yws('plugin-history')
+  await synced(writer)
+  writer.doc.getText('text').insert(0, 'kept')
+  await waitFor(() => server.app.collab.documents.get('plugin-history')?.getText('text').length === 4, { what: 'the edit on the server' })
+  const made = await server.app.collab.versions.create('plugin-history', { label: 'first' })
+  const [listed] = await server.app.collab.versions.list('plugin-history')
+  assert.equal(listed.id, made.id)
+  assert.equal((await server.app.collab.versions.get('plugin-history', made.id)).getText('text').toString(), 'kept')
+
+  const plain = await startCollabServer(t, { extensions: [backend.extension()] })
+  assert.equal(plain.app.collab.versions, undefined)
+  await assert.rejects(startCollabServer(t, { extensions: [backend.extension(), backend.extension()], history: {} }), { code: 'FST_COLLAB_HISTORY_NO_STORE' })
+})
