@@ -1,6 +1,5 @@
 // The demo app as a function, so that examples/server.js (the `npm start` process) stays a
 // thin shell of environment variables and signals.
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Fastify, { LogController } from 'fastify'
@@ -11,7 +10,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client'
 import * as Y from 'yjs'
 import fastifyCollab from 'fastify-collab'
 import { SqliteStorage, storageExtension } from 'fastify-collab/sqlite'
-import { buildPage, bundlePath } from './build-page.js'
+import { buildPage, pageIsStale } from './build-page.js'
 
 const publicDir = fileURLToPath(new URL('public/', import.meta.url))
 
@@ -84,7 +83,7 @@ export async function buildApp ({ dataDir, token = 'demo', redisUrl, trustProxy,
   // Only for the routes that ask for it (`config.rateLimit`): the WebSocket route.
   await app.register(fastifyRateLimit, { global: false })
 
-  if (!existsSync(bundlePath)) {
+  if (pageIsStale()) {
     app.log.info('bundling the page (examples/build-page.js)')
     await buildPage()
   }

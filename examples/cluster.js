@@ -25,6 +25,7 @@ import { delimiter, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
 import fastifyHttpProxy from '@fastify/http-proxy'
+import { buildPage, pageIsStale } from './build-page.js'
 
 const server = fileURLToPath(new URL('./server.js', import.meta.url))
 const port = Number(process.env.PORT ?? 1234)
@@ -78,6 +79,9 @@ const exited = (child) => child.exitCode !== null || child.signalCode !== null ?
 
 let stopping = false
 const redis = process.env.REDIS_URL ? { url: process.env.REDIS_URL, child: null } : await startRedis()
+
+// Bundled here, once, rather than by every instance at the same moment into the same file.
+if (pageIsStale()) await buildPage()
 
 const instances = []
 for (let number = 1; number <= count; number++) {

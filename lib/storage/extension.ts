@@ -120,6 +120,14 @@ export interface StorageExtension {
    * when `document` is not the one this extension loaded under that name.
    */
   onChange (payload: StorageChangePayload): Promise<void>
+  /**
+   * Stores what the load hooks after this extension added to the document (a template for a new document,
+   * an import), as one append of this load, before any client is served: edits built on it must never be
+   * stored without it. Nothing is written when the document holds only what the store held.
+   * @rejects FST_COLLAB_STORAGE_LOAD (`cause`: the store's error, FST_COLLAB_STORAGE_FENCED or
+   *   FST_COLLAB_STORAGE_CONFLICT), which fails the load.
+   */
+  afterLoadDocument (payload: Pick<StoragePayload, 'documentName' | 'document'>): Promise<void>
   /** Compacts the log into a snapshot. @rejects FST_COLLAB_STORAGE_COMPACT (`cause` FST_COLLAB_STORAGE_FENCED once fenced), which keeps the document loaded for the core's retry. */
   onStoreDocument (payload: StoragePayload): Promise<void>
   /** Compacts before the document unloads (not once refused: nothing it writes could land). @rejects FST_COLLAB_STORAGE_COMPACT, which vetoes the unload. */
@@ -146,6 +154,26 @@ interface LogState {
   readonly epoch: number | undefined
   /** Set once the store refused a write of this load (fenced, or a conflict): nothing more is written or acknowledged. */
   refused: RefusedWriteError | null
+  /** Until afterLoadDocument: the highest clock per client of what the store held, to tell what the load hooks added. */
+  stored: Map<number, number> | null
+}
+
+// The highest clock of each client in stored updates: the state vector of what the store held, read off
+// the updates without building a document from them.
+function clocksOf (updates: readonly Uint8Array[]): Map<number, number> {
+  const clocks = new Map<number, number>()
+  for (const update of updates) {
+    for (const [client, clock] of Y.parseUpdateMeta(update).to) clocks.set(client, Math.max(clocks.get(client) ?? 0, clock))
+  }
+  return clocks
+}
+
+// Whether `document` holds structs the store did not (a load hook added them: a template, an import).
+function addsToStored (document: Y.Doc, stored: Map<number, number>): boolean {
+  for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(document))) {
+    if (clock > (stored.get(client) ?? 0)) return true
+  }
+  return false
 }
 
 // Infinity is allowed: it turns a size bound off.
@@ -277,6 +305,8 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
       checkEpoch(documentName, epoch)
       try {
         const stored = await commit.exclusive(() => traced.load(documentName))
+        // A hook before this one may have filled the document already; then what the store held is read off its updates.
+        const filled = document.store.clients.size > 0
         let logBytes = 0
         document.transact(() => {
           if (stored.snapshot !== null) Y.applyUpdate(document, stored.snapshot)
@@ -290,10 +320,29 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
         // claim they are fenced off instead.
         const previous = documents.get(documentName)
         const seq = previous !== undefined && previous.refused === null && previous.epoch === epoch ? Math.max(stored.seq, previous.seq) : stored.seq
+        const held = stored.snapshot === null ? stored.updates : [stored.snapshot, ...stored.updates]
         documents.set(documentName, {
-          document, seq, snapshotSeq: seq - stored.updates.length, logBytes, compacting: false, epoch, refused: null
+          document, seq, snapshotSeq: seq - stored.updates.length, logBytes, compacting: false, epoch, refused: null, stored: filled ? clocksOf(held) : Y.decodeStateVector(Y.encodeStateVector(document))
         })
       } catch (cause) {
+        throw new FST_COLLAB_STORAGE_LOAD(documentName, { cause })
+      }
+    },
+
+    async afterLoadDocument ({ documentName, document }) {
+      const state = stateOf(documentName, document)
+      const clocks = state.stored
+      state.stored = null
+      // What the load hooks added (a template for a new document, an import) never went through onChange:
+      // stored now, as part of the load, so that the edits clients build on it are never left without it.
+      if (clocks === null || !addsToStored(document, clocks)) return
+      const update = Y.encodeStateAsUpdate(document, Y.encodeStateVector(clocks))
+      state.seq++
+      state.logBytes += update.byteLength
+      try {
+        await commit.append({ documentName, seq: state.seq, update, epoch: state.epoch })
+      } catch (cause) {
+        noteRefused(state, cause)
         throw new FST_COLLAB_STORAGE_LOAD(documentName, { cause })
       }
     },

@@ -142,3 +142,48 @@ for (const store of stores) {
     assert.equal(reader.doc.getText('text').toString(), 'first second', 'the second load\'s edit was stored')
   })
 }
+
+// What the store holds, read as a fresh load would: the snapshot, then the log after it.
+async function readStored (backend, documentName) {
+  const { snapshots, updates } = await backend.tables()
+  const doc = new Y.Doc()
+  const snapshot = snapshots.find((row) => row.document === documentName)
+  if (snapshot !== undefined) Y.applyUpdate(doc, snapshot.state)
+  for (const row of updates) if (row.document === documentName && row.seq > (snapshot?.seq ?? 0)) Y.applyUpdate(doc, row.data)
+  return doc
+}
+
+for (const store of stores) {
+  for (const priority of [50, 200]) {
+    test(`${store.name}: a template that a load hook ${priority < 100 ? 'after' : 'before'} the store puts into a new document is stored with the load, so edits on it are never stored without it`, { skip: store.skip }, async (t) => {
+      const backend = await store.open(t)
+      const template = {
+        priority,
+        onLoadDocument ({ document }) {
+          if (document.getText('text').length === 0) document.getText('text').insert(0, 'Title\n')
+        }
+      }
+      const server = await startCollabServer(t, { extensions: [backend.extension(), template] })
+      const writer = server.hocus('templated')
+      await synced(writer)
+      const text = writer.document.getText('text')
+      text.insert(text.length, 'typed on the template')
+      await acknowledged(writer)
+
+      // Read while the server still runs: no unload compaction has stored the document's whole state.
+      const stored = await readStored(backend, 'templated')
+      assert.equal(stored.store.pendingStructs, null, 'every stored edit has what it builds on')
+      assert.equal(stored.getText('text').toString(), 'Title\ntyped on the template')
+
+      // A template ahead of the store cannot tell a new document from a stored one: only the other one is restarted.
+      if (priority > 100) return
+      // A restart loads the template from the store and does not add it a second time.
+      server.drop(writer)
+      await server.app.close()
+      const restarted = await startCollabServer(t, { extensions: [backend.extension(), template] })
+      const reader = restarted.hocus('templated')
+      await synced(reader)
+      assert.equal(reader.document.getText('text').toString(), 'Title\ntyped on the template')
+    })
+  }
+}
