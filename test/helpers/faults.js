@@ -9,6 +9,7 @@
 // - at the end, every server and every client is killed at once, and the
 //   store is read once more.
 import assert from 'node:assert/strict'
+import { EventEmitter } from 'node:events'
 import { setTimeout as delay } from 'node:timers/promises'
 import * as Y from 'yjs'
 import { startCluster } from './cluster.js'
@@ -88,7 +89,8 @@ export async function startFaultRun (t, { store = 'sqlite', env = faultEnv, coun
   return run
 }
 
-export class FaultRun {
+/** Emits 'moved' with each client (typist or watcher) that moveClients gave a new provider, once it has it. */
+export class FaultRun extends EventEmitter {
   /** @type {Array<LedgerTypist & { node: import('./cluster.js').ClusterNode, documentName: string }>} */
   typists = []
   /** @type {Array<{ provider: import('y-websocket').WebsocketProvider, node: import('./cluster.js').ClusterNode, documentName: string, doc: Y.Doc }>} */
@@ -100,6 +102,7 @@ export class FaultRun {
   #watcherTimer = null
 
   constructor (cluster, reader) {
+    super()
     this.cluster = cluster
     this.reader = reader
   }
@@ -211,12 +214,14 @@ export class FaultRun {
       const target = choose(live, i++)
       typist.node = target
       typist.moveTo((options) => target.clients.hocus(typist.documentName, options))
+      this.emit('moved', typist)
     }
     for (const watcher of this.watchers.filter((watcher) => watcher.node === node)) {
       const target = choose(live, i++)
       node.clients.drop(watcher.provider)
       watcher.node = target
       watcher.provider = target.clients.yws(watcher.documentName, { doc: watcher.doc })
+      this.emit('moved', watcher)
     }
   }
 
