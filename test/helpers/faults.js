@@ -151,16 +151,23 @@ export class FaultRun extends EventEmitter {
     this.stopTyping()
     const settled = (typist) => typist.ledger.frames.waiting === 0 && typist.provider.isSynced && typist.provider.unsyncedChanges === 0
     await waitFor(() => this.typists.every(settled), { timeout, interval: 20, what: 'every writer to have nothing in flight' }).catch((error) => {
-      const behind = this.typists.filter((typist) => !settled(typist))
-      error.message += `: ${behind.map((typist) => `${typist.name} on instance ${this.nodes.indexOf(typist.node)} (${JSON.stringify(typist.ledger.frames)}, ${typist.provider.configuration.websocketProvider.status})`).join(', ')}`
+      error.message += `: ${this.#describe(this.typists.filter((typist) => !settled(typist)))}`
       throw error
     })
+  }
+
+  /** Names writers, each with its instance, its ledger's frames and statuses, and its provider's state. */
+  #describe (typists) {
+    return typists.map(({ name, node, ledger, provider }) => `${name} on instance ${this.nodes.indexOf(node)} (${JSON.stringify({ ...ledger.frames, ...ledger.statuses, acked: ledger.acked.size })}, ${provider.configuration.websocketProvider.status}, ${provider.isSynced ? 'synced' : 'not synced'}, ${provider.unsyncedChanges} unsynced changes)`).join(', ')
   }
 
   /** Resolves once every writer has `more` edits acknowledged past what it had when called. */
   async acknowledgedMore (more, { timeout = 30_000, what = `${more} more acknowledged edits per writer` } = {}) {
     const targets = this.typists.map((typist) => typist.ledger.acked.size + more)
-    await waitFor(() => this.typists.every((typist, i) => typist.ledger.acked.size >= targets[i]), { timeout, interval: 20, what })
+    await waitFor(() => this.typists.every((typist, i) => typist.ledger.acked.size >= targets[i]), { timeout, interval: 20, what }).catch((error) => {
+      error.message += `: ${this.#describe(this.typists.filter((typist, i) => typist.ledger.acked.size < targets[i]))}`
+      throw error
+    })
   }
 
   /**
