@@ -128,11 +128,11 @@ export class FaultRun extends EventEmitter {
     await Promise.all([...this.typists.map((typist) => synced(typist.provider, timeout)), ...this.watchers.map((watcher) => synced(watcher.provider, timeout))])
   }
 
-  /** Every writer types one item every `interval` ms (watchers every 5 × `interval`). */
+  /** Every writer types one item every `interval` ms (watchers every 5 × `interval`), at the front (see LedgerTypist.type). */
   startTyping (interval = 25) {
     for (const typist of this.typists) typist.start(interval)
     this.#watcherTimer ??= setInterval(() => {
-      for (const watcher of this.watchers) watcher.doc.getArray('items').push([`${watcher.documentName}/y:${watcher.doc.clientID}:${Date.now()}`])
+      for (const watcher of this.watchers) watcher.doc.getArray('items').unshift([`${watcher.documentName}/y:${watcher.doc.clientID}:${Date.now()}`])
     }, interval * 5)
   }
 
