@@ -16,11 +16,13 @@
 // acknowledged in its windows (from the fault to the next one), the closes its
 // clients saw, the clients moved off a killed instance, the sessions the
 // instances reset (their logs), and the longest time a document accepted no
-// write and a writer had nothing acknowledged; then acknowledged, stored and
-// lost (target 0) in all, and the CPU each part used. The instances' logs and
-// the report go to bench/results/. Exit code 1 when an acknowledged edit is
-// lost, a writer is not acknowledged again within a minute of a recovery, a
-// fault's recovery fails, or the clients do not converge at the end.
+// write and a writer had nothing acknowledged, and the writers that stalled (no
+// edit acknowledged within a minute of the recovery: named in the failures, not
+// waited for again, the run goes on); then acknowledged, stored and lost
+// (target 0) in all, and the CPU each part used. The instances' logs and the
+// report go to bench/results/. Exit code 1 when an acknowledged edit is lost, a
+// writer stalled, a fault's recovery failed (the faults stop there), or the
+// clients do not converge at the end.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
@@ -63,14 +65,14 @@ const s = (ms) => (ms / 1000).toFixed(1)
 /**
  * A fault's window runs from its injection to the next one (the first, 'none', from the start of typing).
  * @type {Array<{ kind: string, start: number, end: number, acked: number, closes: number, moved: number,
- *   resets: number, resetAll: number, documentGap: number, writerGap: number, recovered: number, writingAgain: number }>}
+ *   resets: number, resetAll: number, documentGap: number, writerGap: number, recovered: number, writingAgain: number, stalled: number }>}
  *   (with documentGapAt and writerGapAt, the start of the longest gaps)
  */
 const windows = []
 function openWindow (kind, start) {
   const previous = windows.at(-1)
   if (previous !== undefined) previous.end = start
-  const window = { kind, start, end: Infinity, acked: 0, closes: 0, moved: 0, resets: 0, resetAll: 0, documentGap: 0, writerGap: 0, recovered: 0, writingAgain: 0 }
+  const window = { kind, start, end: Infinity, acked: 0, closes: 0, moved: 0, resets: 0, resetAll: 0, documentGap: 0, writerGap: 0, recovered: 0, writingAgain: 0, stalled: 0 }
   windows.push(window)
   return window
 }
@@ -90,7 +92,8 @@ function gap (from, to, field) {
 }
 
 console.log(`chaos: seed ${seed} (--seed), ${minutes} min, ${store}, 3 instances, ${documents.length} documents × 6 writers (one edit per ${typingMs} ms each) + 3 watchers; a fault every ${faultGap[0] / 1000}–${faultGap[1] / 1000} s`)
-let failure = null
+/** What went wrong, each with its time in the run: the run goes on after a stalled writer, not after a failed recovery. */
+const failures = []
 let t0 = Date.now()
 let run = null
 const report = {}
@@ -158,6 +161,8 @@ try {
   }, 60_000)
   context.after(() => clearInterval(progress))
 
+  /** @type {Map<object, number>} writers not acknowledged again within writingAgainMs of a recovery, with their count of acknowledged edits then */
+  const stalled = new Map()
   let next = t0 + prng.int32(random, ...faultGap)
   while (next < deadline) {
     const kind = prng.oneOf(random, kinds)
@@ -168,22 +173,31 @@ try {
     try {
       await faults[kind](run, admin)
     } catch (error) {
-      failure = `${kind} at ${clock(started)}: its recovery failed: ${error.message}`
+      failures.push(`${kind} at ${clock(started)}: its recovery failed: ${error.message}`)
       break
     }
     window.recovered = Date.now() - started
     run.startTyping(typingMs) // again: on SQLite, owner-pause stops it to quiesce
+    // A writer stalled after an earlier fault is not waited for again (it would hold up the schedule by a
+    // minute each time), and counts as stalled until it has an edit acknowledged.
+    for (const [typist, acked] of stalled) if (typist.ledger.acked.size > acked) stalled.delete(typist)
+    const typists = run.typists.filter((typist) => !stalled.has(typist))
+    const before = new Map(typists.map((typist) => [typist, typist.ledger.acked.size]))
     try {
-      await run.acknowledgedMore(1, { timeout: writingAgainMs, what: `every writer to be acknowledged again after ${kind}` })
+      await run.acknowledgedMore(1, { timeout: writingAgainMs, what: `every writer to be acknowledged again after ${kind}`, typists })
+      window.writingAgain = Date.now() - started
+      console.log(`${clock(started)} ${kind}: recovered in ${s(window.recovered)} s, every writer acknowledged again after ${s(window.writingAgain)} s`)
     } catch (error) {
-      failure = `${kind} at ${clock(started)}: ${error.message}`
-      break
+      const behind = typists.filter((typist) => typist.ledger.acked.size === before.get(typist))
+      for (const typist of behind) stalled.set(typist, typist.ledger.acked.size)
+      window.stalled = behind.length
+      failures.push(`${kind} at ${clock(started)}: ${error.message}`)
+      console.log(`${clock(started)} ${kind}: recovered in ${s(window.recovered)} s; STALLED: ${behind.length} writers not acknowledged again within ${writingAgainMs / 1000} s`)
     }
-    window.writingAgain = Date.now() - started
-    console.log(`${clock(started)} ${kind}: recovered in ${s(window.recovered)} s, every writer acknowledged again after ${s(window.writingAgain)} s`)
     next = Math.max(started + gapAfter, Date.now())
   }
-  if (failure === null) await delay(deadline - Date.now())
+  await delay(deadline - Date.now())
+  if (stalled.size > 0) failures.push(`${stalled.size} writers still stalled when typing stopped: ${[...stalled.keys()].map((typist) => typist.name).join(', ')}`)
 
   const stopped = Date.now()
   run.stopTyping()
@@ -215,7 +229,7 @@ try {
   // document, tens of thousands of items after a long run, and the backlog brings thousands of updates.
   const converged = await waitFor(() => run.converged(), { timeout: 60_000, interval: 2000, what: 'every client of each document to converge' })
     .then(() => true, (error) => {
-      failure ??= error.message
+      failures.push(error.message)
       return false
     })
   const convergedIn = Date.now() - stopped
@@ -234,22 +248,22 @@ try {
   const lostAtAudits = new Set(result.violations.flatMap((violation) => violation.missing))
   const lostAtEnd = new Set(result.missing.flatMap((entry) => entry.missing))
   const lost = new Set([...lostAtAudits, ...lostAtEnd])
-  if (lost.size > 0) failure ??= `${lost.size} acknowledged edits lost`
-  if (result.pending.length > 0) failure ??= `the stored log leaves pending structs in ${result.pending.join(', ')}`
+  if (lost.size > 0) failures.push(`${lost.size} acknowledged edits lost`)
+  if (result.pending.length > 0) failures.push(`the stored log leaves pending structs in ${result.pending.join(', ')}`)
 
   // One row per fault kind, its windows added up (maxima for the times).
   const rows = new Map()
   for (const window of windows) {
-    const row = rows.get(window.kind) ?? { count: 0, acked: 0, closes: 0, moved: 0, resets: 0, resetAll: 0, documentGap: 0, writerGap: 0 }
+    const row = rows.get(window.kind) ?? { count: 0, acked: 0, closes: 0, moved: 0, resets: 0, resetAll: 0, documentGap: 0, writerGap: 0, stalled: 0 }
     row.count++
-    for (const field of ['acked', 'closes', 'moved', 'resets', 'resetAll']) row[field] += window[field]
+    for (const field of ['acked', 'closes', 'moved', 'resets', 'resetAll', 'stalled']) row[field] += window[field]
     for (const field of ['documentGap', 'writerGap']) row[field] = Math.max(row[field], window[field])
     rows.set(window.kind, row)
   }
   const table = [
-    '| fault | count | acknowledged in its windows | closes clients saw | clients moved | sessions reset (instances\' logs) | longest a document accepted no write, s | longest a writer had nothing acknowledged, s |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...[...rows].map(([kind, row]) => `| ${kind === 'none' ? 'none (before the first fault)' : kind} | ${row.count} | ${row.acked.toLocaleString('en')} | ${row.closes} | ${row.moved} | ${row.resets}${row.resetAll > 0 ? ` + ${row.resetAll} × all` : ''} | ${s(row.documentGap)} | ${s(row.writerGap)} |`)
+    '| fault | count | acknowledged in its windows | closes clients saw | clients moved | sessions reset (instances\' logs) | longest a document accepted no write, s | longest a writer had nothing acknowledged, s | writers stalled (nothing acknowledged within 60 s of the recovery) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...[...rows].map(([kind, row]) => `| ${kind === 'none' ? 'none (before the first fault)' : kind} | ${row.count} | ${row.acked.toLocaleString('en')} | ${row.closes} | ${row.moved} | ${row.resets}${row.resetAll > 0 ? ` + ${row.resetAll} × all` : ''} | ${s(row.documentGap)} | ${s(row.writerGap)} | ${kind === 'none' ? '—' : row.stalled} |`)
   ]
   const loadAverages = `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} (mean ${(loads.reduce((sum, value) => sum + value, 0) / loads.length).toFixed(1)})`
   const summary = [
@@ -262,12 +276,12 @@ try {
   console.log(['', ...table, '', ...summary].join('\n'))
   Object.assign(report, { load, loads, lost: [...lost], violations: result.violations, missing: result.missing, pending: result.pending })
 } catch (error) {
-  failure ??= error.stack
+  failures.push(error.stack)
 } finally {
   const dir = join('bench', 'results', `chaos-${store}-${seed}-${new Date(t0).toISOString().replace(/[:.]/g, '-')}`)
   mkdirSync(dir, { recursive: true })
   run?.nodes.forEach((node, i) => writeFileSync(join(dir, `instance-${i}-${node.instanceId}.log`), node.err.join('\n') + '\n'))
-  writeFileSync(join(dir, 'report.json'), JSON.stringify({ seed, store, minutes, failure, windows, ...report }, null, 2) + '\n')
+  writeFileSync(join(dir, 'report.json'), JSON.stringify({ seed, store, minutes, failures, windows, ...report }, null, 2) + '\n')
   console.log(`logs and report: ${dir}`)
   for (const cleanup of cleanups.reverse()) {
     try {
@@ -277,5 +291,5 @@ try {
     }
   }
 }
-if (failure !== null) console.error(`FAILED (seed ${seed}): ${failure}`)
-process.exitCode = failure === null ? 0 : 1
+for (const failure of failures) console.error(`FAILED (seed ${seed}): ${failure}`)
+process.exitCode = failures.length === 0 ? 0 : 1

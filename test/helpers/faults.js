@@ -161,11 +161,11 @@ export class FaultRun extends EventEmitter {
     return typists.map(({ name, node, ledger, provider }) => `${name} on instance ${this.nodes.indexOf(node)} (${JSON.stringify({ ...ledger.frames, ...ledger.statuses, acked: ledger.acked.size })}, ${provider.configuration.websocketProvider.status}, ${provider.isSynced ? 'synced' : 'not synced'}, ${provider.unsyncedChanges} unsynced changes)`).join(', ')
   }
 
-  /** Resolves once every writer has `more` edits acknowledged past what it had when called. */
-  async acknowledgedMore (more, { timeout = 30_000, what = `${more} more acknowledged edits per writer` } = {}) {
-    const targets = this.typists.map((typist) => typist.ledger.acked.size + more)
-    await waitFor(() => this.typists.every((typist, i) => typist.ledger.acked.size >= targets[i]), { timeout, interval: 20, what }).catch((error) => {
-      error.message += `: ${this.#describe(this.typists.filter((typist, i) => typist.ledger.acked.size < targets[i]))}`
+  /** Resolves once every writer (of `typists`, default all) has `more` edits acknowledged past what it had when called. */
+  async acknowledgedMore (more, { timeout = 30_000, what = `${more} more acknowledged edits per writer`, typists = this.typists } = {}) {
+    const targets = typists.map((typist) => typist.ledger.acked.size + more)
+    await waitFor(() => typists.every((typist, i) => typist.ledger.acked.size >= targets[i]), { timeout, interval: 20, what }).catch((error) => {
+      error.message += `: ${this.#describe(typists.filter((typist, i) => typist.ledger.acked.size < targets[i]))}`
       throw error
     })
   }
