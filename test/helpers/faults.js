@@ -9,6 +9,7 @@
 // - at the end, every server and every client is killed at once, and the
 //   store is read once more.
 import assert from 'node:assert/strict'
+import { EventEmitter } from 'node:events'
 import { setTimeout as delay } from 'node:timers/promises'
 import * as Y from 'yjs'
 import { startCluster } from './cluster.js'
@@ -88,7 +89,8 @@ export async function startFaultRun (t, { store = 'sqlite', env = faultEnv, coun
   return run
 }
 
-export class FaultRun {
+/** Emits 'moved' with each client (typist or watcher) that moveClients gave a new provider, once it has it. */
+export class FaultRun extends EventEmitter {
   /** @type {Array<LedgerTypist & { node: import('./cluster.js').ClusterNode, documentName: string }>} */
   typists = []
   /** @type {Array<{ provider: import('y-websocket').WebsocketProvider, node: import('./cluster.js').ClusterNode, documentName: string, doc: Y.Doc }>} */
@@ -100,6 +102,7 @@ export class FaultRun {
   #watcherTimer = null
 
   constructor (cluster, reader) {
+    super()
     this.cluster = cluster
     this.reader = reader
   }
@@ -125,11 +128,11 @@ export class FaultRun {
     await Promise.all([...this.typists.map((typist) => synced(typist.provider, timeout)), ...this.watchers.map((watcher) => synced(watcher.provider, timeout))])
   }
 
-  /** Every writer types one item every `interval` ms (watchers every 5 × `interval`). */
+  /** Every writer types one item every `interval` ms (watchers every 5 × `interval`), at the front (see LedgerTypist.type). */
   startTyping (interval = 25) {
     for (const typist of this.typists) typist.start(interval)
     this.#watcherTimer ??= setInterval(() => {
-      for (const watcher of this.watchers) watcher.doc.getArray('items').push([`${watcher.documentName}/y:${watcher.doc.clientID}:${Date.now()}`])
+      for (const watcher of this.watchers) watcher.doc.getArray('items').unshift([`${watcher.documentName}/y:${watcher.doc.clientID}:${Date.now()}`])
     }, interval * 5)
   }
 
@@ -148,16 +151,23 @@ export class FaultRun {
     this.stopTyping()
     const settled = (typist) => typist.ledger.frames.waiting === 0 && typist.provider.isSynced && typist.provider.unsyncedChanges === 0
     await waitFor(() => this.typists.every(settled), { timeout, interval: 20, what: 'every writer to have nothing in flight' }).catch((error) => {
-      const behind = this.typists.filter((typist) => !settled(typist))
-      error.message += `: ${behind.map((typist) => `${typist.name} on instance ${this.nodes.indexOf(typist.node)} (${JSON.stringify(typist.ledger.frames)}, ${typist.provider.configuration.websocketProvider.status})`).join(', ')}`
+      error.message += `: ${this.#describe(this.typists.filter((typist) => !settled(typist)))}`
       throw error
     })
   }
 
-  /** Resolves once every writer has `more` edits acknowledged past what it had when called. */
-  async acknowledgedMore (more, { timeout = 30_000, what = `${more} more acknowledged edits per writer` } = {}) {
-    const targets = this.typists.map((typist) => typist.ledger.acked.size + more)
-    await waitFor(() => this.typists.every((typist, i) => typist.ledger.acked.size >= targets[i]), { timeout, interval: 20, what })
+  /** Names writers, each with its instance, its ledger's frames and statuses, and its provider's state. */
+  #describe (typists) {
+    return typists.map(({ name, node, ledger, provider }) => `${name} on instance ${this.nodes.indexOf(node)} (${JSON.stringify({ ...ledger.frames, ...ledger.statuses, acked: ledger.acked.size })}, ${provider.configuration.websocketProvider.status}, ${provider.isSynced ? 'synced' : 'not synced'}, ${provider.unsyncedChanges} unsynced changes)`).join(', ')
+  }
+
+  /** Resolves once every writer (of `typists`, default all) has `more` edits acknowledged past what it had when called. */
+  async acknowledgedMore (more, { timeout = 30_000, what = `${more} more acknowledged edits per writer`, typists = this.typists } = {}) {
+    const targets = typists.map((typist) => typist.ledger.acked.size + more)
+    await waitFor(() => typists.every((typist, i) => typist.ledger.acked.size >= targets[i]), { timeout, interval: 20, what }).catch((error) => {
+      error.message += `: ${this.#describe(typists.filter((typist, i) => typist.ledger.acked.size < targets[i]))}`
+      throw error
+    })
   }
 
   /**
@@ -211,12 +221,14 @@ export class FaultRun {
       const target = choose(live, i++)
       typist.node = target
       typist.moveTo((options) => target.clients.hocus(typist.documentName, options))
+      this.emit('moved', typist)
     }
     for (const watcher of this.watchers.filter((watcher) => watcher.node === node)) {
       const target = choose(live, i++)
       node.clients.drop(watcher.provider)
       watcher.node = target
       watcher.provider = target.clients.yws(watcher.documentName, { doc: watcher.doc })
+      this.emit('moved', watcher)
     }
   }
 

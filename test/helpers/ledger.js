@@ -8,6 +8,7 @@
 // their edits may be stored all the same (the answer was lost with the
 // socket), but they are never counted, since the client's next SyncStep2 only
 // carries what the server lacks.
+import { EventEmitter } from 'node:events'
 import * as decoding from 'lib0/decoding'
 import { WebSocket } from 'ws'
 import * as Y from 'yjs'
@@ -28,9 +29,10 @@ export function itemsOf (update) {
 }
 
 /**
- * The acknowledged edits of one writer, whatever providers and sockets it goes through.
+ * The acknowledged edits of one writer, whatever providers and sockets it goes through. Emits 'acked'
+ * (the number of edits it newly counted) whenever a SyncStatus 1 answers a frame that carried edits.
  */
-export class Ledger {
+export class Ledger extends EventEmitter {
   /** @type {Set<string>} edits a SyncStatus 1 answered */
   acked = new Set()
   /** SyncStatus frames received: 1 (applied) and 0 (refused). */
@@ -90,7 +92,10 @@ export class Ledger {
           return
         }
         ledger.statuses.applied++
+        if (items.length === 0) return
+        const before = ledger.acked.size
         for (const item of items) ledger.acked.add(item)
+        ledger.emit('acked', ledger.acked.size - before)
       }
     }
   }
@@ -128,11 +133,14 @@ export class LedgerTypist {
     this.#timer ??= setInterval(() => this.type(), interval)
   }
 
-  /** Types one item now. */
+  /**
+   * Types one item now, at the front: a Y.Array push walks the list from its last search marker to the
+   * end, which costs a long run (bench/chaos.js) more with every item, and the checks read sets anyway.
+   */
   type () {
     const item = `${this.name}:${this.typed.length}`
     this.typed.push(item)
-    this.doc.getArray('items').push([item])
+    this.doc.getArray('items').unshift([item])
   }
 
   stop () {
