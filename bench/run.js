@@ -20,6 +20,7 @@ import { alternate } from './lib/rounds.js'
 import { measureUpgrade, systems as upgradeSystems, measurePlain, plainSystems, measureMessages, messageSystems } from './upgrade.js'
 import { fanout, manyDocuments, idleMemory, traceReplay, misbehaving } from './collab.js'
 import { cachedTraceUpdates } from './lib/updates.js'
+import { capacitySearch, manyWriters } from './capacity.js'
 import { renderReadme, renderTables } from './lib/report.js'
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url))
@@ -60,6 +61,11 @@ const plans = {
     // Issue 7: 100 clients on one document, one of them slow or abusive, beside a run without it.
     // The anchors buffer an answer per SyncStep1: 1000 of a 1 MiB document is about 1 GiB of RSS each.
     misbehaving: { rounds: 3, n: 100, count: 100, seedBytes: 1 << 20, abuseFrames: 1000, timeoutMs: 120000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] },
+    // Issue 17 §1: the largest n on one document within 1.1 × the floor (and with p99 ≤ 100 ms), by search;
+    // each size measured `repeats` times, a pass needing most of them.
+    capacity: { repeats: 3, count: 100, interval: 20, slack: 1.1, p99Ms: 100, resolution: 1.1, giveUp: 3, timeoutMs: 180000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] },
+    // Issue 17 §1: 1,000 writers, 20 updates each (floor 0.4 s); Hocuspocus 4.7 once, stopped after 60 s.
+    writers: { rounds: 3, n: 1000, count: 20, interval: 20, timeoutMs: 300000, giveUpMs: 60000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4'], fewer: { hocuspocus4: 1 } },
     plain: { rounds: 5, seconds: 5 },
     messages: { rounds: 5, echoMs: 1500 }
   },
@@ -74,6 +80,8 @@ const plans = {
     store: {},
     scaleout: {},
     misbehaving: { rounds: 1, n: 20, count: 50, seedBytes: 1 << 16, abuseFrames: 500, timeoutMs: 60000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] },
+    capacity: { repeats: 1, count: 50, interval: 20, slack: 1.1, p99Ms: 100, resolution: 1.5, giveUp: 3, timeoutMs: 60000, max: 256, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] },
+    writers: { rounds: 1, n: 200, count: 20, interval: 20, timeoutMs: 60000, giveUpMs: 20000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4'] },
     plain: { rounds: 1, seconds: 1 },
     messages: { rounds: 1, echoMs: 300 }
   }
@@ -82,7 +90,10 @@ const plans = {
 const quickDefault = ['upgrade', 'fanout', 'durability', 'metrics', 'many', 'idle', 'trace', 'misbehaving', 'plain', 'messages']
 const plan = args.quick ? plans.quick : plans.full
 if (args.rounds !== undefined) {
-  for (const suite of Object.values(plan)) if ('rounds' in suite) suite.rounds = Number(args.rounds)
+  for (const suite of Object.values(plan)) {
+    if ('rounds' in suite) suite.rounds = Number(args.rounds)
+    if ('repeats' in suite) suite.repeats = Number(args.rounds)
+  }
 }
 const only = args.only?.split(',') ?? (args.quick ? quickDefault : Object.keys(plan))
 
@@ -150,6 +161,8 @@ const suites = {
     }
     return byOffender
   },
+  capacity: (p) => capacitySearch(p, log),
+  writers: (p) => alternate(`${p.n} writers × ${p.count}`, p.systems, p.rounds, (id) => manyWriters(id, p), log, p.fewer),
   plain: (p) => alternate('plain routes', plainSystems.map((s) => s.id), p.rounds, (id) => measurePlain(id, p), log),
   messages: (p) => alternate('messages', messageSystems.map((s) => s.id), p.rounds, (id) => measureMessages(id, p), log),
   store: async () => {

@@ -18,8 +18,9 @@ export class CollabClient {
    * @param {number} options.clientID the Yjs client ID this client writes with
    * @param {object} [options.awareness] awareness state sent on open
    * @param {boolean} [options.trackSelf] also count this client's own updates when they come back
-   * @param {(client: number, end: number) => void} [options.onReceive] called when updates of Yjs client
-   *   `client` up to clock `end` arrive (bench/scale-out.js times each update with it)
+   * @param {(client: number, end: number, from: number) => void} [options.onReceive] called when updates of Yjs client
+   *   `client` from clock `from` (what this client held before) up to clock `end` arrive (bench/scale-out.js and the
+   *   capacity suite time each update with it)
    */
   constructor (target, { protocol, documentName, clientID, awareness = null, token = 'ok', trackSelf = false, onReceive = null }) {
     this.target = target
@@ -124,7 +125,7 @@ export class CollabClient {
       if (from > known) this.gaps++
       this.received += end - known
       this.clocks.set(client, end)
-      this.onReceive?.(client, end)
+      this.onReceive?.(client, end, known)
     })
   }
 

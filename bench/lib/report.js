@@ -324,6 +324,99 @@ ${table(['system, offender', 'good clients converged (s)', '÷ without offender'
 ${errorsOf(slow ?? {})}${errorsOf(abuse ?? {})}`
 }
 
+const pctOf = (v) => Number.isFinite(v) ? `${(v * 100).toFixed(0)} %` : '—'
+const msOf = (v) => Number.isFinite(v) ? `${v.toFixed(0)} ms` : '—'
+const sOf = (v) => Number.isFinite(v) ? `${v.toFixed(2)} s` : 'gave up'
+
+/** A capacity bound as text: the largest size that passed, and the smallest that failed. */
+function bound ({ lo, hi }) {
+  if (lo === null) return hi === null ? '—' : `< ${hi}`
+  return hi === null ? `≥ ${lo}` : `${lo} <sub>(${hi} failed)</sub>`
+}
+
+function capacitySection (suite) {
+  const { floorSeconds, bySystem } = suite.results
+  const p = suite.plan
+  const cap = (id, criterion) => bySystem[id]?.capacity?.[criterion]?.lo ?? NaN
+  const rows = Object.keys(bySystem).map((id) => [
+    names[id] ?? id,
+    bound(bySystem[id].capacity.converged),
+    fmt.ratio(ratio(cap(id, 'converged'), cap('hocuspocus4', 'converged'))),
+    fmt.ratio(ratio(cap(id, 'converged'), cap('y-websocket-server', 'converged'))),
+    bound(bySystem[id].capacity.interactive),
+    fmt.ratio(ratio(cap(id, 'interactive'), cap('hocuspocus4', 'interactive'))),
+    fmt.ratio(ratio(cap(id, 'interactive'), cap('y-websocket-server', 'interactive')))
+  ])
+  const targets = []
+  for (const id of ['ours-hp', 'ours-yws'].filter((id) => bySystem[id])) {
+    for (const [criterion, what] of [['converged', 'capacity'], ['interactive', 'interactive capacity']]) {
+      for (const [anchor, label] of [['hocuspocus4', 'Hocuspocus 4.7'], ['y-websocket-server', '@y/websocket-server']]) {
+        const v = ratio(cap(id, criterion), cap(anchor, criterion))
+        targets.push([`${names[id]}: ${what} ≥ 3 × ${label}`, fmt.ratio(v), verdict(check(v, '>=', 3))])
+      }
+    }
+  }
+  // Every measurement, for the load regime: the server's CPU share and the load generator's health.
+  const detail = []
+  for (const [id, entry] of Object.entries(bySystem)) {
+    for (const [n, rounds] of Object.entries(entry.measurements).sort((a, b) => a[0] - b[0])) {
+      const s = (key) => median(rounds.map((m) => m[key]).map((v) => v === Infinity ? Number.MAX_VALUE : v))
+      const inf = (v) => v === Number.MAX_VALUE ? Infinity : v
+      detail.push([names[id] ?? id, n, `${rounds.length}`, sOf(inf(s('seconds'))), sOf(inf(s('ackSeconds'))), msOf(inf(s('p50Ms'))), msOf(inf(s('p99Ms'))), pctOf(s('serverShare')), pctOf(s('generatorCoreBusy')), msOf(s('maxLateMs'))])
+    }
+  }
+  return `### Capacity on one document (issue 17 §1, suite \`capacity\`)
+
+${when(suite).replace(/\d+ alternating round\(s\); median, with the range of the rounds in small print\./, `each size measured ${p.repeats} time(s), a pass needing most of them; the systems searched in lockstep.`)} Every client types ${p.count} one-character updates, one per ${p.interval} ms, evenly staggered: the floor is ${floorSeconds.toFixed(1)} s. *Capacity*: the largest number of clients whose convergence (every client holds every other's updates and, for Hocuspocus clients, every SyncStatus) is within ${p.slack} × the floor. *Interactive*: the same with the p99 of every delivery (one update's send to its arrival at one other client) within ${p.p99Ms} ms. Search: 64, 96, 128, 192, 256, 384… (48, 32… below 64) until a size fails, then bisection to ${p.resolution} × or 8 clients; a run slower than ${p.giveUp} × the floor is stopped and fails.
+
+${table(['system', 'capacity (clients)', '÷ Hocuspocus 4.7', '÷ @y/websocket-server', 'interactive capacity', '÷ Hocuspocus 4.7', '÷ @y/websocket-server'], rows)}
+
+${table(['target', 'measured', ''], targets)}
+
+<details><summary>Every size measured (median of its repeats): the load regime</summary>
+
+*Server CPU*: the server's CPU-seconds over the measured wall time (100 % = its core saturated). *Generator core*: how busy the load generator's core was; *late*: its worst delay of a scheduled send.
+
+${table(['system', 'clients', 'repeats', 'converged', 'acked', 'p50', 'p99', 'server CPU', 'generator core', 'late'], detail)}
+
+</details>
+${Object.entries(bySystem).flatMap(([id, e]) => e.errors.map((error) => `- ${names[id] ?? id}: ${error}`)).join('\n')}
+`
+}
+
+function writersSection (suite) {
+  const r = suite.results
+  const p = suite.plan
+  const floor = p.count * p.interval / 1000
+  const rows = Object.keys(r).map((id) => {
+    const e = r[id]
+    return [
+      label(id, e, p.rounds),
+      cell(stat(e, 'seconds'), sOf),
+      fmt.ratio(ratio(stat(e, 'seconds').median, floor)),
+      cell(stat(e, 'ackSeconds'), sOf),
+      cell(stat(e, 'p50Ms'), msOf),
+      cell(stat(e, 'p99Ms'), msOf),
+      cell(stat(e, 'serverShare'), pctOf),
+      cell(stat(e, 'generatorCpuSeconds'), fmt.n2),
+      cell(stat(e, 'generatorCoreBusy'), pctOf),
+      cell(stat(e, 'maxLateMs'), msOf)
+    ]
+  })
+  const targets = ['ours-hp', 'ours-yws'].filter((id) => r[id]).map((id) => {
+    const v = ratio(stat(r[id], 'seconds').median, floor)
+    return [`${names[id]}: converged ≤ 3 × the floor`, fmt.ratio(v), verdict(check(v, '<=', 3))]
+  })
+  return `### ${fmt.int(p.n)} writers on one document (issue 17 §1, suite \`writers\`)
+
+${when(suite)} ${fmt.int(p.n)} clients each type ${p.count} one-character updates, one per ${p.interval} ms, evenly staggered: the floor is ${floor.toFixed(1)} s. A run still unconverged after ${(p.giveUpMs / 1000).toFixed(0)} s is stopped (*gave up*). *Server CPU*: CPU-seconds over the wall time (100 % = saturated).
+
+${table(['system', 'converged', '÷ floor', 'acked', 'delivery p50', 'p99', 'server CPU', 'load generator CPU-s', 'generator core', 'late'], rows)}
+
+${table(['target', 'measured', ''], targets)}
+${errorsOf(r)}`
+}
+
 /** The markdown tables for whatever suites `results` holds. */
 export function renderTables (results) {
   const sections = []
@@ -337,6 +430,8 @@ export function renderTables (results) {
   if (results.store) sections.push(storeSection(results.store))
   if (results.scaleout) sections.push(scaleOutSection(results.scaleout))
   if (results.misbehaving) sections.push(misbehavingSection(results.misbehaving))
+  if (results.capacity) sections.push(capacitySection(results.capacity))
+  if (results.writers) sections.push(writersSection(results.writers))
   if (results.plain) sections.push(plainSection(results.plain))
   if (results.messages) sections.push(messagesSection(results.messages))
   return sections.join('\n')
