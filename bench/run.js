@@ -21,6 +21,8 @@ import { measureUpgrade, systems as upgradeSystems, measurePlain, plainSystems, 
 import { fanout, manyDocuments, idleMemory, traceReplay, misbehaving } from './collab.js'
 import { cachedTraceUpdates } from './lib/updates.js'
 import { capacitySearch, manyWriters } from './capacity.js'
+import { joinStorm } from './joins.js'
+import { bigDocument } from './lib/big-document.js'
 import { renderReadme, renderTables } from './lib/report.js'
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url))
@@ -66,6 +68,9 @@ const plans = {
     capacity: { repeats: 3, count: 100, interval: 20, slack: 1.1, p99Ms: 100, resolution: 1.1, giveUp: 3, timeoutMs: 180000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] },
     // Issue 17 §1: 1,000 writers, 20 updates each (floor 0.4 s); Hocuspocus 4.7 once, stopped after 60 s.
     writers: { rounds: 3, n: 1000, count: 20, interval: 20, timeoutMs: 300000, giveUpMs: 60000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4'], fewer: { hocuspocus4: 1 } },
+    // Issue 17 §2: 150 clients join a 20 MiB document at once, cold (the storm loads it) and warm;
+    // a storm still unsynced after 60 s is stopped. @y/websocket-server once, for context.
+    joins: { rounds: 3, clients: 150, seedBytes: 20 * 1024 * 1024, giveUpMs: 60000, timeoutMs: 120000, modes: ['cold', 'warm'], systems: ['ours-hp', 'ours-sqlite', 'hocuspocus4', 'y-websocket-server'], fewer: { 'y-websocket-server': 1 } },
     plain: { rounds: 5, seconds: 5 },
     messages: { rounds: 5, echoMs: 1500 }
   },
@@ -82,6 +87,7 @@ const plans = {
     misbehaving: { rounds: 1, n: 20, count: 50, seedBytes: 1 << 16, abuseFrames: 500, timeoutMs: 60000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] },
     capacity: { repeats: 1, count: 50, interval: 20, slack: 1.1, p99Ms: 100, resolution: 1.5, giveUp: 3, timeoutMs: 60000, max: 256, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] },
     writers: { rounds: 1, n: 200, count: 20, interval: 20, timeoutMs: 60000, giveUpMs: 20000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4'] },
+    joins: { rounds: 1, clients: 30, seedBytes: 2 * 1024 * 1024, giveUpMs: 30000, timeoutMs: 60000, modes: ['cold', 'warm'], systems: ['ours-hp', 'ours-sqlite', 'hocuspocus4', 'y-websocket-server'] },
     plain: { rounds: 1, seconds: 1 },
     messages: { rounds: 1, echoMs: 300 }
   }
@@ -162,6 +168,14 @@ const suites = {
     return byOffender
   },
   capacity: (p) => capacitySearch(p, log),
+  joins: async (p) => {
+    bigDocument(p.seedBytes) // built (and cached) outside any measurement
+    const byMode = {}
+    for (const mode of p.modes) {
+      byMode[mode] = await alternate(`join storm ${p.clients} ${mode}`, p.systems, p.rounds, (id) => joinStorm(id, { ...p, warm: mode === 'warm' }), log, p.fewer)
+    }
+    return byMode
+  },
   writers: (p) => alternate(`${p.n} writers × ${p.count}`, p.systems, p.rounds, (id) => manyWriters(id, p), log, p.fewer),
   plain: (p) => alternate('plain routes', plainSystems.map((s) => s.id), p.rounds, (id) => measurePlain(id, p), log),
   messages: (p) => alternate('messages', messageSystems.map((s) => s.id), p.rounds, (id) => measureMessages(id, p), log),

@@ -384,6 +384,44 @@ ${Object.entries(bySystem).flatMap(([id, e]) => e.errors.map((error) => `- ${nam
 `
 }
 
+function joinsSection (suite) {
+  const p = suite.plan
+  const parts = []
+  const targets = []
+  let documentMiB = NaN
+  for (const [mode, r] of Object.entries(suite.results)) {
+    const rows = Object.keys(r).map((id) => {
+      const e = r[id]
+      documentMiB = stat(e, 'documentMiB').median || documentMiB
+      return [
+        label(id, e, p.rounds),
+        cell(stat(e, 'seconds'), sOf),
+        cell(stat(e, 'p50Seconds'), sOf),
+        cell(stat(e, 'firstSeconds'), sOf),
+        cell(stat(e, 'synced'), fmt.int),
+        cell(stat(e, 'peakRssMiB'), fmt.int),
+        cell(stat(e, 'rssBeforeMiB'), fmt.int),
+        cell(stat(e, 'cpuSeconds'), fmt.n2),
+        cell(stat(e, 'serverShare'), pctOf)
+      ]
+    })
+    parts.push(`#### ${mode === 'cold' ? 'Cold: the storm\'s first request loads the document' : 'Warm: the document was loaded by one client before the storm'}\n\n${table(['system', 'every client synced', 'median client', 'first client', `synced (of ${p.clients})`, 'peak RSS MiB', 'RSS before MiB', 'server CPU-s', 'server CPU'], rows)}\n${errorsOf(r)}`)
+    for (const id of ['ours-hp', 'ours-sqlite'].filter((id) => r[id])) {
+      const seconds = stat(r[id], 'seconds').median
+      const peak = stat(r[id], 'peakRssMiB').median
+      targets.push([`${names[id]}, ${mode}: every client synced ≤ 5 s`, sOf(seconds), verdict(check(seconds, '<=', 5))])
+      targets.push([`${names[id]}, ${mode}: peak RSS < 1 GiB`, `${fmt.int(peak)} MiB`, verdict(check(peak, '<=', 1024))])
+    }
+  }
+  return `### Join storm: ${p.clients} clients open a ${fmt.n1(documentMiB)} MiB document at once (issue 17 §2, suite \`joins\`)
+
+${when(suite)} The document (\`bench/lib/big-document.js\`): the final states of the automerge-paper and sveltecomponent editing traces, copied into one Y.Doc under a client ID and a root Y.Text each until it passes ${fmt.int(p.seedBytes / 1048576)} MiB (at 20 MiB: 133 pages, 8.2 million characters, about a million structs with their tombstones). Each server loads it as in production: fastify-collab and Hocuspocus through \`onLoadDocument\`, \`ours-sqlite\` from fastify-collab's SQLite store (the state imported as the snapshot), @y/websocket-server through its persistence hook. Every handshake is in flight at once; a client is synced at its first SyncStep2 (and, for Hocuspocus, Authenticated). A storm still unsynced after ${fmt.int(p.giveUpMs / 1000)} s is stopped (*gave up*; *synced* counts the clients done by then). *Peak RSS*: the server process's VmHWM (the kernel's high-water mark). *Server CPU*: CPU-seconds over the storm's wall time (100 % = its core saturated).
+
+${parts.join('\n')}
+${table(['target', 'measured', ''], targets)}
+`
+}
+
 function writersSection (suite) {
   const r = suite.results
   const p = suite.plan
@@ -432,6 +470,7 @@ export function renderTables (results) {
   if (results.misbehaving) sections.push(misbehavingSection(results.misbehaving))
   if (results.capacity) sections.push(capacitySection(results.capacity))
   if (results.writers) sections.push(writersSection(results.writers))
+  if (results.joins) sections.push(joinsSection(results.joins))
   if (results.plain) sections.push(plainSection(results.plain))
   if (results.messages) sections.push(messagesSection(results.messages))
   return sections.join('\n')
