@@ -196,17 +196,30 @@ export function manyDocuments (id, { docs, timeoutMs }) {
 /**
  * Idle memory: `connections` synced clients, each with an awareness state, on
  * `connections / perDocument` documents, between two full-GC snapshots.
+ * Besides the growth per connection: the process's whole RSS and heap after,
+ * per connection and per document (issue 17's 10,000 connections on 1,000
+ * documents), and the RSS before the first connection.
  */
-export function idleMemory (id, { connections, perDocument, timeoutMs }) {
+export function idleMemory (id, { connections, perDocument, timeoutMs, connectInFlight = 32 }) {
   return withServer(id, async (server, url, system) => {
     const clients = Array.from({ length: connections }, (_, i) =>
       makeClient(url, system, `idle-${Math.floor(i / perDocument)}`, (i % perDocument) + 1))
+    const documents = Math.ceil(connections / perDocument)
     try {
       const before = await server.usage({ gc: true })
-      await withTimeout(pool(clients, 32, (c) => c.connect()), timeoutMs, 'connect')
-      await withTimeout(Promise.all(clients.map((c) => c.until(() => c.awarenessSeen.size >= perDocument))), timeoutMs, 'awareness')
+      await withTimeout(pool(clients, connectInFlight, (c) => c.connect()), timeoutMs, 'connect')
+      await withTimeout(Promise.all(clients.map((c) => c.until(() => c.awarenessSeen.size >= Math.min(perDocument, connections)))), timeoutMs, 'awareness')
       const after = await server.usage({ gc: true })
-      return perConnection(before, after, connections)
+      const heap = (m) => m.heapUsed + m.external
+      return {
+        ...perConnection(before, after, connections),
+        rssBeforeMiB: before.memory.rss / 1048576,
+        rssTotalMiB: after.memory.rss / 1048576,
+        rssTotalPerConnection: after.memory.rss / connections,
+        rssTotalPerDocument: after.memory.rss / documents,
+        rssGrowthPerDocument: (after.memory.rss - before.memory.rss) / documents,
+        heapTotalPerConnection: heap(after.memory) / connections
+      }
     } finally {
       for (const c of clients) c.close()
     }

@@ -56,6 +56,9 @@ const plans = {
     metrics: { rounds: 7, n: 128, interval: 50, timeoutMs: 60000 },
     many: { rounds: 3, docs: 500, timeoutMs: 120000, systems: everyCollab },
     idle: { rounds: 3, connections: 1000, perDocument: 100, timeoutMs: 120000, systems: everyCollab },
+    // Issue 17 §3: 10,000 idle connections on 1,000 documents in one process (the load generator holds
+    // 10,000 sockets: `ulimit -n` must allow them).
+    idle10k: { rounds: 3, connections: 10000, perDocument: 10, connectInFlight: 64, timeoutMs: 300000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] },
     // The anchors take 15–45 s per replay; the target is against the limit.
     trace: { rounds: 3, trace: 'automerge-paper', timeoutMs: 180000, systems: ['limit', ...everyCollab], fewer: { hocuspocus4: 1, hocuspocus3: 1, 'y-websocket-server': 1 } },
     store: {},
@@ -81,6 +84,7 @@ const plans = {
     metrics: { rounds: 1, n: 32, interval: 50, timeoutMs: 30000 },
     many: { rounds: 1, docs: 50, timeoutMs: 30000, systems: everyCollab },
     idle: { rounds: 1, connections: 200, perDocument: 50, timeoutMs: 30000, systems: everyCollab },
+    idle10k: { rounds: 1, connections: 2000, perDocument: 10, connectInFlight: 64, timeoutMs: 120000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] },
     trace: { rounds: 1, trace: 'sveltecomponent', timeoutMs: 60000, systems: ['limit', ...everyCollab] },
     store: {},
     scaleout: {},
@@ -155,6 +159,11 @@ const suites = {
   metrics: (p) => alternate(`metrics ${p.n}`, ['ours-hp', 'ours-metrics'], p.rounds, (id) => fanout(id, { n: p.n, interval: p.interval, timeoutMs: p.timeoutMs }), log),
   many: (p) => alternate(`${p.docs} docs × 2`, p.systems, p.rounds, (id) => manyDocuments(id, p), log),
   idle: (p) => alternate('idle memory', p.systems, p.rounds, (id) => idleMemory(id, p), log),
+  idle10k: (p) => {
+    const limit = Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim())
+    if (Number.isFinite(limit) && limit < p.connections + 1000) throw new Error(`ulimit -n is ${limit}: ${p.connections} sockets need more (ulimit -n ${p.connections * 2})`)
+    return alternate(`${p.connections} idle connections`, p.systems, p.rounds, (id) => idleMemory(id, p), log)
+  },
   trace: (p) => {
     cachedTraceUpdates(p.trace) // generate the cache outside any measurement
     return alternate(`trace ${p.trace}`, p.systems, p.rounds, (id) => id === 'limit' ? applyLimit(p.trace) : traceReplay(id, p), log, p.fewer)

@@ -213,18 +213,46 @@ ${errorsOf(r)}`
 function idleSection (suite) {
   const r = suite.results
   const base = stat(r['y-websocket-server'], 'heap').median
-  const rows = Object.keys(r).map((id) => [names[id] ?? id, cell(stat(r[id], 'heap'), fmt.kib), fmt.ratio(ratio(stat(r[id], 'heap').median, base)), cell(stat(r[id], 'rss'), fmt.kib)])
-  const targets = ['ours-hp', 'ours-yws'].filter((id) => r[id]).map((id) => {
+  const baseRss = stat(r['y-websocket-server'], 'rss').median
+  const rows = Object.keys(r).map((id) => [names[id] ?? id, cell(stat(r[id], 'heap'), fmt.kib), fmt.ratio(ratio(stat(r[id], 'heap').median, base)), cell(stat(r[id], 'rss'), fmt.kib), fmt.ratio(ratio(stat(r[id], 'rss').median, baseRss))])
+  const targets = ['ours-hp', 'ours-yws'].filter((id) => r[id]).flatMap((id) => {
     const v = ratio(stat(r[id], 'heap').median, base)
-    return [`${names[id]} ≤ 1.0 × @y/websocket-server`, fmt.ratio(v), verdict(check(v, '<=', 1.0))]
+    const rss = ratio(stat(r[id], 'rss').median, baseRss)
+    return [
+      [`${names[id]}: heap ≤ 1.0 × @y/websocket-server (issue 3)`, fmt.ratio(v), verdict(check(v, '<=', 1.0))],
+      [`${names[id]}: RSS ≤ 0.8 × @y/websocket-server (issue 17)`, fmt.ratio(rss), verdict(check(rss, '<=', 0.8))]
+    ]
   })
-  return `### Idle memory per connection (issue 3)
+  return `### Idle memory per connection (issues 3 and 17)
 
-${when(suite)} ${suite.plan.connections} synced connections, each with an awareness state, ${suite.plan.perDocument} per document; growth of heapUsed + external (and of RSS) between two full GCs, divided by the connections.
+${when(suite)} ${suite.plan.connections} synced connections, each with an awareness state, ${suite.plan.perDocument} per document; growth of heapUsed + external (and of RSS) between two full GCs, divided by the connections. RSS growth is coarser than the heap's (pages, allocator arenas): compare its range across rounds before reading its ratio.
 
-${table(['system', 'heap KiB / connection', '÷ @y/websocket-server', 'RSS KiB / connection'], rows)}
+${table(['system', 'heap KiB / connection', '÷ @y/websocket-server', 'RSS KiB / connection', '÷ @y/websocket-server'], rows)}
 
-${table(['target (heap)', 'measured', ''], targets)}
+${table(['target', 'measured', ''], targets)}
+${errorsOf(r)}`
+}
+
+function idle10kSection (suite) {
+  const r = suite.results
+  const p = suite.plan
+  const documents = Math.ceil(p.connections / p.perDocument)
+  const baseRss = stat(r['y-websocket-server'], 'rssTotalMiB').median
+  const rows = Object.keys(r).map((id) => [
+    names[id] ?? id,
+    cell(stat(r[id], 'rssTotalMiB'), fmt.int),
+    fmt.ratio(ratio(stat(r[id], 'rssTotalMiB').median, baseRss)),
+    cell(stat(r[id], 'rssTotalPerConnection'), fmt.kib),
+    cell(stat(r[id], 'rssTotalPerDocument'), fmt.kib),
+    cell(stat(r[id], 'rssBeforeMiB'), fmt.int),
+    cell(stat(r[id], 'rss'), fmt.kib),
+    cell(stat(r[id], 'heap'), fmt.kib)
+  ])
+  return `### ${fmt.int(p.connections)} idle connections on ${fmt.int(documents)} documents in one process (issue 17 §3, suite \`idle10k\`)
+
+${when(suite)} ${fmt.int(p.connections)} synced connections, each with an awareness state, ${p.perDocument} per document (${p.connectInFlight} handshakes in flight); the server process's whole RSS after a full GC, per connection and per document, and the growth from before the first connection. The load generator holds the other ${fmt.int(p.connections)} sockets (\`ulimit -n\` ≥ ${fmt.int(p.connections + 1000)}).
+
+${table(['system', 'RSS MiB', '÷ @y/websocket-server', 'RSS KiB / connection', 'RSS KiB / document', 'RSS before MiB', 'growth KiB / connection', 'heap growth KiB / connection'], rows)}
 ${errorsOf(r)}`
 }
 
@@ -464,6 +492,7 @@ export function renderTables (results) {
   if (results.metrics) sections.push(metricsSection(results.metrics))
   if (results.many) sections.push(manySection(results.many))
   if (results.idle) sections.push(idleSection(results.idle))
+  if (results.idle10k) sections.push(idle10kSection(results.idle10k))
   if (results.trace) sections.push(traceSection(results.trace))
   if (results.store) sections.push(storeSection(results.store))
   if (results.scaleout) sections.push(scaleOutSection(results.scaleout))
