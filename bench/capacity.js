@@ -28,14 +28,81 @@ export function passes (m, criterion, { slack, p99Ms, floorSeconds }) {
   return criterion === 'converged' || m.p99Ms <= p99Ms
 }
 
-/** The next size to measure, or null when the search is over. */
-function nextSize ({ lo, hi }, resolution) {
-  if (lo === null && hi === null) return UP[0]
-  if (hi === null) return UP.find((n) => n > lo) ?? null
-  if (lo === null) return DOWN.find((n) => n < hi) ?? null
-  if (hi - lo <= 8 || hi / lo <= resolution) return null
-  const mid = Math.round((lo + hi) / 2 / 8) * 8
+/** The next size to measure on `ladder` (ascending; `down` descending, below its first), or null when the search is over. */
+function nextSize ({ lo, hi }, resolution, ladder = UP, down = DOWN, step = 8) {
+  if (lo === null && hi === null) return ladder[0]
+  if (hi === null) return ladder.find((n) => n > lo) ?? null
+  if (lo === null) return down.find((n) => n < hi) ?? null
+  if (hi - lo <= step || hi / lo <= resolution) return null
+  const mid = Math.round((lo + hi) / 2 / step) * step
   return mid > lo && mid < hi ? mid : null
+}
+
+/**
+ * A search for the largest passing size, per system and criterion, the
+ * systems in lockstep: each step measures every system's next size in turn.
+ * A size is measured `repeats` times; it passes a criterion when most of its
+ * measurements do. Returns, per system, every measurement and each
+ * criterion's bounds { lo: largest pass, hi: smallest fail }.
+ *
+ * @param {object} o
+ * @param {string[]} o.ids
+ * @param {string[]} o.criteria
+ * @param {(m: object, criterion: string) => boolean} o.passes
+ * @param {(id: string, size: number) => Promise<object>} o.measure
+ * @param {(id: string, size: number, m: object, step: number) => void} o.report
+ */
+export async function lockstepSearch ({ ids, criteria, passes, measure, report, repeats = 1, resolution = 1.1, max = Infinity, ladder = UP, down = DOWN, step = 8 }) {
+  const bySystem = Object.fromEntries(ids.map((id) => [id, {
+    measurements: {},
+    search: Object.fromEntries(criteria.map((c) => [c, { lo: null, hi: null, done: false }])),
+    errors: []
+  }]))
+  const judge = (id, n, criterion) => {
+    const rounds = bySystem[id].measurements[n]
+    return rounds.filter((m) => passes(m, criterion)).length * 2 > rounds.length
+  }
+  for (let stepNo = 1; ; stepNo++) {
+    let measured = false
+    for (const id of ids) {
+      const entry = bySystem[id]
+      // What each unfinished criterion wants next; sizes already measured are judged at once.
+      const wanted = new Set()
+      for (const criterion of criteria) {
+        const search = entry.search[criterion]
+        for (;;) {
+          if (search.done) break
+          const n = nextSize(search, resolution, ladder, down, step)
+          if (n === null || n > max) { search.done = true; break }
+          if (entry.measurements[n] === undefined) { wanted.add(n); break }
+          if (judge(id, n, criterion)) search.lo = n
+          else search.hi = n
+        }
+      }
+      for (const n of [...wanted].sort((a, b) => a - b)) {
+        entry.measurements[n] = []
+        for (let r = 0; r < repeats; r++) {
+          let m
+          try {
+            m = await measure(id, n)
+          } catch (error) {
+            // A failed measurement (connect, awareness) counts as a failure of that size.
+            entry.errors.push(`${n}: ${error.message}`)
+            m = { seconds: Infinity, p99Ms: Infinity, error: error.message }
+          }
+          entry.measurements[n].push(m)
+          report(id, n, m, stepNo)
+        }
+        measured = true
+      }
+    }
+    if (!measured) break
+  }
+  for (const entry of Object.values(bySystem)) {
+    entry.capacity = Object.fromEntries(criteria.map((c) => [c, { lo: entry.search[c].lo, hi: entry.search[c].hi }]))
+    delete entry.search
+  }
+  return bySystem
 }
 
 /**
@@ -47,58 +114,21 @@ export async function capacitySearch (plan, log) {
   const { systems, count = 100, interval = 20, slack = 1.1, p99Ms = 100, resolution = 1.1, repeats = 1, giveUp = 3, timeoutMs = 120000, max = Infinity } = plan
   const floorSeconds = count * interval / 1000
   const criteria = ['converged', 'interactive']
-  const bySystem = Object.fromEntries(systems.map((id) => [id, {
-    measurements: {},
-    search: Object.fromEntries(criteria.map((c) => [c, { lo: null, hi: null, done: false }])),
-    errors: []
-  }]))
-  const judge = (id, n, criterion) => {
-    const rounds = bySystem[id].measurements[n]
-    // The median verdict of the repeats: a pass needs more than half of them.
-    const passed = rounds.filter((m) => passes(m, criterion, { slack, p99Ms, floorSeconds })).length
-    return passed * 2 > rounds.length
-  }
-  for (let step = 1; ; step++) {
-    let measured = false
-    for (const id of systems) {
-      const entry = bySystem[id]
-      // What each unfinished criterion wants next; sizes already measured are judged at once.
-      const wanted = new Set()
-      for (const criterion of criteria) {
-        const search = entry.search[criterion]
-        for (;;) {
-          if (search.done) break
-          const n = nextSize(search, resolution)
-          if (n === null || n > max) { search.done = true; break }
-          if (entry.measurements[n] === undefined) { wanted.add(n); break }
-          if (judge(id, n, criterion)) search.lo = n
-          else search.hi = n
-        }
-      }
-      for (const n of [...wanted].sort((a, b) => a - b)) {
-        entry.measurements[n] = []
-        for (let r = 0; r < repeats; r++) {
-          try {
-            const m = await fanout(id, { n, count, interval, timeoutMs, latency: true, giveUpMs: giveUp * floorSeconds * 1000 + 2000, connectInFlight: 64 })
-            entry.measurements[n].push(m)
-            const verdicts = criteria.map((c) => `${c} ${passes(m, c, { slack, p99Ms, floorSeconds }) ? 'pass' : 'FAIL'}`).join(', ')
-            log(`capacity · step ${step} · ${id} · ${n} clients: converged ${fmtS(m.seconds)}, p99 ${fmtMs(m.p99Ms)}, server CPU ${pct(m.serverShare)}, generator core ${pct(m.generatorCoreBusy)}, late ${fmtMs(m.maxLateMs)} → ${verdicts}`)
-          } catch (error) {
-            // A failed measurement (connect, awareness) counts as a failure of that size.
-            entry.errors.push(`${n} clients: ${error.message}`)
-            entry.measurements[n].push({ seconds: Infinity, p99Ms: Infinity, error: error.message })
-            log(`capacity · step ${step} · ${id} · ${n} clients: FAILED ${error.message}`)
-          }
-        }
-        measured = true
-      }
+  const bounds = { slack, p99Ms, floorSeconds }
+  const bySystem = await lockstepSearch({
+    ids: systems,
+    criteria,
+    repeats,
+    resolution,
+    max,
+    passes: (m, criterion) => passes(m, criterion, bounds),
+    measure: (id, n) => fanout(id, { n, count, interval, timeoutMs, latency: true, giveUpMs: giveUp * floorSeconds * 1000 + 2000, connectInFlight: 64 }),
+    report: (id, n, m, step) => {
+      if (m.error !== undefined) return log(`capacity · step ${step} · ${id} · ${n} clients: FAILED ${m.error}`)
+      const verdicts = criteria.map((c) => `${c} ${passes(m, c, bounds) ? 'pass' : 'FAIL'}`).join(', ')
+      log(`capacity · step ${step} · ${id} · ${n} clients: converged ${fmtS(m.seconds)}, p99 ${fmtMs(m.p99Ms)}, server CPU ${pct(m.serverShare)}, generator core ${pct(m.generatorCoreBusy)}, late ${fmtMs(m.maxLateMs)} → ${verdicts}`)
     }
-    if (!measured) break
-  }
-  for (const entry of Object.values(bySystem)) {
-    entry.capacity = Object.fromEntries(criteria.map((c) => [c, { lo: entry.search[c].lo, hi: entry.search[c].hi }]))
-    delete entry.search
-  }
+  })
   return { floorSeconds, bySystem }
 }
 

@@ -96,16 +96,19 @@ export function fanout (id, options) {
  * a convergence that takes longer is not an error but a result with
  * `seconds: Infinity` (the capacity search only needs to know it failed).
  */
-export async function runFanout (servers, urlFor, system, { n, count = 100, interval = 20, timeoutMs, latency = false, giveUpMs = null, connectInFlight = 32 }) {
+export async function runFanout (servers, urlFor, system, { n, count = 100, interval = 20, timeoutMs, latency = false, giveUpMs = null, connectInFlight = 32, documents = 1 }) {
   const updates = Array.from({ length: n }, (_, i) => typingUpdates(i + 1, count))
   const timer = latency ? new DeliveryTimer(n, count) : null
   const extra = timer === null ? {} : { onReceive: timer.onReceive }
-  const clients = Array.from({ length: n }, (_, i) => makeClient(urlFor(i), system, 'fanout', i + 1, extra))
+  // With several documents, client i is on document i % documents (urlFor(i) must send it there):
+  // every client's ID is its own, so the timer tells them apart across documents.
+  const clients = Array.from({ length: n }, (_, i) => makeClient(urlFor(i), system, documentOf(i, documents), i + 1, extra))
   const usage = async () => (await Promise.all(servers.map((server) => server.usage()))).reduce((sum, { cpuSeconds }) => sum + cpuSeconds, 0)
   try {
     await withTimeout(pool(clients, connectInFlight, (c) => c.connect()), timeoutMs, 'connect')
-    await withTimeout(Promise.all(clients.map((c) => c.until(() => c.awarenessSeen.size >= n))), timeoutMs, 'awareness')
-    const expected = (n - 1) * count
+    const peers = (i) => Math.floor((n - 1 - (i % documents)) / documents) + 1 // clients on i's document
+    await withTimeout(Promise.all(clients.map((c, i) => c.until(() => c.awarenessSeen.size >= peers(i)))), timeoutMs, 'awareness')
+    const expectedOf = (i) => (peers(i) - 1) * count
     const hocuspocus = system.protocol === 'hocuspocus'
     const ackTargets = clients.map((c) => c.sent + count)
     const before = await usage()
@@ -113,13 +116,13 @@ export async function runFanout (servers, urlFor, system, { n, count = 100, inte
     const cores0 = readCores()
     const t0 = performance.now()
     const late = typeOnSchedule(clients, updates, interval, t0, timer === null ? null : (i, k) => timer.sent(i, k))
-    const converged = clients.map((c) => c.until(() => c.received >= expected).then(() => performance.now() - t0))
+    const converged = clients.map((c, i) => c.until(() => c.received >= expectedOf(i)).then(() => performance.now() - t0))
     const acked = clients.map((c, i) => hocuspocus ? c.until(() => c.acks >= ackTargets[i]).then(() => performance.now() - t0) : 0)
     let done
     try {
       done = await withTimeout(Promise.all([Promise.all(converged), Promise.all(acked), late]), giveUpMs ?? timeoutMs, 'convergence')
     } catch (error) {
-      const behind = clients.filter((c) => c.received < expected).length
+      const behind = clients.filter((c, i) => c.received < expectedOf(i)).length
       if (giveUpMs === null || !/^timeout/.test(error.message)) throw new Error(`${error.message}; ${behind} of ${n} clients still behind`)
       const cores = busySince(cores0)
       const generator = process.cpuUsage(cpu0)
@@ -160,6 +163,11 @@ export async function runFanout (servers, urlFor, system, { n, count = 100, inte
   } finally {
     for (const c of clients) c.close()
   }
+}
+
+/** The document of client i when `documents` share the clients: 'fanout' alone, else 'fanout-<i % documents>'. */
+export function documentOf (i, documents) {
+  return documents === 1 ? 'fanout' : `fanout-${i % documents}`
 }
 
 /**
