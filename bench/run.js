@@ -49,11 +49,11 @@ const plans = {
       sizes: { 32: everyCollab, 128: everyCollab, 384: ['ours-hp', 'ours-yws', 'hocuspocus4'] },
       fewer: { 128: { hocuspocus3: 2, 'y-websocket-server': 2 } }
     },
-    durability: { rounds: 5, n: 128, timeoutMs: 60000 },
-    // Issue 11: the metrics' cost, within a few percent, needs more rounds than the rest, and a
-    // server that is not saturated: at one update per 20 ms per client the core is busy the whole
-    // run with or without metrics, CPU-seconds equal the wall time and tell nothing apart.
-    metrics: { rounds: 7, n: 128, interval: 50, timeoutMs: 60000 },
+    // Issue 17 §6: the overheads at about 50 % server CPU: the client count is picked by a calibration
+    // run of each candidate (fastify-collab alone) before the rounds. Saturated, the extra CPU cannot show.
+    durability: { rounds: 5, interval: 20, calibrate: [16, 24, 32, 48, 64, 96, 128], target: 0.5, timeoutMs: 60000 },
+    // Issue 11: the metrics' cost, within a few percent, needs more rounds than the rest.
+    metrics: { rounds: 7, interval: 50, calibrate: [32, 48, 64, 96, 128], target: 0.5, timeoutMs: 60000 },
     many: { rounds: 3, docs: 500, timeoutMs: 120000, systems: everyCollab },
     idle: { rounds: 3, connections: 1000, perDocument: 100, timeoutMs: 120000, systems: everyCollab },
     // Issue 17 §3: 10,000 idle connections on 1,000 documents in one process (the load generator holds
@@ -74,14 +74,16 @@ const plans = {
     // Issue 17 §2: 150 clients join a 20 MiB document at once, cold (the storm loads it) and warm;
     // a storm still unsynced after 60 s is stopped. @y/websocket-server once, for context.
     joins: { rounds: 3, clients: 150, seedBytes: 20 * 1024 * 1024, giveUpMs: 60000, timeoutMs: 120000, modes: ['cold', 'warm'], systems: ['ours-hp', 'ours-sqlite', 'hocuspocus4', 'y-websocket-server'], fewer: { 'y-websocket-server': 1 } },
-    plain: { rounds: 5, seconds: 5 },
+    // Issue 17 §6: against the no-op plugin control, in enough rounds that the control's spread is below
+    // the effect sought (a few percent).
+    plain: { rounds: 11, seconds: 5 },
     messages: { rounds: 5, echoMs: 1500 }
   },
   quick: {
     upgrade: { rounds: 1, handshakes: 300, echoMs: 300, idleSockets: 200 },
     fanout: { rounds: 1, timeoutMs: 60000, sizes: { 32: everyCollab } },
-    durability: { rounds: 1, n: 32, timeoutMs: 30000 },
-    metrics: { rounds: 1, n: 32, interval: 50, timeoutMs: 30000 },
+    durability: { rounds: 1, interval: 20, calibrate: [16, 32], target: 0.5, timeoutMs: 30000 },
+    metrics: { rounds: 1, interval: 50, calibrate: [16, 32], target: 0.5, timeoutMs: 30000 },
     many: { rounds: 1, docs: 50, timeoutMs: 30000, systems: everyCollab },
     idle: { rounds: 1, connections: 200, perDocument: 50, timeoutMs: 30000, systems: everyCollab },
     idle10k: { rounds: 1, connections: 2000, perDocument: 10, connectInFlight: 64, timeoutMs: 120000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] },
@@ -120,6 +122,22 @@ function applyLimit (trace) {
   return JSON.parse(out)
 }
 
+/**
+ * The client count of the fan-out (one update per `interval` ms each) that puts fastify-collab's server
+ * nearest `target` CPU share: one run per candidate, in order, stopping past the target by half again.
+ */
+async function calibrate ({ calibrate: candidates, target, interval, timeoutMs }) {
+  const runs = []
+  for (const n of candidates) {
+    const m = await fanout('ours-hp', { n, interval, timeoutMs })
+    runs.push({ n, serverShare: m.serverShare })
+    log(`calibration · ${n} clients, one update per ${interval} ms: server CPU ${(m.serverShare * 100).toFixed(0)} %`)
+    if (m.serverShare > target * 1.5) break
+  }
+  const best = runs.reduce((a, b) => Math.abs(b.serverShare - target) < Math.abs(a.serverShare - target) ? b : a)
+  return { n: best.n, target, runs }
+}
+
 /** bench/store.js belongs to the storage work; it prints a markdown table. */
 function storeBenchmark () {
   const script = here('./store.js')
@@ -155,8 +173,16 @@ const suites = {
     }
     return bySize
   },
-  durability: (p) => alternate(`durability ${p.n}`, ['ours-hp', 'ours-sqlite'], p.rounds, (id) => fanout(id, { n: p.n, timeoutMs: p.timeoutMs }), log),
-  metrics: (p) => alternate(`metrics ${p.n}`, ['ours-hp', 'ours-metrics'], p.rounds, (id) => fanout(id, { n: p.n, interval: p.interval, timeoutMs: p.timeoutMs }), log),
+  durability: async (p) => {
+    const calibration = await calibrate(p)
+    const measured = await alternate(`durability ${calibration.n}`, ['ours-hp', 'ours-sqlite'], p.rounds, (id) => fanout(id, { n: calibration.n, interval: p.interval, timeoutMs: p.timeoutMs }), log)
+    return { ...measured, calibration }
+  },
+  metrics: async (p) => {
+    const calibration = await calibrate(p)
+    const measured = await alternate(`metrics ${calibration.n}`, ['ours-hp', 'ours-metrics'], p.rounds, (id) => fanout(id, { n: calibration.n, interval: p.interval, timeoutMs: p.timeoutMs }), log)
+    return { ...measured, calibration }
+  },
   many: (p) => alternate(`${p.docs} docs × 2`, p.systems, p.rounds, (id) => manyDocuments(id, p), log),
   idle: (p) => alternate('idle memory', p.systems, p.rounds, (id) => idleMemory(id, p), log),
   idle10k: (p) => {

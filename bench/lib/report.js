@@ -38,6 +38,14 @@ function cell (s, format) {
 }
 
 const ratio = (a, b) => a / b
+const pctOf = (v) => Number.isFinite(v) ? `${(v * 100).toFixed(0)} %` : '—'
+/** The server's CPU share of a round: its CPU-seconds per wall second (serverShare, or cpuSeconds ÷ seconds in older results). */
+const shareOf = (e) => {
+  const values = (e?.rounds ?? []).map((x) => x.serverShare ?? x.cpuSeconds / Math.max(x.seconds, Number.isFinite(x.ackSeconds) ? x.ackSeconds : 0)).filter(Number.isFinite)
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values), n: values.length }
+}
+/** A CPU share as text, marked when the server was saturated (≥ 95 %). */
+const loadCell = (s) => s.n === 0 ? '—' : cell(s, pctOf) + (s.median >= 0.95 ? ' (saturated)' : '')
 const verdict = (ok) => Number.isNaN(ok) ? 'not measured' : ok ? 'met' : '**missed**'
 function check (value, op, bound) {
   if (!Number.isFinite(value)) return NaN
@@ -82,7 +90,11 @@ function upgradeSection (suite) {
     cell(stat(r[id], 'rejectionCpuMicros'), fmt.int),
     cell(stat(r[id], 'echoCpuMicros'), fmt.n1),
     cell(stat(r[id], 'idleHeapBytes'), fmt.kib),
-    cell(stat(r[id], 'idleRssBytes'), fmt.kib)
+    cell(stat(r[id], 'idleRssBytes'), fmt.kib),
+    ['handshake', 'rejection', 'echo'].map((op) => {
+      const plural = op === 'echo' ? 'echoes' : op + 's'
+      return pctOf(m(id, `${plural}PerSecond`) * m(id, `${op}CpuMicros`) / 1e6)
+    }).join(' / ')
   ])
   const vs = (a, b) => ['handshakesPerSecond', 'rejectionsPerSecond', 'echoesPerSecond', 'idleHeapBytes'].map((k) => ratio(m(a, k), m(b, k)))
   const oursRaw = vs('ours', 'raw')
@@ -95,14 +107,15 @@ function upgradeSection (suite) {
     ['handshakes ≥ 1.0 × @fastify/websocket', oursFws[0], check(oursFws[0], '>=', 1.0)],
     ['401 rejections per server CPU-second ≥ 0.8 × raw `ws` (issue 10)', perCpuSecond('ours', 'raw'), check(perCpuSecond('ours', 'raw'), '>=', 0.8)],
     ['401 rejections per server CPU-second ≥ 1.1 × @fastify/websocket (issue 10)', perCpuSecond('ours', 'fastify-websocket'), check(perCpuSecond('ours', 'fastify-websocket'), '>=', 1.1)],
+    ['401 rejections per server CPU-second ≥ 1.0 × @fastify/websocket: at least parity (issue 17)', perCpuSecond('ours', 'fastify-websocket'), check(perCpuSecond('ours', 'fastify-websocket'), '>=', 1.0)],
     ['echo ≥ 0.97 × raw `ws`', oursRaw[2], check(oursRaw[2], '>=', 0.97)],
     ['idle memory per socket ≤ 1.1 × raw `ws`', oursRaw[3], check(oursRaw[3], '<=', 1.1)]
   ]
   return `### Upgrades (issue 2)
 
-${when(suite)}
+${when(suite)} Load regime: *server CPU* is the server's CPU-seconds per wall second in the handshake / rejection / echo loops (operations/s × CPU µs per operation); where it is under 100 %, the load generator or the machine limited the rate and the CPU µs per operation are the figures to compare.
 
-${table(['system', 'handshakes/s', '401 rejections/s', '1 KiB echoes/s', 'server CPU µs / handshake', '/ rejection', '/ echo', 'idle heap KiB / socket', 'idle RSS KiB / socket'], rows)}
+${table(['system', 'handshakes/s', '401 rejections/s', '1 KiB echoes/s', 'server CPU µs / handshake', '/ rejection', '/ echo', 'idle heap KiB / socket', 'idle RSS KiB / socket', 'server CPU: handshakes / rejections / echo'], rows)}
 
 ${table(['ratio', 'handshakes', 'rejections', 'echo', 'idle heap'], [
     ['fastify-collab ÷ raw `ws`', ...oursRaw.map(fmt.ratio)],
@@ -117,7 +130,7 @@ ${errorsOf(r)}`
 function fanoutSection (suite, durability) {
   const parts = [`### Fan-out: one document, N clients, 100 one-character updates each, one per 20 ms (issue 3)
 
-${when(suite)} The floor is 2.0 s. *Converged*: every client holds every other client's updates. *Acked*: every Hocuspocus client also has a SyncStatus for each of its own. Server CPU is counted from the first update to the end of both. *Late* is how far behind schedule this load generator sent its worst update.
+${when(suite)} The floor is 2.0 s. *Converged*: every client holds every other client's updates. *Acked*: every Hocuspocus client also has a SyncStatus for each of its own. Server CPU is counted from the first update to the end of both. *Late* is how far behind schedule this load generator sent its worst update. *Server CPU*: its CPU-seconds per wall second (saturated: ≥ 95 %); where a system is saturated, its CPU-seconds equal the wall time and say nothing of its cost.
 `]
   const targets = []
   for (const [n, results] of Object.entries(suite.results)) {
@@ -131,11 +144,12 @@ ${when(suite)} The floor is 2.0 s. *Converged*: every client holds every other c
         cell(stat(e, 'ackSeconds'), fmt.n2),
         cell(stat(e, 'cpuSeconds'), fmt.n2),
         fmt.ratio(ratio(stat(e, 'cpuSeconds').median, stat(hp4, 'cpuSeconds').median)),
+        loadCell(shareOf(e)),
         cell(stat(e, 'generatorCpuSeconds'), fmt.n2),
         cell(stat(e, 'maxLateMs'), fmt.int)
       ]
     })
-    parts.push(`#### ${n} clients\n\n${table(['system', 'converged s', '÷ Hocuspocus 4.7', 'acked s', 'server CPU-s', '÷ Hocuspocus 4.7', 'load generator CPU-s', 'late ms'], rows)}\n${errorsOf(results)}`)
+    parts.push(`#### ${n} clients\n\n${table(['system', 'converged s', '÷ Hocuspocus 4.7', 'acked s', 'server CPU-s', '÷ Hocuspocus 4.7', 'server CPU', 'load generator CPU-s', 'late ms'], rows)}\n${errorsOf(results)}`)
     for (const id of ['ours-hp', 'ours-yws']) {
       if (!results[id]) continue
       const who = id === 'ours-hp' ? 'Hocuspocus clients' : 'y-websocket clients'
@@ -153,18 +167,25 @@ ${when(suite)} The floor is 2.0 s. *Converged*: every client holds every other c
   return parts.join('\n') + '\n'
 }
 
+/** The client count picked for about 50 % server CPU, and the calibration runs that picked it. */
+function calibration (suite) {
+  const c = suite.results.calibration
+  if (c === undefined) return ''
+  return `\nCalibration (fastify-collab alone, one run each, before the rounds): ${c.runs.map((run) => `${run.n} clients ${pctOf(run.serverShare)}`).join(', ')}; picked **${c.n}** (target ${pctOf(c.target)}).\n`
+}
+
 function metricsSection (suite) {
   const r = suite.results
   const ids = ['ours-hp', 'ours-metrics']
-  const rows = ids.map((id) => [names[id], cell(stat(r[id], 'seconds'), fmt.n2), cell(stat(r[id], 'ackSeconds'), fmt.n2), cell(stat(r[id], 'cpuSeconds'), fmt.n2)])
+  const rows = ids.map((id) => [names[id], cell(stat(r[id], 'seconds'), fmt.n2), cell(stat(r[id], 'ackSeconds'), fmt.n2), cell(stat(r[id], 'cpuSeconds'), fmt.n2), loadCell(shareOf(r[id]))])
   const cpu = ratio(stat(r['ours-metrics'], 'cpuSeconds').median, stat(r['ours-hp'], 'cpuSeconds').median) - 1
   const pct = (v) => Number.isFinite(v) ? `${(v * 100).toFixed(1)} %` : '—'
-  return `### Metrics overhead: the fan-out at ${suite.plan.n} clients with and without \`metrics\` (issue 11)
+  return `### Metrics overhead: the fan-out at ${suite.results.calibration?.n ?? suite.plan.n} clients with and without \`metrics\` (issues 11 and 17 §6)
 
-${when(suite)} Every client types one update per ${suite.plan.interval} ms, so that the server's core is not saturated (at 20 ms it is busy the whole run either way). The metrics run on a registry of their own, scraped every second (\`registry.metrics()\`) inside the server process.
+${when(suite)} Every client types one update per ${suite.plan.interval} ms, with the number of clients picked for about 50 % server CPU (below), so that CPU can tell the two apart (saturated, CPU-seconds equal the wall time either way). The metrics run on a registry of their own, scraped every second (\`registry.metrics()\`) inside the server process.
 
-${table(['system', 'converged s', 'acked s', 'server CPU-s'], rows)}
-
+${table(['system', 'converged s', 'acked s', 'server CPU-s', 'server CPU'], rows)}
+${calibration(suite)}
 ${table(['target', 'measured', ''], [['extra server CPU ≤ 3 %', pct(cpu), verdict(check(cpu, '<=', 0.03))]])}
 ${errorsOf(r)}`
 }
@@ -175,16 +196,16 @@ function durabilitySection (suite) {
     const values = (r[id]?.rounds ?? []).map((x) => Math.max(x.seconds, x.ackSeconds))
     return { median: median(values), min: Math.min(...values), max: Math.max(...values), n: values.length }
   }
-  const rows = ['ours-hp', 'ours-sqlite'].map((id) => [names[id], cell(stat(r[id], 'seconds'), fmt.n2), cell(stat(r[id], 'ackSeconds'), fmt.n2), cell(done(id), fmt.n2), cell(stat(r[id], 'cpuSeconds'), fmt.n2)])
+  const rows = ['ours-hp', 'ours-sqlite'].map((id) => [names[id], cell(stat(r[id], 'seconds'), fmt.n2), cell(stat(r[id], 'ackSeconds'), fmt.n2), cell(done(id), fmt.n2), cell(stat(r[id], 'cpuSeconds'), fmt.n2), loadCell(shareOf(r[id]))])
   const slowdown = ratio(done('ours-sqlite').median, done('ours-hp').median) - 1
   const cpu = ratio(stat(r['ours-sqlite'], 'cpuSeconds').median, stat(r['ours-hp'], 'cpuSeconds').median) - 1
   const pct = (v) => Number.isFinite(v) ? `${(v * 100).toFixed(1)} %` : '—'
-  return `### Durability overhead: the fan-out at ${suite.plan.n} clients with and without the SQLite store (issue 4)
+  return `### Durability overhead: the fan-out at ${suite.results.calibration?.n ?? suite.plan.n} clients with and without the SQLite store (issues 4 and 17 §6)
 
-${when(suite)} *Done* is the later of converged and acked: with the store, a SyncStatus goes out only after its update's group commit.
+${when(suite)} *Done* is the later of converged and acked: with the store, a SyncStatus goes out only after its update's group commit. The number of clients is picked for about 50 % server CPU without the store (below): saturated, the extra CPU would not show.
 
-${table(['system', 'converged s', 'acked s', 'done s', 'server CPU-s'], rows)}
-
+${table(['system', 'converged s', 'acked s', 'done s', 'server CPU-s', 'server CPU'], rows)}
+${calibration(suite)}
 ${table(['target', 'measured', ''], [
     ['slowdown of the fan-out (done) ≤ 10 %', pct(slowdown), verdict(check(slowdown, '<=', 0.1))],
     ['extra server CPU (for information)', pct(cpu), '']
@@ -195,7 +216,7 @@ ${errorsOf(r)}`
 function manySection (suite) {
   const r = suite.results
   const base = stat(r['y-websocket-server'], 'seconds').median
-  const rows = Object.keys(r).map((id) => [names[id] ?? id, cell(stat(r[id], 'seconds'), fmt.n2), fmt.ratio(ratio(stat(r[id], 'seconds').median, base)), cell(stat(r[id], 'cpuSeconds'), fmt.n2)])
+  const rows = Object.keys(r).map((id) => [names[id] ?? id, cell(stat(r[id], 'seconds'), fmt.n2), fmt.ratio(ratio(stat(r[id], 'seconds').median, base)), cell(stat(r[id], 'cpuSeconds'), fmt.n2), loadCell(shareOf(r[id]))])
   const targets = ['ours-hp', 'ours-yws'].filter((id) => r[id]).map((id) => {
     const v = ratio(stat(r[id], 'seconds').median, base)
     return [`${names[id]} ≤ 0.8 × @y/websocket-server`, fmt.ratio(v), verdict(check(v, '<=', 0.8))]
@@ -204,7 +225,7 @@ function manySection (suite) {
 
 ${when(suite)} From the first connection until both clients of every document have synced and hold each other's first update (at most 64 handshakes in flight).
 
-${table(['system', 'seconds', '÷ @y/websocket-server', 'server CPU-s'], rows)}
+${table(['system', 'seconds', '÷ @y/websocket-server', 'server CPU-s', 'server CPU'], rows)}
 
 ${table(['target', 'measured', ''], targets)}
 ${errorsOf(r)}`
@@ -259,7 +280,7 @@ ${errorsOf(r)}`
 function traceSection (suite) {
   const r = suite.results
   const limit = stat(r.limit, 'perSecond').median
-  const rows = Object.keys(r).map((id) => [label(id, r[id], suite.plan.rounds), cell(stat(r[id], 'seconds'), fmt.n2), cell(stat(r[id], 'perSecond'), fmt.int), fmt.ratio(ratio(stat(r[id], 'perSecond').median, limit)), cell(stat(r[id], 'cpuSeconds'), fmt.n2)])
+  const rows = Object.keys(r).map((id) => [label(id, r[id], suite.plan.rounds), cell(stat(r[id], 'seconds'), fmt.n2), cell(stat(r[id], 'perSecond'), fmt.int), fmt.ratio(ratio(stat(r[id], 'perSecond').median, limit)), cell(stat(r[id], 'cpuSeconds'), fmt.n2), id === 'limit' ? '—' : loadCell(shareOf(r[id]))])
   const targets = ['ours-hp', 'ours-yws'].filter((id) => r[id]).map((id) => {
     const v = ratio(stat(r[id], 'perSecond').median, limit)
     return [`${names[id]} ≥ 0.5 × plain Y.applyUpdate`, fmt.ratio(v), verdict(check(v, '>=', 0.5))]
@@ -269,7 +290,7 @@ function traceSection (suite) {
 
 ${when(suite)} One client sends all ${fmt.int(count)} updates (one per patch) as fast as its socket takes them; the time runs until every update has come back to it from the server (and, for Hocuspocus clients, every SyncStatus). The limit applies the same updates with \`Y.applyUpdate\`, one by one, in a fresh process on the server's core.
 
-${table(['system', 'seconds', 'updates/s', '÷ limit', 'server CPU-s'], rows)}
+${table(['system', 'seconds', 'updates/s', '÷ limit', 'server CPU-s', 'server CPU'], rows)}
 
 ${table(['target', 'measured', ''], targets)}
 ${errorsOf(r)}`
@@ -297,21 +318,41 @@ ${body}
 
 function plainSection (suite) {
   const r = suite.results
-  const ids = ['plain-none', 'plain-ours', 'plain-fastify-websocket']
-  const labels = { 'plain-none': 'Fastify alone', 'plain-ours': 'Fastify + **fastify-collab**', 'plain-fastify-websocket': 'Fastify + @fastify/websocket 11.3.6' }
+  const ids = ['plain-none', 'plain-noop', 'plain-ours', 'plain-fastify-websocket'].filter((id) => r[id])
+  const labels = { 'plain-none': 'Fastify alone', 'plain-noop': 'Fastify + a no-op plugin (the control)', 'plain-ours': 'Fastify + **fastify-collab**', 'plain-fastify-websocket': 'Fastify + @fastify/websocket 11.3.6' }
   const rows = ids.map((id) => [labels[id], ...['plainPerSecond', 'plainCpuMicros', 'hookedPerSecond', 'hookedCpuMicros'].map((k) => cell(stat(r[id], k), k.endsWith('Micros') ? fmt.n1 : fmt.int))])
-  const vs = (id, k) => ratio(stat(r[id], k).median, stat(r['plain-none'], k).median)
-  const targets = ['plain', 'hooked'].map((route) => {
-    const value = vs('plain-ours', `${route}PerSecond`)
-    return [`\`/${route === 'plain' ? 'plain' : 'hooked/:id'}\` with the plugin ≥ 0.97 × without`, fmt.ratio(value), verdict(check(value, '>=', 0.97))]
-  })
-  return `### Plain routes with the plugin registered (issue 10 §1)
+  const vs = (id, k, base = 'plain-none') => ratio(stat(r[id], k).median, stat(r[base], k).median)
+  // Paired ratios, round by round (the rounds alternate, so a round's systems ran side by side).
+  const paired = (id, base, k) => {
+    const a = r[id]?.rounds ?? []
+    const b = r[base]?.rounds ?? []
+    return Array.from({ length: Math.min(a.length, b.length) }, (_, i) => a[i][k] / b[i][k]).filter(Number.isFinite)
+  }
+  const spreadCell = (values) => values.length === 0 ? '—' : `${fmt.ratio(median(values))} <sub>${fmt.ratio(Math.min(...values))}–${fmt.ratio(Math.max(...values))}</sub>`
+  const base = r['plain-noop'] ? 'plain-noop' : 'plain-none'
+  const controlRows = []
+  const targets = []
+  for (const route of ['plain', 'hooked']) {
+    const key = `${route}PerSecond`
+    const control = paired('plain-noop', 'plain-none', key)
+    const ours = paired('plain-ours', base, key)
+    // The control's spread: half the range of its paired ratios; the effect: how far fastify-collab is from the control.
+    const spread = control.length === 0 ? NaN : (Math.max(...control) - Math.min(...control)) / 2
+    const effect = Math.abs(1 - median(ours))
+    controlRows.push([`\`/${route === 'plain' ? 'plain' : 'hooked/:id'}\``, spreadCell(control), spreadCell(ours), spreadCell(paired('plain-fastify-websocket', base, key)),
+      Number.isFinite(spread) ? `± ${(spread * 100).toFixed(1)} % against ${(effect * 100).toFixed(1)} %: ${spread < effect ? 'the spread is below the effect' : '**the effect is within the control\'s spread**'}` : '—'])
+    const value = vs('plain-ours', key, base)
+    targets.push([`\`/${route === 'plain' ? 'plain' : 'hooked/:id'}\` with the plugin ≥ 0.97 × ${base === 'plain-noop' ? 'the no-op control' : 'without'}`, fmt.ratio(value), verdict(check(value, '>=', 0.97))])
+  }
+  return `### Plain routes with the plugin registered (issues 10 §1 and 17 §6)
 
-${when(suite)} Two JSON GET routes, \`/plain\` (no hooks) and \`/hooked/:id\` (a params schema and an \`onRequest\` hook), autocannon with 32 connections; no upgrade is ever asked for. Every app loads the same Fastify copy.
+${when(suite)} Two JSON GET routes, \`/plain\` (no hooks) and \`/hooked/:id\` (a params schema and an \`onRequest\` hook), autocannon with 32 connections; no upgrade is ever asked for. Every app loads the same Fastify copy. The control is a plugin registered exactly as fastify-collab is (\`fastify-plugin\`, a name, loaded with \`import()\`) that does nothing: fastify-collab is judged against it. The server is saturated in every run (autocannon keeps 32 requests in flight): requests/s and CPU µs per request are both its capacity.
 
 ${table(['app', '/plain req/s', 'CPU µs / req', '/hooked/:id req/s', 'CPU µs / req'], rows)}
 
-${table(['ratio to Fastify alone', '/plain', '/hooked/:id'], ['plain-ours', 'plain-fastify-websocket'].map((id) => [labels[id], fmt.ratio(vs(id, 'plainPerSecond')), fmt.ratio(vs(id, 'hookedPerSecond'))]))}
+Requests/s, paired round by round (median, range over the rounds):
+
+${table(['route', 'no-op control ÷ Fastify alone', `fastify-collab ÷ ${base === 'plain-noop' ? 'control' : 'Fastify alone'}`, `@fastify/websocket ÷ ${base === 'plain-noop' ? 'control' : 'Fastify alone'}`, 'the control\'s spread against the effect'], controlRows)}
 
 ${table(['target', 'measured', ''], targets)}
 ${errorsOf(r)}`
@@ -352,7 +393,6 @@ ${table(['system, offender', 'good clients converged (s)', '÷ without offender'
 ${errorsOf(slow ?? {})}${errorsOf(abuse ?? {})}`
 }
 
-const pctOf = (v) => Number.isFinite(v) ? `${(v * 100).toFixed(0)} %` : '—'
 const msOf = (v) => Number.isFinite(v) ? `${v.toFixed(0)} ms` : '—'
 const sOf = (v) => Number.isFinite(v) ? `${v.toFixed(2)} s` : 'gave up'
 
