@@ -111,6 +111,7 @@ export async function runFanout (servers, urlFor, system, { n, count = 100, inte
     const expectedOf = (i) => (peers(i) - 1) * count
     const hocuspocus = system.protocol === 'hocuspocus'
     const ackTargets = clients.map((c) => c.sent + count)
+    await Promise.all(servers.map((server) => server.profile('start', `fanout-${n}`)))
     const before = await usage()
     const cpu0 = process.cpuUsage()
     const cores0 = readCores()
@@ -143,6 +144,7 @@ export async function runFanout (servers, urlFor, system, { n, count = 100, inte
     const cores = busySince(cores0)
     const after = await usage()
     const generator = process.cpuUsage(cpu0)
+    await Promise.all(servers.map((server) => server.profile('stop', `fanout-${n}`)))
     const [convergedAt, ackedAt, maxLate] = done
     const wall = Math.max(...convergedAt, ...(hocuspocus ? ackedAt : [])) / 1000
     return {

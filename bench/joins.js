@@ -83,6 +83,7 @@ export async function joinStorm (id, { clients: count, seedBytes, warm, giveUpMs
       }
       const before = await server.usage({ gc: true })
       const memoryBefore = procMemory(server.pid)
+      await server.profile('start', `joins-${warm ? 'warm' : 'cold'}`)
       const clients = Array.from({ length: count }, (_, i) => make(i + 1))
       all.push(...clients)
       const t0 = performance.now()
@@ -96,6 +97,7 @@ export async function joinStorm (id, { clients: count, seedBytes, warm, giveUpMs
       const wall = (performance.now() - t0) / 1000
       const memoryAfter = procMemory(server.pid)
       const after = await withTimeout(server.usage(), timeoutMs, 'server usage after the storm')
+      await server.profile('stop', `joins-${warm ? 'warm' : 'cold'}`)
       const synced = times.filter(Number.isFinite)
       const bytes = clients.map((c) => c.syncBytes).filter((b) => b > 0)
       if (errors.length > 0 && synced.length === 0) throw new Error(`no client joined: ${errors[0]}`)

@@ -65,6 +65,15 @@ export async function startServer (system, options = {}, { core = SERVER_CORE, e
       const { stats } = await request({ cmd: 'stats' })
       return stats
     },
+    /**
+     * With BENCH_PROFILE=<dir>, starts the server's CPU profiler (`start`) or stops it and writes
+     * <dir>/<label>-<pid>.cpuprofile (`stop`): the measured phase alone, unlike --cpu-prof's whole process.
+     */
+    async profile (action, label = system) {
+      const dir = process.env.BENCH_PROFILE
+      if (!dir) return
+      await request({ cmd: 'profile', action, file: `${dir}/${label}-${child.pid}.cpuprofile` })
+    },
     async stop () {
       if (exited !== null) return
       const exit = once(child, 'exit')
