@@ -95,10 +95,13 @@ export async function joinStorm (id, { clients: count, seedBytes, warm, giveUpMs
       let gaveUp = false
       await withTimeout(joined, giveUpMs, 'join storm').catch(() => { gaveUp = true })
       const wall = (performance.now() - t0) / 1000
+      // What stood when the storm ended or was given up (the answers still coming are not counted).
+      const synced = times.filter((t) => t <= wall)
       const memoryAfter = procMemory(server.pid)
       const after = await withTimeout(server.usage(), timeoutMs, 'server usage after the storm')
       await server.profile('stop', `joins-${warm ? 'warm' : 'cold'}`)
-      const synced = times.filter(Number.isFinite)
+      // Clients the server closed after they synced (e.g. 1013 when a send passed maxBufferedAmount).
+      const closed = clients.filter((c) => c.closed instanceof Error)
       const bytes = clients.map((c) => c.syncBytes).filter((b) => b > 0)
       if (errors.length > 0 && synced.length === 0) throw new Error(`no client joined: ${errors[0]}`)
       return {
@@ -107,6 +110,8 @@ export async function joinStorm (id, { clients: count, seedBytes, warm, giveUpMs
         firstSeconds: Math.min(...times),
         synced: synced.length,
         failed: errors.length,
+        closedBy: closed.length,
+        ...(closed.length > 0 ? { firstClose: closed[0].closed.message } : {}),
         warmSeconds,
         cpuSeconds: after.cpuSeconds - before.cpuSeconds,
         serverShare: (after.cpuSeconds - before.cpuSeconds) / wall,

@@ -5,6 +5,7 @@
 //   node bench/run.js --only fanout,trace
 //   node bench/run.js --rounds 1      every suite with one round
 //   node bench/run.js --no-readme     do not rewrite the tables in bench/README.md
+//   node bench/run.js --out smoke     results into bench/results/smoke.json, README untouched (a smoke run on a busy machine)
 //
 // This process is the load generator, pinned to core 1; each system under test
 // runs in a fresh child process pinned to core 0 (lib/server-process.js).
@@ -31,7 +32,8 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     rounds: { type: 'string' },
-    'no-readme': { type: 'boolean', default: false }
+    'no-readme': { type: 'boolean', default: false },
+    out: { type: 'string' }
   }
 })
 
@@ -229,7 +231,7 @@ const suites = {
 pinLoadGenerator()
 const resultsDir = here('./results/')
 mkdirSync(resultsDir, { recursive: true })
-const file = resultsDir + (args.quick ? 'quick.json' : 'latest.json')
+const file = resultsDir + (args.out !== undefined ? `${args.out}.json` : args.quick ? 'quick.json' : 'latest.json')
 const results = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {}
 for (const name of only) {
   if (!(name in suites)) throw new Error(`unknown suite ${name}; known: ${Object.keys(suites).join(', ')}`)
@@ -250,7 +252,7 @@ for (const name of only) {
   log(`suite ${name}: done in ${results[name].seconds.toFixed(0)} s`)
 }
 process.stdout.write(renderTables(results) + '\n')
-if (!args.quick && !args['no-readme']) {
+if (!args.quick && !args['no-readme'] && args.out === undefined) {
   const readme = here('./README.md')
   writeFileSync(readme, renderReadme(readFileSync(readme, 'utf8'), results))
   log('bench/README.md tables regenerated')
