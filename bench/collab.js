@@ -87,6 +87,9 @@ export function fanout (id, options) {
   return withServer(id, (server, url, system) => runFanout([server], () => url, system, options))
 }
 
+// fastify-collab's default maxAwarenessStates.
+const AWARENESS_CAP = 512
+
 /**
  * The fan-out of {@link fanout} on clients spread over `servers`: client i
  * connects to `urlFor(i)`. The server CPU-seconds are summed over them.
@@ -107,7 +110,10 @@ export async function runFanout (servers, urlFor, system, { n, count = 100, inte
   try {
     await withTimeout(pool(clients, connectInFlight, (c) => c.connect()), timeoutMs, 'connect')
     const peers = (i) => Math.floor((n - 1 - (i % documents)) / documents) + 1 // clients on i's document
-    await withTimeout(Promise.all(clients.map((c, i) => c.until(() => c.awarenessSeen.size >= peers(i)))), timeoutMs, 'awareness')
+    // Everyone's awareness state has arrived everywhere: the clients have settled. fastify-collab keeps at
+    // most maxAwarenessStates (512) states per document and leaves later ones out, so past 512 clients the
+    // wait is for 512.
+    await withTimeout(Promise.all(clients.map((c, i) => c.until(() => c.awarenessSeen.size >= Math.min(peers(i), AWARENESS_CAP)))), timeoutMs, 'awareness')
     const expectedOf = (i) => (peers(i) - 1) * count
     const hocuspocus = system.protocol === 'hocuspocus'
     const ackTargets = clients.map((c) => c.sent + count)
