@@ -3,6 +3,7 @@
 //
 //   node bench/scale-out.js            the full run (a few minutes); prints markdown tables
 //   node bench/scale-out.js --quick    small sizes, one round
+//   node bench/scale-out.js --rounds 1 the full sizes, one round (one run per load in the throughput search)
 //   node bench/scale-out.js --only cost,latency,fanout,failover,throughput
 //
 // Every measurement starts a fresh redis-server and fresh server processes, all
@@ -31,7 +32,8 @@ import { typingUpdates } from './lib/updates.js'
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    only: { type: 'string' }
+    only: { type: 'string' },
+    rounds: { type: 'string' }
   }
 })
 
@@ -332,6 +334,12 @@ const num = (value, digits = 2) => value === undefined || Number.isNaN(value) ? 
 async function main () {
   pinLoadGenerator()
   const plan = args.quick ? plans.quick : plans.full
+  if (args.rounds !== undefined) {
+    for (const part of Object.values(plan)) {
+      if ('rounds' in part) part.rounds = Number(args.rounds)
+      if ('repeats' in part) part.repeats = Number(args.rounds)
+    }
+  }
   const only = args.only?.split(',') ?? Object.keys(plan)
   const log = (line) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`)
   const results = { date: new Date().toISOString(), node: process.version, quick: args.quick }
