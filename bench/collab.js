@@ -136,6 +136,7 @@ export async function runFanout (servers, urlFor, system, { n, count = 100, inte
       const wall = (performance.now() - t0) / 1000
       const cpuSeconds = await usage().then((after) => after - before, () => NaN)
       return {
+        gaveUp: 1,
         seconds: Infinity,
         ackSeconds: Infinity,
         behind,
