@@ -385,9 +385,15 @@ async function main () {
       rows2.push(`| ${systems[id].label} | ${ms(medianOf(r, 'sameP50'))} | ${ms(medianOf(r, 'ownerP50'))} | ${ms(medianOf(r, 'farP50'))} | ${ms(medianOf(r, 'farP99'))} | ${ms(medianOf(r, 'farP50') - medianOf(r, 'sameP50'))} |`)
     }
     const difference = medianOf(twoTrips.ours.rounds, 'farP50') - medianOf(twoTrips.ours.rounds, 'sameP50')
+    // The writer's own instance also waits for the owner here; against a same-instance delivery with the
+    // writer on the owner (the table above), the two trips show whole.
+    const againstOwner = medianOf(twoTrips.ours.rounds, 'farP50') - medianOf(measured.ours.rounds, 'sameP50')
     tables.push('### Delivery latency, the writer on a non-owner (two trips to the third instance)\n\n' +
-      'The first instance owns the document (its observer connected first); the writer is on the second. Hocuspocus has no owner: the same layout, for comparison.\n\n' +
-      rows2.join('\n') + `\n\n| target | measured | |\n| --- | ---: | ---: |\n| two-trip p50 within 1.5 ms of same-instance (issue 17) | ${ms(difference)} | ${difference <= 1.5 ? 'met' : '**missed**'} |`)
+      'The first instance owns the document (its observer connected first); the writer is on the second. Hocuspocus has no owner: the same layout, for comparison. ' +
+      'The writer\'s own instance hears of its updates from the owner too (one round trip), so the target is given against both it and the same-instance p50 of the table above (the writer on the owner).\n\n' +
+      rows2.join('\n') + '\n\n| target | measured | |\n| --- | ---: | ---: |\n' +
+      `| two-trip p50 within 1.5 ms of the writer's own instance, same run (issue 17) | ${ms(difference)} | ${difference <= 1.5 ? 'met' : '**missed**'} |\n` +
+      `| two-trip p50 within 1.5 ms of same-instance delivery with the writer on the owner (issue 17) | ${ms(againstOwner)} | ${againstOwner <= 1.5 ? 'met' : '**missed**'} |`)
   }
 
   if (only.includes('fanout')) {
