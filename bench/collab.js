@@ -11,6 +11,7 @@ import { perConnection } from './lib/memory.js'
 import { typingUpdates, oneUpdate, cachedTraceUpdates } from './lib/updates.js'
 import { pool, withTimeout } from './lib/stats.js'
 import { readCores, busySince } from './lib/cores.js'
+import { DeliveryTimer } from './lib/latency.js'
 
 export const systems = {
   'ours-hp': { module: 'collab-ours', protocol: 'hocuspocus', label: 'fastify-collab, Hocuspocus clients' },
@@ -50,8 +51,9 @@ export function makeClient (url, system, documentName, clientID, extra = {}) {
  * Sends update k of client i at t0 + k·interval + i·interval/n: every client
  * types one update per `interval`, the clients evenly staggered. Resolves with
  * the largest lateness (ms) of any send, to show when this process fell behind.
+ * `onSent(i, k)`, when given, is called right after each send.
  */
-function typeOnSchedule (clients, updates, interval, t0) {
+function typeOnSchedule (clients, updates, interval, t0, onSent = null) {
   const n = clients.length
   const total = n * updates[0].length
   let next = 0
@@ -66,6 +68,7 @@ function typeOnSchedule (clients, updates, interval, t0) {
         if (due > now) return setTimeout(run, due - now)
         maxLate = Math.max(maxLate, now - due)
         clients[i].sendUpdate(updates[i][k])
+        onSent?.(i, k)
         next++
       }
       resolve(maxLate)
@@ -84,51 +87,96 @@ export function fanout (id, options) {
   return withServer(id, (server, url, system) => runFanout([server], () => url, system, options))
 }
 
+// fastify-collab's default maxAwarenessStates.
+const AWARENESS_CAP = 512
+
 /**
  * The fan-out of {@link fanout} on clients spread over `servers`: client i
  * connects to `urlFor(i)`. The server CPU-seconds are summed over them.
+ *
+ * With `latency`, every delivery of every update is timed from its send to
+ * its arrival (bench/lib/latency.js): p50, p99 and max in ms. With `giveUpMs`,
+ * a convergence that takes longer is not an error but a result with
+ * `seconds: Infinity` (the capacity search only needs to know it failed).
  */
-export async function runFanout (servers, urlFor, system, { n, count = 100, interval = 20, timeoutMs }) {
+export async function runFanout (servers, urlFor, system, { n, count = 100, interval = 20, timeoutMs, latency = false, giveUpMs = null, connectInFlight = 32, documents = 1 }) {
   const updates = Array.from({ length: n }, (_, i) => typingUpdates(i + 1, count))
-  const clients = Array.from({ length: n }, (_, i) => makeClient(urlFor(i), system, 'fanout', i + 1))
+  const timer = latency ? new DeliveryTimer(n, count) : null
+  const extra = timer === null ? {} : { onReceive: timer.onReceive }
+  // With several documents, client i is on document i % documents (urlFor(i) must send it there):
+  // every client's ID is its own, so the timer tells them apart across documents.
+  const clients = Array.from({ length: n }, (_, i) => makeClient(urlFor(i), system, documentOf(i, documents), i + 1, extra))
   const usage = async () => (await Promise.all(servers.map((server) => server.usage()))).reduce((sum, { cpuSeconds }) => sum + cpuSeconds, 0)
   try {
-    await withTimeout(pool(clients, 32, (c) => c.connect()), timeoutMs, 'connect')
-    await withTimeout(Promise.all(clients.map((c) => c.until(() => c.awarenessSeen.size >= n))), timeoutMs, 'awareness')
-    const expected = (n - 1) * count
+    await withTimeout(pool(clients, connectInFlight, (c) => c.connect()), timeoutMs, 'connect')
+    const peers = (i) => Math.floor((n - 1 - (i % documents)) / documents) + 1 // clients on i's document
+    // Everyone's awareness state has arrived everywhere: the clients have settled. fastify-collab keeps at
+    // most maxAwarenessStates (512) states per document and leaves later ones out, so past 512 clients the
+    // wait is for 512.
+    await withTimeout(Promise.all(clients.map((c, i) => c.until(() => c.awarenessSeen.size >= Math.min(peers(i), AWARENESS_CAP)))), timeoutMs, 'awareness')
+    const expectedOf = (i) => (peers(i) - 1) * count
     const hocuspocus = system.protocol === 'hocuspocus'
     const ackTargets = clients.map((c) => c.sent + count)
+    await Promise.all(servers.map((server) => server.profile('start', `fanout-${n}`)))
     const before = await usage()
     const cpu0 = process.cpuUsage()
     const cores0 = readCores()
     const t0 = performance.now()
-    const late = typeOnSchedule(clients, updates, interval, t0)
-    const converged = clients.map((c) => c.until(() => c.received >= expected).then(() => performance.now() - t0))
+    const late = typeOnSchedule(clients, updates, interval, t0, timer === null ? null : (i, k) => timer.sent(i, k))
+    const converged = clients.map((c, i) => c.until(() => c.received >= expectedOf(i)).then(() => performance.now() - t0))
     const acked = clients.map((c, i) => hocuspocus ? c.until(() => c.acks >= ackTargets[i]).then(() => performance.now() - t0) : 0)
     let done
     try {
-      done = await withTimeout(Promise.all([Promise.all(converged), Promise.all(acked), late]), timeoutMs, 'convergence')
+      done = await withTimeout(Promise.all([Promise.all(converged), Promise.all(acked), late]), giveUpMs ?? timeoutMs, 'convergence')
     } catch (error) {
-      const behind = clients.filter((c) => c.received < expected).length
-      throw new Error(`${error.message}; ${behind} of ${n} clients still behind`)
+      const behind = clients.filter((c, i) => c.received < expectedOf(i)).length
+      if (giveUpMs === null || !/^timeout/.test(error.message)) throw new Error(`${error.message}; ${behind} of ${n} clients still behind`)
+      const cores = busySince(cores0)
+      const generator = process.cpuUsage(cpu0)
+      const wall = (performance.now() - t0) / 1000
+      const cpuSeconds = await usage().then((after) => after - before, () => NaN)
+      return {
+        gaveUp: 1,
+        seconds: Infinity,
+        ackSeconds: Infinity,
+        behind,
+        cpuSeconds,
+        serverShare: cpuSeconds / wall,
+        generatorCpuSeconds: (generator.user + generator.system) / 1e6,
+        serverCoreBusy: cores[0],
+        generatorCoreBusy: cores[1],
+        ...(timer === null ? {} : { p50Ms: Infinity, p99Ms: Infinity, maxMs: Infinity })
+      }
     }
     const cores = busySince(cores0)
     const after = await usage()
     const generator = process.cpuUsage(cpu0)
+    await Promise.all(servers.map((server) => server.profile('stop', `fanout-${n}`)))
     const [convergedAt, ackedAt, maxLate] = done
+    const wall = Math.max(...convergedAt, ...(hocuspocus ? ackedAt : [])) / 1000
     return {
       seconds: Math.max(...convergedAt) / 1000,
       ackSeconds: hocuspocus ? Math.max(...ackedAt) / 1000 : NaN,
       cpuSeconds: after - before,
+      // The servers' CPU-seconds per wall second (summed: 1 = one core busy throughout).
+      serverShare: (after - before) / wall,
       generatorCpuSeconds: (generator.user + generator.system) / 1e6,
       maxLateMs: maxLate,
       serverCoreBusy: cores[0],
       generatorCoreBusy: cores[1],
-      gaps: clients.reduce((sum, c) => sum + c.gaps, 0)
+      gaps: clients.reduce((sum, c) => sum + c.gaps, 0),
+      ...(timer === null
+        ? {}
+        : { p50Ms: timer.histogram.quantile(0.5), p99Ms: timer.histogram.quantile(0.99), maxMs: timer.histogram.max, deliveries: timer.histogram.count })
     }
   } finally {
     for (const c of clients) c.close()
   }
+}
+
+/** The document of client i when `documents` share the clients: 'fanout' alone, else 'fanout-<i % documents>'. */
+export function documentOf (i, documents) {
+  return documents === 1 ? 'fanout' : `fanout-${i % documents}`
 }
 
 /**
@@ -165,17 +213,30 @@ export function manyDocuments (id, { docs, timeoutMs }) {
 /**
  * Idle memory: `connections` synced clients, each with an awareness state, on
  * `connections / perDocument` documents, between two full-GC snapshots.
+ * Besides the growth per connection: the process's whole RSS and heap after,
+ * per connection and per document (issue 17's 10,000 connections on 1,000
+ * documents), and the RSS before the first connection.
  */
-export function idleMemory (id, { connections, perDocument, timeoutMs }) {
+export function idleMemory (id, { connections, perDocument, timeoutMs, connectInFlight = 32 }) {
   return withServer(id, async (server, url, system) => {
     const clients = Array.from({ length: connections }, (_, i) =>
       makeClient(url, system, `idle-${Math.floor(i / perDocument)}`, (i % perDocument) + 1))
+    const documents = Math.ceil(connections / perDocument)
     try {
       const before = await server.usage({ gc: true })
-      await withTimeout(pool(clients, 32, (c) => c.connect()), timeoutMs, 'connect')
-      await withTimeout(Promise.all(clients.map((c) => c.until(() => c.awarenessSeen.size >= perDocument))), timeoutMs, 'awareness')
+      await withTimeout(pool(clients, connectInFlight, (c) => c.connect()), timeoutMs, 'connect')
+      await withTimeout(Promise.all(clients.map((c) => c.until(() => c.awarenessSeen.size >= Math.min(perDocument, connections)))), timeoutMs, 'awareness')
       const after = await server.usage({ gc: true })
-      return perConnection(before, after, connections)
+      const heap = (m) => m.heapUsed + m.external
+      return {
+        ...perConnection(before, after, connections),
+        rssBeforeMiB: before.memory.rss / 1048576,
+        rssTotalMiB: after.memory.rss / 1048576,
+        rssTotalPerConnection: after.memory.rss / connections,
+        rssTotalPerDocument: after.memory.rss / documents,
+        rssGrowthPerDocument: (after.memory.rss - before.memory.rss) / documents,
+        heapTotalPerConnection: heap(after.memory) / connections
+      }
     } finally {
       for (const c of clients) c.close()
     }

@@ -137,6 +137,7 @@ export async function measureUpgrade (id, plan) {
 
 export const plainSystems = [
   { id: 'plain-none', plugin: 'none', label: 'Fastify alone' },
+  { id: 'plain-noop', plugin: 'noop', label: 'Fastify + a no-op plugin (the control)' },
   { id: 'plain-ours', plugin: 'ours', label: 'Fastify + fastify-collab' },
   { id: 'plain-fastify-websocket', plugin: 'fastify-websocket', label: 'Fastify + @fastify/websocket 11.3.6' }
 ]

@@ -18,10 +18,11 @@ export class CollabClient {
    * @param {number} options.clientID the Yjs client ID this client writes with
    * @param {object} [options.awareness] awareness state sent on open
    * @param {boolean} [options.trackSelf] also count this client's own updates when they come back
-   * @param {(client: number, end: number) => void} [options.onReceive] called when updates of Yjs client
-   *   `client` up to clock `end` arrive (bench/scale-out.js times each update with it)
+   * @param {(client: number, end: number, from: number) => void} [options.onReceive] called when updates of Yjs client
+   *   `client` from clock `from` (what this client held before) up to clock `end` arrive (bench/scale-out.js and the
+   *   capacity suite time each update with it)
    */
-  constructor (target, { protocol, documentName, clientID, awareness = null, token = 'ok', trackSelf = false, onReceive = null }) {
+  constructor (target, { protocol, documentName, clientID, awareness = null, token = 'ok', trackSelf = false, onReceive = null, truncateOver = Infinity }) {
     this.target = target
     this.protocol = protocol
     this.name = protocol === 'hocuspocus' ? documentName : null
@@ -30,6 +31,10 @@ export class CollabClient {
     this.token = token
     this.trackSelf = trackSelf
     this.onReceive = onReceive
+    // A SyncStep2 longer than this is not read (its size is kept in syncBytes): see WireSocket.
+    this.truncateOver = truncateOver
+    this.syncBytes = 0
+    this.syncedAt = NaN
     this.clocks = new Map() // Yjs client ID -> end clock received
     this.received = 0 // clock units received from other clients (and our own, with trackSelf)
     this.gaps = 0 // updates that did not start where the previous one ended
@@ -49,7 +54,7 @@ export class CollabClient {
       socket.destroy()
       throw new Error(`upgrade answered ${status}`)
     }
-    this.ws = new WireSocket(socket, rest, { onMessage: (data) => this.read(data), onClose: (error) => this.fail(error) })
+    this.ws = new WireSocket(socket, rest, { onMessage: (data, length) => this.read(data, length), onClose: (error) => this.fail(error), truncateOver: this.truncateOver })
     if (this.name !== null) this.ws.send(f.tokenFrame(this.name, this.token))
     this.ws.send(f.syncFrame(this.name, f.SYNC_STEP1, f.EMPTY_STATE_VECTOR))
     if (this.awareness !== null) {
@@ -87,11 +92,12 @@ export class CollabClient {
     this.waiters = []
   }
 
-  read (data) {
+  read (data, length = data.length) {
     const decoder = decoding.createDecoder(data)
     if (this.name !== null) decoding.readVarUint8Array(decoder) // the document name, not decoded
     const type = decoding.readVarUint(decoder)
-    if (type === f.SYNC) this.readSync(decoder)
+    if (length > data.length) this.readTruncated(decoder, type)
+    else if (type === f.SYNC) this.readSync(decoder)
     else if (type === f.AWARENESS) {
       for (const id of f.awarenessClients(decoding.readVarUint8Array(decoder))) this.awarenessSeen.add(id)
     } else if (type === f.SYNC_STATUS) this.acks++
@@ -103,6 +109,15 @@ export class CollabClient {
     if (this.waiters.length > 0) this.check()
   }
 
+  /** A message WireSocket did not buffer: only a SyncStep2 may be that long; its contents are not tracked. */
+  readTruncated (decoder, type) {
+    const sub = type === f.SYNC ? decoding.readVarUint(decoder) : -1
+    if (sub !== f.SYNC_STEP2) return this.fail(new Error(`a message of type ${type}/${sub} longer than truncateOver`))
+    this.syncBytes = decoding.readVarUint(decoder)
+    this.synced = true
+    if (Number.isNaN(this.syncedAt)) this.syncedAt = performance.now()
+  }
+
   readSync (decoder) {
     const sub = decoding.readVarUint(decoder)
     const payload = decoding.readVarUint8Array(decoder)
@@ -112,7 +127,11 @@ export class CollabClient {
       this.ws.send(f.syncFrame(this.name, f.SYNC_STEP2, f.EMPTY_UPDATE))
       return
     }
-    if (sub === f.SYNC_STEP2) this.synced = true
+    if (sub === f.SYNC_STEP2) {
+      this.synced = true
+      this.syncBytes = payload.length
+      if (Number.isNaN(this.syncedAt)) this.syncedAt = performance.now()
+    }
     this.track(payload)
   }
 
@@ -124,7 +143,7 @@ export class CollabClient {
       if (from > known) this.gaps++
       this.received += end - known
       this.clocks.set(client, end)
-      this.onReceive?.(client, end)
+      this.onReceive?.(client, end, known)
     })
   }
 

@@ -38,6 +38,14 @@ function cell (s, format) {
 }
 
 const ratio = (a, b) => a / b
+const pctOf = (v) => Number.isFinite(v) ? `${(v * 100).toFixed(0)} %` : '—'
+/** The server's CPU share of a round: its CPU-seconds per wall second (serverShare, or cpuSeconds ÷ seconds in older results). */
+const shareOf = (e) => {
+  const values = (e?.rounds ?? []).map((x) => x.serverShare ?? x.cpuSeconds / Math.max(x.seconds, Number.isFinite(x.ackSeconds) ? x.ackSeconds : 0)).filter(Number.isFinite)
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values), n: values.length }
+}
+/** A CPU share as text, marked when the server was saturated (≥ 95 %). */
+const loadCell = (s) => s.n === 0 ? '—' : cell(s, pctOf) + (s.median >= 0.95 ? ' (saturated)' : '')
 const verdict = (ok) => Number.isNaN(ok) ? 'not measured' : ok ? 'met' : '**missed**'
 function check (value, op, bound) {
   if (!Number.isFinite(value)) return NaN
@@ -82,7 +90,11 @@ function upgradeSection (suite) {
     cell(stat(r[id], 'rejectionCpuMicros'), fmt.int),
     cell(stat(r[id], 'echoCpuMicros'), fmt.n1),
     cell(stat(r[id], 'idleHeapBytes'), fmt.kib),
-    cell(stat(r[id], 'idleRssBytes'), fmt.kib)
+    cell(stat(r[id], 'idleRssBytes'), fmt.kib),
+    ['handshake', 'rejection', 'echo'].map((op) => {
+      const plural = op === 'echo' ? 'echoes' : op + 's'
+      return pctOf(m(id, `${plural}PerSecond`) * m(id, `${op}CpuMicros`) / 1e6)
+    }).join(' / ')
   ])
   const vs = (a, b) => ['handshakesPerSecond', 'rejectionsPerSecond', 'echoesPerSecond', 'idleHeapBytes'].map((k) => ratio(m(a, k), m(b, k)))
   const oursRaw = vs('ours', 'raw')
@@ -95,14 +107,15 @@ function upgradeSection (suite) {
     ['handshakes ≥ 1.0 × @fastify/websocket', oursFws[0], check(oursFws[0], '>=', 1.0)],
     ['401 rejections per server CPU-second ≥ 0.8 × raw `ws` (issue 10)', perCpuSecond('ours', 'raw'), check(perCpuSecond('ours', 'raw'), '>=', 0.8)],
     ['401 rejections per server CPU-second ≥ 1.1 × @fastify/websocket (issue 10)', perCpuSecond('ours', 'fastify-websocket'), check(perCpuSecond('ours', 'fastify-websocket'), '>=', 1.1)],
+    ['401 rejections per server CPU-second ≥ 1.0 × @fastify/websocket: at least parity (issue 17)', perCpuSecond('ours', 'fastify-websocket'), check(perCpuSecond('ours', 'fastify-websocket'), '>=', 1.0)],
     ['echo ≥ 0.97 × raw `ws`', oursRaw[2], check(oursRaw[2], '>=', 0.97)],
     ['idle memory per socket ≤ 1.1 × raw `ws`', oursRaw[3], check(oursRaw[3], '<=', 1.1)]
   ]
   return `### Upgrades (issue 2)
 
-${when(suite)}
+${when(suite)} Load regime: *server CPU* is the server's CPU-seconds per wall second in the handshake / rejection / echo loops (operations/s × CPU µs per operation); where it is under 100 %, the load generator or the machine limited the rate and the CPU µs per operation are the figures to compare.
 
-${table(['system', 'handshakes/s', '401 rejections/s', '1 KiB echoes/s', 'server CPU µs / handshake', '/ rejection', '/ echo', 'idle heap KiB / socket', 'idle RSS KiB / socket'], rows)}
+${table(['system', 'handshakes/s', '401 rejections/s', '1 KiB echoes/s', 'server CPU µs / handshake', '/ rejection', '/ echo', 'idle heap KiB / socket', 'idle RSS KiB / socket', 'server CPU: handshakes / rejections / echo'], rows)}
 
 ${table(['ratio', 'handshakes', 'rejections', 'echo', 'idle heap'], [
     ['fastify-collab ÷ raw `ws`', ...oursRaw.map(fmt.ratio)],
@@ -117,7 +130,7 @@ ${errorsOf(r)}`
 function fanoutSection (suite, durability) {
   const parts = [`### Fan-out: one document, N clients, 100 one-character updates each, one per 20 ms (issue 3)
 
-${when(suite)} The floor is 2.0 s. *Converged*: every client holds every other client's updates. *Acked*: every Hocuspocus client also has a SyncStatus for each of its own. Server CPU is counted from the first update to the end of both. *Late* is how far behind schedule this load generator sent its worst update.
+${when(suite)} The floor is 2.0 s. *Converged*: every client holds every other client's updates. *Acked*: every Hocuspocus client also has a SyncStatus for each of its own. Server CPU is counted from the first update to the end of both. *Late* is how far behind schedule this load generator sent its worst update. *Server CPU*: its CPU-seconds per wall second (saturated: ≥ 95 %); where a system is saturated, its CPU-seconds equal the wall time and say nothing of its cost.
 `]
   const targets = []
   for (const [n, results] of Object.entries(suite.results)) {
@@ -131,11 +144,12 @@ ${when(suite)} The floor is 2.0 s. *Converged*: every client holds every other c
         cell(stat(e, 'ackSeconds'), fmt.n2),
         cell(stat(e, 'cpuSeconds'), fmt.n2),
         fmt.ratio(ratio(stat(e, 'cpuSeconds').median, stat(hp4, 'cpuSeconds').median)),
+        loadCell(shareOf(e)),
         cell(stat(e, 'generatorCpuSeconds'), fmt.n2),
         cell(stat(e, 'maxLateMs'), fmt.int)
       ]
     })
-    parts.push(`#### ${n} clients\n\n${table(['system', 'converged s', '÷ Hocuspocus 4.7', 'acked s', 'server CPU-s', '÷ Hocuspocus 4.7', 'load generator CPU-s', 'late ms'], rows)}\n${errorsOf(results)}`)
+    parts.push(`#### ${n} clients\n\n${table(['system', 'converged s', '÷ Hocuspocus 4.7', 'acked s', 'server CPU-s', '÷ Hocuspocus 4.7', 'server CPU', 'load generator CPU-s', 'late ms'], rows)}\n${errorsOf(results)}`)
     for (const id of ['ours-hp', 'ours-yws']) {
       if (!results[id]) continue
       const who = id === 'ours-hp' ? 'Hocuspocus clients' : 'y-websocket clients'
@@ -153,18 +167,25 @@ ${when(suite)} The floor is 2.0 s. *Converged*: every client holds every other c
   return parts.join('\n') + '\n'
 }
 
+/** The client count picked for about 50 % server CPU, and the calibration runs that picked it. */
+function calibration (suite) {
+  const c = suite.results.calibration
+  if (c === undefined) return ''
+  return `\nCalibration (fastify-collab alone, one run each, before the rounds): ${c.runs.map((run) => `${run.n} clients ${pctOf(run.serverShare)}`).join(', ')}; picked **${c.n}** (target ${pctOf(c.target)}).\n`
+}
+
 function metricsSection (suite) {
   const r = suite.results
   const ids = ['ours-hp', 'ours-metrics']
-  const rows = ids.map((id) => [names[id], cell(stat(r[id], 'seconds'), fmt.n2), cell(stat(r[id], 'ackSeconds'), fmt.n2), cell(stat(r[id], 'cpuSeconds'), fmt.n2)])
+  const rows = ids.map((id) => [names[id], cell(stat(r[id], 'seconds'), fmt.n2), cell(stat(r[id], 'ackSeconds'), fmt.n2), cell(stat(r[id], 'cpuSeconds'), fmt.n2), loadCell(shareOf(r[id]))])
   const cpu = ratio(stat(r['ours-metrics'], 'cpuSeconds').median, stat(r['ours-hp'], 'cpuSeconds').median) - 1
   const pct = (v) => Number.isFinite(v) ? `${(v * 100).toFixed(1)} %` : '—'
-  return `### Metrics overhead: the fan-out at ${suite.plan.n} clients with and without \`metrics\` (issue 11)
+  return `### Metrics overhead: the fan-out at ${suite.results.calibration?.n ?? suite.plan.n} clients with and without \`metrics\` (issues 11 and 17 §6)
 
-${when(suite)} Every client types one update per ${suite.plan.interval} ms, so that the server's core is not saturated (at 20 ms it is busy the whole run either way). The metrics run on a registry of their own, scraped every second (\`registry.metrics()\`) inside the server process.
+${when(suite)} Every client types one update per ${suite.plan.interval} ms, with the number of clients picked for about 50 % server CPU (below), so that CPU can tell the two apart (saturated, CPU-seconds equal the wall time either way). The metrics run on a registry of their own, scraped every second (\`registry.metrics()\`) inside the server process.
 
-${table(['system', 'converged s', 'acked s', 'server CPU-s'], rows)}
-
+${table(['system', 'converged s', 'acked s', 'server CPU-s', 'server CPU'], rows)}
+${calibration(suite)}
 ${table(['target', 'measured', ''], [['extra server CPU ≤ 3 %', pct(cpu), verdict(check(cpu, '<=', 0.03))]])}
 ${errorsOf(r)}`
 }
@@ -175,16 +196,16 @@ function durabilitySection (suite) {
     const values = (r[id]?.rounds ?? []).map((x) => Math.max(x.seconds, x.ackSeconds))
     return { median: median(values), min: Math.min(...values), max: Math.max(...values), n: values.length }
   }
-  const rows = ['ours-hp', 'ours-sqlite'].map((id) => [names[id], cell(stat(r[id], 'seconds'), fmt.n2), cell(stat(r[id], 'ackSeconds'), fmt.n2), cell(done(id), fmt.n2), cell(stat(r[id], 'cpuSeconds'), fmt.n2)])
+  const rows = ['ours-hp', 'ours-sqlite'].map((id) => [names[id], cell(stat(r[id], 'seconds'), fmt.n2), cell(stat(r[id], 'ackSeconds'), fmt.n2), cell(done(id), fmt.n2), cell(stat(r[id], 'cpuSeconds'), fmt.n2), loadCell(shareOf(r[id]))])
   const slowdown = ratio(done('ours-sqlite').median, done('ours-hp').median) - 1
   const cpu = ratio(stat(r['ours-sqlite'], 'cpuSeconds').median, stat(r['ours-hp'], 'cpuSeconds').median) - 1
   const pct = (v) => Number.isFinite(v) ? `${(v * 100).toFixed(1)} %` : '—'
-  return `### Durability overhead: the fan-out at ${suite.plan.n} clients with and without the SQLite store (issue 4)
+  return `### Durability overhead: the fan-out at ${suite.results.calibration?.n ?? suite.plan.n} clients with and without the SQLite store (issues 4 and 17 §6)
 
-${when(suite)} *Done* is the later of converged and acked: with the store, a SyncStatus goes out only after its update's group commit.
+${when(suite)} *Done* is the later of converged and acked: with the store, a SyncStatus goes out only after its update's group commit. The number of clients is picked for about 50 % server CPU without the store (below): saturated, the extra CPU would not show.
 
-${table(['system', 'converged s', 'acked s', 'done s', 'server CPU-s'], rows)}
-
+${table(['system', 'converged s', 'acked s', 'done s', 'server CPU-s', 'server CPU'], rows)}
+${calibration(suite)}
 ${table(['target', 'measured', ''], [
     ['slowdown of the fan-out (done) ≤ 10 %', pct(slowdown), verdict(check(slowdown, '<=', 0.1))],
     ['extra server CPU (for information)', pct(cpu), '']
@@ -195,7 +216,7 @@ ${errorsOf(r)}`
 function manySection (suite) {
   const r = suite.results
   const base = stat(r['y-websocket-server'], 'seconds').median
-  const rows = Object.keys(r).map((id) => [names[id] ?? id, cell(stat(r[id], 'seconds'), fmt.n2), fmt.ratio(ratio(stat(r[id], 'seconds').median, base)), cell(stat(r[id], 'cpuSeconds'), fmt.n2)])
+  const rows = Object.keys(r).map((id) => [names[id] ?? id, cell(stat(r[id], 'seconds'), fmt.n2), fmt.ratio(ratio(stat(r[id], 'seconds').median, base)), cell(stat(r[id], 'cpuSeconds'), fmt.n2), loadCell(shareOf(r[id]))])
   const targets = ['ours-hp', 'ours-yws'].filter((id) => r[id]).map((id) => {
     const v = ratio(stat(r[id], 'seconds').median, base)
     return [`${names[id]} ≤ 0.8 × @y/websocket-server`, fmt.ratio(v), verdict(check(v, '<=', 0.8))]
@@ -204,7 +225,7 @@ function manySection (suite) {
 
 ${when(suite)} From the first connection until both clients of every document have synced and hold each other's first update (at most 64 handshakes in flight).
 
-${table(['system', 'seconds', '÷ @y/websocket-server', 'server CPU-s'], rows)}
+${table(['system', 'seconds', '÷ @y/websocket-server', 'server CPU-s', 'server CPU'], rows)}
 
 ${table(['target', 'measured', ''], targets)}
 ${errorsOf(r)}`
@@ -213,25 +234,53 @@ ${errorsOf(r)}`
 function idleSection (suite) {
   const r = suite.results
   const base = stat(r['y-websocket-server'], 'heap').median
-  const rows = Object.keys(r).map((id) => [names[id] ?? id, cell(stat(r[id], 'heap'), fmt.kib), fmt.ratio(ratio(stat(r[id], 'heap').median, base)), cell(stat(r[id], 'rss'), fmt.kib)])
-  const targets = ['ours-hp', 'ours-yws'].filter((id) => r[id]).map((id) => {
+  const baseRss = stat(r['y-websocket-server'], 'rss').median
+  const rows = Object.keys(r).map((id) => [names[id] ?? id, cell(stat(r[id], 'heap'), fmt.kib), fmt.ratio(ratio(stat(r[id], 'heap').median, base)), cell(stat(r[id], 'rss'), fmt.kib), fmt.ratio(ratio(stat(r[id], 'rss').median, baseRss))])
+  const targets = ['ours-hp', 'ours-yws'].filter((id) => r[id]).flatMap((id) => {
     const v = ratio(stat(r[id], 'heap').median, base)
-    return [`${names[id]} ≤ 1.0 × @y/websocket-server`, fmt.ratio(v), verdict(check(v, '<=', 1.0))]
+    const rss = ratio(stat(r[id], 'rss').median, baseRss)
+    return [
+      [`${names[id]}: heap ≤ 1.0 × @y/websocket-server (issue 3)`, fmt.ratio(v), verdict(check(v, '<=', 1.0))],
+      [`${names[id]}: RSS ≤ 0.8 × @y/websocket-server (issue 17)`, fmt.ratio(rss), verdict(check(rss, '<=', 0.8))]
+    ]
   })
-  return `### Idle memory per connection (issue 3)
+  return `### Idle memory per connection (issues 3 and 17)
 
-${when(suite)} ${suite.plan.connections} synced connections, each with an awareness state, ${suite.plan.perDocument} per document; growth of heapUsed + external (and of RSS) between two full GCs, divided by the connections.
+${when(suite)} ${suite.plan.connections} synced connections, each with an awareness state, ${suite.plan.perDocument} per document; growth of heapUsed + external (and of RSS) between two full GCs, divided by the connections. RSS growth is coarser than the heap's (pages, allocator arenas): compare its range across rounds before reading its ratio.
 
-${table(['system', 'heap KiB / connection', '÷ @y/websocket-server', 'RSS KiB / connection'], rows)}
+${table(['system', 'heap KiB / connection', '÷ @y/websocket-server', 'RSS KiB / connection', '÷ @y/websocket-server'], rows)}
 
-${table(['target (heap)', 'measured', ''], targets)}
+${table(['target', 'measured', ''], targets)}
+${errorsOf(r)}`
+}
+
+function idle10kSection (suite) {
+  const r = suite.results
+  const p = suite.plan
+  const documents = Math.ceil(p.connections / p.perDocument)
+  const baseRss = stat(r['y-websocket-server'], 'rssTotalMiB').median
+  const rows = Object.keys(r).map((id) => [
+    names[id] ?? id,
+    cell(stat(r[id], 'rssTotalMiB'), fmt.int),
+    fmt.ratio(ratio(stat(r[id], 'rssTotalMiB').median, baseRss)),
+    cell(stat(r[id], 'rssTotalPerConnection'), fmt.kib),
+    cell(stat(r[id], 'rssTotalPerDocument'), fmt.kib),
+    cell(stat(r[id], 'rssBeforeMiB'), fmt.int),
+    cell(stat(r[id], 'rss'), fmt.kib),
+    cell(stat(r[id], 'heap'), fmt.kib)
+  ])
+  return `### ${fmt.int(p.connections)} idle connections on ${fmt.int(documents)} documents in one process (issue 17 §3, suite \`idle10k\`)
+
+${when(suite)} ${fmt.int(p.connections)} synced connections, each with an awareness state, ${p.perDocument} per document (${p.connectInFlight} handshakes in flight); the server process's whole RSS after a full GC, per connection and per document, and the growth from before the first connection. The load generator holds the other ${fmt.int(p.connections)} sockets (\`ulimit -n\` ≥ ${fmt.int(p.connections + 1000)}).
+
+${table(['system', 'RSS MiB', '÷ @y/websocket-server', 'RSS KiB / connection', 'RSS KiB / document', 'RSS before MiB', 'growth KiB / connection', 'heap growth KiB / connection'], rows)}
 ${errorsOf(r)}`
 }
 
 function traceSection (suite) {
   const r = suite.results
   const limit = stat(r.limit, 'perSecond').median
-  const rows = Object.keys(r).map((id) => [label(id, r[id], suite.plan.rounds), cell(stat(r[id], 'seconds'), fmt.n2), cell(stat(r[id], 'perSecond'), fmt.int), fmt.ratio(ratio(stat(r[id], 'perSecond').median, limit)), cell(stat(r[id], 'cpuSeconds'), fmt.n2)])
+  const rows = Object.keys(r).map((id) => [label(id, r[id], suite.plan.rounds), cell(stat(r[id], 'seconds'), fmt.n2), cell(stat(r[id], 'perSecond'), fmt.int), fmt.ratio(ratio(stat(r[id], 'perSecond').median, limit)), cell(stat(r[id], 'cpuSeconds'), fmt.n2), id === 'limit' ? '—' : loadCell(shareOf(r[id]))])
   const targets = ['ours-hp', 'ours-yws'].filter((id) => r[id]).map((id) => {
     const v = ratio(stat(r[id], 'perSecond').median, limit)
     return [`${names[id]} ≥ 0.5 × plain Y.applyUpdate`, fmt.ratio(v), verdict(check(v, '>=', 0.5))]
@@ -241,7 +290,7 @@ function traceSection (suite) {
 
 ${when(suite)} One client sends all ${fmt.int(count)} updates (one per patch) as fast as its socket takes them; the time runs until every update has come back to it from the server (and, for Hocuspocus clients, every SyncStatus). The limit applies the same updates with \`Y.applyUpdate\`, one by one, in a fresh process on the server's core.
 
-${table(['system', 'seconds', 'updates/s', '÷ limit', 'server CPU-s'], rows)}
+${table(['system', 'seconds', 'updates/s', '÷ limit', 'server CPU-s', 'server CPU'], rows)}
 
 ${table(['target', 'measured', ''], targets)}
 ${errorsOf(r)}`
@@ -269,21 +318,41 @@ ${body}
 
 function plainSection (suite) {
   const r = suite.results
-  const ids = ['plain-none', 'plain-ours', 'plain-fastify-websocket']
-  const labels = { 'plain-none': 'Fastify alone', 'plain-ours': 'Fastify + **fastify-collab**', 'plain-fastify-websocket': 'Fastify + @fastify/websocket 11.3.6' }
+  const ids = ['plain-none', 'plain-noop', 'plain-ours', 'plain-fastify-websocket'].filter((id) => r[id])
+  const labels = { 'plain-none': 'Fastify alone', 'plain-noop': 'Fastify + a no-op plugin (the control)', 'plain-ours': 'Fastify + **fastify-collab**', 'plain-fastify-websocket': 'Fastify + @fastify/websocket 11.3.6' }
   const rows = ids.map((id) => [labels[id], ...['plainPerSecond', 'plainCpuMicros', 'hookedPerSecond', 'hookedCpuMicros'].map((k) => cell(stat(r[id], k), k.endsWith('Micros') ? fmt.n1 : fmt.int))])
-  const vs = (id, k) => ratio(stat(r[id], k).median, stat(r['plain-none'], k).median)
-  const targets = ['plain', 'hooked'].map((route) => {
-    const value = vs('plain-ours', `${route}PerSecond`)
-    return [`\`/${route === 'plain' ? 'plain' : 'hooked/:id'}\` with the plugin ≥ 0.97 × without`, fmt.ratio(value), verdict(check(value, '>=', 0.97))]
-  })
-  return `### Plain routes with the plugin registered (issue 10 §1)
+  const vs = (id, k, base = 'plain-none') => ratio(stat(r[id], k).median, stat(r[base], k).median)
+  // Paired ratios, round by round (the rounds alternate, so a round's systems ran side by side).
+  const paired = (id, base, k) => {
+    const a = r[id]?.rounds ?? []
+    const b = r[base]?.rounds ?? []
+    return Array.from({ length: Math.min(a.length, b.length) }, (_, i) => a[i][k] / b[i][k]).filter(Number.isFinite)
+  }
+  const spreadCell = (values) => values.length === 0 ? '—' : `${fmt.ratio(median(values))} <sub>${fmt.ratio(Math.min(...values))}–${fmt.ratio(Math.max(...values))}</sub>`
+  const base = r['plain-noop'] ? 'plain-noop' : 'plain-none'
+  const controlRows = []
+  const targets = []
+  for (const route of ['plain', 'hooked']) {
+    const key = `${route}PerSecond`
+    const control = paired('plain-noop', 'plain-none', key)
+    const ours = paired('plain-ours', base, key)
+    // The control's spread: half the range of its paired ratios; the effect: how far fastify-collab is from the control.
+    const spread = control.length === 0 ? NaN : (Math.max(...control) - Math.min(...control)) / 2
+    const effect = Math.abs(1 - median(ours))
+    controlRows.push([`\`/${route === 'plain' ? 'plain' : 'hooked/:id'}\``, spreadCell(control), spreadCell(ours), spreadCell(paired('plain-fastify-websocket', base, key)),
+      Number.isFinite(spread) ? `± ${(spread * 100).toFixed(1)} % against ${(effect * 100).toFixed(1)} %: ${spread < effect ? 'the spread is below the effect' : '**the effect is within the control\'s spread**'}` : '—'])
+    const value = vs('plain-ours', key, base)
+    targets.push([`\`/${route === 'plain' ? 'plain' : 'hooked/:id'}\` with the plugin ≥ 0.97 × ${base === 'plain-noop' ? 'the no-op control' : 'without'}`, fmt.ratio(value), verdict(check(value, '>=', 0.97))])
+  }
+  return `### Plain routes with the plugin registered (issues 10 §1 and 17 §6)
 
-${when(suite)} Two JSON GET routes, \`/plain\` (no hooks) and \`/hooked/:id\` (a params schema and an \`onRequest\` hook), autocannon with 32 connections; no upgrade is ever asked for. Every app loads the same Fastify copy.
+${when(suite)} Two JSON GET routes, \`/plain\` (no hooks) and \`/hooked/:id\` (a params schema and an \`onRequest\` hook), autocannon with 32 connections; no upgrade is ever asked for. Every app loads the same Fastify copy. The control is a plugin registered exactly as fastify-collab is (\`fastify-plugin\`, a name, loaded with \`import()\`) that does nothing: fastify-collab is judged against it. The server is saturated in every run (autocannon keeps 32 requests in flight): requests/s and CPU µs per request are both its capacity.
 
 ${table(['app', '/plain req/s', 'CPU µs / req', '/hooked/:id req/s', 'CPU µs / req'], rows)}
 
-${table(['ratio to Fastify alone', '/plain', '/hooked/:id'], ['plain-ours', 'plain-fastify-websocket'].map((id) => [labels[id], fmt.ratio(vs(id, 'plainPerSecond')), fmt.ratio(vs(id, 'hookedPerSecond'))]))}
+Requests/s, paired round by round (median, range over the rounds):
+
+${table(['route', 'no-op control ÷ Fastify alone', `fastify-collab ÷ ${base === 'plain-noop' ? 'control' : 'Fastify alone'}`, `@fastify/websocket ÷ ${base === 'plain-noop' ? 'control' : 'Fastify alone'}`, 'the control\'s spread against the effect'], controlRows)}
 
 ${table(['target', 'measured', ''], targets)}
 ${errorsOf(r)}`
@@ -324,6 +393,142 @@ ${table(['system, offender', 'good clients converged (s)', '÷ without offender'
 ${errorsOf(slow ?? {})}${errorsOf(abuse ?? {})}`
 }
 
+const msOf = (v) => Number.isFinite(v) ? `${v.toFixed(0)} ms` : v === Infinity ? 'gave up' : '—'
+const sOf = (v) => Number.isFinite(v) ? `${v.toFixed(2)} s` : v === Infinity ? 'gave up' : '—'
+
+/** A capacity bound as text: the largest size that passed, and the smallest that failed. */
+function bound ({ lo, hi }) {
+  if (lo === null) return hi === null ? '—' : `< ${hi}`
+  return hi === null ? `≥ ${lo}` : `${lo} <sub>(${hi} failed)</sub>`
+}
+
+function capacitySection (suite) {
+  const { floorSeconds, bySystem } = suite.results
+  const p = suite.plan
+  const cap = (id, criterion) => bySystem[id]?.capacity?.[criterion]?.lo ?? NaN
+  const rows = Object.keys(bySystem).map((id) => [
+    names[id] ?? id,
+    bound(bySystem[id].capacity.converged),
+    fmt.ratio(ratio(cap(id, 'converged'), cap('hocuspocus4', 'converged'))),
+    fmt.ratio(ratio(cap(id, 'converged'), cap('y-websocket-server', 'converged'))),
+    bound(bySystem[id].capacity.interactive),
+    fmt.ratio(ratio(cap(id, 'interactive'), cap('hocuspocus4', 'interactive'))),
+    fmt.ratio(ratio(cap(id, 'interactive'), cap('y-websocket-server', 'interactive')))
+  ])
+  const targets = []
+  for (const id of ['ours-hp', 'ours-yws'].filter((id) => bySystem[id])) {
+    for (const [criterion, what] of [['converged', 'capacity'], ['interactive', 'interactive capacity']]) {
+      for (const [anchor, label] of [['hocuspocus4', 'Hocuspocus 4.7'], ['y-websocket-server', '@y/websocket-server']]) {
+        const v = ratio(cap(id, criterion), cap(anchor, criterion))
+        targets.push([`${names[id]}: ${what} ≥ 3 × ${label}`, fmt.ratio(v), verdict(check(v, '>=', 3))])
+      }
+    }
+  }
+  // Every measurement, for the load regime: the server's CPU share and the load generator's health.
+  const detail = []
+  for (const [id, entry] of Object.entries(bySystem)) {
+    for (const [n, rounds] of Object.entries(entry.measurements).sort((a, b) => a[0] - b[0])) {
+      // A run given up (gaveUp, or Infinity before JSON made it null) counts as the slowest.
+      const s = (key) => median(rounds.map((m) => (m[key] === Infinity || ((m[key] ?? null) === null && (m.gaveUp || m.error))) ? Number.MAX_VALUE : m[key]))
+      const inf = (v) => v === Number.MAX_VALUE ? Infinity : v
+      detail.push([names[id] ?? id, n, `${rounds.length}`, sOf(inf(s('seconds'))), sOf(inf(s('ackSeconds'))), msOf(inf(s('p50Ms'))), msOf(inf(s('p99Ms'))), pctOf(s('serverShare')), pctOf(s('generatorCoreBusy')), msOf(s('maxLateMs'))])
+    }
+  }
+  return `### Capacity on one document (issue 17 §1, suite \`capacity\`)
+
+${when(suite).replace(/\d+ alternating round\(s\); median, with the range of the rounds in small print\./, `each size measured ${p.repeats} time(s), a pass needing most of them; the systems searched in lockstep.`)} Every client types ${p.count} one-character updates, one per ${p.interval} ms, evenly staggered: the floor is ${floorSeconds.toFixed(1)} s. *Capacity*: the largest number of clients whose convergence (every client holds every other's updates and, for Hocuspocus clients, every SyncStatus) is within ${p.slack} × the floor. *Interactive*: the same with the p99 of every delivery (one update's send to its arrival at one other client) within ${p.p99Ms} ms. Search: 64, 96, 128, 192, 256, 384… (48, 32… below 64) until a size fails, then bisection to ${p.resolution} × or 8 clients; a run slower than ${p.giveUp} × the floor is stopped and fails.
+
+${table(['system', 'capacity (clients)', '÷ Hocuspocus 4.7', '÷ @y/websocket-server', 'interactive capacity', '÷ Hocuspocus 4.7', '÷ @y/websocket-server'], rows)}
+
+${table(['target', 'measured', ''], targets)}
+
+<details><summary>Every size measured (median of its repeats): the load regime</summary>
+
+*Server CPU*: the server's CPU-seconds over the measured wall time (100 % = its core saturated). *Generator core*: how busy the load generator's core was; *late*: its worst delay of a scheduled send.
+
+${table(['system', 'clients', 'repeats', 'converged', 'acked', 'p50', 'p99', 'server CPU', 'generator core', 'late'], detail)}
+
+</details>
+${Object.entries(bySystem).flatMap(([id, e]) => e.errors.map((error) => `- ${names[id] ?? id}: ${error}`)).join('\n')}
+`
+}
+
+function joinsSection (suite) {
+  const p = suite.plan
+  const parts = []
+  const targets = []
+  let documentMiB = NaN
+  for (const [mode, r] of Object.entries(suite.results)) {
+    const rows = Object.keys(r).map((id) => {
+      const e = r[id]
+      documentMiB = stat(e, 'documentMiB').median || documentMiB
+      const later = `> ${fmt.int(p.giveUpMs / 1000)} s`
+      const gaveUp = stat(e, 'gaveUp').median >= 0.5
+      const orLater = (key) => stat(e, key).n === 0 ? (gaveUp ? later : '—') : cell(stat(e, key), sOf)
+      return [
+        label(id, e, p.rounds),
+        gaveUp ? later : cell(stat(e, 'seconds'), sOf),
+        orLater('p50Seconds'),
+        orLater('firstSeconds'),
+        cell(stat(e, 'synced'), fmt.int),
+        cell(stat(e, 'closedBy'), fmt.int),
+        cell(stat(e, 'peakRssMiB'), fmt.int),
+        cell(stat(e, 'rssBeforeMiB'), fmt.int),
+        cell(stat(e, 'cpuSeconds'), fmt.n2),
+        cell(stat(e, 'serverShare'), pctOf)
+      ]
+    })
+    parts.push(`#### ${mode === 'cold' ? 'Cold: the storm\'s first request loads the document' : 'Warm: the document was loaded by one client before the storm'}\n\n${table(['system', 'every client synced', 'median client', 'first client', `synced (of ${p.clients})`, 'closed after syncing', 'peak RSS MiB', 'RSS before MiB', 'server CPU-s', 'server CPU'], rows)}\n${errorsOf(r)}`)
+    for (const id of ['ours-hp', 'ours-sqlite'].filter((id) => r[id])) {
+      const gaveUp = stat(r[id], 'gaveUp').median >= 0.5
+      const seconds = gaveUp ? Infinity : stat(r[id], 'seconds').median
+      const peak = stat(r[id], 'peakRssMiB').median
+      targets.push([`${names[id]}, ${mode}: every client synced ≤ 5 s`, gaveUp ? `> ${fmt.int(p.giveUpMs / 1000)} s` : sOf(seconds), gaveUp ? '**missed**' : verdict(check(seconds, '<=', 5))])
+      targets.push([`${names[id]}, ${mode}: peak RSS < 1 GiB`, `${fmt.int(peak)} MiB`, verdict(check(peak, '<=', 1024))])
+    }
+  }
+  return `### Join storm: ${p.clients} clients open a ${fmt.n1(documentMiB)} MiB document at once (issue 17 §2, suite \`joins\`)
+
+${when(suite)} The document (\`bench/lib/big-document.js\`): the final states of the automerge-paper and sveltecomponent editing traces, copied into one Y.Doc under a client ID and a root Y.Text each until it passes ${fmt.int(p.seedBytes / 1048576)} MiB (at 20 MiB: 133 pages, 8.2 million characters, about a million structs with their tombstones). Each server loads it as in production: fastify-collab and Hocuspocus through \`onLoadDocument\`, \`ours-sqlite\` from fastify-collab's SQLite store (the state imported as the snapshot), @y/websocket-server through its persistence hook. Every handshake is in flight at once; a client is synced at its first SyncStep2 (and, for Hocuspocus, Authenticated). A storm still unsynced after ${fmt.int(p.giveUpMs / 1000)} s is stopped (*> ${fmt.int(p.giveUpMs / 1000)} s*; *synced* counts the clients done by then). *Closed after syncing*: clients the server closed once synced (fastify-collab: 1013 when a send leaves more than \`maxBufferedAmount\`, 20 MiB by default, unsent: a provider would reconnect and ask again). *Peak RSS*: the server process's VmHWM (the kernel's high-water mark). *Server CPU*: CPU-seconds over the storm's wall time (100 % = its core saturated).
+
+${parts.join('\n')}
+${table(['target', 'measured', ''], targets)}
+`
+}
+
+function writersSection (suite) {
+  const r = suite.results
+  const p = suite.plan
+  const floor = p.count * p.interval / 1000
+  const rows = Object.keys(r).map((id) => {
+    const e = r[id]
+    return [
+      label(id, e, p.rounds),
+      cell(stat(e, 'seconds'), sOf),
+      fmt.ratio(ratio(stat(e, 'seconds').median, floor)),
+      cell(stat(e, 'ackSeconds'), sOf),
+      cell(stat(e, 'p50Ms'), msOf),
+      cell(stat(e, 'p99Ms'), msOf),
+      cell(stat(e, 'serverShare'), pctOf),
+      cell(stat(e, 'generatorCpuSeconds'), fmt.n2),
+      cell(stat(e, 'generatorCoreBusy'), pctOf),
+      cell(stat(e, 'maxLateMs'), msOf)
+    ]
+  })
+  const targets = ['ours-hp', 'ours-yws'].filter((id) => r[id]).map((id) => {
+    const v = ratio(stat(r[id], 'seconds').median, floor)
+    return [`${names[id]}: converged ≤ 3 × the floor`, fmt.ratio(v), verdict(check(v, '<=', 3))]
+  })
+  return `### ${fmt.int(p.n)} writers on one document (issue 17 §1, suite \`writers\`)
+
+${when(suite)} ${fmt.int(p.n)} clients each type ${p.count} one-character updates, one per ${p.interval} ms, evenly staggered: the floor is ${floor.toFixed(1)} s. A run still unconverged after ${(p.giveUpMs / 1000).toFixed(0)} s is stopped (*gave up*). *Server CPU*: CPU-seconds over the wall time (100 % = saturated).
+
+${table(['system', 'converged', '÷ floor', 'acked', 'delivery p50', 'p99', 'server CPU', 'load generator CPU-s', 'generator core', 'late'], rows)}
+
+${table(['target', 'measured', ''], targets)}
+${errorsOf(r)}`
+}
+
 /** The markdown tables for whatever suites `results` holds. */
 export function renderTables (results) {
   const sections = []
@@ -333,10 +538,14 @@ export function renderTables (results) {
   if (results.metrics) sections.push(metricsSection(results.metrics))
   if (results.many) sections.push(manySection(results.many))
   if (results.idle) sections.push(idleSection(results.idle))
+  if (results.idle10k) sections.push(idle10kSection(results.idle10k))
   if (results.trace) sections.push(traceSection(results.trace))
   if (results.store) sections.push(storeSection(results.store))
   if (results.scaleout) sections.push(scaleOutSection(results.scaleout))
   if (results.misbehaving) sections.push(misbehavingSection(results.misbehaving))
+  if (results.capacity) sections.push(capacitySection(results.capacity))
+  if (results.writers) sections.push(writersSection(results.writers))
+  if (results.joins) sections.push(joinsSection(results.joins))
   if (results.plain) sections.push(plainSection(results.plain))
   if (results.messages) sections.push(messagesSection(results.messages))
   return sections.join('\n')

@@ -16,12 +16,15 @@ export function pinLoadGenerator () {
 /**
  * @param {string} system module name under bench/servers/
  * @param {object} [options] JSON-serialisable options for its start()
+ * @param {object} [how] `core`: the core to pin it to (default SERVER_CORE); `env`: variables added to its
+ *   environment (e.g. MALLOC_ARENA_MAX for bench/soak.js)
  */
-export async function startServer (system, options = {}) {
+export async function startServer (system, options = {}, { core = SERVER_CORE, env = {} } = {}) {
   // BENCH_SERVER_FLAGS adds node flags to the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const flags = process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []
-  const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, '--expose-gc', ...flags, entry, system, JSON.stringify(options)], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+  const child = spawn('taskset', ['-c', String(core), process.execPath, '--expose-gc', ...flags, entry, system, JSON.stringify(options)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...env }
   })
   const pending = new Map()
   let nextId = 0
@@ -61,6 +64,15 @@ export async function startServer (system, options = {}) {
     async stats () {
       const { stats } = await request({ cmd: 'stats' })
       return stats
+    },
+    /**
+     * With BENCH_PROFILE=<dir>, starts the server's CPU profiler (`start`) or stops it and writes
+     * <dir>/<label>-<pid>.cpuprofile (`stop`): the measured phase alone, unlike --cpu-prof's whole process.
+     */
+    async profile (action, label = system) {
+      const dir = process.env.BENCH_PROFILE
+      if (!dir) return
+      await request({ cmd: 'profile', action, file: `${dir}/${label}-${child.pid}.cpuprofile` })
     },
     async stop () {
       if (exited !== null) return

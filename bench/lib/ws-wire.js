@@ -78,10 +78,23 @@ export function readBytes (socket, count, already = 0) {
  * payload itself and needs no copy.
  */
 export class WireSocket {
-  constructor (socket, rest, { onMessage, onClose }) {
+  /**
+   * @param {object} handlers
+   * @param {(payload: Buffer, length: number) => void} handlers.onMessage a message; for one longer than
+   *   `truncateOver`, only its first `TRUNCATED_HEAD` bytes and its full `length` (the rest is read and dropped)
+   * @param {number} [handlers.truncateOver] messages longer than this are not buffered (a join storm's
+   *   clients would otherwise hold 150 copies of a 20 MB document)
+   */
+  constructor (socket, rest, { onMessage, onClose, truncateOver = Infinity }) {
     this.socket = socket
     this.onMessage = onMessage
-    this.pending = null
+    this.truncateOver = truncateOver
+    // Received bytes not parsed yet, as a list of chunks, joined once enough is there.
+    this.chunks = []
+    this.buffered = 0
+    this.needed = 2
+    // The bytes still to drop of a truncated message.
+    this.skipping = 0
     this.fragments = null
     this.closed = false
     this.onClose = onClose
@@ -126,30 +139,60 @@ export class WireSocket {
   }
 
   read (chunk) {
-    if (this.pending !== null) {
-      chunk = Buffer.concat([this.pending, chunk])
-      this.pending = null
+    if (this.skipping > 0) {
+      const dropped = Math.min(this.skipping, chunk.length)
+      this.skipping -= dropped
+      if (dropped === chunk.length) return
+      chunk = chunk.subarray(dropped)
+    }
+    if (this.buffered > 0) {
+      this.chunks.push(chunk)
+      this.buffered += chunk.length
+      // A long frame arrives in many chunks: they are joined once, when it is complete, not once per chunk.
+      if (this.buffered < this.needed) return
+      chunk = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered)
+      this.chunks = []
+      this.buffered = 0
     }
     let pos = 0
+    this.needed = 2
     while (chunk.length - pos >= 2) {
       const b0 = chunk[pos]
       let length = chunk[pos + 1] & 0x7f
       let head = 2
       if (length === 126) {
-        if (chunk.length - pos < 4) break
+        if (chunk.length - pos < 4) { this.needed = 4; break }
         length = chunk.readUInt16BE(pos + 2)
         head = 4
       } else if (length === 127) {
-        if (chunk.length - pos < 10) break
+        if (chunk.length - pos < 10) { this.needed = 10; break }
         length = Number(chunk.readBigUInt64BE(pos + 2))
         head = 10
       }
-      if (chunk.length - pos < head + length) break
-      this.frame(b0 & 0x0f, (b0 & 0x80) !== 0, chunk.subarray(pos + head, pos + head + length))
+      const opcode = b0 & 0x0f
+      const fin = (b0 & 0x80) !== 0
+      if (length > this.truncateOver && fin && opcode === 0x2 && this.fragments === null) {
+        // Its head is enough: hand it over and drop the rest as it comes.
+        if (chunk.length - pos < head + TRUNCATED_HEAD) { this.needed = head + TRUNCATED_HEAD; break }
+        const available = Math.min(length, chunk.length - pos - head)
+        this.onMessage(Buffer.from(chunk.subarray(pos + head, pos + head + TRUNCATED_HEAD)), length)
+        if (this.closed) return
+        if (available < length) {
+          this.skipping = length - available
+          return
+        }
+        pos += head + length
+        continue
+      }
+      if (chunk.length - pos < head + length) { this.needed = head + length; break }
+      this.frame(opcode, fin, chunk.subarray(pos + head, pos + head + length))
       pos += head + length
       if (this.closed) return
     }
-    if (pos < chunk.length) this.pending = chunk.subarray(pos)
+    if (pos < chunk.length) {
+      this.chunks.push(chunk.subarray(pos))
+      this.buffered = chunk.length - pos
+    }
   }
 
   frame (opcode, fin, payload) {
@@ -166,9 +209,12 @@ export class WireSocket {
       payload = Buffer.concat(this.fragments)
       this.fragments = null
     }
-    this.onMessage(payload)
+    this.onMessage(payload, payload.length)
   }
 }
+
+/** The bytes of a truncated message that WireSocket hands over: enough for a Hocuspocus document name and the message types. */
+export const TRUNCATED_HEAD = 256
 
 function uncork (socket) {
   socket.uncork()

@@ -2,4 +2,4 @@
 import { Server } from '@hocuspocus/server'
 import { startHocuspocus } from './hocuspocus.js'
 
-export const start = () => startHocuspocus(Server)
+export const start = (options) => startHocuspocus(Server, options)

@@ -4,11 +4,17 @@
 // options.sqlite) and the Prometheus metrics (options.metrics: registered on a
 // registry of their own and scraped every second, 15 times as often as
 // Prometheus's default interval, so that the scrapes' cost is counted too).
+// options.seed names a file holding a Yjs update that onLoadDocument returns for
+// the document options.seedDocument (the join storm's large document).
+import { readFileSync } from 'node:fs'
 import Fastify from 'fastify'
 import fastifyCollab from 'fastify-collab'
 
 export async function start (options = {}) {
   const extensions = []
+  if (options.seed) {
+    extensions.push({ onLoadDocument: ({ documentName }) => documentName === options.seedDocument ? readFileSync(options.seed) : undefined })
+  }
   if (options.sqlite) {
     const { sqlite } = await import('fastify-collab/sqlite')
     extensions.push(sqlite({ path: `${options.sqlite}/bench.sqlite` }))
