@@ -11,6 +11,7 @@ import * as Y from 'yjs'
 import fastifyCollab from 'fastify-collab'
 import { SqliteStorage, storageExtension } from 'fastify-collab/sqlite'
 import { buildPage, pageIsStale } from './build-page.js'
+import { versionsChanged } from './page/notices.js'
 import { versionsRoutes } from './versions-routes.js'
 
 const publicDir = fileURLToPath(new URL('public/', import.meta.url))
@@ -97,6 +98,12 @@ export async function buildApp ({ dataDir, token = 'demo', redisUrl, trustProxy,
     connected: ({ connection, request }) => {
       const instance = 'remote' in request ? request.instanceId : app.collab.instanceId
       connection.sendStateless(JSON.stringify({ instance, owner: app.collab.instanceId }))
+    },
+    // A page that made or restored a version says so, and every page of the document refreshes its History
+    // panel. The page tells rather than the routes: a route may run on any instance of a cluster, while this
+    // hook runs on the owner, which reaches every client of the document. Anything else is dropped.
+    onStateless: ({ document, payload }) => {
+      if (payload === versionsChanged) document.broadcastStateless(payload)
     }
   })
   // Only for the routes that ask for it (`config.rateLimit`): the WebSocket route and the versions routes.
