@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { artifacts, editorText, launch, open, saved, shows, until } from '../helpers/chromium.js'
+import { artifacts, editorText, launch, open, saved, shows, typeAtEnd, until } from '../helpers/chromium.js'
 import { startExampleServer } from '../helpers/example-server.js'
 import { tempDir } from '../helpers/cleanup.js'
 import { get } from '../helpers/http.js'
@@ -32,9 +32,7 @@ test('the History panel: a version saved on one page is restored from the other;
   assert.equal(await entry(bob, 'first draft').locator('.authors').textContent(), 'Alice', 'the author is the name the page gave its socket')
 
   // Both type more: Alice at the end, Bob deletes the first two characters and adds to the end.
-  await alice.locator('.cm-content').click()
-  await alice.keyboard.press('Control+End')
-  await alice.keyboard.type(' Alice adds a sentence.')
+  await typeAtEnd(alice, ' Alice adds a sentence.')
   await shows(bob, 'Alice adds a sentence.')
   await bob.locator('.cm-content').click()
   await bob.keyboard.press('Control+Home')
