@@ -131,7 +131,7 @@ export async function buildApp ({ dataDir, token = 'demo', redisUrl, trustProxy,
     connections: app.collab.getConnectionsCount()
   }))
 
-  // What Prometheus scrapes (see "Metrics" in the README's demo section).
+  // What Prometheus scrapes (see docs/demo.md).
   app.get('/metrics', async (request, reply) => reply.type(registry.contentType).send(await registry.metrics()))
 
   // Which instance answered, and which owns a document (nobody, `null`, when it is not open).

@@ -11,7 +11,7 @@ export const FST_COLLAB_INVALID_OPTION = createError<[string, string]>(
 /** `@fastify/websocket` is registered in the same app: it rewraps every route's handler, so both cannot work together. */
 export const FST_COLLAB_WEBSOCKET_CONFLICT = createError(
   'FST_COLLAB_WEBSOCKET_CONFLICT',
-  '@fastify/websocket cannot be registered beside fastify-collab: it rewraps every route handler. Remove it; see "Migrating from @fastify/websocket" in the README', 500)
+  '@fastify/websocket cannot be registered beside fastify-collab: it rewraps every route handler. Remove it; see docs/migrate-from-fastify-websocket.md', 500)
 
 /** `reply.upgrade()` was called on a request that did not ask for `Upgrade: websocket`. Answered with 426 and `Upgrade: websocket` (RFC 7230 §6.7). */
 export const FST_COLLAB_NOT_UPGRADE_REQUEST = createError(

@@ -177,7 +177,7 @@ export interface Collab {
    * socket with a documented close code. It may be called after the handler
    * awaited something (a database lookup): the frames the client sent since the
    * 101 are held and handled first, in order; past `authQueueMaxBytes` or
-   * `authQueueMaxFrames` the socket was closed with 4205 (README, "Early frames").
+   * `authQueueMaxFrames` the socket was closed with 4205 (docs/upgrades.md, "Early frames").
    * A paused socket is resumed.
    *
    * @param socket the `ws` WebSocket from `reply.upgrade()`
