@@ -1,4 +1,4 @@
-// Drives the direct connections of one instance of test/fixtures/cluster-server.js
+// Drives the direct connections and the history of one instance of test/fixtures/cluster-server.js
 // through its HTTP routes.
 import assert from 'node:assert/strict'
 
@@ -37,4 +37,11 @@ export async function openDirect (node, documentName, user) {
  */
 export async function transact (node, documentName, id, item) {
   return (await request(node, 'POST', `/direct/${documentName}/${id}/transact`, { item })).body
+}
+
+/** The items of version `id` of a document (an instance started with HISTORY=1 reads it). */
+export async function versionItems (node, documentName, id) {
+  const { status, body } = await request(node, 'GET', `/versions/${documentName}/${id}`)
+  assert.equal(status, 200, `version ${id} was read: ${JSON.stringify(body)}`)
+  return body.items
 }
