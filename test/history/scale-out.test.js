@@ -9,7 +9,7 @@ import { faultEnv, startFaultRun, storeReader } from '../helpers/faults.js'
 import { missing, redisServer } from '../helpers/needs.js'
 import { acknowledged, synced } from '../helpers/server.js'
 import { waitFor } from '../helpers/wait.js'
-import { request, versionItems } from '../scale-out/cluster-routes.js'
+import { request, versionItems } from '../helpers/cluster-routes.js'
 
 const skip = missing(redisServer)
 

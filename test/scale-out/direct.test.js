@@ -8,7 +8,7 @@ import { storeReader } from '../helpers/faults.js'
 import { missing, redisServer } from '../helpers/needs.js'
 import { acknowledged, synced } from '../helpers/server.js'
 import { waitFor } from '../helpers/wait.js'
-import { openDirect, request, transact } from './cluster-routes.js'
+import { openDirect, request, transact } from '../helpers/cluster-routes.js'
 
 const skip = missing(redisServer)
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 
 /**
  * A JSON request to a route of a cluster instance.
- * @param {import('../helpers/cluster.js').ClusterNode} node
+ * @param {import('./cluster.js').ClusterNode} node
  * @param {string} method
  * @param {string} path
  * @param {object} [body] sent as JSON
