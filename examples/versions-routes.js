@@ -6,9 +6,9 @@
 // answers `{ statusCode, code, error, message }` with the right status and nothing here maps codes by hand:
 // a version the document does not have (never made, or thinned) is FST_COLLAB_HISTORY_NOT_FOUND, 404; a
 // request the schemas refuse is FST_ERR_VALIDATION, 400; FST_COLLAB_STORE_BACKLOG (the store is behind) and
-// FST_COLLAB_CLOSED (the server is stopping) are 503; with scale-out, FST_COLLAB_NOT_OWNER (409) on an
-// instance that does not own the document, for as long as direct connections open only on the owner; a
-// request `mayWrite` refuses is the one error of this file, DEMO_VERSIONS_FORBIDDEN, 403.
+// FST_COLLAB_CLOSED (the server is stopping) are 503; with scale-out, every route works on every instance
+// (the owner runs create and restore for the others); a request `mayWrite` refuses is the one error of this
+// file, DEMO_VERSIONS_FORBIDDEN, 403.
 import createError from '@fastify/error'
 import { FST_COLLAB_HISTORY_NOT_FOUND } from 'fastify-collab'
 
