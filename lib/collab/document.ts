@@ -10,6 +10,7 @@ import type { Counts } from './counts.js'
 import { DocumentAwareness } from './awareness.js'
 import { Outbox, sendToAll } from './broadcast.js'
 import { checkUpdate } from './update-check.js'
+import { SyncAnswers } from './sync-answers.js'
 import { DocumentLifecycle, type LifecycleHost } from './lifecycle.js'
 import { encodeStateless } from './protocol/hocuspocus.js'
 import {
@@ -62,6 +63,8 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
   readonly ready: Promise<void>
   /** With `scaleOut`, the fencing epoch the store issued to this load's claim; null on one instance. */
   readonly epoch: number | null
+  /** SyncStep2 answers, encoded once per state vector while the document does not change. */
+  readonly syncAnswers = new SyncAnswers(this)
   // With `scaleOut`, how long this instance surely holds the document's lease; null on one instance.
   private readonly tenure: Tenure | null
   private readonly lifecycle: DocumentLifecycle
@@ -308,6 +311,7 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
   }
 
   private readonly handleUpdate = (update: Uint8Array, origin: unknown, _doc: Y.Doc, transaction: Y.Transaction): void => {
+    this.syncAnswers.clear()
     this.size += update.length
     this.measured = false
     // Changes made while loading are the stored state, not news.

@@ -250,7 +250,7 @@ export class SocketSession implements Session, AttachedSession {
     this.nextStateVector = null
     this.answers |= SYNC_IN_FLIGHT
     const { document, codec, address } = this
-    this.socket.send(codec.syncStep2(address, Y.encodeStateAsUpdate(document, stateVector)), () => this.syncAnswerWritten())
+    this.socket.send(document.syncAnswers.get(codec, address, stateVector), () => this.syncAnswerWritten())
     if (codec.protocol === 'hocuspocus') this.send(codec.syncStep1(address, Y.encodeStateVector(document)))
   }
 

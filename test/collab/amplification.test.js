@@ -3,7 +3,9 @@ import assert from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
 import { startCollabServer, synced } from '../helpers/server.js'
 import { when, once } from '../helpers/wait.js'
-import { rawClient, ywsStep1 } from '../helpers/raw-client.js'
+import * as decoding from 'lib0/decoding'
+import * as Y from 'yjs'
+import { rawClient, textUpdate, ywsStep1, ywsUpdate } from '../helpers/raw-client.js'
 
 // Issue 7 §2: small frames must not buy large answers without bound. One
 // SyncStep2 answer in flight per session, QueryAwareness once per turn.
@@ -70,4 +72,35 @@ test('QueryAwareness is answered at most once per event-loop turn (and never twi
   const reads = counter.counts[0].reads
   assert.ok(answers >= 1, 'answered')
   assert.ok(answers <= reads, `${answers} answers for 1000 queries read in ${reads} reads`)
+})
+
+test('joiners with the same state vector share one encoded SyncStep2 until the document changes: a joiner after a change gets it', async t => {
+  const { url } = await startCollabServer(t)
+  const isStep2 = bytes => bytes[0] === 0 && bytes[1] === 1
+  const isUpdate = bytes => bytes[0] === 0 && bytes[1] === 2
+  const textOf = (bytes) => {
+    const decoder = decoding.createDecoder(bytes)
+    decoding.readVarUint(decoder)
+    decoding.readVarUint(decoder)
+    const doc = new Y.Doc()
+    Y.applyUpdate(doc, decoding.readVarUint8Array(decoder))
+    return doc.getText('text').toString()
+  }
+  const join = async () => {
+    const client = await rawClient(t, `${url}/shared-answers`)
+    client.send(ywsStep1())
+    return { client, step2: await client.next(isStep2, { what: 'the SyncStep2' }) }
+  }
+  const writer = await join()
+  const typed = new Y.Doc()
+  writer.client.send(ywsUpdate(textUpdate('one', typed)))
+  await writer.client.next(isUpdate, { what: 'the echo of the first update' })
+  const [first, second] = await Promise.all([join(), join()])
+  assert.deepEqual([textOf(first.step2), textOf(second.step2)], ['one', 'one'])
+  assert.deepEqual(first.step2, second.step2, 'the same answer')
+
+  writer.client.send(ywsUpdate(textUpdate(' two', typed)))
+  await writer.client.next(isUpdate, { what: 'the echo of the second update' })
+  const third = await join()
+  assert.equal(textOf(third.step2), 'one two', 'the change reached the joiner that came after it')
 })
