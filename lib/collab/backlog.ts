@@ -16,9 +16,12 @@ export class Backlog {
 
   constructor (private readonly max: number) {}
 
-  /** Past the bound: the next change is refused. The change that crosses it was accepted. */
-  get full (): boolean {
-    return this.unstored > this.max
+  /**
+   * Past the bound, with `pending` bytes of a transaction still under way counted too: the next change is
+   * refused. The change that crosses it was accepted.
+   */
+  isPast (pending: number): boolean {
+    return this.unstored + pending > this.max
   }
 
   /** The bytes of applied updates whose onChange chain has not settled. */
@@ -45,7 +48,7 @@ export class Backlog {
 
   private release (bytes: number): void {
     this.unstored -= bytes
-    if (this.full || this.waiting.size === 0) return
+    if (this.isPast(0) || this.waiting.size === 0) return
     const sessions = [...this.waiting]
     this.waiting.clear()
     for (const session of sessions) session.resync()

@@ -218,16 +218,49 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
 
   /** See {@link CollabDocument.applyUpdate}: every refusal comes before the update touches the document. */
   applyUpdate (update: Uint8Array, origin: CollabOrigin | null): Promise<void> | undefined {
-    this.assertAccepting()
-    // Decoding first refuses a truncated update whole (Yjs integrates the
-    // structs before it reads the delete set), and tells what it depends on.
-    const { integrable, addsStructs } = checkUpdate(this, update)
-    if (!integrable) throw new FST_COLLAB_UPDATE_NOT_INTEGRABLE(this.name)
-    if (addsStructs && this.wouldPassSize(update.length)) {
-      publishLimit(this.host.instance, 'maxDocumentBytes')
-      throw new FST_COLLAB_DOCUMENT_TOO_LARGE(this.name, this.host.options.limits.maxDocumentBytes)
-    }
-    const changed = this.transactAs(() => Y.applyUpdate(this, update, origin), origin) ?? this.lastWrite
+    const { changed, refused } = this.applyUpdates([update], origin)
+    if (refused !== undefined) throw refused
+    return changed
+  }
+
+  /**
+   * Applies updates in order in one transaction, so that Yjs's work per transaction (state vectors, events,
+   * the encoded update) is paid once for all of them; onChange sees their merge. It stops at the first one
+   * refused, which, like every later one, touches nothing.
+   *
+   * @returns the onChange chain of the transaction (as applyUpdate), how many were applied, and the refusal
+   *   of the next one, if any (FST_COLLAB_UPDATE_NOT_INTEGRABLE, FST_COLLAB_DOCUMENT_TOO_LARGE, or Yjs's
+   *   decoding error).
+   * @throws like applyUpdate when no update can be taken now (FST_COLLAB_LOADING, FST_COLLAB_CLOSED,
+   *   FST_COLLAB_STORE_BACKLOG), and FST_COLLAB_UPDATE_NOT_INTEGRABLE when Yjs parked structs checkUpdate let through.
+   */
+  applyUpdates (updates: readonly Uint8Array[], origin: CollabOrigin | null): { changed: Promise<void> | undefined, applied: number, refused?: unknown } {
+    let applied = 0
+    let refused: unknown
+    // The bytes this transaction adds, which the size bound must count before its 'update' event does.
+    let adding = 0
+    const changed = this.transactAs(() => {
+      for (const update of updates) {
+        try {
+          // Decoding first refuses a truncated update whole (Yjs integrates the
+          // structs before it reads the delete set), and tells what it depends on.
+          // The backlog counts this transaction's updates only once it ends: they count here meanwhile.
+          if (adding > 0) this.assertBacklogRoom(adding)
+          const { integrable, addsStructs } = checkUpdate(this, update)
+          if (!integrable) throw new FST_COLLAB_UPDATE_NOT_INTEGRABLE(this.name)
+          if (addsStructs && this.wouldPassSize(adding + update.length)) {
+            publishLimit(this.host.instance, 'maxDocumentBytes')
+            throw new FST_COLLAB_DOCUMENT_TOO_LARGE(this.name, this.host.options.limits.maxDocumentBytes)
+          }
+          Y.applyUpdate(this, update, origin)
+          adding += update.length
+          applied++
+        } catch (error) {
+          refused = error
+          return
+        }
+      }
+    }, origin) ?? this.lastWrite
     const { store } = this
     if (store.pendingStructs !== null || store.pendingDs !== null) {
       // checkUpdate mirrors Yjs; should they ever disagree, drop what Yjs
@@ -237,7 +270,7 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
       store.pendingDs = null
       throw new FST_COLLAB_UPDATE_NOT_INTEGRABLE(this.name)
     }
-    return changed
+    return { changed, applied, refused }
   }
 
   /**
@@ -276,7 +309,12 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
    */
   private assertAccepting (): void {
     this.assertLive()
-    if (!this.host.backlog.full) return
+    this.assertBacklogRoom(0)
+  }
+
+  /** @throws {FST_COLLAB_STORE_BACKLOG} when the backlog, with `pending` bytes not counted yet, is past maxUnstoredBytes. */
+  private assertBacklogRoom (pending: number): void {
+    if (!this.host.backlog.isPast(pending)) return
     publishLimit(this.host.instance, 'maxUnstoredBytes')
     throw new FST_COLLAB_STORE_BACKLOG(this.host.options.limits.maxUnstoredBytes)
   }

@@ -57,6 +57,8 @@ export class SocketSession implements Session, AttachedSession {
   // holds its place among the SyncStatus frames.
   private parked: Array<{ update: Uint8Array, answer: Answer }> | null = null
   private parkedBytes = 0
+  // The Update frames of this socket read, applied together on the next tick (see applyBatch).
+  private batch: Array<{ update: Uint8Array, answer: Answer }> | null = null
   // Frames waiting for beforeHandleMessage, in order; null when none wait.
   private waiting: Array<{ message: DocumentMessage, frame: Uint8Array }> | null = null
   // The last SyncStatus not sent yet (it waits for its onChange chain), until it is: every later one
@@ -142,6 +144,8 @@ export class SocketSession implements Session, AttachedSession {
    * throw there closes the socket with 4403.
    */
   receive (message: DocumentMessage, frame: Uint8Array): void {
+    // Frames are handled in their order: updates held for this read's batch go in before anything else.
+    if (this.batch !== null && message.type !== 'update') this.applyBatch()
     if (!this.host.hooks.has('beforeHandleMessage')) return this.handleSafely(message)
     if (this.waiting !== null) {
       // Only what ws had already read when the socket paused lands here.
@@ -295,16 +299,26 @@ export class SocketSession implements Session, AttachedSession {
 
   /**
    * Applies a SyncStep2 or Update frame's update and answers it (Hocuspocus): with a new SyncStatus, or,
-   * for a parked update, through the answer that kept its place when it came.
+   * for an update that waited (parked, or in a batch), through the answer that kept its place when it came.
    */
-  private receiveUpdate (update: Uint8Array, isSyncStep2: boolean, parkedAnswer?: Answer): void {
-    const answer = parkedAnswer ?? this.newAnswer()
+  private receiveUpdate (update: Uint8Array, isSyncStep2: boolean, waitedAnswer?: Answer): void {
+    const answer = waitedAnswer ?? this.newAnswer()
     if (this.readOnly) {
       // A SyncStep2 with nothing new is still "applied" (as Hocuspocus 4.7 answers it).
       answer(isSyncStep2 && Y.snapshotContainsUpdate(Y.snapshot(this.document), update))
       return
     }
     if (this.syncState === 'refused') return answer(false)
+    if (!isSyncStep2 && waitedAnswer === undefined && this.syncState === 'synced') {
+      // A socket read often brings many updates (a client catching up, a paste, a fast typist): Yjs's
+      // work per transaction grows with the document's clients, so they go in together.
+      if (this.batch === null) {
+        this.batch = []
+        process.nextTick(applyBatch, this)
+      }
+      this.batch.push({ update, answer })
+      return
+    }
     let changed: Promise<void> | undefined
     try {
       changed = this.document.applyUpdate(update, this)
@@ -314,6 +328,28 @@ export class SocketSession implements Session, AttachedSession {
     if (isSyncStep2 && this.syncState === 'handshaking') this.handshakeDone()
     // The acknowledgement waits for onChange, so a durable store acknowledges after its write.
     answer(changed === undefined ? true : changed.then(() => true, () => false))
+  }
+
+  /**
+   * Applies the updates this socket read brought, in order, in one transaction, and answers each once the
+   * transaction's onChange chain settles. From the first one refused on, each goes its own way again
+   * (receiveUpdate), as does the whole batch when the document takes none now (closing, the store behind).
+   */
+  applyBatch (): void {
+    const batch = this.batch
+    if (batch === null) return
+    this.batch = null
+    let outcome: ReturnType<LoadedDocument['applyUpdates']>
+    try {
+      outcome = this.document.applyUpdates(batch.map(({ update }) => update), this)
+    } catch {
+      for (const { update, answer } of batch) this.receiveUpdate(update, false, answer)
+      return
+    }
+    const { changed, applied } = outcome
+    const result = changed === undefined ? true : changed.then(() => true, () => false)
+    for (let i = 0; i < applied; i++) batch[i].answer(result)
+    for (let i = applied; i < batch.length; i++) this.receiveUpdate(batch[i].update, false, batch[i].answer)
   }
 
   /** How the frame that arrives now is answered: its SyncStatus, in frame order (Hocuspocus; y-websocket has none). */
@@ -408,6 +444,11 @@ export class SocketSession implements Session, AttachedSession {
 /** When an update arrived, for its acknowledgement's duration: only while anyone listens, else 0. */
 function arrivedAt (): number {
   return updateAckChannel.hasSubscribers ? performance.now() : 0
+}
+
+// Shared by every session: process.nextTick with an argument instead of a closure.
+function applyBatch (session: SocketSession): void {
+  session.applyBatch()
 }
 
 // Shared by every session: setImmediate with an argument instead of a closure.

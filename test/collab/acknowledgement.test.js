@@ -97,3 +97,33 @@ test('an update parked until the client\'s SyncStep2 keeps its place among the a
   await waitFor(() => client.frames.filter(isHp('parked', 8)).length === 3, { what: 'the three SyncStatus frames' })
   assert.deepEqual(client.frames.filter(isHp('parked', 8)).map(syncStatusOf), [1, 1, 1])
 })
+
+test('the updates one socket read brings are applied in one transaction: onChange sees their merge once, with the sender\'s context, and each frame gets its SyncStatus', { timeout: 30_000 }, async t => {
+  const changes = []
+  const { url, app } = await startCollabServer(t, {
+    async onAuthenticate ({ token }) { return { user: token } },
+    async onChange ({ update, context }) { changes.push({ user: context.user, update }) }
+  })
+  const client = await rawClient(t, url)
+  client.send(hpAuth('batched', 'ada'))
+  await client.next(isHp('batched', 2, 2), { what: 'Authenticated' })
+  // The handshake ends with the client's SyncStep2; only then are updates batched.
+  client.send(hpUpdate('batched', Y.encodeStateAsUpdate(new Y.Doc()), 1))
+  await client.next(isHp('batched', 8), { what: 'the SyncStatus of the SyncStep2' })
+
+  const doc = new Y.Doc()
+  const updates = ['one', ' two', ' three', ' four'].map(word => textUpdate(word, doc))
+  // One write, so one read at the server.
+  const tcp = client.socket._socket
+  tcp.cork()
+  for (const update of updates) client.send(hpUpdate('batched', update))
+  tcp.uncork()
+  await waitFor(() => client.frames.filter(isHp('batched', 8)).length === 1 + updates.length, { what: 'a SyncStatus per update' })
+  assert.deepEqual(client.frames.filter(isHp('batched', 8)).map(syncStatusOf), [1, 1, 1, 1, 1])
+  assert.equal(changes.length, 1, 'one onChange for the read')
+  assert.equal(changes[0].user, 'ada')
+  const merged = new Y.Doc()
+  Y.applyUpdate(merged, changes[0].update)
+  assert.equal(merged.getText('text').toString(), 'one two three four', 'its update is their merge')
+  assert.equal(app.collab.documents.get('batched').getText('text').toString(), 'one two three four')
+})

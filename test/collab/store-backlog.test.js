@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { sqlite } from 'fastify-collab/sqlite'
 import { startCollabServer, synced } from '../helpers/server.js'
-import { when, untilDocs } from '../helpers/wait.js'
+import { when, untilDocs, waitFor } from '../helpers/wait.js'
 import { captureLog } from '../helpers/log.js'
 import { tempDir } from '../helpers/cleanup.js'
 import { openSqlite } from '../helpers/stores.js'
@@ -59,8 +59,16 @@ test('maxUnstoredBytes: while the SQLite store is locked, past the bound Hocuspo
   t.after(() => other.close())
   other.exec('BEGIN EXCLUSIVE')
   const refused = when(capture.events, 'line', { predicate: line => line.limit === 'maxUnstoredBytes', what: 'the warn line of maxUnstoredBytes' })
-  // One keystroke a transaction: each is one update of about 20 bytes.
-  for (const char of 'hocuspocus!') h.document.getText('text').insert(text(h.document).length, char)
+  let refusedSeen = false
+  refused.then(() => { refusedSeen = true }, () => {})
+  // One keystroke a transaction, each one update of about 20 bytes, and each in a socket read of its own
+  // (the server applies what one read brings in one transaction): the next goes once the server applied
+  // this one, or refused one.
+  for (const char of 'hocuspocus!') {
+    const before = text(document).length
+    h.document.getText('text').insert(text(h.document).length, char)
+    await waitFor(() => refusedSeen || text(document).length > before, { what: `the server to apply or refuse ${char}` })
+  }
   await refused
   assert.ok(text(document).length < 'hocuspocus!'.length, 'not every keystroke was applied')
   assert.ok(h.unsyncedChanges > 0, 'the provider keeps what was refused')
