@@ -58,7 +58,9 @@ export interface PostgresStorageOptions {
    * With `connectionString`: `statement_timeout` of the store's sessions, in ms (a startup parameter; 0 turns
    * it off, as a pooler that refuses startup parameters needs). A statement past it fails and is retried. The
    * client also gives up on a query that has no answer `statementTimeout` + 5000 ms after it was sent (a
-   * partitioned or failed-over server), closing that connection. Default 30,000.
+   * partitioned or failed-over server), closing that connection. Default 30,000. The migration (`migrate`,
+   * and the one before the first call) is not bounded by it: DDL on a busy server may take longer, and a
+   * migration cancelled half-way is only tried again.
    */
   statementTimeout?: number
   /** With `connectionString`: how long opening a connection may take, in ms, before the call fails and is retried. Default 10,000. */
@@ -180,6 +182,8 @@ export class PostgresStorage implements CollabStorage {
     const client = await this.#pool.connect()
     try {
       await client.query('BEGIN')
+      // Reads and writes are bounded by statementTimeout; the schema is made once, however long it takes.
+      await client.query('SET LOCAL statement_timeout = 0')
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [sql.lockKey])
       // CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege first: a role without it can still use an existing schema.
       if ((await client.query(sql.schemaExists, [this.#schema])).rows.length === 0) await client.query(sql.createSchema)
