@@ -52,7 +52,8 @@ export function killAtExit (child) {
  */
 export function makeTempDir (label) {
   const path = mkdtempSync(`${tempPrefix}${label}-`)
-  const remove = () => rmSync(path, { recursive: true, force: true })
+  // Retried: a process that has just been stopped may still be closing files in it.
+  const remove = () => rmSync(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })
   const release = untilExit(remove)
   return {
     path,

@@ -73,9 +73,12 @@ export async function startPostgres ({ settings = {} } = {}) {
     }
   }
   // pg_ctl starts the server as a daemon, which outlives this process unless it is stopped: at exit,
-  // SIGQUIT, PostgreSQL's immediate shutdown.
+  // SIGQUIT, PostgreSQL's immediate shutdown, and a wait (synchronous: 'exit' runs no callbacks) until it
+  // is gone, so that its folder, removed next, is not still in use.
   const release = untilExit(() => {
-    if (server.pid !== null) process.kill(server.pid, 'SIGQUIT')
+    if (server.pid === null) return
+    process.kill(server.pid, 'SIGQUIT')
+    waitForExitSync(server.pid, 10_000)
   })
 
   try {
@@ -103,3 +106,17 @@ export async function startPostgres ({ settings = {} } = {}) {
  * @property {(options?: { mode?: 'smart' | 'fast' | 'immediate' }) => Promise<unknown>} restart
  * @property {() => Promise<void>} destroy
  */
+
+/** Blocks until process `pid` is gone or `timeout` ms have passed. */
+function waitForExitSync (pid, timeout) {
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  const deadline = Date.now() + timeout
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0)
+    } catch {
+      return
+    }
+    Atomics.wait(pause, 0, 0, 20)
+  }
+}
