@@ -10,7 +10,7 @@
 // carries what the server lacks.
 import { EventEmitter } from 'node:events'
 import * as decoding from 'lib0/decoding'
-import { WebSocket } from 'ws'
+import { ClientWebSocket } from './server.js'
 import * as Y from 'yjs'
 
 const SYNC = 0
@@ -43,7 +43,7 @@ export class Ledger extends EventEmitter {
   /** A `ws` WebSocket class for `WebSocketPolyfill` whose sockets report to this ledger. */
   get WebSocket () {
     const ledger = this
-    return class LedgerSocket extends WebSocket {
+    return class LedgerSocket extends ClientWebSocket {
       // Per document address: the edits of each SyncStep2/Update sent and not yet answered, oldest first.
       #waiting = new Map()
 

@@ -7,6 +7,18 @@ import fastifyCollab from 'fastify-collab'
 import { when, within } from './wait.js'
 
 /**
+ * The `ws` WebSocket the providers get: one whose 'error' never goes unheard. `ws` emits one when a socket
+ * still connecting is closed ("closed before the connection was established"), after a provider destroyed
+ * has stopped listening; the close that follows tells the provider all it needs.
+ */
+export class ClientWebSocket extends WebSocket {
+  constructor (...args) {
+    super(...args)
+    this.on('error', () => {})
+  }
+}
+
+/**
  * A real collab server on 127.0.0.1 (a free port) and factories for real
  * clients, all closed after the test: the clients first, then `app.close()`,
  * so no client reconnects into a closing server.
@@ -86,7 +98,7 @@ export function connectClients (url) {
   return {
     yws (room, { doc = new Y.Doc(), encode = true, ...options } = {}) {
       const provider = new WebsocketProvider(url, encode ? encodeURIComponent(room) : room, doc, {
-        WebSocketPolyfill: WebSocket,
+        WebSocketPolyfill: ClientWebSocket,
         disableBc: true,
         ...options
       })
@@ -99,7 +111,7 @@ export function connectClients (url) {
         name,
         document: new Y.Doc(),
         token: 'token',
-        WebSocketPolyfill: WebSocket,
+        WebSocketPolyfill: ClientWebSocket,
         ...options
       })
       clients.add(provider)
