@@ -8,11 +8,11 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 const collabLayers = [
   ['protocol/**', 'small-map.ts'],
   ['types.ts', 'contracts.ts'],
-  ['limits.ts', 'update-check.ts', 'backlog.ts', 'counts.ts', 'lifecycle.ts'],
+  ['limits.ts', 'update-check.ts', 'backlog.ts', 'counts.ts', 'lifecycle.ts', 'owner-tasks.ts'],
   ['hooks.ts', 'awareness.ts'],
   ['options.ts', 'broadcast.ts'],
   ['document.ts'],
-  ['session.ts', 'direct.ts'],
+  ['session.ts', 'direct.ts', 'direct-remote.ts'],
   ['connection.ts'],
   ['collab.ts']
 ].map((files) => files.map((file) => `./lib/collab/${file}`))

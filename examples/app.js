@@ -11,6 +11,8 @@ import * as Y from 'yjs'
 import fastifyCollab from 'fastify-collab'
 import { SqliteStorage, storageExtension } from 'fastify-collab/sqlite'
 import { buildPage, pageIsStale } from './build-page.js'
+import { versionsChanged } from './page/notices.js'
+import { versionsRoutes } from './versions-routes.js'
 
 const publicDir = fileURLToPath(new URL('public/', import.meta.url))
 
@@ -18,10 +20,14 @@ const publicDir = fileURLToPath(new URL('public/', import.meta.url))
 export const textField = 'codemirror'
 
 // The same rule as the page's document switcher (examples/page/identity.js).
-const documentParams = {
+const documentName = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }
+const documentParams = { type: 'object', properties: { document: documentName }, required: ['document'] }
+
+// `token`: see buildApp; `user`: the name the page shows for this tab (examples/page/identity.js), which the
+// history counts as the author of the socket's changes. Nobody checks it: a demo has no accounts.
+const collabQuery = {
   type: 'object',
-  properties: { document: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
-  required: ['document']
+  properties: { token: { type: 'string' }, user: { type: 'string', minLength: 1, maxLength: 32 } }
 }
 
 /**
@@ -35,15 +41,26 @@ const documentParams = {
 export const handshakeRateLimit = { max: 60, timeWindow: 60_000 }
 
 /**
- * Builds the demo: the page at `/`, the collaboration socket at `/collab/:document`,
- * `GET /health`, `GET /metrics` (Prometheus text format), `GET /api/owner/:document` (which
- * instance owns a document) and `GET /api/documents/:document` (what the store holds for a document).
+ * Requests one client IP may make per window on each versions route that computes a diff or writes a version
+ * (`GET /api/documents/:document/versions/:id` and both POSTs); past it, a `429` with `Retry-After`. A diff
+ * holds the event loop for up to 250 ms (the history's `diffTimeout`), and each version made stores the whole
+ * document, labelled ones and those a restore saves for good: one a second on average is more than a person
+ * clicking through the History panel needs, and keeps a script from filling the disk or the event loop.
+ */
+export const versionsRateLimit = { max: 60, timeWindow: 60_000 }
+
+/**
+ * Builds the demo: the page at `/`, the collaboration socket at `/collab/:document` (`?user=` names the
+ * author of its changes), `GET /health`, `GET /metrics` (Prometheus text format), `GET /api/owner/:document`
+ * (which instance owns a document), `GET /api/documents/:document` (what the store holds for a document), and
+ * the document's history under `/api/documents/:document/versions` (examples/versions-routes.js): versions
+ * are made every 10 minutes of editing, when the last client leaves, and on demand, and kept in the SQLite file.
  *
  * @param {object} options
  * @param {string} options.dataDir the folder of the SQLite file `collab.sqlite` (created if missing);
  *   the instances of a cluster share it.
  * @param {string} [options.token] the demo token that clients without an `Origin` header (scripts,
- *   the replay command) pass as `?token=`. Default `'demo'`.
+ *   the replay command) pass as `?token=`, on the socket and on the POSTs of the versions routes. Default `'demo'`.
  * @param {string} [options.redisUrl] a `redis://` URL: the app is then one instance of a scale-out
  *   cluster (`fastify-collab/redis`). Default: none, one instance serves every document.
  * @param {string} [options.trustProxy] Fastify's `trustProxy`, for an app behind a reverse proxy
@@ -71,6 +88,9 @@ export async function buildApp ({ dataDir, token = 'demo', redisUrl, trustProxy,
     extensions: [storageExtension(storage)],
     scaleOut,
     metrics: { registry },
+    // Versions in the same SQLite file, with the history's defaults; each counts as its authors the `user` of
+    // the sockets (and the restores) that changed the document since the one before.
+    history: {},
     // Tells each page which instance its socket is on and which one owns the document (they differ in
     // a cluster), in a Hocuspocus Stateless message. `connected` runs on the owner each time a client
     // attaches, so the page learns where it landed after every reconnect and failover; `request` is
@@ -78,9 +98,15 @@ export async function buildApp ({ dataDir, token = 'demo', redisUrl, trustProxy,
     connected: ({ connection, request }) => {
       const instance = 'remote' in request ? request.instanceId : app.collab.instanceId
       connection.sendStateless(JSON.stringify({ instance, owner: app.collab.instanceId }))
+    },
+    // A page that made or restored a version says so, and every page of the document refreshes its History
+    // panel. The page tells rather than the routes: a route may run on any instance of a cluster, while this
+    // hook runs on the owner, which reaches every client of the document. Anything else is dropped.
+    onStateless: ({ document, payload }) => {
+      if (payload === versionsChanged) document.broadcastStateless(payload)
     }
   })
-  // Only for the routes that ask for it (`config.rateLimit`): the WebSocket route.
+  // Only for the routes that ask for it (`config.rateLimit`): the WebSocket route and the versions routes.
   await app.register(fastifyRateLimit, { global: false })
 
   if (pageIsStale()) {
@@ -105,7 +131,7 @@ export async function buildApp ({ dataDir, token = 'demo', redisUrl, trustProxy,
     connections: app.collab.getConnectionsCount()
   }))
 
-  // What Prometheus scrapes (see "Metrics" in the README's demo section).
+  // What Prometheus scrapes (see docs/demo.md).
   app.get('/metrics', async (request, reply) => reply.type(registry.contentType).send(await registry.metrics()))
 
   // Which instance answered, and which owns a document (nobody, `null`, when it is not open).
@@ -118,7 +144,7 @@ export async function buildApp ({ dataDir, token = 'demo', redisUrl, trustProxy,
     // An upgrade runs Fastify's lifecycle, so @fastify/rate-limit's onRequest hook applies to
     // the handshake as to any request, and answers 429 over HTTP.
     config: { rateLimit: handshakeRateLimit },
-    schema: { params: documentParams },
+    schema: { params: documentParams, querystring: collabQuery },
     // Cross-site WebSocket hijacking: a browser always sends Origin, and only this server's own
     // pages may open the socket (403 otherwise). Host is what the browser connected to, so this
     // holds behind any HOST/PORT without configuration.
@@ -130,9 +156,18 @@ export async function buildApp ({ dataDir, token = 'demo', redisUrl, trustProxy,
     }
   }, async (request, reply) => {
     const socket = await reply.upgrade()
-    // The hook context tells later hooks (and logs) how this client got in.
-    app.collab.handleConnection(socket, request, request.params.document, { access: request.query.token === token ? 'token' : 'origin' })
+    // The hook context tells later hooks (and logs) how this client got in, and the history who typed.
+    const { user } = request.query
+    const access = request.query.token === token ? 'token' : 'origin'
+    app.collab.handleConnection(socket, request, request.params.document, user === undefined ? { access } : { access, user })
   })
+
+  // The same rule as the socket's: the page's own origin, or no Origin and the token.
+  const mayWrite = (request) => {
+    const { origin } = request.headers
+    return origin === undefined ? request.query.token === token : isSameHost(origin, request)
+  }
+  await app.register(versionsRoutes, { prefix: '/api/documents/:document/versions', textField, documentName, mayWrite, rateLimit: versionsRateLimit })
 
   // For the replay command: what is on disk for one document, and how long reading it
   // back (snapshot plus log, applied to a fresh Y.Doc) takes.

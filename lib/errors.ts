@@ -11,7 +11,7 @@ export const FST_COLLAB_INVALID_OPTION = createError<[string, string]>(
 /** `@fastify/websocket` is registered in the same app: it rewraps every route's handler, so both cannot work together. */
 export const FST_COLLAB_WEBSOCKET_CONFLICT = createError(
   'FST_COLLAB_WEBSOCKET_CONFLICT',
-  '@fastify/websocket cannot be registered beside fastify-collab: it rewraps every route handler. Remove it; see "Migrating from @fastify/websocket" in the README', 500)
+  '@fastify/websocket cannot be registered beside fastify-collab: it rewraps every route handler. Remove it; see docs/migrate-from-fastify-websocket.md', 500)
 
 /** `reply.upgrade()` was called on a request that did not ask for `Upgrade: websocket`. Answered with 426 and `Upgrade: websocket` (RFC 7230 §6.7). */
 export const FST_COLLAB_NOT_UPGRADE_REQUEST = createError(
@@ -288,11 +288,23 @@ export const FST_COLLAB_CONTEXT_NOT_SERIALIZABLE = createError<[string, { cause:
   'FST_COLLAB_CONTEXT_NOT_SERIALIZABLE', 'The context of a connection to "%s" cannot cross instances: it must survive v8.serialize', 500)
 
 /**
- * With `scaleOut`, `openDirectConnection()` was called on an instance that does not own the document. Open it
- * on its owner (`fastify.collab.ownerOf(name)`). `owner` is the owning instance's id.
+ * With `scaleOut`, the owner of a document refused a change that a direct connection on another instance
+ * sent it (a SyncStatus 0, which carries no reason: its store is behind `maxUnstoredBytes`, the document
+ * would pass `maxDocumentBytes`, the owner is closing, or an onChange hook failed; the owner's log says
+ * which). `DirectConnection.transact` rejects with it. The change stays in the connection's replica and goes
+ * to the owner again with the next resync, as a Hocuspocus provider keeps a refused change.
  */
-export const FST_COLLAB_NOT_OWNER = createError<[string, string]>(
-  'FST_COLLAB_NOT_OWNER', 'Document "%s" is owned by instance %s: open direct connections there', 409)
+export const FST_COLLAB_DIRECT_REFUSED = createError<[string]>(
+  'FST_COLLAB_DIRECT_REFUSED', 'The owner of document "%s" refused the change (SyncStatus 0)', 503)
+
+/**
+ * With `scaleOut`, an operation an instance asked the owner of a document to run for it (`versions.create`
+ * or `.restore` on an instance that does not own the document) failed there with an error that is not one of
+ * this package's (an app hook's, a database driver's); its message is the owner's. An error of this package
+ * is rejected with as it is, rebuilt here with its code and fields.
+ */
+export const FST_COLLAB_OWNER_FAILED = createError<[string, string]>(
+  'FST_COLLAB_OWNER_FAILED', 'The owner of document "%s" failed: %s', 500)
 
 // --- metrics ---------------------------------------------------------------
 

@@ -1,13 +1,16 @@
 // The demo page: CodeMirror 6 bound to a Y.Text through y-codemirror.next, synced with
 // @hocuspocus/provider. Hocuspocus clients get a SyncStatus after the server has durably
-// stored each update, so "Saved" here means written to SQLite, not merely sent.
+// stored each update, so "Saved" here means written to SQLite, not merely sent. The History
+// panel is examples/page/history.js.
 import * as Y from 'yjs'
 import { HocuspocusProvider } from '@hocuspocus/provider'
 import { basicSetup, EditorView } from 'codemirror'
 import { EditorState } from '@codemirror/state'
 import { keymap } from '@codemirror/view'
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next'
+import { mountHistory } from './history.js'
 import { pickDocument, pickUser } from './identity.js'
+import { versionsChanged } from './notices.js'
 
 const params = new URLSearchParams(window.location.search)
 const documentName = pickDocument(params)
@@ -16,8 +19,9 @@ const user = pickUser(params)
 const ydoc = new Y.Doc()
 const ytext = ydoc.getText('codemirror')
 const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws'
+// `?user=` names this tab as the author of its edits in the document's history.
 const provider = new HocuspocusProvider({
-  url: `${scheme}://${window.location.host}/collab/${encodeURIComponent(documentName)}`,
+  url: `${scheme}://${window.location.host}/collab/${encodeURIComponent(documentName)}?user=${encodeURIComponent(user.name)}`,
   name: documentName,
   document: ydoc
 })
@@ -82,14 +86,18 @@ function renderPresence () {
 provider.awareness.on('change', renderPresence)
 renderPresence()
 
+const historyPanel = mountHistory({ documentName, user, provider })
+
 // Which instance serves this page's socket, and which one owns the document: with
 // `npm run start:cluster` they differ for every tab that the proxy sent to another instance than
 // the owner. The owner says so each time this client attaches (a Stateless message, see
-// examples/app.js), so the header follows every reconnect and failover.
+// examples/app.js), so the header follows every reconnect and failover. The server also relays
+// another page's news that the versions changed (examples/page/notices.js).
 const instanceElement = document.querySelector('#instance')
 const ownerElement = document.querySelector('#owner')
 const short = (id) => id.slice(0, 8)
 provider.on('stateless', ({ payload }) => {
+  if (payload === versionsChanged) return historyPanel.refresh()
   const { instance, owner } = JSON.parse(payload)
   instanceElement.textContent = short(instance)
   instanceElement.dataset.instance = instance
@@ -103,4 +111,4 @@ document.querySelector('#current-doc').textContent = documentName
 document.title = `${documentName} · fastify-collab`
 
 // Handles for the browser test and for curious people in the console.
-window.collab = { provider, ydoc, ytext, view, documentName, user }
+window.collab = { provider, ydoc, ytext, view, documentName, user, historyPanel }

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import type { WebSocket } from 'ws'
 import { CloseCode } from '../close-codes.js'
 import {
-  FST_COLLAB_CLOSED, FST_COLLAB_CONTEXT_NOT_SERIALIZABLE, FST_COLLAB_NOT_OWNER, FST_COLLAB_SCALE_OUT_UNAVAILABLE, FST_COLLAB_SOCKET_IN_USE,
+  FST_COLLAB_CLOSED, FST_COLLAB_CONTEXT_NOT_SERIALIZABLE, FST_COLLAB_SCALE_OUT_UNAVAILABLE, FST_COLLAB_SOCKET_IN_USE,
   FST_COLLAB_SOCKET_VALIDATES_MESSAGES
 } from '../errors.js'
 import { kCollabConnection, kMessages } from '../symbols.js'
@@ -12,16 +12,18 @@ import { Backlog } from './backlog.js'
 import { Connection, type ConnectionHost } from './connection.js'
 import type { Counts } from './counts.js'
 import { DirectSession } from './direct.js'
+import { RemoteDirect, type RemoteDirectHost } from './direct-remote.js'
 import { LoadedDocument, type DocumentHost } from './document.js'
 import { type ConnectionPayload, HookRunner, type LoadPayload } from './hooks.js'
 import { type CollabOptions, resolveCollabOptions } from './options.js'
+import { ownerTasksOf, runOwnerTask } from './owner-tasks.js'
 import { type SessionHost, SocketSession } from './session.js'
 import type { Collab, CollabRequest } from './types.js'
 import type { CollabHost, Elsewhere, Placement, Router, SessionInit } from './contracts.js'
 import { noop } from '../noop.js'
 
 /** What the connection and document modules share: the collab instance's state. */
-export interface CollabCore extends DocumentHost, ConnectionHost, CollabHost, SessionHost {
+export interface CollabCore extends DocumentHost, ConnectionHost, CollabHost, SessionHost, RemoteDirectHost {
   closing: boolean
   /** The scale-out, set once at registration when the `scaleOut` option is given. */
   router: Router | null
@@ -85,9 +87,13 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
       // eslint-disable-next-line no-new
       new Connection(core, socket, request, documentName, context)
     },
+    // Where the document is served here, attached to it; elsewhere (scale-out), a client of its owner.
     async openDirectConnection (documentName, context = {}) {
       const document = await core.acquire(documentName, { context })
-      if (!(document instanceof LoadedDocument)) throw new FST_COLLAB_NOT_OWNER(documentName, document.owner)
+      if (!(document instanceof LoadedDocument)) {
+        core.checkContext(documentName, context)
+        return await RemoteDirect.open(core, documentName, context)
+      }
       const connection = new DirectSession(document, context)
       document.attach(connection)
       return connection
@@ -116,6 +122,7 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
   }
 
   const hooks = new HookRunner(resolved.extensions, resolved.hooks, log)
+  const tasks = ownerTasksOf(resolved.extensions)
   const core: CollabCore = {
     instance: collab,
     hooks,
@@ -126,6 +133,7 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
     documents,
     backlog: new Backlog(resolved.limits.maxUnstoredBytes),
     sockets: new Set(),
+    directs: new Set(),
     closing: false,
     router: null,
     counts: null,
@@ -191,7 +199,8 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
     },
     depose (documentName, epoch, reason) {
       documents.get(documentName)?.depose(epoch, reason)
-    }
+    },
+    runTask: (documentName, name, args) => runOwnerTask(tasks, collab, documentName, name, args)
   }
 
   // A planned restart hands every document over before any client is told to go: each is stored and its
@@ -201,6 +210,8 @@ export function createCollab (fastify: FastifyInstance, options: CollabOptions =
   // once it has reconnected.
   async function close (): Promise<void> {
     core.closing = true
+    // Direct connections to other instances end now: their unanswered changes are refused as a socket's are.
+    for (const direct of [...core.directs]) direct.close()
     await Promise.all([...documents.values()].map(document => document.shutdown()))
     for (const connection of [...core.sockets]) connection.close(CloseCode.SERVICE_RESTART, 'Service Restart')
     // The sessions served for other instances end with 1012 too, then Redis goes.

@@ -30,13 +30,14 @@ export interface ConnectionHost {
   /** Every collab socket not closed yet: `fastify.close()` closes them with 1012 once the documents are stored. */
   readonly sockets: Set<Connection>
   /**
-   * Opens a session for `socket` on the document, greeted and attached: here (see `CollabHost.openSession`),
-   * or, with `scaleOut`, on the instance that owns it.
+   * Opens a session for `socket` (a client's socket here, or a direct connection's stand-in) on the
+   * document, greeted and attached: here (see `CollabHost.openSession`), or, with `scaleOut`, on the
+   * instance that owns it.
    * @returns the session; null when `init.cancelled()` once the document could be served.
    * @rejects with FST_COLLAB_CLOSED while closing, FST_COLLAB_SCALE_OUT_UNAVAILABLE when it cannot be
    *   placed now, or the load hook's error.
    */
-  reach: (socket: SessionSocket, init: SessionInit & { readonly request: FastifyRequest }) => Promise<AttachedSession | null>
+  reach: (socket: SessionSocket, init: SessionInit) => Promise<AttachedSession | null>
   /**
    * With `scaleOut`, refuses a context that cannot cross instances.
    * @throws FST_COLLAB_CONTEXT_NOT_SERIALIZABLE

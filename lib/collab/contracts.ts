@@ -2,7 +2,7 @@
 // on (CollabHost, Router): internal, never reachable from the package's entry
 // points. A leaf beside types.ts: it imports the public shapes and the pure
 // protocol codecs only.
-import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger } from 'fastify'
 import type { Codec } from './protocol/codec.js'
 import type { SyncMessage } from './protocol/y-websocket.js'
 import type { CloseCodeValue } from '../close-codes.js'
@@ -38,6 +38,14 @@ export interface AttachedSession {
   receive: (message: DocumentMessage, frame: Uint8Array) => void
   /** The client left (its socket closed, or it closed the document). */
   leave: () => void
+  /**
+   * Set on a session served by another instance (scale-out): runs the owner task `name` there, with `args`
+   * v8-serialised, and resolves with its encoded outcome (see {@link CollabHost.runTask}). Answers come in
+   * no particular order.
+   * @rejects FST_COLLAB_SCALE_OUT_UNAVAILABLE when the session ends before the owner answered (the task may
+   *   have run).
+   */
+  call?: (name: string, args: Uint8Array) => Promise<Uint8Array>
 }
 
 /** What a proxied session needs of the socket it serves (a Connection). */
@@ -130,6 +138,12 @@ export interface CollabHost {
   openSession: (socket: SessionSocket, init: SessionInit) => Promise<AttachedSession | Elsewhere | null>
   /** The load under `epoch` of this instance steps down (see `CollabDocument`'s deposal). */
   depose: (documentName: string, epoch: number, reason: string) => void
+  /**
+   * Runs the owner task `name` (one an extension offers as `ownerTasks`, see owner-tasks.ts) for a document
+   * served here, with the v8-serialised `args` another instance sent through a session's `call`.
+   * @returns the encoded outcome, the task's error included: it never rejects.
+   */
+  runTask: (documentName: string, name: string, args: Uint8Array) => Promise<Uint8Array>
 }
 
 /**
@@ -146,12 +160,13 @@ export interface Router {
    */
   place: (documentName: string) => Promise<Placement>
   /**
-   * Opens a session on `owner` for `socket` (a socket here, so `init.request` is its FastifyRequest). The
+   * Opens a session on `owner` for `socket`: a client's socket here (`init.request` is its FastifyRequest), or
+   * a direct connection's stand-in (`init.request` is its own `RemoteRequest`, `direct: true`). The
    * owner greets the client; `init.attached` runs once the owner attached the session.
    * @returns null when `owner` no longer serves the document (it moved, or the owner is gone): place it
    *   again; or when `init.cancelled()` once the owner answered.
    */
-  proxy: (socket: ProxiedSocket, owner: string, init: SessionInit & { readonly request: FastifyRequest }) => Promise<AttachedSession | null>
+  proxy: (socket: ProxiedSocket, owner: string, init: SessionInit) => Promise<AttachedSession | null>
   /** A document loaded under `epoch` unloaded here: its lease goes back, if that claim still holds it. */
   unloaded: (documentName: string, epoch: number) => void
   /**

@@ -335,6 +335,9 @@ export class DocumentLifecycle {
   }
 
   async #storeOnce (): Promise<void> {
+    // Deposed after this store was queued (both in one turn, as when an owner wakes from a pause with its
+    // store due and its lease gone): the load's writes are over, and its afterUnloadDocument has run.
+    if (this.#state === 'unloaded') return
     const since = this.#firstChangeAt
     this.#dirty = false
     const ok = await this.host.store()

@@ -11,7 +11,7 @@ export interface LimitOptions extends Partial<Record<CollabLimitName, number>> {
   /**
    * Bytes a socket may send before its authentication ends, per socket; answers it got before
    * authentication (Pong, PermissionDenied) count too. A session's updates that wait for its
-   * SyncStep2 (see README, "Updates that cannot integrate") have a budget of the same size.
+   * SyncStep2 (docs/collab.md, "Updates that cannot integrate") have a budget of the same size.
    * Past it: close 4205 (Reset Connection). Default 5 MiB (5242880), as Hocuspocus 4.7.
    * Also bounds the payload bytes every upgraded socket holds before the app reads it (early frames,
    * lib/upgrade/early-frames.ts): past it, close 4205 (FST_COLLAB_EARLY_FRAMES_FULL).

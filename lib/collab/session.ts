@@ -32,6 +32,9 @@ export interface SessionHost {
  */
 type SyncState = 'handshaking' | 'synced' | 'refused'
 
+/** Answers one SyncStep2 or Update frame: whether it was applied, known now or once its write settles. */
+type Answer = (applied: boolean | Promise<boolean>) => void
+
 // Answer flags: at most one SyncStep2 answer and one awareness answer in the
 // socket's send queue; requests meanwhile are coalesced into one more.
 const SYNC_IN_FLIGHT = 1
@@ -50,8 +53,9 @@ export class SocketSession implements Session, AttachedSession {
   private answers = 0
   // The state vector of the latest SyncStep1 coalesced while an answer was in flight.
   private nextStateVector: Uint8Array | null = null
-  // Updates that came during the handshake and wait for the client's SyncStep2.
-  private parked: Uint8Array[] | null = null
+  // Updates that came during the handshake and wait for the client's SyncStep2, each with the answer that
+  // holds its place among the SyncStatus frames.
+  private parked: Array<{ update: Uint8Array, answer: Answer }> | null = null
   private parkedBytes = 0
   // Frames waiting for beforeHandleMessage, in order; null when none wait.
   private waiting: Array<{ message: DocumentMessage, frame: Uint8Array }> | null = null
@@ -289,28 +293,34 @@ export class SocketSession implements Session, AttachedSession {
 
   // --- updates ----------------------------------------------------------------
 
-  private receiveUpdate (update: Uint8Array, isSyncStep2: boolean): void {
-    const hocuspocus = this.codec.protocol === 'hocuspocus'
-    const since = hocuspocus ? arrivedAt() : 0
+  /**
+   * Applies a SyncStep2 or Update frame's update and answers it (Hocuspocus): with a new SyncStatus, or,
+   * for a parked update, through the answer that kept its place when it came.
+   */
+  private receiveUpdate (update: Uint8Array, isSyncStep2: boolean, parkedAnswer?: Answer): void {
+    const answer = parkedAnswer ?? this.newAnswer()
     if (this.readOnly) {
       // A SyncStep2 with nothing new is still "applied" (as Hocuspocus 4.7 answers it).
-      if (hocuspocus) this.acknowledge(isSyncStep2 && Y.snapshotContainsUpdate(Y.snapshot(this.document), update), since)
+      answer(isSyncStep2 && Y.snapshotContainsUpdate(Y.snapshot(this.document), update))
       return
     }
-    if (this.syncState === 'refused') {
-      if (hocuspocus) this.acknowledge(false, since)
-      return
-    }
+    if (this.syncState === 'refused') return answer(false)
     let changed: Promise<void> | undefined
     try {
       changed = this.document.applyUpdate(update, this)
     } catch (error) {
-      return this.refuseUpdate(update, isSyncStep2, error, since)
+      return this.refuseUpdate(update, isSyncStep2, error, answer)
     }
     if (isSyncStep2 && this.syncState === 'handshaking') this.handshakeDone()
-    if (!hocuspocus) return
     // The acknowledgement waits for onChange, so a durable store acknowledges after its write.
-    this.acknowledge(changed === undefined ? true : changed.then(() => true, () => false), since)
+    answer(changed === undefined ? true : changed.then(() => true, () => false))
+  }
+
+  /** How the frame that arrives now is answered: its SyncStatus, in frame order (Hocuspocus; y-websocket has none). */
+  private newAnswer (): Answer {
+    if (this.codec.protocol !== 'hocuspocus') return noop
+    const since = arrivedAt()
+    return (applied) => this.acknowledge(applied, since)
   }
 
   /**
@@ -350,15 +360,15 @@ export class SocketSession implements Session, AttachedSession {
     if (parked === null) return
     this.parked = null
     this.parkedBytes = 0
-    for (const update of parked) {
+    for (const { update, answer } of parked) {
       if (!this.document.connections.has(this)) return
-      this.receiveUpdate(update, false)
+      this.receiveUpdate(update, false, answer)
     }
   }
 
-  private refuseUpdate (update: Uint8Array, isSyncStep2: boolean, error: unknown, since: number): void {
+  private refuseUpdate (update: Uint8Array, isSyncStep2: boolean, error: unknown, answer: Answer): void {
     const hocuspocus = this.codec.protocol === 'hocuspocus'
-    if (error instanceof FST_COLLAB_UPDATE_NOT_INTEGRABLE && !isSyncStep2 && this.syncState === 'handshaking') return this.park(update)
+    if (error instanceof FST_COLLAB_UPDATE_NOT_INTEGRABLE && !isSyncStep2 && this.syncState === 'handshaking') return this.park(update, answer)
     const backlog = error instanceof FST_COLLAB_STORE_BACKLOG
     if (backlog || error instanceof FST_COLLAB_DOCUMENT_TOO_LARGE) {
       // Hocuspocus answers SyncStatus 0 and the client keeps the change; y-websocket is closed (close-codes.ts).
@@ -366,23 +376,27 @@ export class SocketSession implements Session, AttachedSession {
       const limit = backlog ? 'maxUnstoredBytes' : 'maxDocumentBytes'
       this.socket.limitReached(limit, { documentName: this.documentName })
       this.syncState = 'refused'
-      this.acknowledge(false, since)
+      answer(false)
       if (limit === 'maxUnstoredBytes') this.document.whenStoreCatchesUp(this)
       return
     }
-    if (error instanceof FST_COLLAB_CLOSED) return this.refuseClosed({ type: 'update', update }, since)
+    if (error instanceof FST_COLLAB_CLOSED) return answer(false)
     this.onRefused(error)
   }
 
   /**
    * Keeps an update that came during the handshake until the client's
    * SyncStep2; past the auth queue bounds (a budget of their size per
-   * session) the client is reset: close 4205, and it resyncs.
+   * session) the client is reset: close 4205, and it resyncs. Its answer
+   * takes its place now: the client matches each SyncStatus to the frames it
+   * sent, in order, so an answer to a later update must not come first.
    */
-  private park (update: Uint8Array): void {
+  private park (update: Uint8Array, answer: Answer): void {
     const { authQueueMaxBytes, authQueueMaxFrames } = this.host.limits
+    let settle: Answer = noop
+    answer(new Promise<boolean>((resolve) => { settle = resolve }))
     this.parked ??= []
-    this.parked.push(update)
+    this.parked.push({ update, answer: settle })
     this.parkedBytes += update.length
     const passed = this.parkedBytes > authQueueMaxBytes ? 'authQueueMaxBytes' : this.parked.length > authQueueMaxFrames ? 'authQueueMaxFrames' : null
     if (passed === null) return

@@ -15,11 +15,17 @@ export type HookContext = Record<string, unknown>
  * The upgraded request as the owner of a document sees it when the client's socket is on another instance
  * (scale-out): the request's data without its methods. Tell it from a `FastifyRequest` by `remote`.
  * `log` is the owner's logger with `reqId` set.
+ *
+ * A direct connection opened on an instance that does not own the document reaches the owner as such a
+ * session too, with `direct: true`: it has no HTTP request, so `id` is the connection's own (`direct-…`),
+ * `method`, `url`, `hostname` and `ip` are `''`, and `headers`, `query` and `params` are `{}`.
  */
 export interface RemoteRequest {
   /** Always true: tells a snapshot from a live `FastifyRequest`. */
   readonly remote: true
-  /** The instance the client's socket is connected to (its `fastify.collab.instanceId`). */
+  /** Whether the session is a direct connection's (`openDirectConnection` on `instanceId`), not a client's socket. */
+  readonly direct: boolean
+  /** The instance the client's socket (or the direct connection) is on (its `fastify.collab.instanceId`). */
   readonly instanceId: string
   readonly id: string
   readonly method: string
@@ -143,28 +149,58 @@ export interface Session extends Attachment {
 
 /**
  * Server-side access to a document, as Hocuspocus's DirectConnection. It
- * keeps the document loaded until `disconnect()`, and is the transaction
- * origin of its changes, which go through onChange and the store like any
- * client's.
+ * keeps the document loaded until `disconnect()`, and its changes go through
+ * onChange and the store like any client's.
+ *
+ * Where the document is served here (one instance, or the owner with
+ * `scaleOut`), the connection is attached to the loaded document itself and
+ * is the transaction origin of its changes.
+ *
+ * With `scaleOut`, on an instance that does not own the document, it is a
+ * client of the owner, as a Hocuspocus provider is: the owner serves it as a
+ * proxied session (its hooks see the connection's `context`, and a
+ * {@link RemoteRequest} with `direct: true`), and `document` is a replica
+ * that the owner keeps in sync. When the owner dies or hands the document
+ * over, the connection follows it to its next owner and repairs what either
+ * side missed with its own SyncStep1/SyncStep2 exchange.
  */
 export interface DirectConnection extends Attachment {
   readonly source: 'direct'
-  readonly document: CollabDocument
+  /**
+   * The document: the loaded {@link CollabDocument} where it is served here; on an instance that does not
+   * own it (scale-out), a replica that holds, once `openDirectConnection` resolved, at least every change
+   * the owner had acknowledged before the call, and then every change the owner applies, as it
+   * broadcasts them.
+   */
+  readonly document: Y.Doc
   readonly documentName: string
   /**
    * Runs `fn(document)` in one Yjs transaction whose origin is this connection.
    *
-   * @returns a promise that resolves once every onChange hook for the change has resolved.
+   * @returns a promise that resolves once every onChange hook for the change has resolved: with a durable
+   *   store, once it is stored. On an instance that does not own the document, once the owner acknowledged
+   *   the change (its SyncStatus 1, sent after the store's fenced append). A change in flight when the
+   *   owner is lost is carried to the next owner by the connection's resync, and the promise resolves once
+   *   that owner acknowledged it.
    * @rejects with FST_COLLAB_CLOSED after `disconnect()`, once `fastify.close()`
    *   began or after the document unloaded, with FST_COLLAB_STORE_BACKLOG while
    *   the unstored backlog passes `maxUnstoredBytes` (`fn` is then not called),
    *   with what `fn` threw, or with the first failing onChange hook's error.
+   *   On an instance that does not own the document: with FST_COLLAB_DIRECT_REFUSED when the owner
+   *   refused the change (its SyncStatus 0; the change stays in `document` and goes to the owner again
+   *   with the next resync, as a provider keeps it); when the connection could not follow the document to
+   *   a new owner (8 attempts in a row, over about 7 s), with its last attempt's error
+   *   (FST_COLLAB_SCALE_OUT_UNAVAILABLE, the load's error); with FST_COLLAB_FORBIDDEN when the owner ended
+   *   its session (its beforeHandleMessage refused a frame, or a hook closed the session). The connection is
+   *   closed after these last two. In none of these cases can the caller tell whether the change will be
+   *   stored: it was never acknowledged.
    */
   transact: (fn: (document: Y.Doc) => void) => Promise<void>
   /**
-   * Detaches. When it was the last connection, the document is stored and
-   * unloaded; the promise resolves when that store (or unload) has ended.
-   * Calling it again does nothing.
+   * Detaches. When it was the last connection, the document is stored and unloaded; where it is served
+   * here, the promise resolves when that store (or unload) has ended. On an instance that does not own the
+   * document, it first waits for every change made so far to be acknowledged or rejected, then ends its
+   * session on the owner. Calling it again does nothing.
    */
   disconnect: () => Promise<void>
 }
@@ -177,7 +213,7 @@ export interface Collab {
    * socket with a documented close code. It may be called after the handler
    * awaited something (a database lookup): the frames the client sent since the
    * 101 are held and handled first, in order; past `authQueueMaxBytes` or
-   * `authQueueMaxFrames` the socket was closed with 4205 (README, "Early frames").
+   * `authQueueMaxFrames` the socket was closed with 4205 (docs/upgrades.md, "Early frames").
    * A paused socket is resumed.
    *
    * @param socket the `ws` WebSocket from `reply.upgrade()`
@@ -190,10 +226,15 @@ export interface Collab {
    */
   handleConnection: (socket: WebSocket, request: FastifyRequest, documentName?: string, context?: HookContext) => void
   /**
-   * Opens server-side access to a document, loading it if needed.
+   * Opens server-side access to a document (see {@link DirectConnection}), loading it if needed. With
+   * `scaleOut`, it works on every instance: on the owner (or where nobody owns the document yet: this
+   * instance claims it) the document is loaded here; elsewhere the connection is a session on the owner,
+   * and the promise resolves once the owner's SyncStep2 is in its replica.
    *
    * @rejects with FST_COLLAB_CLOSED while `fastify.close()` runs, or with
-   *   the onLoadDocument error.
+   *   the onLoadDocument error. With `scaleOut`: FST_COLLAB_CONTEXT_NOT_SERIALIZABLE when the owner is
+   *   another instance and `context` cannot cross (it must survive `v8.serialize`);
+   *   FST_COLLAB_SCALE_OUT_UNAVAILABLE when the document cannot be placed or its owner reached now.
    */
   openDirectConnection: (documentName: string, context?: HookContext) => Promise<DirectConnection>
   /** Loaded documents, including those still loading. */

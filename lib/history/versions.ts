@@ -10,6 +10,11 @@
 // connection, as any server-side code would, so that a restore is one
 // ordinary change: through the hooks, the store and the broadcast.
 //
+// With scale-out, only the owner of a document has its load: `create` and
+// `restore` on another instance are run by the owner (an owner task, carried
+// by the direct connection's session), and `diff(…, 'current')` reads the
+// direct connection's replica there.
+//
 // Every version write carries the fencing epoch of the load it was taken
 // from (the `epoch` the core passes to the load hooks with scale-out), and
 // the store refuses a stale one, as it refuses a stale append.
@@ -23,10 +28,12 @@ import type { FastifyBaseLogger } from 'fastify'
 import * as Y from 'yjs'
 import type { Extension, HookContext } from '../collab/hooks.js'
 import type { Collab, DirectConnection } from '../collab/types.js'
+import { RemoteDirect } from '../collab/direct-remote.js'
+import type { OwnerTasks } from '../collab/owner-tasks.js'
 import type { CollabStorage, NewVersion, StoredVersion, VersionInfo, VersionReason } from '../storage/storage.js'
 import {
   FST_COLLAB_HISTORY_NO_STORE, FST_COLLAB_HISTORY_NOT_FOUND, FST_COLLAB_HISTORY_NOT_REGISTERED, FST_COLLAB_HISTORY_UNSUPPORTED, FST_COLLAB_HISTORY_WRITE,
-  FST_COLLAB_INVALID_OPTION
+  FST_COLLAB_INVALID_OPTION, FST_COLLAB_SCALE_OUT_UNAVAILABLE
 } from '../errors.js'
 import { isFenced } from '../fence.js'
 import { noop } from '../noop.js'
@@ -143,6 +150,12 @@ export interface VersionsOptions {
 /** The collab hooks of the history: put {@link VersionsHandle.extension} among the plugin's `extensions`. */
 export interface HistoryExtension extends Extension {
   priority: number
+  /**
+   * `versions.create` and `.restore`, as the owner of a document runs them for an instance that does not
+   * own it (scale-out).
+   * @internal
+   */
+  ownerTasks: OwnerTasks
 }
 
 /** The difference of one root between two versions (see {@link Versions.diff}). */
@@ -185,16 +198,24 @@ export interface RestoreResult {
   roots: RootRestore[]
 }
 
-/** `fastify.collab.versions`: the history of documents. */
+/**
+ * `fastify.collab.versions`: the history of documents. Every method works on every instance. With
+ * `scaleOut`, `create` and `restore` on an instance that does not own the document are run by its owner (the
+ * only instance that knows who changed the document since its last version, and that may write under its
+ * fencing epoch), asked through a direct connection's session; they reject with the owner's error, rebuilt
+ * here (an error of this package keeps its code and fields; any other is FST_COLLAB_OWNER_FAILED), and with
+ * FST_COLLAB_SCALE_OUT_UNAVAILABLE when that session ended before the owner answered (the operation may have
+ * run: `list` tells).
+ */
 export interface Versions {
   /**
    * Makes a version of a document now (reason `'manual'`), through a direct connection opened with `context`
    * (default `{}`), which loads the document when it is not loaded. `label` (default `null`; at most 1,000
    * characters) names it, and keeps it from thinning.
    * @rejects FST_COLLAB_INVALID_OPTION for a bad name or label; what `openDirectConnection` rejects with
-   *   (FST_COLLAB_CLOSED, FST_COLLAB_NOT_OWNER with scale-out on an instance that does not own it, the load's
-   *   error); FST_COLLAB_HISTORY_NOT_REGISTERED when the extension is not among the plugin's; the store's error
-   *   (FST_COLLAB_STORAGE_FENCED when a newer owner claimed the document).
+   *   (FST_COLLAB_CLOSED, FST_COLLAB_SCALE_OUT_UNAVAILABLE, the load's error); FST_COLLAB_HISTORY_NOT_REGISTERED
+   *   when the extension is not among the plugin's (the owner's, with scale-out); the store's error
+   *   (FST_COLLAB_STORAGE_FENCED when a newer owner claimed the document: a deposed owner writes nothing).
    */
   create: (documentName: string, options?: { label?: string | null, context?: HookContext }) => Promise<VersionInfo>
   /**
@@ -212,8 +233,9 @@ export interface Versions {
   get: (documentName: string, id: number) => Promise<Y.Doc>
   /**
    * The text inserted and deleted between two versions, or between a version and the document as it is now
-   * (`'current'`, read through a direct connection opened with `options.context`), for every Y.Text and
-   * Y.XmlFragment root; for Y.Map and Y.Array roots, whether they changed.
+   * (`'current'`, read through a direct connection opened with `options.context`: on an instance that does not
+   * own the document, its replica, which holds at least what the owner had acknowledged before the call), for
+   * every Y.Text and Y.XmlFragment root; for Y.Map and Y.Array roots, whether they changed.
    * @rejects FST_COLLAB_HISTORY_NOT_FOUND; for `'current'`, what `openDirectConnection` rejects with; the store's error.
    */
   diff: (documentName: string, from: number, to: number | 'current', options?: { context?: HookContext }) => Promise<VersionDiff>
@@ -227,6 +249,9 @@ export interface Versions {
    *
    * The library does not check who asks: a direct connection may write whatever a read-only client may not.
    * Expose it only to users the app lets write the document (the same check as its `onAuthenticate`).
+   *
+   * A restore is fenced like every write: an owner that a newer claim deposed cannot store the version of the
+   * state before (FST_COLLAB_STORAGE_FENCED), and so changes nothing.
    *
    * @rejects FST_COLLAB_HISTORY_NOT_FOUND; what `create` rejects with; what `DirectConnection.transact` rejects
    *   with (FST_COLLAB_STORE_BACKLOG, an onChange error): the saved version stays then.
@@ -267,6 +292,10 @@ interface Load {
 const VERSION_METHODS = ['putVersion', 'listVersions', 'getVersion', 'deleteVersions'] as const
 type VersionStore = Required<Pick<CollabStorage, typeof VERSION_METHODS[number]>>
 
+// The owner tasks of the history (see collab/owner-tasks.ts).
+const CREATE_TASK = 'fastify-collab:versions.create'
+const RESTORE_TASK = 'fastify-collab:versions.restore'
+
 const MAX_LIMIT = 1000
 const MAX_LABEL = 1000
 const PAGE = 1000
@@ -306,6 +335,12 @@ function checkName (documentName: unknown): string {
 function idOf (id: unknown): number | null {
   const value = typeof id === 'string' && /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : id
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 ? value : null
+}
+
+function docOf (state: Uint8Array): Y.Doc {
+  const doc = new Y.Doc({ gc: false })
+  Y.applyUpdate(doc, state)
+  return doc
 }
 
 function infoOf (version: StoredVersion): VersionInfo {
@@ -513,42 +548,103 @@ export function createVersions (options: VersionsOptions): VersionsHandle {
     async onDestroy () {
       for (const load of live) disarm(load)
       while (pending.size > 0) await Promise.all(pending)
+    },
+
+    // What the owner runs for an instance that does not own the document (scale-out).
+    ownerTasks: {
+      [CREATE_TASK]: async (instance, documentName, args) => {
+        const { label, context } = args as { label: string | null, context: HookContext }
+        return await operationsOn(instance).create(documentName, label, context, false)
+      },
+      [RESTORE_TASK]: async (instance, documentName, args) => {
+        const { id, context } = args as { id: unknown, context: HookContext }
+        return await operationsOn(instance).restore(documentName, id, context, false)
+      }
     }
   }
 
-  function bind (collab: Collab): Versions {
-    log ??= collab.log
-
-    /** Runs `fn` on the document's load, through a direct connection that keeps it loaded meanwhile. */
-    async function withLoad<T> (documentName: string, context: HookContext, fn: (load: Load, connection: DirectConnection) => Promise<T>): Promise<T> {
+  /**
+   * The operations on a document's load, for `collab`: run here when this instance serves the document;
+   * with `forward` (the API), asked of the owner when another instance does (scale-out). The owner runs
+   * them with `forward` off, so an operation is never forwarded twice.
+   */
+  function operationsOn (collab: Collab) {
+    /**
+     * Runs `fn` on the document's load, through a direct connection that keeps it loaded meanwhile; where
+     * another instance owns the document, that owner runs `forward` (the task, with its arguments) instead.
+     */
+    async function withLoad<T> (documentName: string, context: HookContext, forward: { task: string, args: unknown } | null, fn: (load: Load, connection: DirectConnection) => Promise<T>): Promise<T> {
       const connection = await collab.openDirectConnection(documentName, context)
       try {
         const load = loads.get(connection.document)
-        if (load === undefined || load.ended) throw new FST_COLLAB_HISTORY_NOT_REGISTERED(documentName)
-        return await fn(load, connection)
+        if (load !== undefined && !load.ended) return await fn(load, connection)
+        if (!(connection instanceof RemoteDirect)) throw new FST_COLLAB_HISTORY_NOT_REGISTERED(documentName)
+        // Only the owner has the load's state (its authors, its fencing epoch): it runs the operation.
+        if (forward === null) throw new FST_COLLAB_SCALE_OUT_UNAVAILABLE(documentName, { cause: new Error('the document moved to another instance') })
+        return await connection.run(forward.task, forward.args) as T
       } finally {
         await connection.disconnect()
       }
     }
 
-    async function stored (documentName: string, id: unknown): Promise<StoredVersion> {
-      const wanted = idOf(id)
-      const version = wanted === null ? null : await store.getVersion(documentName, wanted)
-      if (version === null) throw new FST_COLLAB_HISTORY_NOT_FOUND(documentName, String(id))
-      return version
+    async function create (documentName: string, label: string | null, context: HookContext, forward: boolean): Promise<VersionInfo> {
+      return await withLoad(documentName, context, forward ? { task: CREATE_TASK, args: { label, context } } : null, (load) => enqueue(load, () => take(load, 'manual', label)))
     }
 
-    function docOf (state: Uint8Array): Y.Doc {
-      const doc = new Y.Doc({ gc: false })
-      Y.applyUpdate(doc, state)
-      return doc
+    async function restore (documentName: string, id: unknown, context: HookContext, forward: boolean): Promise<RestoreResult> {
+      const version = await stored(documentName, id)
+      const target = docOf(version.state)
+      return await withLoad(documentName, context, forward ? { task: RESTORE_TASK, args: { id, context } } : null, (load, connection) => enqueue(load, async () => {
+        // The state before is stored first; should edits arrive while it is written, it is taken again (a
+        // few times at most), so that what the restore replaces is in a version.
+        let moved = false
+        const onUpdate = (): void => { moved = true }
+        load.document.on('update', onUpdate)
+        try {
+          let saved: VersionInfo
+          for (let attempt = 1; ; attempt++) {
+            moved = false
+            saved = await take(load, 'restore', null)
+            if (!moved || attempt === 3) break
+          }
+          let roots: RootRestore[] = []
+          await connection.transact((document) => { roots = restoreContent(document, target, diffTimeout) })
+          return { saved, restored: infoOf(version), roots }
+        } finally {
+          load.document.off('update', onUpdate)
+        }
+      }))
     }
+
+    /** The document as it is now: a copy of its state, read through a direct connection (a replica on a non-owner). */
+    async function current (documentName: string, context: HookContext): Promise<Y.Doc> {
+      const connection = await collab.openDirectConnection(documentName, context)
+      try {
+        return docOf(Y.encodeStateAsUpdate(connection.document))
+      } finally {
+        await connection.disconnect()
+      }
+    }
+
+    return { create, restore, current }
+  }
+
+  async function stored (documentName: string, id: unknown): Promise<StoredVersion> {
+    const wanted = idOf(id)
+    const version = wanted === null ? null : await store.getVersion(documentName, wanted)
+    if (version === null) throw new FST_COLLAB_HISTORY_NOT_FOUND(documentName, String(id))
+    return version
+  }
+
+  function bind (collab: Collab): Versions {
+    log ??= collab.log
+    const operations = operationsOn(collab)
 
     return {
       async create (documentName, { label = null, context = {} } = {}) {
         checkName(documentName)
         if (label !== null && (typeof label !== 'string' || label.length > MAX_LABEL)) throw new FST_COLLAB_INVALID_OPTION('label', `expected null or a string of at most ${MAX_LABEL} characters`)
-        return await withLoad(documentName, context, (load) => enqueue(load, () => take(load, 'manual', label)))
+        return await operations.create(documentName, label, context, true)
       },
 
       async list (documentName, { limit = 50, before } = {}) {
@@ -566,9 +662,7 @@ export function createVersions (options: VersionsOptions): VersionsHandle {
       async diff (documentName, from, to, { context = {} } = {}) {
         checkName(documentName)
         const before = docOf((await stored(documentName, from)).state)
-        const after = to === 'current'
-          ? await withLoad(documentName, context, async (load) => docOf(Y.encodeStateAsUpdate(load.document)))
-          : docOf((await stored(documentName, to)).state)
+        const after = to === 'current' ? await operations.current(documentName, context) : docOf((await stored(documentName, to)).state)
         const roots: RootDiff[] = []
         for (const name of rootNames(before, after)) {
           const kind = kindAcross(name, before, after)
@@ -580,28 +674,7 @@ export function createVersions (options: VersionsOptions): VersionsHandle {
 
       async restore (documentName, id, { context = {} } = {}) {
         checkName(documentName)
-        const version = await stored(documentName, id)
-        const target = docOf(version.state)
-        return await withLoad(documentName, context, (load, connection) => enqueue(load, async () => {
-          // The state before is stored first; should edits arrive while it is written, it is taken again (a
-          // few times at most), so that what the restore replaces is in a version.
-          let moved = false
-          const onUpdate = (): void => { moved = true }
-          load.document.on('update', onUpdate)
-          try {
-            let saved: VersionInfo
-            for (let attempt = 1; ; attempt++) {
-              moved = false
-              saved = await take(load, 'restore', null)
-              if (!moved || attempt === 3) break
-            }
-            let roots: RootRestore[] = []
-            await connection.transact((document) => { roots = restoreContent(document, target, diffTimeout) })
-            return { saved, restored: infoOf(version), roots }
-          } finally {
-            load.document.off('update', onUpdate)
-          }
-        }))
+        return await operations.restore(documentName, id, context, true)
       }
     }
   }

@@ -26,7 +26,7 @@ export interface MetricsPluginOptions {
    * Prometheus metrics through prom-client, an optional peer dependency (`npm install prom-client`), loaded
    * only when this option asks for metrics. `true` registers them on prom-client's default registry,
    * `{ registry }` on yours. Every name starts with `collab_`; no label carries a document name, a user or
-   * an instance id. The metrics stop when `fastify.close()` begins. See "Metrics and tracing" in the README.
+   * an instance id. The metrics stop when `fastify.close()` begins. See docs/metrics.md.
    * @defaultValue false
    * @throws FST_COLLAB_INVALID_OPTION at registration for a value that is neither a boolean nor `{ registry }`.
    * Registration rejects with FST_COLLAB_METRICS_MISSING when prom-client cannot be loaded, and with

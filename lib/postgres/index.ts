@@ -41,7 +41,7 @@ export function postgres (options: PostgresOptions): StorageExtension {
 export default postgres
 
 /**
- * Creates the store's schema and tables (see the README for the SQL) and disconnects: for a deploy step,
+ * Creates the store's schema and tables (docs/storage.md, "The tables", gives the SQL) and disconnects: for a deploy step,
  * with `migrate: false` in the app. Safe to run again.
  * @rejects pg's error; FST_COLLAB_INVALID_OPTION and FST_COLLAB_POSTGRES_MISSING as {@link postgres} throws them.
  */

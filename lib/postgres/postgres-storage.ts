@@ -49,7 +49,7 @@ export interface PostgresStorageOptions {
   /**
    * Create the schema and tables on first use (in one transaction, under an advisory lock, so several
    * instances starting at once do not collide). `false` when a deploy step runs {@link PostgresStorage.migrate}
-   * or the SQL in the README, and the app's role may not run DDL. Default `true`.
+   * or the SQL in docs/storage.md ("The tables"), and the app's role may not run DDL. Default `true`.
    */
   migrate?: boolean
   /** With `connectionString`: the most connections the pool opens. The store makes one call at a time, so one is used; the second replaces a broken one without waiting. Default 2. */

@@ -59,7 +59,11 @@ export const Kind = {
   /** owner → edge: stop reading the session's socket (beforeHandleMessage runs on the owner). */
   Pause: 7,
   /** owner → edge: read the session's socket again. */
-  Resume: 8
+  Resume: 8,
+  /** edge → owner: run an owner task for a session's document (a direct connection's `versions.create`, …). */
+  Call: 9,
+  /** owner → edge: the encoded outcome of a Call. */
+  Answer: 10
 } as const
 
 export type Entry =
@@ -80,6 +84,9 @@ export type Entry =
   | { kind: typeof Kind.Send, sessions: number[], frame: Uint8Array }
   | { kind: typeof Kind.End, session: number, mode: EndModeValue, code: number, reason: string }
   | { kind: typeof Kind.Pause | typeof Kind.Resume, session: number }
+  /** `call` numbers the session's calls; `args` and `outcome` are v8-serialised (see collab/owner-tasks.ts). */
+  | { kind: typeof Kind.Call, session: number, call: number, name: string, args: Uint8Array }
+  | { kind: typeof Kind.Answer, session: number, call: number, outcome: Uint8Array }
 
 export interface Envelope {
   sender: string
@@ -123,6 +130,17 @@ function writeEntry (encoder: encoding.Encoder, entry: Entry): void {
       encoding.writeVarUint(encoder, entry.mode)
       encoding.writeVarUint(encoder, entry.code)
       encoding.writeVarString(encoder, entry.reason)
+      return
+    case Kind.Call:
+      encoding.writeVarUint(encoder, entry.session)
+      encoding.writeVarUint(encoder, entry.call)
+      encoding.writeVarString(encoder, entry.name)
+      encoding.writeVarUint8Array(encoder, entry.args)
+      return
+    case Kind.Answer:
+      encoding.writeVarUint(encoder, entry.session)
+      encoding.writeVarUint(encoder, entry.call)
+      encoding.writeVarUint8Array(encoder, entry.outcome)
   }
 }
 
@@ -173,6 +191,14 @@ function readEntry (decoder: decoding.Decoder): Entry {
       code: decoding.readVarUint(decoder),
       reason: decoding.readVarString(decoder)
     }
+    case Kind.Call: return {
+      kind: Kind.Call,
+      session: decoding.readVarUint(decoder),
+      call: decoding.readVarUint(decoder),
+      name: decoding.readVarString(decoder),
+      args: decoding.readVarUint8Array(decoder)
+    }
+    case Kind.Answer: return { kind: Kind.Answer, session: decoding.readVarUint(decoder), call: decoding.readVarUint(decoder), outcome: decoding.readVarUint8Array(decoder) }
     default: throw new RangeError(`unknown envelope entry kind ${kind}`)
   }
 }

@@ -8,7 +8,7 @@ export type { RedisConnection, RedisScaleOut, RedisScaleOutOptions } from './opt
 
 /**
  * Serves every document from exactly one instance (its owner, chosen by a Redis lease with a fencing epoch),
- * with clients on the other instances proxied through Redis pub/sub. See "Scale-out" in the README.
+ * with clients on the other instances proxied through Redis pub/sub. See docs/scale-out.md.
  *
  * ```js
  * import { redis } from 'fastify-collab/redis'

@@ -29,6 +29,8 @@ function sizeOf (entry: Entry): number {
     case Kind.Open: return entry.state.byteLength + entry.documentName.length + entry.address.length
     case Kind.Frame:
     case Kind.Send: return entry.frame.byteLength
+    case Kind.Call: return entry.args.byteLength + entry.name.length
+    case Kind.Answer: return entry.outcome.byteLength
     default: return 8
   }
 }

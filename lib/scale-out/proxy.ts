@@ -4,6 +4,7 @@
 // the owner sends comes back and is written to the socket unchanged.
 
 import { CloseCode } from '../close-codes.js'
+import { FST_COLLAB_SCALE_OUT_UNAVAILABLE } from '../errors.js'
 import type { Codec } from '../collab/protocol/codec.js'
 import type { CloseCodeValue } from '../close-codes.js'
 import type { AttachedSession, DocumentMessage, ProxiedSocket } from '../collab/contracts.js'
@@ -59,6 +60,9 @@ export class Proxies {
 export class ProxySession implements AttachedSession {
   #left = false
   readonly #pausedFor = new Set<'owner' | 'link'>()
+  // Owner tasks asked of the owner and not answered yet, by call number.
+  readonly #calls = new Map<number, { resolve: (outcome: Uint8Array) => void, reject: (error: Error) => void }>()
+  #nextCall = 0
 
   constructor (
     private readonly proxies: Proxies,
@@ -86,12 +90,38 @@ export class ProxySession implements AttachedSession {
     this.proxies.links.to(this.owner).add({ kind: Kind.Leave, session: this.number })
   }
 
-  // No longer served: out of the registry, and its pauses given back (the socket may serve other documents).
+  // No longer served: out of the registry, its pauses given back (the socket may serve other documents),
+  // and its calls unanswered for good.
   #stop (): void {
     this.#left = true
     this.proxies.delete(this)
     for (let i = this.#pausedFor.size; i > 0; i--) this.socket.resume()
     this.#pausedFor.clear()
+    const calls = [...this.#calls.values()]
+    this.#calls.clear()
+    for (const { reject } of calls) reject(this.#unanswered())
+  }
+
+  #unanswered (): Error {
+    return new FST_COLLAB_SCALE_OUT_UNAVAILABLE(this.documentName, { cause: new Error(`the session on instance ${this.owner} ended before it answered`) })
+  }
+
+  /** Runs an owner task on the owner, for this session's document (see AttachedSession.call). */
+  call (name: string, args: Uint8Array): Promise<Uint8Array> {
+    if (this.#left) return Promise.reject(this.#unanswered())
+    const call = ++this.#nextCall
+    return new Promise((resolve, reject) => {
+      this.#calls.set(call, { resolve, reject })
+      this.proxies.links.to(this.owner).add({ kind: Kind.Call, session: this.number, call, name, args })
+    })
+  }
+
+  /** The owner's answer to a call. */
+  answered (call: number, outcome: Uint8Array): void {
+    const pending = this.#calls.get(call)
+    if (pending === undefined) return
+    this.#calls.delete(call)
+    pending.resolve(outcome)
   }
 
   /** A frame from the owner for the client (the owner greets it too: Authenticated comes from there). */

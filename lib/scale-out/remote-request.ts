@@ -4,18 +4,20 @@
 // survive, and a function or a symbol is refused at connect.
 
 import { deserialize, serialize } from 'node:v8'
-import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
-import type { HookContext, RemoteRequest } from '../collab/types.js'
+import type { FastifyBaseLogger } from 'fastify'
+import type { CollabRequest, HookContext, RemoteRequest } from '../collab/types.js'
 
 type RequestData = Omit<RemoteRequest, 'remote' | 'log'>
 
 /**
- * Serialises a connection's context and request for the owner.
+ * Serialises a connection's context and request for the owner: a client's upgraded request, or the
+ * {@link RemoteRequest} a direct connection made for itself (`direct: true`).
  * @throws what v8.serialize throws (DataCloneError) for a value that cannot cross.
  */
-export function serializeConnection (instanceId: string, request: FastifyRequest, context: HookContext): Uint8Array {
+export function serializeConnection (instanceId: string, request: CollabRequest, context: HookContext): Uint8Array {
   const data: RequestData = {
     instanceId,
+    direct: 'remote' in request && request.direct,
     id: request.id,
     method: request.method,
     url: request.url,

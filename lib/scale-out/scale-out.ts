@@ -4,7 +4,7 @@
 // It decides what each message and each doubt means; the state machines live
 // in ownership.ts (documents) and the session classes.
 
-import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger } from 'fastify'
 import { clientReason, CloseCode } from '../close-codes.js'
 import { hocuspocusCodec, yWebsocketCodec } from '../collab/protocol/codec.js'
 import { decodeHocuspocusFrame } from '../collab/protocol/hocuspocus.js'
@@ -131,7 +131,7 @@ export class ScaleOut implements Router {
    *   with the owner's reason when it refused.
    * @throws what v8.serialize throws when the context cannot cross (checked at connect before this).
    */
-  async proxy (socket: ProxiedSocket, owner: string, init: SessionInit & { readonly request: FastifyRequest }): Promise<ProxySession | null> {
+  async proxy (socket: ProxiedSocket, owner: string, init: SessionInit): Promise<ProxySession | null> {
     let session
     try {
       session = await this.#open(socket, owner, init)
@@ -153,7 +153,7 @@ export class ScaleOut implements Router {
     return [...this.#suspects.keys()]
   }
 
-  #open (socket: ProxiedSocket, owner: string, init: SessionInit & { readonly request: FastifyRequest }): Promise<ProxySession> {
+  #open (socket: ProxiedSocket, owner: string, init: SessionInit): Promise<ProxySession> {
     const state = serializeConnection(this.instanceId, init.request, init.context)
     const number = this.#proxies.nextNumber()
     const session = new ProxySession(this.#proxies, socket, owner, number, init.documentName, init.codec, init.address)
@@ -250,6 +250,17 @@ export class ScaleOut implements Router {
     if (message !== null) session.receive(message, frame)
   }
 
+  /** A Call from an edge: the task runs for the session's document, and its outcome goes back. */
+  async #call (edge: string, entry: Extract<Entry, { kind: typeof Kind.Call }>): Promise<void> {
+    const socket = this.#remotes.get(edge, entry.session)
+    if (socket?.session == null) {
+      this.#links.to(edge).add({ kind: Kind.End, session: entry.session, mode: EndMode.Socket, code: CloseCode.RESET_CONNECTION, reason: 'Reset Connection: unknown session' })
+      return
+    }
+    const outcome = await this.#host.runTask(socket.session.documentName, entry.name, entry.args)
+    this.#links.to(edge).add({ kind: Kind.Answer, session: entry.session, call: entry.call, outcome })
+  }
+
   #leave (edge: string, number: number): void {
     this.#serving.get(edge)?.delete(number)
     this.#remotes.get(edge, number)?.drop()
@@ -297,6 +308,14 @@ export class ScaleOut implements Router {
       case Kind.Frame:
         this.#frame(sender, entry.session, entry.frame)
         return
+      case Kind.Call:
+        this.#call(sender, entry).catch((error: unknown) => this.#log.error({ err: error, sender }, 'scale-out: a call could not be answered'))
+        return
+      case Kind.Answer: {
+        const session = this.#proxies.get(entry.session)
+        if (session?.owner === sender) session.answered(entry.call, entry.outcome)
+        return
+      }
       case Kind.Leave:
         this.#leave(sender, entry.session)
         return

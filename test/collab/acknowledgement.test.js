@@ -66,3 +66,34 @@ test('SyncStatus answers the frames in their order: a refusal known at once wait
   await waitFor(() => client.frames.filter(isHp('ordered', 8)).length === 2, { what: 'the second SyncStatus' })
   assert.deepEqual(client.frames.filter(isHp('ordered', 8)).map(syncStatusOf), [1, 0], 'the first update acknowledged, then the second refused')
 })
+
+test('an update parked until the client\'s SyncStep2 keeps its place among the answers: a later update\'s SyncStatus never comes first', { timeout: 30_000 }, async t => {
+  const gate = deferred('the test to let the parked update\'s write end')
+  let changes = 0
+  const { url } = await startCollabServer(t, {
+    // The second change is the parked update, applied once the SyncStep2 came: its write is held.
+    async onChange () { if (++changes === 2) await gate.promise }
+  })
+  const client = await rawClient(t, url)
+  client.send(hpAuth('parked'))
+  await client.next(isHp('parked', 2, 2), { what: 'Authenticated' })
+  const doc = new Y.Doc()
+  const first = textUpdate('a', doc)
+  const second = textUpdate('b', doc)
+  // Sent in the wrong order during the handshake, as a provider flushing its queue may: the second
+  // depends on the first, so it waits for the client's SyncStep2; the first is applied at once.
+  client.send(hpUpdate('parked', second))
+  client.send(hpUpdate('parked', first))
+  client.send(PING)
+  await client.next(isPong, { what: 'the Pong after both updates' })
+  assert.equal(client.frames.filter(isHp('parked', 8)).length, 0, 'the first frame (parked) is answered first, so nothing is answered yet')
+
+  client.send(hpUpdate('parked', Y.encodeStateAsUpdate(new Y.Doc()), 1))
+  client.send(PING)
+  await waitFor(() => client.frames.filter(isPong).length === 2, { what: 'the Pong after the SyncStep2' })
+  assert.equal(client.frames.filter(isHp('parked', 8)).length, 0, 'still nothing: the parked update is applied, its write held')
+
+  gate.resolve()
+  await waitFor(() => client.frames.filter(isHp('parked', 8)).length === 3, { what: 'the three SyncStatus frames' })
+  assert.deepEqual(client.frames.filter(isHp('parked', 8)).map(syncStatusOf), [1, 1, 1])
+})

@@ -216,6 +216,15 @@ test('deposed while live, with changes unstored: reset and unloaded at once, not
   assert.deepEqual(host.calls, ['resetReceivers', 'finalize', 'afterUnload'])
 })
 
+test('deposed in the turn its store came due (an owner waking from a pause): the queued store never runs', async (t) => {
+  const { host, lifecycle } = live(t)
+  lifecycle.changed()
+  t.mock.timers.tick(timing.debounce)
+  assert.equal(lifecycle.depose(), true)
+  await settle()
+  assert.deepEqual(host.calls, ['resetReceivers', 'finalize', 'afterUnload'], 'the store hooks never see a load that has ended')
+})
+
 test('shutdown during a store: it waits for the store, stores once more what changed meanwhile, then unloads and awaits afterUnloadDocument', async (t) => {
   const { host, lifecycle } = live(t)
   lifecycle.changed()

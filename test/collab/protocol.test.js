@@ -102,6 +102,26 @@ test('Hocuspocus decoding refuses what a client never sends, and truncated frame
   assert.throws(() => hp.decodeHocuspocusFrame(typed(0, e => { encoding.writeVarUint(e, 1); encoding.writeVarUint(e, 100) })), /end of/i)
 })
 
+test('the server-frame decoder (a direct connection\'s side of a session on another instance) reads every frame the server encodes, and refuses what a server never sends', () => {
+  const update = Y.encodeStateAsUpdate(new Y.Doc())
+  assert.deepEqual(hp.decodeHocuspocusServerFrame(hp.encodeAuthenticated('d', false)), { address: 'd', type: 'authenticated', readOnly: false })
+  assert.deepEqual(hp.decodeHocuspocusServerFrame(hp.encodeAuthenticated('d', true)), { address: 'd', type: 'authenticated', readOnly: true })
+  assert.deepEqual(hp.decodeHocuspocusServerFrame(hp.encodePermissionDenied('d', 'no')), { address: 'd', type: 'permission-denied', reason: 'no' })
+  assert.deepEqual(hp.decodeHocuspocusServerFrame(hp.encodeSyncStep1('d', Uint8Array.of(0))), { address: 'd', type: 'sync-step-1', stateVector: Uint8Array.of(0) })
+  assert.deepEqual(hp.decodeHocuspocusServerFrame(hp.encodeSyncStep2('d', update)), { address: 'd', type: 'sync-step-2', update })
+  assert.deepEqual(hp.decodeHocuspocusServerFrame(hp.encodeUpdate('d', update)), { address: 'd', type: 'update', update })
+  assert.deepEqual(hp.decodeHocuspocusServerFrame(hp.encodeSyncStatus('d', true)), { address: 'd', type: 'sync-status', applied: true })
+  assert.deepEqual(hp.decodeHocuspocusServerFrame(hp.encodeSyncStatus('d', false)), { address: 'd', type: 'sync-status', applied: false })
+  assert.deepEqual(hp.decodeHocuspocusServerFrame(hp.encodeStateless('d', 'x')), { address: 'd', type: 'stateless', payload: 'x' })
+  assert.deepEqual(hp.decodeHocuspocusServerFrame(hp.encodeClose('d', 'bye')), { address: 'd', type: 'close', reason: 'bye' })
+  assert.deepEqual(hp.decodeHocuspocusServerFrame(hp.encodeAwareness('d', Uint8Array.of(0))), { address: 'd', type: 'awareness', update: Uint8Array.of(0) })
+  assert.deepEqual(hp.decodeHocuspocusServerFrame(hp.PONG_FRAME), { type: 'pong' })
+  const typed = (type, write = () => {}) => bytes(e => { encoding.writeVarString(e, 'doc'); encoding.writeVarUint(e, type); write(e) })
+  assert.throws(() => hp.decodeHocuspocusServerFrame(typed(2, e => { encoding.writeVarUint(e, 0); encoding.writeVarString(e, 'token') })), /unexpected auth message type 0 from a server/)
+  for (const type of [4, 6, 11]) assert.throws(() => hp.decodeHocuspocusServerFrame(typed(type)), /unexpected Hocuspocus message type/)
+  assert.throws(() => hp.decodeHocuspocusServerFrame(typed(8)), /end of/i)
+})
+
 test('the decoder reads what a real @hocuspocus/provider 4.8 sends on open: Token with its version, SyncStep1, awareness', async (t) => {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
   await once(wss, 'listening')

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { artifacts, editorText, launch, open, present, saved, shows, until } from '../helpers/chromium.js'
+import { artifacts, editorText, launch, open, present, saved, typeInTurn, until } from '../helpers/chromium.js'
 import { startExampleServer } from '../helpers/example-server.js'
 import { tempDir } from '../helpers/cleanup.js'
 import { chromiumBrowser, missing } from '../helpers/needs.js'
@@ -19,14 +19,7 @@ test('two browsers edit one document; the text survives a reload and a server re
   await Promise.all([saved(alice), saved(bob)])
   assert.equal(await alice.locator('#current-doc').textContent(), 'e2e')
 
-  await alice.locator('.cm-content').click()
-  await alice.keyboard.type('Alice was here. ')
-  await shows(bob, 'Alice was here. ')
-
-  await bob.locator('.cm-content').click()
-  await bob.keyboard.press('Control+End')
-  await bob.keyboard.type('Bob too.')
-  await shows(alice, 'Alice was here. Bob too.')
+  await typeInTurn(alice, bob)
 
   // Presence: each lists the other by name with a colour; each draws the other's caret.
   await Promise.all([present(alice, 'Alice (you)'), present(alice, 'Bob'), present(bob, 'Alice'), present(bob, 'Bob (you)')])

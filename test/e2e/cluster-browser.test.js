@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { get } from '../helpers/http.js'
 import { chromiumBrowser, missing, redisServer } from '../helpers/needs.js'
-import { artifacts, editorText, launch, open, saved, shows, until } from '../helpers/chromium.js'
+import { artifacts, editorText, launch, open, saved, shows, typeInTurn, until } from '../helpers/chromium.js'
 import { startClusterCommand } from '../helpers/cluster-command.js'
 
 const instanceOf = (page) => page.locator('#instance').getAttribute('data-instance')
@@ -24,13 +24,7 @@ test('two browsers on the cluster\'s one address land on two instances; the one 
   assert.notEqual(aliceOn, bobOn, 'the proxy sent the second socket to another instance')
   assert.equal(await bob.locator('#owner').getAttribute('data-owner'), aliceOn, 'the instance asked first owns the document')
 
-  await alice.locator('.cm-content').click()
-  await alice.keyboard.type('Alice was here. ')
-  await shows(bob, 'Alice was here. ')
-  await bob.locator('.cm-content').click()
-  await bob.keyboard.press('Control+End')
-  await bob.keyboard.type('Bob too.')
-  await shows(alice, 'Alice was here. Bob too.')
+  await typeInTurn(alice, bob)
   await Promise.all([saved(alice), saved(bob)])
   await alice.screenshot({ path: join(artifacts, 'cluster-before-failover.png') })
 

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { artifacts, launch, open, until } from '../helpers/chromium.js'
+import { artifacts, launch, open, typeAtEnd, until } from '../helpers/chromium.js'
 import { tempDir } from '../helpers/cleanup.js'
 import { startExampleServer } from '../helpers/example-server.js'
 import { chromiumBrowser, missing } from '../helpers/needs.js'
@@ -26,9 +26,7 @@ test('examples/tiptap: two Chromium pages write in one Tiptap document and conve
   await alice.keyboard.type('Alice writes a paragraph.')
   await alice.keyboard.press('Enter')
   await shows(bob, 'Alice writes a paragraph.\n\n')
-  await bob.locator('.tiptap').click()
-  await bob.keyboard.press('Control+End')
-  await bob.keyboard.type('Bob adds a second one.')
+  await typeAtEnd(bob, 'Bob adds a second one.', '.tiptap')
   const expected = 'Alice writes a paragraph.\n\nBob adds a second one.'
   await Promise.all([shows(alice, expected), shows(bob, expected), saved(alice), saved(bob)])
   assert.equal(await editorText(alice), expected)

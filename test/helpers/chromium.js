@@ -70,4 +70,19 @@ export async function until (page, fn, { arg, what }) {
 }
 export const saved = (page) => until(page, () => document.querySelector('#status').dataset.state === 'saved', { what: 'the page to say saved' })
 export const shows = (page, text) => until(page, (expected) => window.collab.view.state.doc.toString().includes(expected), { arg: text, what: `the editor to show ${JSON.stringify(text)}` })
+/** Clicks into the editor (`editor`, CodeMirror's by default), moves to the end of the text and types `text`. */
+export async function typeAtEnd (page, text, editor = '.cm-content') {
+  await page.locator(editor).click()
+  await page.keyboard.press('Control+End')
+  await page.keyboard.type(text)
+}
+
+/** Alice types into the empty editor, then Bob after her text: each page shows what the other typed. */
+export async function typeInTurn (alice, bob) {
+  await typeAtEnd(alice, 'Alice was here. ')
+  await shows(bob, 'Alice was here. ')
+  await typeAtEnd(bob, 'Bob too.')
+  await shows(alice, 'Alice was here. Bob too.')
+}
+
 export const present = (page, name) => until(page, (expected) => [...document.querySelectorAll('#presence .name')].some(node => node.textContent === expected), { arg: name, what: `${name} in the presence list` })

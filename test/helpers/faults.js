@@ -145,7 +145,7 @@ export class FaultRun extends EventEmitter {
   /**
    * Stops typing and resolves once nothing of any writer is in flight: each is synced and has every frame
    * it sent answered, so no instance is inside a write of theirs (SQLite's one write lock belongs to the
-   * process that writes: see the README).
+   * process that writes: see docs/storage.md, "Several processes on one file").
    */
   async quiesce (timeout = 30_000) {
     this.stopTyping()
@@ -322,7 +322,7 @@ export const faults = {
     await run.replace()
   },
   // Paused past its lease: resumed once Redis has let the lease lapse. On SQLite, paused between writes: the
-  // one write lock of the file belongs to the process that writes (see the README).
+  // one write lock of the file belongs to the process that writes (see docs/storage.md, "Several processes on one file").
   async 'owner-pause' (run, admin) {
     const documentName = run.typists[0].documentName
     const owner = await run.ownerOf(documentName) ?? run.nodes.find((node) => node.responsive)

@@ -18,7 +18,7 @@ for (const store of stores) {
     run.startTyping()
     run.startAudits()
     await run.acknowledgedMore(20)
-    // Paused between writes: SQLite's write lock belongs to the process that writes (see the README).
+    // Paused between writes: SQLite's write lock belongs to the process that writes (see docs/storage.md, "Several processes on one file").
     if (store === 'sqlite') await run.quiesce()
     owner.pause()
     run.startTyping()

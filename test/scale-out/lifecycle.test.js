@@ -83,11 +83,23 @@ test('redis() refuses bad options', () => {
   assert.throws(() => redis({ url: 'redis://x', heartbeatInterval: 500, heartbeatTimeout: 500 }), { code: 'FST_COLLAB_INVALID_OPTION' })
 })
 
-test('openDirectConnection on an instance that does not own the document is refused with its owner', { skip, timeout: 30_000 }, async (t) => {
-  const [owner, edge] = await pair(t)
-  const direct = await owner.app.collab.openDirectConnection('direct')
-  t.after(() => direct.disconnect())
-  await assert.rejects(edge.app.collab.openDirectConnection('direct'), { code: 'FST_COLLAB_NOT_OWNER' })
+test('openDirectConnection on an instance that does not own the document is a session on the owner: a change the owner refuses rejects with FST_COLLAB_DIRECT_REFUSED, disconnect() ends the session', { skip, timeout: 30_000 }, async (t) => {
+  const [owner, edge] = await pair(t, { onChange: ({ context }) => { if (context.refuse === true) throw new Error('refused by the app') } })
+  const local = owner.clients.hocus('direct')
+  await synced(local)
+  const direct = await edge.app.collab.openDirectConnection('direct', { user: 'edge' })
+  assert.equal(edge.app.collab.documents.has('direct'), false, 'the edge loads nothing')
+  assert.equal(owner.app.collab.getConnectionsCount(), 2, 'the owner serves it as a session')
+  await direct.transact((document) => document.getText('t').insert(0, 'kept'))
+  assert.equal(owner.app.collab.documents.get('direct').getText('t').toString(), 'kept', 'acknowledged once the owner applied it')
+
+  const refused = await edge.app.collab.openDirectConnection('direct', { refuse: true })
+  await assert.rejects(refused.transact((document) => document.getText('t').insert(0, 'no ')), { code: 'FST_COLLAB_DIRECT_REFUSED' })
+  await refused.disconnect()
+  await direct.disconnect()
+  await waitFor(() => owner.app.collab.getConnectionsCount() === 1, { what: 'the owner to end the direct connections\' sessions' })
+  await assert.rejects(direct.transact(() => {}), { code: 'FST_COLLAB_CLOSED' })
+  await assert.rejects(edge.app.collab.openDirectConnection('direct', { callback: () => {} }), { code: 'FST_COLLAB_CONTEXT_NOT_SERIALIZABLE' })
 })
 
 test('document hooks run on the owner, once per change, with the proxied session as origin and a RemoteRequest', { skip, timeout: 30_000 }, async (t) => {

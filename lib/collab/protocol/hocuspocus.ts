@@ -92,6 +92,52 @@ export function decodeHocuspocusFrame (frame: Uint8Array): HocuspocusMessage {
   }
 }
 
+/** A decoded Hocuspocus server frame, as a provider reads it. */
+export type HocuspocusServerMessage =
+  | { type: 'ping' }
+  | { type: 'pong' }
+  | ({ address: string } & (
+    | SyncMessage
+    | { type: 'awareness', update: Uint8Array }
+    | { type: 'authenticated', readOnly: boolean }
+    | { type: 'permission-denied', reason: string }
+    | { type: 'query-awareness' }
+    | { type: 'stateless', payload: string }
+    | { type: 'close', reason: string }
+    | { type: 'sync-status', applied: boolean }
+  ))
+
+/**
+ * Decodes one frame a Hocuspocus server sends, as @hocuspocus/provider 4.8 reads it (`MessageReceiver`):
+ * what a server-side stand-in for a provider (a direct connection on an instance that does not own the
+ * document) reads from the owner.
+ *
+ * @throws {RangeError} on a type a server never sends (Auth Token, SyncReply, BroadcastStateless) or an
+ *   unknown one; lib0's error on a truncated frame.
+ */
+export function decodeHocuspocusServerFrame (frame: Uint8Array): HocuspocusServerMessage {
+  if (frame.length === 1 && frame[0] === TYPE_PING) return { type: 'ping' }
+  if (frame.length === 1 && frame[0] === TYPE_PONG) return { type: 'pong' }
+  const decoder = decoding.createDecoder(frame)
+  const address = decoding.readVarString(decoder)
+  const type = decoding.readVarUint(decoder)
+  switch (type) {
+    case TYPE_SYNC: return { address, ...readSyncMessage(decoder) }
+    case TYPE_AWARENESS: return { address, type: 'awareness', update: decoding.readVarUint8Array(decoder) }
+    case TYPE_AUTH: {
+      const subType = decoding.readVarUint(decoder)
+      if (subType === AUTH_AUTHENTICATED) return { address, type: 'authenticated', readOnly: decoding.readVarString(decoder) === 'readonly' }
+      if (subType === AUTH_PERMISSION_DENIED) return { address, type: 'permission-denied', reason: decoding.readVarString(decoder) }
+      throw new RangeError(`unexpected auth message type ${subType} from a server`)
+    }
+    case TYPE_QUERY_AWARENESS: return { address, type: 'query-awareness' }
+    case TYPE_STATELESS: return { address, type: 'stateless', payload: decoding.readVarString(decoder) }
+    case TYPE_CLOSE: return { address, type: 'close', reason: decoding.readVarString(decoder) }
+    case TYPE_SYNC_STATUS: return { address, type: 'sync-status', applied: decoding.readVarUint(decoder) === 1 }
+    default: throw new RangeError(`unexpected Hocuspocus message type ${type} from a server`)
+  }
+}
+
 function frame (address: string, type: number, write?: (encoder: encoding.Encoder) => void): Uint8Array {
   const encoder = encoding.createEncoder()
   encoding.writeVarString(encoder, address)
