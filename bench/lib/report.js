@@ -306,7 +306,7 @@ function scaleOutSection (suite) {
   const body = suite.results.error ? `Not measured: ${suite.results.error}` : suite.results.markdown
   return `### The Redis scale-out beside Hocuspocus's (issue 8, \`bench/scale-out.js\`)
 
-Measured ${suite.date.slice(0, 16).replace('T', ' ')} UTC, Node ${suite.node}.${load(suite)} Output of \`node bench/scale-out.js\`, verbatim:
+Measured ${suite.date.slice(0, 16).replace('T', ' ')} UTC, Node ${suite.node}.${load(suite)} Output of \`node bench/scale-out.js${suite.plan?.only ? ` --only ${suite.plan.only}` : ''}\`, verbatim:
 
 ${body}
 `
