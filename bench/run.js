@@ -10,7 +10,8 @@
 // This process is the load generator, pinned to core 1; each system under test
 // runs in a fresh child process pinned to core 0 (lib/server-process.js).
 // Results are merged into bench/results/latest.json (or quick.json) and the
-// tables of bench/README.md are regenerated from that file.
+// tables of bench/README.md are regenerated from that file; a suite it lacks keeps
+// its section as it was (each section starts with a marker naming its suite).
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
