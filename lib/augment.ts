@@ -21,7 +21,7 @@ import type { FastifyReplyType, ResolveFastifyReplyType } from 'fastify/types/ty
 import type { WebSocket, WebSocketServer } from 'ws'
 import type { Collab } from './collab/types.js'
 import type { CollabOptions } from './collab/options.js'
-import type { HistoryApi, HistoryPluginOptions } from './history/versions.js'
+import type { HistoryApi, HistoryPluginOptions } from './history/types.js'
 import type { MetricsPluginOptions } from './metrics/options.js'
 import type { RedisScaleOut } from './scale-out/options.js'
 import type { InjectWSOptions } from './upgrade/inject.js'
