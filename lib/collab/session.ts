@@ -402,6 +402,19 @@ export class SocketSession implements Session, AttachedSession {
     }
   }
 
+  /**
+   * The updates parked for the handshake are refused with the session (SyncStatus 0, in their places): the
+   * client keeps them and sends them again in the SyncStep2 that answers a later resync. Kept, their
+   * answers would hold back every later one for as long as the session stays refused.
+   */
+  private refuseParked (): void {
+    const parked = this.parked
+    if (parked === null) return
+    this.parked = null
+    this.parkedBytes = 0
+    for (const { answer } of parked) answer(false)
+  }
+
   private refuseUpdate (update: Uint8Array, isSyncStep2: boolean, error: unknown, answer: Answer): void {
     const hocuspocus = this.codec.protocol === 'hocuspocus'
     if (error instanceof FST_COLLAB_UPDATE_NOT_INTEGRABLE && !isSyncStep2 && this.syncState === 'handshaking') return this.park(update, answer)
@@ -412,6 +425,7 @@ export class SocketSession implements Session, AttachedSession {
       const limit = backlog ? 'maxUnstoredBytes' : 'maxDocumentBytes'
       this.socket.limitReached(limit, { documentName: this.documentName })
       this.syncState = 'refused'
+      this.refuseParked()
       answer(false)
       if (limit === 'maxUnstoredBytes') this.document.whenStoreCatchesUp(this)
       return

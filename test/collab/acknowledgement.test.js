@@ -127,3 +127,19 @@ test('the updates one socket read brings are applied in one transaction: onChang
   assert.equal(merged.getText('text').toString(), 'one two three four', 'its update is their merge')
   assert.equal(app.collab.documents.get('batched').getText('text').toString(), 'one two three four')
 })
+
+test('updates parked for the handshake are answered 0 when the session is refused, in their places: they never hold back later answers', { timeout: 30_000 }, async t => {
+  const { url } = await startCollabServer(t, { maxDocumentBytes: 64 })
+  const client = await rawClient(t, url)
+  client.send(hpAuth('refused'))
+  await client.next(isHp('refused', 2, 2), { what: 'Authenticated' })
+  const doc = new Y.Doc()
+  textUpdate('a', doc)
+  // Depends on 'a', which the server lacks: parked until the client's SyncStep2.
+  client.send(hpUpdate('refused', textUpdate('b', doc)))
+  // That SyncStep2 passes maxDocumentBytes: refused, and with it the session's later updates.
+  client.send(hpUpdate('refused', textUpdate('x'.repeat(200), new Y.Doc()), 1))
+  client.send(hpUpdate('refused', textUpdate('c', new Y.Doc())))
+  await waitFor(() => client.frames.filter(isHp('refused', 8)).length === 3, { what: 'an answer to each of the three frames' })
+  assert.deepEqual(client.frames.filter(isHp('refused', 8)).map(syncStatusOf), [0, 0, 0])
+})
