@@ -7,7 +7,7 @@ import { startCollabServer } from '../helpers/server.js'
 import { tempDir } from '../helpers/cleanup.js'
 import * as Y from 'yjs'
 import { rawClient, hpAuth, isHp, hpUpdate, textUpdate, syncStatusOf } from '../helpers/raw-client.js'
-import { deferred, waitFor } from '../helpers/wait.js'
+import { deferred } from '../helpers/wait.js'
 
 // Durable before acknowledged, also for an update that brings nothing new: a client that resends a change
 // the server applied but has not stored yet (its socket dropped before the SyncStatus) must not get that
@@ -63,7 +63,7 @@ test('SyncStatus answers the frames in their order: a refusal known at once wait
   assert.equal(client.frames.filter(isHp('ordered', 8)).length, 0, 'the refusal did not overtake the pending acknowledgement')
   gate.resolve()
   await client.next(isHp('ordered', 8), { what: 'the first SyncStatus' })
-  await waitFor(() => client.frames.filter(isHp('ordered', 8)).length === 2, { what: 'the second SyncStatus' })
+  await client.until(() => client.frames.filter(isHp('ordered', 8)).length === 2, { what: 'the second SyncStatus' })
   assert.deepEqual(client.frames.filter(isHp('ordered', 8)).map(syncStatusOf), [1, 0], 'the first update acknowledged, then the second refused')
 })
 
@@ -90,11 +90,11 @@ test('an update parked until the client\'s SyncStep2 keeps its place among the a
 
   client.send(hpUpdate('parked', Y.encodeStateAsUpdate(new Y.Doc()), 1))
   client.send(PING)
-  await waitFor(() => client.frames.filter(isPong).length === 2, { what: 'the Pong after the SyncStep2' })
+  await client.until(() => client.frames.filter(isPong).length === 2, { what: 'the Pong after the SyncStep2' })
   assert.equal(client.frames.filter(isHp('parked', 8)).length, 0, 'still nothing: the parked update is applied, its write held')
 
   gate.resolve()
-  await waitFor(() => client.frames.filter(isHp('parked', 8)).length === 3, { what: 'the three SyncStatus frames' })
+  await client.until(() => client.frames.filter(isHp('parked', 8)).length === 3, { what: 'the three SyncStatus frames' })
   assert.deepEqual(client.frames.filter(isHp('parked', 8)).map(syncStatusOf), [1, 1, 1])
 })
 
@@ -118,7 +118,7 @@ test('the updates one socket read brings are applied in one transaction: onChang
   tcp.cork()
   for (const update of updates) client.send(hpUpdate('batched', update))
   tcp.uncork()
-  await waitFor(() => client.frames.filter(isHp('batched', 8)).length === 1 + updates.length, { what: 'a SyncStatus per update' })
+  await client.until(() => client.frames.filter(isHp('batched', 8)).length === 1 + updates.length, { what: 'a SyncStatus per update' })
   assert.deepEqual(client.frames.filter(isHp('batched', 8)).map(syncStatusOf), [1, 1, 1, 1, 1])
   assert.equal(changes.length, 1, 'one onChange for the read')
   assert.equal(changes[0].user, 'ada')
@@ -140,6 +140,6 @@ test('updates parked for the handshake are answered 0 when the session is refuse
   // That SyncStep2 passes maxDocumentBytes: refused, and with it the session's later updates.
   client.send(hpUpdate('refused', textUpdate('x'.repeat(200), new Y.Doc()), 1))
   client.send(hpUpdate('refused', textUpdate('c', new Y.Doc())))
-  await waitFor(() => client.frames.filter(isHp('refused', 8)).length === 3, { what: 'an answer to each of the three frames' })
+  await client.until(() => client.frames.filter(isHp('refused', 8)).length === 3, { what: 'an answer to each of the three frames' })
   assert.deepEqual(client.frames.filter(isHp('refused', 8)).map(syncStatusOf), [0, 0, 0])
 })

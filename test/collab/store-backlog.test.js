@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { sqlite } from 'fastify-collab/sqlite'
 import { startCollabServer, synced } from '../helpers/server.js'
-import { when, untilDocs, waitFor } from '../helpers/wait.js'
+import { when, untilDocs } from '../helpers/wait.js'
 import { captureLog } from '../helpers/log.js'
 import { tempDir } from '../helpers/cleanup.js'
 import { openSqlite } from '../helpers/stores.js'
@@ -60,14 +60,14 @@ test('maxUnstoredBytes: while the SQLite store is locked, past the bound Hocuspo
   other.exec('BEGIN EXCLUSIVE')
   const refused = when(capture.events, 'line', { predicate: line => line.limit === 'maxUnstoredBytes', what: 'the warn line of maxUnstoredBytes' })
   let refusedSeen = false
-  refused.then(() => { refusedSeen = true }, () => {})
+  capture.events.on('line', line => { if (line.limit === 'maxUnstoredBytes') refusedSeen = true })
   // One keystroke a transaction, each one update of about 20 bytes, and each in a socket read of its own
   // (the server applies what one read brings in one transaction): the next goes once the server applied
   // this one, or refused one.
   for (const char of 'hocuspocus!') {
     const before = text(document).length
     h.document.getText('text').insert(text(h.document).length, char)
-    await waitFor(() => refusedSeen || text(document).length > before, { what: `the server to apply or refuse ${char}` })
+    await when([document, capture.events], ['update', 'line'], { check: () => refusedSeen || text(document).length > before, what: `the server to apply or refuse ${char}` })
   }
   await refused
   assert.ok(text(document).length < 'hocuspocus!'.length, 'not every keystroke was applied')

@@ -15,7 +15,7 @@ import * as Y from 'yjs'
 import { startCluster } from './cluster.js'
 import { LedgerTypist } from './ledger.js'
 import { synced } from './server.js'
-import { waitFor } from './wait.js'
+import { waitFor, when } from './wait.js'
 
 /** Scale-out timings short enough that a paused owner loses its lease within a test, long enough for a loaded 2-core machine. */
 export const faultEnv = { HEARTBEAT_INTERVAL: '100', HEARTBEAT_TIMEOUT: '1000', LEASE_MS: '2000' }
@@ -164,7 +164,7 @@ export class FaultRun extends EventEmitter {
   /** Resolves once every writer (of `typists`, default all) has `more` edits acknowledged past what it had when called. */
   async acknowledgedMore (more, { timeout = 30_000, what = `${more} more acknowledged edits per writer`, typists = this.typists } = {}) {
     const targets = typists.map((typist) => typist.ledger.acked.size + more)
-    await waitFor(() => typists.every((typist, i) => typist.ledger.acked.size >= targets[i]), { timeout, interval: 20, what }).catch((error) => {
+    await when(typists.map((typist) => typist.ledger), 'acked', { check: () => typists.every((typist, i) => typist.ledger.acked.size >= targets[i]), timeout, what }).catch((error) => {
       error.message += `: ${this.#describe(typists.filter((typist, i) => typist.ledger.acked.size < targets[i]))}`
       throw error
     })

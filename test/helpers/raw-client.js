@@ -26,6 +26,20 @@ export async function rawClient (t, url) {
     frames,
     closed,
     send: frame => socket.send(frame),
+    /** Resolves once `check()` holds: tried at once and again as each frame arrives; rejects after `timeout` ms. */
+    until (check, { timeout = 3000, what = 'a condition on the frames' } = {}) {
+      return new Promise((resolve, reject) => {
+        const test = () => {
+          if (!check()) return
+          finish()
+          resolve()
+        }
+        const timer = setTimeout(() => { finish(); reject(new Error(`timed out waiting for ${what}`)) }, timeout)
+        const finish = () => { clearTimeout(timer); waiters.delete(test) }
+        waiters.add(test)
+        test()
+      })
+    },
     /** Resolves with the next frame (after those already returned) that passes `predicate`; rejects on close or after `timeout` ms. */
     next (predicate = () => true, { timeout = 3000, what = 'a frame' } = {}) {
       return new Promise((resolve, reject) => {

@@ -8,7 +8,7 @@ import { startCluster } from '../helpers/cluster.js'
 import { faultEnv, startFaultRun, storeReader } from '../helpers/faults.js'
 import { missing, redisServer } from '../helpers/needs.js'
 import { acknowledged, synced } from '../helpers/server.js'
-import { waitFor } from '../helpers/wait.js'
+import { untilDocs, waitFor } from '../helpers/wait.js'
 import { request, versionItems } from '../helpers/cluster-routes.js'
 
 const skip = missing(redisServer)
@@ -41,7 +41,7 @@ test('restore from an instance that does not own the document while clients on a
   await run.acknowledgedMore(5, { what: 'edits after the restore' })
   const ackedAfterRestore = ackedItems(run).filter((item) => !saved.has(item))
   await run.quiesce()
-  await waitFor(() => run.converged(), { timeout: 20_000, interval: 20, what: 'every client to converge' })
+  await untilDocs([...run.typists, ...run.watchers].map((client) => client.doc), () => run.converged(), { timeout: 20_000, what: 'every client to converge' })
   const final = run.typists[0].doc.getArray('items').toArray()
   const inVersion = new Set(version)
   assert.deepEqual(version.filter((item) => !final.includes(item)), [], 'the restored content is back')

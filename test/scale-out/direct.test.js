@@ -2,12 +2,13 @@
 // a session on the owner, driven through the HTTP routes of test/fixtures/cluster-server.js, on real
 // processes sharing a real redis-server and one SQLite file.
 import assert from 'node:assert/strict'
+import { EventEmitter } from 'node:events'
 import { test } from 'node:test'
 import { startCluster } from '../helpers/cluster.js'
 import { storeReader } from '../helpers/faults.js'
 import { missing, redisServer } from '../helpers/needs.js'
 import { acknowledged, synced } from '../helpers/server.js'
-import { waitFor } from '../helpers/wait.js'
+import { untilDocs, when } from '../helpers/wait.js'
 import { openDirect, request, transact } from '../helpers/cluster-routes.js'
 
 const skip = missing(redisServer)
@@ -31,7 +32,7 @@ test('a direct connection on an instance that does not own the document: it open
     const { items: stored } = await reader.read('doc')
     assert.ok(stored.has(`direct ${i}`), `direct ${i} was stored when its transact resolved`)
   }
-  await waitFor(() => client.document.getArray('items').length === 6, { what: 'the direct connection\'s changes on the owner\'s client' })
+  await untilDocs([client.document], () => client.document.getArray('items').length === 6, { what: 'the direct connection\'s changes on the owner\'s client' })
   const change = await owner.logged((line) => line.event === 'direct-change', 'the owner\'s onChange for a remote direct change')
   assert.deepEqual({ from: change.from, user: change.user }, { from: edge.instanceId, user: 'ada' }, 'the owner\'s hooks saw the direct connection\'s context and instance')
 
@@ -52,6 +53,7 @@ test('a direct connection on an instance that does not own the document survives
   await synced(owner.clients.hocus('doc'), 20_000)
   const { id } = await openDirect(edge, 'doc', 'ada')
   const acked = []
+  const progress = new EventEmitter()
   let typed = 0
   const stop = new AbortController()
   // One transact after another, as a server-side job would make them: each is counted once it resolved. The
@@ -60,15 +62,17 @@ test('a direct connection on an instance that does not own the document survives
     while (!stop.signal.aborted) {
       const item = `direct ${typed++}`
       const answer = await transact(edge, 'doc', id, item).catch((error) => ({ code: error.message }))
-      if (answer.ok) acked.push(item)
-      else if (!stop.signal.aborted) t.diagnostic(`${item}: ${answer.code}`)
+      if (answer.ok) {
+        acked.push(item)
+        progress.emit('acked')
+      } else if (!stop.signal.aborted) t.diagnostic(`${item}: ${answer.code}`)
     }
   })()
-  await waitFor(() => acked.length >= 20, { timeout: 20_000, interval: 20, what: '20 acknowledged transacts before the kill' })
+  await when(progress, 'acked', { check: () => acked.length >= 20, timeout: 20_000, what: '20 acknowledged transacts before the kill' })
   const killedAt = Date.now()
   await owner.kill('SIGKILL')
   const before = acked.length
-  await waitFor(() => acked.length >= before + 20, { timeout: 30_000, interval: 20, what: '20 acknowledged transacts after the kill' })
+  await when(progress, 'acked', { check: () => acked.length >= before + 20, timeout: 30_000, what: '20 acknowledged transacts after the kill' })
   t.diagnostic(`20 transacts acknowledged within ${Date.now() - killedAt} ms of the kill`)
   // The end: every process (the direct connection lives in one) is killed at once, mid-typing.
   stop.abort()
