@@ -255,6 +255,18 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
     state.refused ??= refusedWrite(error)
   }
 
+  /** Appends `update` to the load's log under its next seq and its epoch; a refusal ends the load's writes. */
+  async function appendToLog (documentName: string, state: LogState, update: Uint8Array): Promise<void> {
+    state.seq++
+    state.logBytes += update.byteLength
+    try {
+      await commit.append({ documentName, seq: state.seq, update, epoch: state.epoch })
+    } catch (error) {
+      noteRefused(state, error)
+      throw error
+    }
+  }
+
   function compact (documentName: string, state: LogState): Promise<void> {
     return commit.exclusive(async () => {
       const upToSeq = state.seq
@@ -336,13 +348,9 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
       // What the load hooks added (a template for a new document, an import) never went through onChange:
       // stored now, as part of the load, so that the edits clients build on it are never left without it.
       if (clocks === null || !addsToStored(document, clocks)) return
-      const update = Y.encodeStateAsUpdate(document, Y.encodeStateVector(clocks))
-      state.seq++
-      state.logBytes += update.byteLength
       try {
-        await commit.append({ documentName, seq: state.seq, update, epoch: state.epoch })
+        await appendToLog(documentName, state, Y.encodeStateAsUpdate(document, Y.encodeStateVector(clocks)))
       } catch (cause) {
-        noteRefused(state, cause)
         throw new FST_COLLAB_STORAGE_LOAD(documentName, { cause })
       }
     },
@@ -351,14 +359,7 @@ export function storageExtension (storage: CollabStorage, options: StorageExtens
       useLoggerOf(instance)
       const state = stateOf(documentName, document)
       if (state.refused !== null) throw state.refused
-      state.seq++
-      state.logBytes += update.byteLength
-      try {
-        await commit.append({ documentName, seq: state.seq, update, epoch: state.epoch })
-      } catch (error) {
-        noteRefused(state, error)
-        throw error
-      }
+      await appendToLog(documentName, state, update)
       if (!state.compacting && (state.seq - state.snapshotSeq >= maxLogUpdates || state.logBytes >= maxLogBytes)) {
         state.compacting = true
         compact(documentName, state)
