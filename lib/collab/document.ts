@@ -8,7 +8,8 @@ import type { Receiver, Router, Tenure } from './contracts.js'
 import type { Backlog, Resyncable } from './backlog.js'
 import type { Counts } from './counts.js'
 import { DocumentAwareness } from './awareness.js'
-import { Outbox, sendToAll } from './broadcast.js'
+import { Outbox, mergeInBatches, sendToAll } from './broadcast.js'
+import { TurnIntake, type Answer, type QueuedUpdate, type TurnWriter } from './turn.js'
 import { checkUpdate } from './update-check.js'
 import { SyncAnswers } from './sync-answers.js'
 import { DocumentLifecycle, type LifecycleHost } from './lifecycle.js'
@@ -38,6 +39,12 @@ export interface DocumentHost {
 // The shortest time in ms between two exact measurements of a document's size (maxDocumentBytes).
 const MEASURE_INTERVAL = 1000
 
+/** One session's consecutive updates in a turn (see applyTurn). */
+interface TurnRun {
+  readonly writer: TurnWriter
+  readonly updates: Uint8Array[]
+}
+
 function isReceiver (attachment: Attachment): attachment is Attachment & Receiver {
   return attachment.source === 'connection'
 }
@@ -65,11 +72,16 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
   readonly epoch: number | null
   /** SyncStep2 answers, encoded once per state vector while the document does not change. */
   readonly syncAnswers = new SyncAnswers(this)
+  /** The Update frames synced sessions send, applied together once per event-loop turn (turn.ts). */
+  readonly intake: TurnIntake
   // With `scaleOut`, how long this instance surely holds the document's lease; null on one instance.
   private readonly tenure: Tenure | null
   private readonly lifecycle: DocumentLifecycle
   private readonly outbox: Outbox
   private changeResult: Promise<void> | undefined
+  // While applyTurn's transaction runs: the runs of one session's consecutive updates it applied, which
+  // handleUpdate gives to onChange one by one.
+  private turnRuns: TurnRun[] | null = null
   private readonly shared: DocumentAwareness
   // The size bound (maxDocumentBytes): the bytes of every update applied since
   // the load began, the load's included, an upper bound of the encoded state;
@@ -102,6 +114,11 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
       this.host.log.error({ err: error, documentName: this.name }, 'collab broadcast failed')
       // That turn never reached the clients: make them reconnect and resync
       // (4205) rather than drift apart from the server in silence.
+      this.resetReceivers()
+    })
+    this.intake = new TurnIntake(queued => this.applyTurn(queued), error => {
+      this.host.log.error({ err: error, documentName: this.name }, 'collab: applying a turn\'s updates failed')
+      // Their answers may never come: make the clients reconnect and resync (4205).
       this.resetReceivers()
     })
     this.on('update', this.handleUpdate)
@@ -218,59 +235,109 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
 
   /** See {@link CollabDocument.applyUpdate}: every refusal comes before the update touches the document. */
   applyUpdate (update: Uint8Array, origin: CollabOrigin | null): Promise<void> | undefined {
-    const { changed, refused } = this.applyUpdates([update], origin)
-    if (refused !== undefined) throw refused
+    const changed = this.transactAs(() => {
+      this.admit(update, 0)
+      Y.applyUpdate(this, update, origin)
+    }, origin) ?? this.lastWrite
+    this.assertNothingPending()
     return changed
   }
 
   /**
-   * Applies updates in order in one transaction, so that Yjs's work per transaction (state vectors, events,
-   * the encoded update) is paid once for all of them; onChange sees their merge. It stops at the first one
-   * refused, which, like every later one, touches nothing.
-   *
-   * @returns the onChange chain of the transaction (as applyUpdate), how many were applied, and the refusal
-   *   of the next one, if any (FST_COLLAB_UPDATE_NOT_INTEGRABLE, FST_COLLAB_DOCUMENT_TOO_LARGE, or Yjs's
-   *   decoding error).
-   * @throws like applyUpdate when no update can be taken now (FST_COLLAB_LOADING, FST_COLLAB_CLOSED,
-   *   FST_COLLAB_STORE_BACKLOG), and FST_COLLAB_UPDATE_NOT_INTEGRABLE when Yjs parked structs checkUpdate let through.
+   * Applies the Update frames synced sessions sent during one event-loop turn (turn.ts) in one transaction,
+   * in their order of arrival, and answers each once the transaction's onChange chain settles. onChange
+   * runs once per run of one session's consecutive updates, with that session's context, in order. An
+   * update refused, and every later one of its session, goes back to the session (TurnWriter.takeBack), as
+   * does every update when the document takes none now (closing, the store behind, the backlog bound
+   * reached during the turn).
    */
-  applyUpdates (updates: readonly Uint8Array[], origin: CollabOrigin | null): { changed: Promise<void> | undefined, applied: number, refused?: unknown } {
-    let applied = 0
-    let refused: unknown
-    // The bytes this transaction adds, which the size bound must count before its 'update' event does.
-    let adding = 0
-    const changed = this.transactAs(() => {
-      for (const update of updates) {
-        try {
-          // Decoding first refuses a truncated update whole (Yjs integrates the
-          // structs before it reads the delete set), and tells what it depends on.
-          // The backlog counts this transaction's updates only once it ends: they count here meanwhile.
-          if (adding > 0) this.assertBacklogRoom(adding)
-          const { integrable, addsStructs } = checkUpdate(this, update)
-          if (!integrable) throw new FST_COLLAB_UPDATE_NOT_INTEGRABLE(this.name)
-          if (addsStructs && this.wouldPassSize(adding + update.length)) {
-            publishLimit(this.host.instance, 'maxDocumentBytes')
-            throw new FST_COLLAB_DOCUMENT_TOO_LARGE(this.name, this.host.options.limits.maxDocumentBytes)
+  private applyTurn (queued: readonly QueuedUpdate[]): void {
+    const runs: TurnRun[] = []
+    const answers: Answer[] = []
+    const takenBack: QueuedUpdate[] = []
+    let refusedWriters: Set<TurnWriter> | null = null
+    let full = false
+    let changed: Promise<void> | undefined
+    this.turnRuns = runs
+    try {
+      changed = this.transactAs(() => {
+        // The bytes this transaction adds, which the bounds must count before its 'update' event does.
+        let adding = 0
+        for (const entry of queued) {
+          const { writer, update } = entry
+          if (full || refusedWriters?.has(writer) === true) {
+            takenBack.push(entry)
+            continue
           }
-          Y.applyUpdate(this, update, origin)
+          try {
+            this.admit(update, adding)
+            Y.applyUpdate(this, update)
+          } catch (error) {
+            if (error instanceof FST_COLLAB_STORE_BACKLOG) full = true
+            else (refusedWriters ??= new Set()).add(writer)
+            takenBack.push(entry)
+            continue
+          }
           adding += update.length
-          applied++
-        } catch (error) {
-          refused = error
-          return
+          const last = runs[runs.length - 1]
+          if (last === undefined) {
+            // The transaction's origin is the first applied update's session (observers of the Y.Doc see it).
+            (this._transaction as Y.Transaction).origin = writer
+            runs.push({ writer, updates: [update] })
+          } else if (last.writer === writer) {
+            last.updates.push(update)
+          } else {
+            runs.push({ writer, updates: [update] })
+          }
+          answers.push(entry.answer)
         }
-      }
-    }, origin) ?? this.lastWrite
-    const { store } = this
-    if (store.pendingStructs !== null || store.pendingDs !== null) {
-      // checkUpdate mirrors Yjs; should they ever disagree, drop what Yjs
-      // parked rather than carry it in every later merge and snapshot.
-      this.host.log.error({ documentName: this.name }, 'collab: an update passed checkUpdate but left pending structs; they were dropped')
-      store.pendingStructs = null
-      store.pendingDs = null
-      throw new FST_COLLAB_UPDATE_NOT_INTEGRABLE(this.name)
+      }, queued[0].writer) ?? this.lastWrite
+      this.assertNothingPending()
+    } catch {
+      // The document takes no update now (FST_COLLAB_LOADING, FST_COLLAB_CLOSED, FST_COLLAB_STORE_BACKLOG),
+      // or Yjs parked what checkUpdate let through: each update goes its own way, and is answered there.
+      for (const { writer, update, answer } of queued) writer.takeBack(update, answer)
+      return
+    } finally {
+      this.turnRuns = null
     }
-    return { changed, applied, refused }
+    const result = changed === undefined ? true : changed.then(() => true, () => false)
+    for (const answer of answers) answer(result)
+    for (const { writer, update, answer } of takenBack) writer.takeBack(update, answer)
+  }
+
+  /**
+   * Refuses an update before it touches the document: the store backlog is past its bound, the update
+   * cannot be integrated now, or it would pass maxDocumentBytes. `adding` is what the running transaction
+   * added already, which the backlog and the size count only once it ends. Decoding first refuses a
+   * truncated update whole (Yjs integrates the structs before it reads the delete set).
+   *
+   * @throws {FST_COLLAB_STORE_BACKLOG}, {FST_COLLAB_UPDATE_NOT_INTEGRABLE}, {FST_COLLAB_DOCUMENT_TOO_LARGE},
+   *   or Yjs's decoding error.
+   */
+  private admit (update: Uint8Array, adding: number): void {
+    if (adding > 0) this.assertBacklogRoom(adding)
+    const { integrable, addsStructs } = checkUpdate(this, update)
+    if (!integrable) throw new FST_COLLAB_UPDATE_NOT_INTEGRABLE(this.name)
+    if (addsStructs && this.wouldPassSize(adding + update.length)) {
+      publishLimit(this.host.instance, 'maxDocumentBytes')
+      throw new FST_COLLAB_DOCUMENT_TOO_LARGE(this.name, this.host.options.limits.maxDocumentBytes)
+    }
+  }
+
+  /**
+   * checkUpdate mirrors Yjs; should they ever disagree, what Yjs parked is dropped rather than carried in
+   * every later merge and snapshot.
+   *
+   * @throws {FST_COLLAB_UPDATE_NOT_INTEGRABLE} when the last transaction left pending structs.
+   */
+  private assertNothingPending (): void {
+    const { store } = this
+    if (store.pendingStructs === null && store.pendingDs === null) return
+    this.host.log.error({ documentName: this.name }, 'collab: an update passed checkUpdate but left pending structs; they were dropped')
+    store.pendingStructs = null
+    store.pendingDs = null
+    throw new FST_COLLAB_UPDATE_NOT_INTEGRABLE(this.name)
   }
 
   /**
@@ -355,34 +422,53 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
     // Changes made while loading are the stored state, not news.
     const { state } = this.lifecycle
     if (state === 'loading' || state === 'unloaded') return
-    if (this.host.counts !== null) this.host.counts.updates++
+    const runs = this.turnRuns
+    if (this.host.counts !== null) this.host.counts.updates += runs === null ? 1 : runs.reduce((sum, run) => sum + run.updates.length, 0)
     this.outbox.addUpdate(update, transaction.beforeState)
+    this.lifecycle.changed()
+    let result: Promise<void> | undefined
+    if (runs === null || runs.length === 1) {
+      result = this.runOnChange(update, (runs === null ? origin ?? null : runs[0].writer) as CollabOrigin | null)
+    } else {
+      // One turn brought several sessions' updates: each session's onChange sees its own, with its context.
+      const results = runs.map(({ writer, updates }) => this.runOnChange(updates.length === 1 ? updates[0] : mergeInBatches(updates), writer))
+      if (results[0] !== undefined) result = Promise.all(results).then(noop)
+    }
+    if (result === undefined) return
+    // Whoever applied the update may await this; nobody else must see a rejection.
+    result.catch(noop)
+    this.lastWrite = result
+    const settled = (): void => { if (this.lastWrite === result) this.lastWrite = undefined }
+    result.then(settled, settled)
+    this.changeResult = result
+  }
+
+  /**
+   * Runs every onChange hook for `update`, made by `origin`, whatever another one throws: the store must
+   * see each update. @returns their chain (it steps the document down when the store refused the write),
+   * or undefined when no onChange hook exists.
+   */
+  private runOnChange (update: Uint8Array, origin: CollabOrigin | null): Promise<void> | undefined {
     const context = contextOf(origin)
     this.lastContext = context
-    this.lastOrigin = (origin ?? null) as CollabOrigin | null
-    this.lifecycle.changed()
+    this.lastOrigin = origin
     const { hooks } = this.host
-    if (!hooks.has('onChange')) return
-    // Every onChange runs, whatever another one throws: the store must see each update.
+    if (!hooks.has('onChange')) return undefined
     const result = hooks.runAll('onChange', {
       instance: this.host.instance,
       documentName: this.name,
       document: this,
       update,
-      origin: this.lastOrigin,
-      transactionOrigin: this.lastOrigin,
+      origin,
+      transactionOrigin: origin,
       context,
       request: (origin as { request?: LoadPayload['request'] } | null)?.request,
       socketId: (origin as { socketId?: string } | null)?.socketId,
       clientsCount: this.connections.size
     })
-    // Whoever applied the update may await this; nobody else must see a rejection.
     result.catch(this.onWriteFailed)
-    this.lastWrite = result
-    const settled = (): void => { if (this.lastWrite === result) this.lastWrite = undefined }
-    result.then(settled, settled)
     this.host.backlog.track(update.length, result)
-    this.changeResult = result
+    return result
   }
 
   private readonly handleAwareness = ({ added, updated, removed }: { added: number[], updated: number[], removed: number[] }, origin: unknown): void => {

@@ -69,9 +69,13 @@ export interface ChangePayload {
   instance: Collab
   documentName: string
   document: CollabDocument
-  /** The applied Yjs update (v1). */
+  /**
+   * The applied Yjs update (v1): the transaction's, or, when one event-loop turn applied several
+   * connections' Update frames in one transaction, this connection's own (docs/collab.md, "Acknowledgement
+   * after onChange"); `document` then holds the whole turn.
+   */
   update: Uint8Array
-  /** The transaction origin: a Session, a DirectConnection, or a remote source. */
+  /** The origin of this change: a Session, a DirectConnection, or a remote source. */
   origin: CollabOrigin | null
   /** The same as `origin`, under Hocuspocus's name. */
   transactionOrigin: CollabOrigin | null
@@ -185,7 +189,9 @@ export interface Hooks extends Partial<Record<HookName, (payload: never) => unkn
   /** The document is loaded. A throw fails the load like onLoadDocument. */
   afterLoadDocument?: (payload: LoadPayload) => unknown
   /**
-   * An update was applied (never for changes made during the load). Awaited: a Hocuspocus client's SyncStatus waits for it.
+   * An update was applied (never for changes made during the load): once per transaction, or, for a turn's Update
+   * frames applied together, once per run of one connection's updates, in order. Awaited: a Hocuspocus client's
+   * SyncStatus waits for it.
    * Unlike the other hooks, every onChange runs even when an earlier one throws, so a failing extension never keeps
    * the store from logging the update. Each throw is logged and the client gets SyncStatus 0.
    */

@@ -4,6 +4,7 @@ import type { HookRunner } from './hooks.js'
 import type { Codec } from './protocol/codec.js'
 import type { Collab, CollabRequest, HookContext, Session } from './types.js'
 import type { AttachedSession, CollabHost, DocumentMessage, SessionInit, SessionSocket } from './contracts.js'
+import type { Answer, TurnWriter } from './turn.js'
 import { encodeAuthenticated, encodeStateless, encodeSyncStatus } from './protocol/hocuspocus.js'
 import { CloseCode, refusalClose } from '../close-codes.js'
 import { FST_COLLAB_CLOSED, FST_COLLAB_DOCUMENT_TOO_LARGE, FST_COLLAB_STORE_BACKLOG, FST_COLLAB_UPDATE_NOT_INTEGRABLE } from '../errors.js'
@@ -32,9 +33,6 @@ export interface SessionHost {
  */
 type SyncState = 'handshaking' | 'synced' | 'refused'
 
-/** Answers one SyncStep2 or Update frame: whether it was applied, known now or once its write settles. */
-type Answer = (applied: boolean | Promise<boolean>) => void
-
 // Answer flags: at most one SyncStep2 answer and one awareness answer in the
 // socket's send queue; requests meanwhile are coalesced into one more.
 const SYNC_IN_FLIGHT = 1
@@ -47,7 +45,7 @@ const AWARENESS_SCHEDULED = 16
  * One document on one socket (see {@link Session}): the transaction origin
  * of every update it sends, and the per-session bounds.
  */
-export class SocketSession implements Session, AttachedSession {
+export class SocketSession implements Session, AttachedSession, TurnWriter {
   readonly source = 'connection'
   private syncState: SyncState = 'handshaking'
   private answers = 0
@@ -57,8 +55,6 @@ export class SocketSession implements Session, AttachedSession {
   // holds its place among the SyncStatus frames.
   private parked: Array<{ update: Uint8Array, answer: Answer }> | null = null
   private parkedBytes = 0
-  // The Update frames of this socket read, applied together on the next tick (see applyBatch).
-  private batch: Array<{ update: Uint8Array, answer: Answer }> | null = null
   // Frames waiting for beforeHandleMessage, in order; null when none wait.
   private waiting: Array<{ message: DocumentMessage, frame: Uint8Array }> | null = null
   // The last SyncStatus not sent yet (it waits for its onChange chain), until it is: every later one
@@ -144,8 +140,8 @@ export class SocketSession implements Session, AttachedSession {
    * throw there closes the socket with 4403.
    */
   receive (message: DocumentMessage, frame: Uint8Array): void {
-    // Frames are handled in their order: updates held for this read's batch go in before anything else.
-    if (this.batch !== null && message.type !== 'update') this.applyBatch()
+    // Frames are handled in their order: updates waiting for the turn's end go in before anything else.
+    if (message.type !== 'update') this.document.intake.flush()
     if (!this.host.hooks.has('beforeHandleMessage')) return this.handleSafely(message)
     if (this.waiting !== null) {
       // Only what ws had already read when the socket paused lands here.
@@ -299,7 +295,7 @@ export class SocketSession implements Session, AttachedSession {
 
   /**
    * Applies a SyncStep2 or Update frame's update and answers it (Hocuspocus): with a new SyncStatus, or,
-   * for an update that waited (parked, or in a batch), through the answer that kept its place when it came.
+   * for an update that waited (parked, or taken back from the turn), through the answer that kept its place when it came.
    */
   private receiveUpdate (update: Uint8Array, isSyncStep2: boolean, waitedAnswer?: Answer): void {
     const answer = waitedAnswer ?? this.newAnswer()
@@ -310,13 +306,9 @@ export class SocketSession implements Session, AttachedSession {
     }
     if (this.syncState === 'refused') return answer(false)
     if (!isSyncStep2 && waitedAnswer === undefined && this.syncState === 'synced') {
-      // A socket read often brings many updates (a client catching up, a paste, a fast typist): Yjs's
-      // work per transaction grows with the document's clients, so they go in together.
-      if (this.batch === null) {
-        this.batch = []
-        process.nextTick(applyBatch, this)
-      }
-      this.batch.push({ update, answer })
+      // Yjs's work per transaction grows with the document's clients: the updates of every session go in
+      // together at the turn's end (turn.ts).
+      this.document.intake.add(this, update, answer)
       return
     }
     let changed: Promise<void> | undefined
@@ -330,26 +322,9 @@ export class SocketSession implements Session, AttachedSession {
     answer(changed === undefined ? true : changed.then(() => true, () => false))
   }
 
-  /**
-   * Applies the updates this socket read brought, in order, in one transaction, and answers each once the
-   * transaction's onChange chain settles. From the first one refused on, each goes its own way again
-   * (receiveUpdate), as does the whole batch when the document takes none now (closing, the store behind).
-   */
-  applyBatch (): void {
-    const batch = this.batch
-    if (batch === null) return
-    this.batch = null
-    let outcome: ReturnType<LoadedDocument['applyUpdates']>
-    try {
-      outcome = this.document.applyUpdates(batch.map(({ update }) => update), this)
-    } catch {
-      for (const { update, answer } of batch) this.receiveUpdate(update, false, answer)
-      return
-    }
-    const { changed, applied } = outcome
-    const result = changed === undefined ? true : changed.then(() => true, () => false)
-    for (let i = 0; i < applied; i++) batch[i].answer(result)
-    for (let i = applied; i < batch.length; i++) this.receiveUpdate(batch[i].update, false, batch[i].answer)
+  /** See {@link TurnWriter.takeBack}. */
+  takeBack (update: Uint8Array, answer: Answer): void {
+    this.receiveUpdate(update, false, answer)
   }
 
   /** How the frame that arrives now is answered: its SyncStatus, in frame order (Hocuspocus; y-websocket has none). */
@@ -458,11 +433,6 @@ export class SocketSession implements Session, AttachedSession {
 /** When an update arrived, for its acknowledgement's duration: only while anyone listens, else 0. */
 function arrivedAt (): number {
   return updateAckChannel.hasSubscribers ? performance.now() : 0
-}
-
-// Shared by every session: process.nextTick with an argument instead of a closure.
-function applyBatch (session: SocketSession): void {
-  session.applyBatch()
 }
 
 // Shared by every session: setImmediate with an argument instead of a closure.

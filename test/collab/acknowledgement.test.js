@@ -128,6 +128,51 @@ test('the updates one socket read brings are applied in one transaction: onChang
   assert.equal(app.collab.documents.get('batched').getText('text').toString(), 'one two three four')
 })
 
+test('the updates several sessions send in one event-loop turn are applied in one transaction: onChange runs once per session, with its context and its own update, and each frame gets its SyncStatus', { timeout: 30_000 }, async t => {
+  const changes = []
+  const { url, app } = await startCollabServer(t, {
+    async onAuthenticate ({ token }) { return { user: token } },
+    async onChange ({ update, context }) { changes.push({ user: context.user, update }) }
+  })
+  const clients = []
+  for (const user of ['ada', 'bob']) {
+    const client = await rawClient(t, url)
+    client.send(hpAuth('turn', user))
+    await client.next(isHp('turn', 2, 2), { what: 'Authenticated' })
+    client.send(hpUpdate('turn', Y.encodeStateAsUpdate(new Y.Doc()), 1))
+    await client.next(isHp('turn', 8), { what: 'the SyncStatus of the SyncStep2' })
+    clients.push(client)
+  }
+  const document = app.collab.documents.get('turn')
+  let transactions = 0
+  document.on('update', () => { transactions++ })
+
+  const words = { ada: ['one', ' two'], bob: ['three'] }
+  const sent = Object.fromEntries(Object.entries(words).map(([user, list]) => {
+    const doc = new Y.Doc()
+    return [user, list.map(word => textUpdate(word, doc))]
+  }))
+  // Both writes reach the kernel now (ws writes synchronously to an idle socket); holding the event loop
+  // meanwhile makes the server read both sockets in the poll phase of one turn.
+  clients[0].send(hpUpdate('turn', sent.ada[0]))
+  clients[0].send(hpUpdate('turn', sent.ada[1]))
+  clients[1].send(hpUpdate('turn', sent.bob[0]))
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100)
+
+  await Promise.all(clients.map((client, i) => client.until(() => client.frames.filter(isHp('turn', 8)).length === 1 + sent[i === 0 ? 'ada' : 'bob'].length, { what: 'a SyncStatus per update' })))
+  assert.deepEqual(clients[0].frames.filter(isHp('turn', 8)).map(syncStatusOf), [1, 1, 1])
+  assert.deepEqual(clients[1].frames.filter(isHp('turn', 8)).map(syncStatusOf), [1, 1])
+  assert.equal(transactions, 1, 'one Yjs transaction for the turn')
+  assert.deepEqual(changes.map(change => change.user).sort(), ['ada', 'bob'], 'one onChange per session')
+  for (const { user, update } of changes) {
+    const own = new Y.Doc()
+    Y.applyUpdate(own, update)
+    assert.equal(own.getText('text').toString(), words[user].join(''), `${user}'s onChange carries ${user}'s update only`)
+  }
+  const text = document.getText('text').toString()
+  assert.ok(text.includes('one two') && text.includes('three') && text.length === 'one twothree'.length, text)
+})
+
 test('updates parked for the handshake are answered 0 when the session is refused, in their places: they never hold back later answers', { timeout: 30_000 }, async t => {
   const { url } = await startCollabServer(t, { maxDocumentBytes: 64 })
   const client = await rawClient(t, url)
