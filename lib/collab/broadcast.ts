@@ -3,24 +3,7 @@ import * as encoding from 'lib0/encoding'
 import { type Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness'
 import type { Codec } from './protocol/codec.js'
 import type { Receiver } from './contracts.js'
-
-// Y.mergeUpdates is super-linear in the number of inputs, so a busy turn is
-// merged as a tree of small batches.
-const MERGE_BATCH = 16
-
-/** Merges updates (Yjs v1) in batches of 16, as a tree. */
-export function mergeInBatches (updates: Uint8Array[]): Uint8Array {
-  let level = updates
-  while (level.length > 1) {
-    const next: Uint8Array[] = []
-    for (let i = 0; i < level.length; i += MERGE_BATCH) {
-      const batch = level.slice(i, i + MERGE_BATCH)
-      next.push(batch.length === 1 ? batch[0] : Y.mergeUpdates(batch))
-    }
-    level = next
-  }
-  return level[0]
-}
+import { mergeInBatches } from './protocol/merge.js'
 
 /**
  * Encodes one frame per wire format and address, and reuses it for every

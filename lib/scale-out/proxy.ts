@@ -1,7 +1,8 @@
 // On the edge: a session whose document is owned by another instance. The
 // client's socket stays here (with its connection hooks, its auth queue and
-// its per-socket limits); its frames go to the owner as they arrive, and what
-// the owner sends comes back and is written to the socket unchanged.
+// its per-socket limits); its frames go to the owner as they arrive (the
+// Update frames of one socket read merged into one: update-merge.ts), and
+// what the owner sends comes back and is written to the socket unchanged.
 
 import { CloseCode } from '../close-codes.js'
 import { FST_COLLAB_SCALE_OUT_UNAVAILABLE } from '../errors.js'
@@ -10,6 +11,7 @@ import type { CloseCodeValue } from '../close-codes.js'
 import type { AttachedSession, DocumentMessage, ProxiedSocket } from '../collab/contracts.js'
 import { EndMode, type EndModeValue, Kind } from './envelope.js'
 import type { Links } from './link.js'
+import { UpdateMerge } from './update-merge.js'
 
 /** The proxied sessions of this edge, by their number on the links. */
 export class Proxies {
@@ -63,6 +65,7 @@ export class ProxySession implements AttachedSession {
   // Owner tasks asked of the owner and not answered yet, by call number.
   readonly #calls = new Map<number, { resolve: (outcome: Uint8Array) => void, reject: (error: Error) => void }>()
   #nextCall = 0
+  readonly #merge: UpdateMerge
 
   constructor (
     private readonly proxies: Proxies,
@@ -75,17 +78,22 @@ export class ProxySession implements AttachedSession {
     readonly codec: Codec,
     /** The Hocuspocus address ('' for y-websocket). */
     readonly address: string
-  ) {}
+  ) {
+    this.#merge = new UpdateMerge(codec, address, frame => this.proxies.links.to(this.owner).add({ kind: Kind.Frame, session: this.number, frame }))
+  }
 
-  /** A client frame, already decoded here (so it is well formed): it goes to the owner as it came. */
-  receive (_message: DocumentMessage, frame: Uint8Array): void {
+  /** A client frame, already decoded here (so it is well formed): it goes to the owner as it came, or merged with the other Update frames of its socket read. */
+  receive (message: DocumentMessage, frame: Uint8Array): void {
     if (this.#left) return
-    this.proxies.links.to(this.owner).add({ kind: Kind.Frame, session: this.number, frame })
+    if (message.type === 'update') this.#merge.update(message.update, frame)
+    else this.#merge.other(frame, message.type === 'sync-step-2')
   }
 
   /** The client left (its socket closed, or it closed this document): the owner detaches the session. */
   leave (): void {
     if (this.#left) return
+    // What the client sent before it left is the owner's to apply.
+    this.#merge.flush()
     this.#stop()
     this.proxies.links.to(this.owner).add({ kind: Kind.Leave, session: this.number })
   }
@@ -94,6 +102,7 @@ export class ProxySession implements AttachedSession {
   // and its calls unanswered for good.
   #stop (): void {
     this.#left = true
+    this.#merge.drop()
     this.proxies.delete(this)
     for (let i = this.#pausedFor.size; i > 0; i--) this.socket.resume()
     this.#pausedFor.clear()
@@ -124,9 +133,13 @@ export class ProxySession implements AttachedSession {
     pending.resolve(outcome)
   }
 
-  /** A frame from the owner for the client (the owner greets it too: Authenticated comes from there). */
+  /**
+   * A frame from the owner for the client (the owner greets it too: Authenticated comes from there); a
+   * SyncStatus goes once for each client frame the merged frame it answers held.
+   */
   deliver (frame: Uint8Array): void {
-    if (!this.#left) this.socket.send(frame)
+    if (this.#left) return
+    for (let copies = this.#merge.copiesOf(frame); copies > 0; copies--) this.socket.send(frame)
   }
 
   /**
