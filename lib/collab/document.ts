@@ -40,7 +40,19 @@ export interface DocumentHost {
 // The shortest time in ms between two exact measurements of a document's size (maxDocumentBytes).
 const MEASURE_INTERVAL = 1000
 
-/** One session's consecutive updates in a turn (see applyTurn). */
+// The most updates one transaction takes (applyTurn). Yjs merges a transaction's new items with their
+// neighbours only when it ends, so a transaction of thousands of small updates (a provider catching up)
+// keeps splitting and walking unmerged items: the trace replay of bench/README.md ran at 62k updates/s
+// with whole turns in one transaction, 95k, 98k and 91k with at most 64, 128 and 256.
+const MAX_TRANSACTION_UPDATES = 128
+
+/** What the transactions of one turn share: the sessions refused so far, and whether the backlog bound was reached. */
+interface TurnState {
+  refused: Set<TurnWriter> | null
+  full: boolean
+}
+
+/** One session's consecutive updates in a transaction (see applyTurn). */
 interface TurnRun {
   readonly writer: TurnWriter
   readonly updates: Uint8Array[]
@@ -245,28 +257,40 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
   }
 
   /**
-   * Applies the Update frames synced sessions sent during one event-loop turn (turn.ts) in one transaction,
-   * in their order of arrival, and answers each once the transaction's onChange chain settles. onChange
-   * runs once per run of one session's consecutive updates, with that session's context, in order. An
-   * update refused, and every later one of its session, goes back to the session (TurnWriter.takeBack), as
-   * does every update when the document takes none now (closing, the store behind, the backlog bound
-   * reached during the turn).
+   * Applies the Update frames synced sessions sent during one event-loop turn (turn.ts), in their order of
+   * arrival, in transactions of at most MAX_TRANSACTION_UPDATES, and answers each once its transaction's
+   * onChange chain settles. onChange runs once per run of one session's consecutive updates in a
+   * transaction, with that session's context, in order. An update refused, and every later one of its
+   * session in the turn, goes back to the session (TurnWriter.takeBack), as does every update when the
+   * document takes none now (closing, the store behind, the backlog bound reached during the turn).
    */
   private applyTurn (queued: readonly QueuedUpdate[]): void {
+    const turn: TurnState = { refused: null, full: false }
+    for (let start = 0; start < queued.length; start += MAX_TRANSACTION_UPDATES) {
+      this.applyTransaction(queued, start, Math.min(queued.length, start + MAX_TRANSACTION_UPDATES), turn)
+    }
+  }
+
+  /** One transaction of {@link applyTurn}: `queued` from `start` up to `end`. */
+  private applyTransaction (queued: readonly QueuedUpdate[], start: number, end: number, turn: TurnState): void {
+    if (turn.full) {
+      // The backlog bound was reached in an earlier transaction of this turn: each update goes its own way.
+      for (let i = start; i < end; i++) queued[i].writer.takeBack(queued[i].update, queued[i].answer)
+      return
+    }
     const runs: TurnRun[] = []
     const answers: Answer[] = []
     const takenBack: QueuedUpdate[] = []
-    let refusedWriters: Set<TurnWriter> | null = null
-    let full = false
     let changed: Promise<void> | undefined
     this.turnRuns = runs
     try {
       changed = this.transactAs(() => {
         // The bytes this transaction adds, which the bounds must count before its 'update' event does.
         let adding = 0
-        for (const entry of queued) {
+        for (let i = start; i < end; i++) {
+          const entry = queued[i]
           const { writer, update } = entry
-          if (full || refusedWriters?.has(writer) === true) {
+          if (turn.full || turn.refused?.has(writer) === true) {
             takenBack.push(entry)
             continue
           }
@@ -274,8 +298,8 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
             this.admit(update, adding)
             Y.applyUpdate(this, update)
           } catch (error) {
-            if (error instanceof FST_COLLAB_STORE_BACKLOG) full = true
-            else (refusedWriters ??= new Set()).add(writer)
+            if (error instanceof FST_COLLAB_STORE_BACKLOG) turn.full = true
+            else (turn.refused ??= new Set()).add(writer)
             takenBack.push(entry)
             continue
           }
@@ -292,12 +316,12 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
           }
           answers.push(entry.answer)
         }
-      }, queued[0].writer) ?? this.lastWrite
+      }, queued[start].writer) ?? this.lastWrite
       this.assertNothingPending()
     } catch {
       // The document takes no update now (FST_COLLAB_LOADING, FST_COLLAB_CLOSED, FST_COLLAB_STORE_BACKLOG),
       // or Yjs parked what checkUpdate let through: each update goes its own way, and is answered there.
-      for (const { writer, update, answer } of queued) writer.takeBack(update, answer)
+      for (let i = start; i < end; i++) queued[i].writer.takeBack(queued[i].update, queued[i].answer)
       return
     } finally {
       this.turnRuns = null

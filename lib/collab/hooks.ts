@@ -190,7 +190,7 @@ export interface Hooks extends Partial<Record<HookName, (payload: never) => unkn
   afterLoadDocument?: (payload: LoadPayload) => unknown
   /**
    * An update was applied (never for changes made during the load): once per transaction, or, for a turn's Update
-   * frames applied together, once per run of one connection's updates, in order. Awaited: a Hocuspocus client's
+   * frames applied together, once per run of one connection's updates in a transaction, in order. Awaited: a Hocuspocus client's
    * SyncStatus waits for it.
    * Unlike the other hooks, every onChange runs even when an earlier one throws, so a failing extension never keeps
    * the store from logging the update. Each throw is logged and the client gets SyncStatus 0.

@@ -173,6 +173,27 @@ test('the updates several sessions send in one event-loop turn are applied in on
   assert.ok(text.includes('one two') && text.includes('three') && text.length === 'one twothree'.length, text)
 })
 
+test('a turn\'s updates go in transactions of at most 128: 300 frames of one read make three onChange calls, and 300 SyncStatus 1', { timeout: 30_000 }, async t => {
+  const changes = []
+  const { url, app } = await startCollabServer(t, { async onChange ({ update }) { changes.push(update) } })
+  const client = await rawClient(t, url)
+  client.send(hpAuth('chunks'))
+  await client.next(isHp('chunks', 2, 2), { what: 'Authenticated' })
+  client.send(hpUpdate('chunks', Y.encodeStateAsUpdate(new Y.Doc()), 1))
+  await client.next(isHp('chunks', 8), { what: 'the SyncStatus of the SyncStep2' })
+
+  const doc = new Y.Doc()
+  const updates = Array.from({ length: 300 }, (_, i) => textUpdate(String(i % 10), doc))
+  const tcp = client.socket._socket
+  tcp.cork()
+  for (const update of updates) client.send(hpUpdate('chunks', update))
+  tcp.uncork()
+  await client.until(() => client.frames.filter(isHp('chunks', 8)).length === 1 + updates.length, { what: 'a SyncStatus per update' })
+  assert.ok(client.frames.filter(isHp('chunks', 8)).every(frame => syncStatusOf(frame) === 1))
+  assert.equal(changes.length, 3, 'transactions of 128, 128 and 44')
+  assert.equal(app.collab.documents.get('chunks').getText('text').toString(), doc.getText('text').toString())
+})
+
 test('updates parked for the handshake are answered 0 when the session is refused, in their places: they never hold back later answers', { timeout: 30_000 }, async t => {
   const { url } = await startCollabServer(t, { maxDocumentBytes: 64 })
   const client = await rawClient(t, url)
