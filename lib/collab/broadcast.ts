@@ -4,6 +4,7 @@ import { type Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness'
 import type { Codec } from './protocol/codec.js'
 import type { Receiver } from './contracts.js'
 import { mergeInBatches } from './protocol/merge.js'
+import { Phase, atTurnEnd, type TurnEndTask } from './turn-end.js'
 
 /**
  * Encodes one frame per wire format and address, and reuses it for every
@@ -67,7 +68,7 @@ function encodeTurn (doc: Y.Doc, turnStart: Map<number, number>, deleteSets: Del
  * Everything a document applied during one event-loop turn, waiting to go
  * out as one update frame and one awareness frame per connection.
  */
-export class Outbox {
+export class Outbox implements TurnEndTask {
   private updates: Uint8Array[] = []
   // The document's state vector before this turn's first update.
   private turnStart: Map<number, number> | null = null
@@ -84,7 +85,7 @@ export class Outbox {
     /** Called after a turn's awareness frame was encoded (the awareness prunes old clocks then). */
     private readonly afterAwareness: () => void,
     /** Told when a flush throws (it is logged there); the next turn starts clean. */
-    readonly onError: (error: unknown) => void
+    private readonly onError: (error: unknown) => void
   ) {
     doc.on('afterTransaction', (transaction: Y.Transaction) => {
       if (transaction.deleteSet.clients.size === 0) return
@@ -105,18 +106,27 @@ export class Outbox {
       this.deleteSets = this.lastDeleting === beforeState ? this.deleteSets.slice(-1) : []
     }
     this.updates.push(update)
-    schedule(this)
+    atTurnEnd(Phase.Send, this)
   }
 
   /** Queues changed, renewed or removed awareness clients for this turn's frame. */
   addAwareness (clients: readonly number[]): void {
     this.awarenessClients ??= new Set()
     for (const client of clients) this.awarenessClients.add(client)
-    schedule(this)
+    atTurnEnd(Phase.Send, this)
   }
 
   /** Sends what this turn produced, encoded once, to every receiver (the senders included: the echo keeps y-websocket clients alive). */
   flush (): void {
+    try {
+      this.send()
+    } catch (error) {
+      // One document's failure must not starve the others; its clients are made to resync.
+      this.onError(error)
+    }
+  }
+
+  private send (): void {
     const { updates, turnStart, deleteSets, awarenessClients } = this
     this.updates = []
     this.turnStart = null
@@ -134,31 +144,6 @@ export class Outbox {
         sendToAll(receivers, (codec, address) => codec.awareness(address, update))
       }
       this.afterAwareness()
-    }
-  }
-}
-
-// One immediate for every document, not one timer per document.
-const dirty = new Set<Outbox>()
-let scheduled = false
-
-function schedule (outbox: Outbox): void {
-  dirty.add(outbox)
-  if (scheduled) return
-  scheduled = true
-  setImmediate(flushAll)
-}
-
-function flushAll (): void {
-  scheduled = false
-  const outboxes = [...dirty]
-  dirty.clear()
-  for (const outbox of outboxes) {
-    try {
-      outbox.flush()
-    } catch (error) {
-      // One document's failure must not starve the others; its clients are made to resync.
-      outbox.onError(error)
     }
   }
 }

@@ -16,6 +16,16 @@ export type DocumentMessage =
   | { type: 'query-awareness' }
   | { type: 'stateless', payload: string }
 
+/**
+ * Whether a frame must be handled after the Update frames its client sent before it, which wait for the
+ * end of the turn (turn.ts) or cross to the owner merged (scale-out): a SyncStep or Stateless frame must,
+ * an awareness frame need not (awareness is not part of the document, and a client sends one with most
+ * keystrokes: making it wait would split every turn into one transaction per client again).
+ */
+export function comesAfterUpdates (message: DocumentMessage): boolean {
+  return message.type !== 'update' && message.type !== 'awareness' && message.type !== 'query-awareness'
+}
+
 /** Something a document broadcasts to: a socket session. */
 export interface Receiver {
   readonly codec: Codec

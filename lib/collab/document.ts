@@ -46,10 +46,10 @@ const MEASURE_INTERVAL = 1000
 // with whole turns in one transaction, 95k, 98k and 91k with at most 64, 128 and 256.
 const MAX_TRANSACTION_UPDATES = 128
 
-/** What the transactions of one turn share: the sessions refused so far, and whether the backlog bound was reached. */
+/** What the transactions of one turn share: the sessions refused so far, and whether the document took no more (backlog bound, closed). */
 interface TurnState {
   refused: Set<TurnWriter> | null
-  full: boolean
+  stopped: boolean
 }
 
 /** One session's consecutive updates in a transaction (see applyTurn). */
@@ -219,7 +219,10 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
    * unloads when it was the last one.
    */
   detach (attachment: Attachment): void {
-    if (!this.connections.delete(attachment)) return
+    if (!this.connections.has(attachment)) return
+    // What the session sent before it left is applied now: its leaving may unload the document before the turn ends.
+    this.intake.flush()
+    this.connections.delete(attachment)
     this.shared.release(attachment)
     this.host.backlog.forget(attachment as Attachment & Resyncable)
     const session = attachment as { request?: LoadPayload['request'], socketId?: string }
@@ -265,7 +268,7 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
    * document takes none now (closing, the store behind, the backlog bound reached during the turn).
    */
   private applyTurn (queued: readonly QueuedUpdate[]): void {
-    const turn: TurnState = { refused: null, full: false }
+    const turn: TurnState = { refused: null, stopped: false }
     for (let start = 0; start < queued.length; start += MAX_TRANSACTION_UPDATES) {
       this.applyTransaction(queued, start, Math.min(queued.length, start + MAX_TRANSACTION_UPDATES), turn)
     }
@@ -273,14 +276,16 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
 
   /** One transaction of {@link applyTurn}: `queued` from `start` up to `end`. */
   private applyTransaction (queued: readonly QueuedUpdate[], start: number, end: number, turn: TurnState): void {
-    if (turn.full) {
-      // The backlog bound was reached in an earlier transaction of this turn: each update goes its own way.
+    if (turn.stopped) {
+      // An earlier transaction of this turn reached the backlog bound, or found the document closed: each update goes its own way.
       for (let i = start; i < end; i++) queued[i].writer.takeBack(queued[i].update, queued[i].answer)
       return
     }
     const runs: TurnRun[] = []
     const answers: Answer[] = []
     const takenBack: QueuedUpdate[] = []
+    // An update that brings nothing new may hold a change whose write is still running: its answer waits for it too.
+    const previous = this.lastWrite
     let changed: Promise<void> | undefined
     this.turnRuns = runs
     try {
@@ -290,7 +295,7 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
         for (let i = start; i < end; i++) {
           const entry = queued[i]
           const { writer, update } = entry
-          if (turn.full || turn.refused?.has(writer) === true) {
+          if (turn.stopped || turn.refused?.has(writer) === true) {
             takenBack.push(entry)
             continue
           }
@@ -298,7 +303,7 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
             this.admit(update, adding)
             Y.applyUpdate(this, update)
           } catch (error) {
-            if (error instanceof FST_COLLAB_STORE_BACKLOG) turn.full = true
+            if (error instanceof FST_COLLAB_STORE_BACKLOG) turn.stopped = true
             else (turn.refused ??= new Set()).add(writer)
             takenBack.push(entry)
             continue
@@ -316,16 +321,18 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
           }
           answers.push(entry.answer)
         }
-      }, queued[start].writer) ?? this.lastWrite
+      }, queued[start].writer)
       this.assertNothingPending()
     } catch {
       // The document takes no update now (FST_COLLAB_LOADING, FST_COLLAB_CLOSED, FST_COLLAB_STORE_BACKLOG),
-      // or Yjs parked what checkUpdate let through: each update goes its own way, and is answered there.
+      // or Yjs parked what checkUpdate let through: each update of the turn goes its own way, and is answered there.
+      turn.stopped = true
       for (let i = start; i < end; i++) queued[i].writer.takeBack(queued[i].update, queued[i].answer)
       return
     } finally {
       this.turnRuns = null
     }
+    if (previous !== undefined) changed = changed === undefined ? previous : Promise.all([previous, changed]).then(noop)
     const result = changed === undefined ? true : changed.then(() => true, () => false)
     for (const answer of answers) answer(result)
     for (const { writer, update, answer } of takenBack) writer.takeBack(update, answer)
@@ -447,7 +454,10 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
     // Changes made while loading are the stored state, not news.
     const { state } = this.lifecycle
     if (state === 'loading' || state === 'unloaded') return
+    // Read once: an observer that edits the document in this transaction's cleanup makes a nested
+    // transaction, whose update is its own.
     const runs = this.turnRuns
+    this.turnRuns = null
     if (this.host.counts !== null) this.host.counts.updates += runs === null ? 1 : runs.reduce((sum, run) => sum + run.updates.length, 0)
     this.outbox.addUpdate(update, transaction.beforeState)
     this.lifecycle.changed()
@@ -460,12 +470,15 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
       if (results[0] !== undefined) result = Promise.all(results).then(noop)
     }
     if (result === undefined) return
+    // A nested transaction (an observer's edit) adds its write to the one whoever applied the update awaits.
+    if (this.changeResult !== undefined) result = Promise.all([this.changeResult, result]).then(noop)
+    const write = result
     // Whoever applied the update may await this; nobody else must see a rejection.
-    result.catch(noop)
-    this.lastWrite = result
-    const settled = (): void => { if (this.lastWrite === result) this.lastWrite = undefined }
-    result.then(settled, settled)
-    this.changeResult = result
+    write.catch(noop)
+    this.lastWrite = write
+    const settled = (): void => { if (this.lastWrite === write) this.lastWrite = undefined }
+    write.then(settled, settled)
+    this.changeResult = write
   }
 
   /**
@@ -624,6 +637,8 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
   /** For `fastify.close()` (see DocumentLifecycle.shutdown); a document still loading is awaited first. */
   async shutdown (): Promise<void> {
     await this.ready.catch(noop)
+    // What clients sent in this turn goes into the last store.
+    this.intake.flush()
     await this.lifecycle.shutdown()
   }
 }

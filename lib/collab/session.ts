@@ -3,7 +3,7 @@ import type { LoadedDocument } from './document.js'
 import type { HookRunner } from './hooks.js'
 import type { Codec } from './protocol/codec.js'
 import type { Collab, CollabRequest, HookContext, Session } from './types.js'
-import type { AttachedSession, CollabHost, DocumentMessage, SessionInit, SessionSocket } from './contracts.js'
+import { type AttachedSession, type CollabHost, type DocumentMessage, type SessionInit, type SessionSocket, comesAfterUpdates } from './contracts.js'
 import type { Answer, TurnWriter } from './turn.js'
 import { encodeAuthenticated, encodeStateless, encodeSyncStatus } from './protocol/hocuspocus.js'
 import { CloseCode, refusalClose } from '../close-codes.js'
@@ -140,8 +140,6 @@ export class SocketSession implements Session, AttachedSession, TurnWriter {
    * throw there closes the socket with 4403.
    */
   receive (message: DocumentMessage, frame: Uint8Array): void {
-    // Frames are handled in their order: updates waiting for the turn's end go in before anything else.
-    if (message.type !== 'update') this.document.intake.flush()
     if (!this.host.hooks.has('beforeHandleMessage')) return this.handleSafely(message)
     if (this.waiting !== null) {
       // Only what ws had already read when the socket paused lands here.
@@ -185,6 +183,9 @@ export class SocketSession implements Session, AttachedSession, TurnWriter {
     // A frame that waited for beforeHandleMessage may find its session ended.
     if (!this.document.connections.has(this)) return
     if (!this.document.canServe()) return this.refuseClosed(message, arrivedAt())
+    // Updates waiting for the turn's end go in before a frame that must follow them. Here, not on arrival:
+    // with beforeHandleMessage, updates that came before this frame may have reached the turn only now.
+    if (comesAfterUpdates(message)) this.document.intake.flush()
     try {
       this.handle(message)
     } catch (error) {

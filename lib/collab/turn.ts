@@ -5,6 +5,7 @@
 // per turn instead of once per frame: with N writers on one document that is
 // the difference between O(N) and O(N²) per turn.
 import type { Attachment } from './types.js'
+import { Phase, atTurnEnd, type TurnEndTask } from './turn-end.js'
 
 /** Answers one SyncStep2 or Update frame: whether it was applied, known now or once its write settles. */
 export type Answer = (applied: boolean | Promise<boolean>) => void
@@ -27,53 +28,34 @@ export interface QueuedUpdate {
 }
 
 /** The updates of one turn, in their order of arrival, until the turn's end hands them to `apply`. */
-export class TurnIntake {
+export class TurnIntake implements TurnEndTask {
   private queued: QueuedUpdate[] = []
 
   constructor (
     private readonly apply: (queued: QueuedUpdate[]) => void,
     /** Told when `apply` throws (it answers every update it can; those it could not must be reset). */
-    readonly onError: (error: unknown) => void
+    private readonly onError: (error: unknown) => void
   ) {}
 
   add (writer: TurnWriter, update: Uint8Array, answer: Answer): void {
     this.queued.push({ writer, update, answer })
-    if (this.queued.length === 1) schedule(this)
+    if (this.queued.length === 1) atTurnEnd(Phase.Apply, this)
   }
 
   /**
-   * Applies what waits now. A session calls it before it handles any other frame (a SyncStep, awareness,
-   * Stateless), which must not overtake the updates it sent before.
+   * Applies what waits now: at the turn's end; before a session handles a frame that must not overtake the
+   * updates it sent before (a SyncStep, Stateless: see comesAfterUpdates); before a session detaches, which
+   * may unload the document before the turn ends.
    */
   flush (): void {
     const queued = this.queued
     if (queued.length === 0) return
     this.queued = []
-    this.apply(queued)
-  }
-}
-
-// One immediate for every document: it runs after the poll phase has read every socket that was ready.
-const dirty = new Set<TurnIntake>()
-let scheduled = false
-
-function schedule (intake: TurnIntake): void {
-  dirty.add(intake)
-  if (scheduled) return
-  scheduled = true
-  setImmediate(flushAll)
-}
-
-function flushAll (): void {
-  scheduled = false
-  const intakes = [...dirty]
-  dirty.clear()
-  for (const intake of intakes) {
     try {
-      intake.flush()
+      this.apply(queued)
     } catch (error) {
-      // One document's failure must not starve the others.
-      intake.onError(error)
+      // One document's failure must not starve the others, nor fail the frame whose session flushed.
+      this.onError(error)
     }
   }
 }

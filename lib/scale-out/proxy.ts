@@ -8,7 +8,7 @@ import { CloseCode } from '../close-codes.js'
 import { FST_COLLAB_SCALE_OUT_UNAVAILABLE } from '../errors.js'
 import type { Codec } from '../collab/protocol/codec.js'
 import type { CloseCodeValue } from '../close-codes.js'
-import type { AttachedSession, DocumentMessage, ProxiedSocket } from '../collab/contracts.js'
+import { type AttachedSession, type DocumentMessage, type ProxiedSocket, comesAfterUpdates } from '../collab/contracts.js'
 import { EndMode, type EndModeValue, Kind } from './envelope.js'
 import type { Links } from './link.js'
 import { UpdateMerge } from './update-merge.js'
@@ -86,7 +86,8 @@ export class ProxySession implements AttachedSession {
   receive (message: DocumentMessage, frame: Uint8Array): void {
     if (this.#left) return
     if (message.type === 'update') this.#merge.update(message.update, frame)
-    else this.#merge.other(frame, message.type === 'sync-step-2')
+    else if (comesAfterUpdates(message)) this.#merge.after(frame, message.type === 'sync-step-2')
+    else this.#merge.aside(frame)
   }
 
   /** The client left (its socket closed, or it closed this document): the owner detaches the session. */

@@ -43,10 +43,15 @@ export class UpdateMerge {
     if (this.#bytes >= MAX_HELD_BYTES) this.flush()
   }
 
-  /** Any other frame from the client: what is held crosses first. A SyncStep2 is answered with a SyncStatus of its own. */
-  other (frame: Uint8Array, isSyncStep2: boolean): void {
+  /** A frame that must follow the updates before it (see comesAfterUpdates): what is held crosses first. A SyncStep2 is answered with a SyncStatus of its own. */
+  after (frame: Uint8Array, isSyncStep2: boolean): void {
     this.flush()
     if (isSyncStep2) this.#expect(1)
+    this.forward(frame)
+  }
+
+  /** A frame that needs no order with the updates (awareness): it crosses at once. */
+  aside (frame: Uint8Array): void {
     this.forward(frame)
   }
 

@@ -7,7 +7,7 @@ import { startCluster } from '../helpers/cluster.js'
 import { missing, redisServer } from '../helpers/needs.js'
 import { synced } from '../helpers/server.js'
 import * as decoding from 'lib0/decoding'
-import { rawClient, hpAuth, hpUpdate, isHp, syncStatusOf, textUpdate, hp, readHp } from '../helpers/raw-client.js'
+import { rawClient, hpAuth, hpUpdate, isHp, syncStatusOf, textUpdate, hp, hpStep1, readHp } from '../helpers/raw-client.js'
 import { untilDocs } from '../helpers/wait.js'
 
 const { UpdateMerge } = await import('../../dist/lib/scale-out/update-merge.js')
@@ -45,7 +45,7 @@ test('an edge sends the Update frames of one socket read to the owner as one, an
   assert.ok(frames[0].bytes < sent, `the merged frame (${frames[0].bytes} bytes) is smaller than the frames (${sent})`)
 })
 
-test('UpdateMerge: one frame per tick for the updates, SyncStatus copies in order, other frames in their place, undecodable updates sent as they came', async () => {
+test('UpdateMerge: one frame per tick for the updates, SyncStatus copies in order, SyncSteps after the updates before them, awareness at once, undecodable updates sent as they came', async () => {
   const sent = []
   const merge = new UpdateMerge(hocuspocusCodec, 'doc', frame => sent.push(frame))
   const doc = new Y.Doc()
@@ -54,30 +54,31 @@ test('UpdateMerge: one frame per tick for the updates, SyncStatus copies in orde
   const awareness = hp('doc', 1, () => {})
   const step2 = hpUpdate('doc', Y.encodeStateAsUpdate(new Y.Doc()), 1)
 
+  const step1 = hpStep1('doc')
   merge.update(updates[0], frames[0])
   merge.update(updates[1], frames[1])
-  merge.other(awareness, false)
+  merge.aside(awareness)
+  assert.deepEqual(sent, [awareness], 'awareness crosses at once, the updates stay held')
+  merge.after(step1, false)
   merge.update(updates[2], frames[2])
-  merge.other(step2, true)
-  assert.equal(sent.length, 4, 'merged a, b; the awareness; c as it came; the SyncStep2')
+  merge.after(step2, true)
+  assert.equal(sent.length, 5, 'the awareness; a and b merged; the SyncStep1; c as it came; the SyncStep2')
   const merged = new Y.Doc()
-  Y.applyUpdate(merged, updateOf(sent[0]))
+  Y.applyUpdate(merged, updateOf(sent[1]))
   assert.equal(merged.getText('text').toString(), 'ab')
-  assert.equal(sent[1], awareness)
-  assert.equal(sent[2], frames[2])
-  assert.equal(sent[3], step2)
+  assert.deepEqual([sent[2], sent[3], sent[4]], [step1, frames[2], step2])
 
   const status = encodeSyncStatus('doc', true)
-  assert.deepEqual([merge.copiesOf(awareness), merge.copiesOf(status), merge.copiesOf(status), merge.copiesOf(status)], [1, 2, 1, 1])
+  assert.deepEqual([merge.copiesOf(awareness), merge.copiesOf(status), merge.copiesOf(status), merge.copiesOf(status)], [1, 2, 1, 1], 'a, b share one answer; c and the SyncStep2 one each')
 
   // Held updates cross at the end of the tick; a bad one makes each cross as it came.
   const bad = Uint8Array.of(200, 1, 2)
   merge.update(updates[0], frames[0])
   merge.update(bad, hpUpdate('doc', bad))
-  assert.equal(sent.length, 4, 'held until the end of the tick')
+  assert.equal(sent.length, 5, 'held until the end of the tick')
   await new Promise(resolve => process.nextTick(resolve))
-  assert.equal(sent.length, 6)
-  assert.equal(sent[4], frames[0])
+  assert.equal(sent.length, 7)
+  assert.equal(sent[5], frames[0])
   assert.deepEqual([merge.copiesOf(status), merge.copiesOf(status)], [1, 1])
 
   // y-websocket has no SyncStatus: nothing is counted.
