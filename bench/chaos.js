@@ -10,6 +10,9 @@
 //
 //   node bench/chaos.js                                  20 minutes, PostgreSQL, seed 20261215
 //   node bench/chaos.js --minutes 2 --store sqlite --seed 7
+//   node bench/chaos.js --timings default                the plugin's default lease and heartbeat (the
+//                                                        default is the fault tests' shorter ones: lease 2 s,
+//                                                        heartbeat every 100 ms, timeout 1 s)
 //
 // It prints a line per fault as it recovers (how long the recovery took, and
 // until every writer was acknowledged again), then, per fault kind, the edits
@@ -23,19 +26,19 @@
 // report go to bench/results/. Exit code 1 when an acknowledged edit is lost, a
 // writer stalled, a fault's recovery failed (the faults stop there), or the
 // clients do not converge at the end.
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as delay } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import * as prng from 'lib0/prng'
-import { faults, startFaultRun } from '../test/helpers/faults.js'
+import { faultEnv, faults, startFaultRun } from '../test/helpers/faults.js'
 import { waitFor } from '../test/helpers/wait.js'
 import { readCores } from './lib/cores.js'
 import { ProcessCpu, childrenOf } from './lib/process-cpu.js'
 
-const { values: args } = parseArgs({ options: { minutes: { type: 'string', default: '20' }, seed: { type: 'string', default: '20261215' }, store: { type: 'string', default: 'postgres' } } })
+const { values: args } = parseArgs({ options: { minutes: { type: 'string', default: '20' }, seed: { type: 'string', default: '20261215' }, store: { type: 'string', default: 'postgres' }, timings: { type: 'string', default: 'test' } } })
 const minutes = Number(args.minutes)
 const seed = Number(args.seed)
 const store = args.store
@@ -55,6 +58,22 @@ const context = { after: (cleanup) => cleanups.push(cleanup), diagnostic: (messa
 process.setMaxListeners(200)
 // Ctrl-C: the exit handlers of test/helpers/cleanup.js stop what is still running (PostgreSQL included).
 process.once('SIGINT', () => process.exit(130))
+
+/**
+ * Each instance's process state as the kernel sees it (R running, S sleeping, T stopped…) and, when it
+ * sleeps, where (wchan): a writer that stalls behind an instance that neither works nor logs shows which.
+ */
+function processStates (nodes) {
+  return nodes.map((node, i) => {
+    try {
+      const stat = readFileSync(`/proc/${node.child.pid}/stat`, 'utf8')
+      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
+      return `${i}: ${state} ${readFileSync(`/proc/${node.child.pid}/wchan`, 'utf8')}${node.alive ? '' : ' (ended)'}`
+    } catch {
+      return `${i}: gone`
+    }
+  }).join(', ')
+}
 
 const clock = (time) => {
   const seconds = Math.round((time - t0) / 1000)
@@ -98,7 +117,7 @@ let t0 = Date.now()
 let run = null
 const report = {}
 try {
-  run = await startFaultRun(context, { store, documents, typists: 2, watchers: 1 })
+  run = await startFaultRun(context, { store, documents, typists: 2, watchers: 1, env: args.timings === 'default' ? {} : faultEnv })
   const admin = await run.cluster.redis.client(context)
   const kinds = Object.keys(faults).filter((kind) => store === 'postgres' || kind !== 'postgres-restart')
   const random = prng.create(seed)
@@ -192,7 +211,7 @@ try {
       for (const typist of behind) stalled.set(typist, typist.ledger.acked.size)
       window.stalled = behind.length
       failures.push(`${kind} at ${clock(started)}: ${error.message}`)
-      console.log(`${clock(started)} ${kind}: recovered in ${s(window.recovered)} s; STALLED: ${behind.length} writers not acknowledged again within ${writingAgainMs / 1000} s`)
+      console.log(`${clock(started)} ${kind}: recovered in ${s(window.recovered)} s; STALLED: ${behind.length} writers not acknowledged again within ${writingAgainMs / 1000} s; instances: ${processStates(run.nodes)}`)
     }
     next = Math.max(started + gapAfter, Date.now())
   }
@@ -267,7 +286,7 @@ try {
   ]
   const loadAverages = `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} (mean ${(loads.reduce((sum, value) => sum + value, 0) / loads.length).toFixed(1)})`
   const summary = [
-    `seed ${seed}, ${store}, ${s(stopped - t0)} s of typing, ${windows.length - 1} faults; Node ${process.version}, ${new Date(t0).toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    `seed ${seed}, ${store}, ${args.timings} timings, ${s(stopped - t0)} s of typing, ${windows.length - 1} faults; Node ${process.version}, ${new Date(t0).toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     `acknowledged ${result.acked.toLocaleString('en')} of ${result.typed.toLocaleString('en')} edits typed by the writers; stored ${stored.toLocaleString('en')} items (every edit the store holds, the watchers' and unacknowledged ones included)`,
     `lost ${lost.size} (target 0): ${lostAtAudits.size} missing at one of ${result.audits} audits, ${lostAtEnd.size} after every process was killed`,
     `converged at the end: ${converged ? 'yes' : 'NO'}`,
