@@ -58,6 +58,11 @@ interface TurnRun {
   readonly updates: Uint8Array[]
 }
 
+/** Gives `queued` from `start` up to `end` back to their sessions, in order (TurnWriter.takeBack). */
+function takeBackAll (queued: readonly QueuedUpdate[], start: number, end: number): void {
+  for (let i = start; i < end; i++) queued[i].writer.takeBack(queued[i].update, queued[i].answer)
+}
+
 function isReceiver (attachment: Attachment): attachment is Attachment & Receiver {
   return attachment.source === 'connection'
 }
@@ -276,11 +281,8 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
 
   /** One transaction of {@link applyTurn}: `queued` from `start` up to `end`. */
   private applyTransaction (queued: readonly QueuedUpdate[], start: number, end: number, turn: TurnState): void {
-    if (turn.stopped) {
-      // An earlier transaction of this turn reached the backlog bound, or found the document closed: each update goes its own way.
-      for (let i = start; i < end; i++) queued[i].writer.takeBack(queued[i].update, queued[i].answer)
-      return
-    }
+    // An earlier transaction of this turn reached the backlog bound, or found the document closed: each update goes its own way.
+    if (turn.stopped) return takeBackAll(queued, start, end)
     const runs: TurnRun[] = []
     const answers: Answer[] = []
     const takenBack: QueuedUpdate[] = []
@@ -327,8 +329,7 @@ export class LoadedDocument extends Y.Doc implements CollabDocument {
       // The document takes no update now (FST_COLLAB_LOADING, FST_COLLAB_CLOSED, FST_COLLAB_STORE_BACKLOG),
       // or Yjs parked what checkUpdate let through: each update of the turn goes its own way, and is answered there.
       turn.stopped = true
-      for (let i = start; i < end; i++) queued[i].writer.takeBack(queued[i].update, queued[i].answer)
-      return
+      return takeBackAll(queued, start, end)
     } finally {
       this.turnRuns = null
     }

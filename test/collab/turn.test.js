@@ -30,6 +30,20 @@ function inOneTurn (write) {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100)
 }
 
+/**
+ * A server whose onAuthenticate makes the token the user and whose onChange records each change with its
+ * user, and two synced clients of `name`, ada and bob.
+ */
+async function adaAndBob (t, name) {
+  const changes = []
+  const { url, app } = await startCollabServer(t, {
+    async onAuthenticate ({ token }) { return { user: token } },
+    async onChange ({ update, context }) { changes.push({ user: context.user, update }) }
+  })
+  const [ada, bob] = [await syncedClient(t, url, name, 'ada'), await syncedClient(t, url, name, 'bob')]
+  return { changes, ada, bob, document: app.collab.documents.get(name) }
+}
+
 const statuses = (client, name) => client.frames.filter(isHp(name, 8)).map(syncStatusOf)
 const textOf = update => {
   const doc = new Y.Doc()
@@ -38,13 +52,7 @@ const textOf = update => {
 }
 
 test('the updates several sessions send in one event-loop turn, awareness between them, are applied in one transaction: onChange runs once per session, with its context and its own update, and each frame gets its SyncStatus', { timeout: 30_000 }, async t => {
-  const changes = []
-  const { url, app } = await startCollabServer(t, {
-    async onAuthenticate ({ token }) { return { user: token } },
-    async onChange ({ update, context }) { changes.push({ user: context.user, update }) }
-  })
-  const [ada, bob] = [await syncedClient(t, url, 'turn', 'ada'), await syncedClient(t, url, 'turn', 'bob')]
-  const document = app.collab.documents.get('turn')
+  const { changes, ada, bob, document } = await adaAndBob(t, 'turn')
   let transactions = 0
   document.on('update', () => { transactions++ })
 
@@ -74,13 +82,7 @@ test('the updates several sessions send in one event-loop turn, awareness betwee
 })
 
 test('an observer that edits the document while a turn\'s transaction ends makes a change of its own: onChange gets it, and each session\'s change once', { timeout: 30_000 }, async t => {
-  const changes = []
-  const { url, app } = await startCollabServer(t, {
-    async onAuthenticate ({ token }) { return { user: token } },
-    async onChange ({ update, context }) { changes.push({ user: context.user, update }) }
-  })
-  const [ada, bob] = [await syncedClient(t, url, 'observed', 'ada'), await syncedClient(t, url, 'observed', 'bob')]
-  const document = app.collab.documents.get('observed')
+  const { changes, ada, bob, document } = await adaAndBob(t, 'observed')
   // An app's observer that stamps every change: Yjs runs its transaction inside the first one's cleanup.
   document.getText('text').observe(() => document.getMap('meta').set('stamped', true))
 

@@ -96,3 +96,22 @@ function updateOf (frame) {
   assert.equal(decoding.readVarUint(d), 2)
   return decoding.readVarUint8Array(d)
 }
+
+test('UpdateMerge: held updates cross at once when they reach 64 KiB, as one frame answered for all of them', () => {
+  const sent = []
+  const merge = new UpdateMerge(hocuspocusCodec, 'doc', frame => sent.push(frame))
+  const doc = new Y.Doc()
+  const updates = Array.from({ length: 5 }, () => textUpdate('x'.repeat(16 * 1024), doc))
+  for (let i = 0; i < 3; i++) merge.update(updates[i], hpUpdate('doc', updates[i]))
+  assert.equal(sent.length, 0, 'under 64 KiB: held for the end of the tick')
+  merge.update(updates[3], hpUpdate('doc', updates[3]))
+  assert.equal(sent.length, 1, 'the fourth reaches 64 KiB: the four cross at once, merged')
+  merge.update(updates[4], hpUpdate('doc', updates[4]))
+  merge.flush()
+  assert.equal(sent.length, 2)
+  const merged = new Y.Doc()
+  for (const frame of sent) Y.applyUpdate(merged, updateOf(frame))
+  assert.equal(merged.getText('text').toString(), doc.getText('text').toString())
+  const status = encodeSyncStatus('doc', true)
+  assert.deepEqual([merge.copiesOf(status), merge.copiesOf(status)], [4, 1])
+})
