@@ -70,7 +70,7 @@ function processStates (nodes) {
       const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
       return `${i}: ${state} ${readFileSync(`/proc/${node.child.pid}/wchan`, 'utf8')}${node.alive ? '' : ' (ended)'}`
     } catch {
-      return `${i}: gone`
+      return `${i}: gone (${node.child.signalCode ?? `exit code ${node.child.exitCode}`})`
     }
   }).join(', ')
 }

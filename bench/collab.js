@@ -23,11 +23,14 @@ export const systems = {
   'y-websocket-server': { module: 'collab-y-websocket-server', protocol: 'y-websocket', label: '@y/websocket-server 0.1.1' }
 }
 
-/** Starts `system` in a fresh process (with a fresh SQLite dir if it needs one) and runs `fn(server, url(doc))`. */
-async function withServer (id, fn) {
+/**
+ * Starts `system` in a fresh process (with a fresh SQLite dir if it needs one) and runs `fn(server, url(doc))`.
+ * `how` goes to startServer (`flags`).
+ */
+async function withServer (id, fn, how = {}) {
   const system = systems[id]
   const dir = system.sqlite ? mkdtempSync(join(tmpdir(), 'fastify-collab-bench-')) : null
-  const server = await startServer(system.module, { ...(dir === null ? {} : { sqlite: dir }), ...(system.metrics ? { metrics: true } : {}) })
+  const server = await startServer(system.module, { ...(dir === null ? {} : { sqlite: dir }), ...(system.metrics ? { metrics: true } : {}) }, how)
   const url = (doc) => ({ port: server.port, path: `/collab/${encodeURIComponent(doc)}` })
   try {
     return await fn(server, url, system)
@@ -213,34 +216,51 @@ export function manyDocuments (id, { docs, timeoutMs }) {
 /**
  * Idle memory: `connections` synced clients, each with an awareness state, on
  * `connections / perDocument` documents, between two full-GC snapshots.
- * Besides the growth per connection: the process's whole RSS and heap after,
- * per connection and per document (issue 17's 10,000 connections on 1,000
- * documents), and the RSS before the first connection.
+ *
+ * With `warmup`, that many clients (on documents of their own, as many per
+ * document) connect first, before the first snapshot, in a server whose young
+ * generation is fixed at its largest size (16 MiB semi-spaces): the growth is
+ * then the marginal cost of a connection. Without both, a one-off step of the
+ * process lands in the growth: V8 doubles its young generation while the
+ * first connections come in (fastify-collab from 16 to 32 MiB, which starts
+ * larger because loading Fastify allocates more; @y/websocket-server from 8 to
+ * 16 MiB), and the RSS counts the new pages once they are written.
+ *
+ * Besides the growth per connection: the process's whole RSS after, per
+ * connection and per document (issue 17's 10,000 connections on 1,000
+ * documents), the RSS before the first connection, and the young generation's
+ * size at the three snapshots.
  */
-export function idleMemory (id, { connections, perDocument, timeoutMs, connectInFlight = 32 }) {
+export function idleMemory (id, { connections, perDocument, warmup = 0, timeoutMs, connectInFlight = 32 }) {
   return withServer(id, async (server, url, system) => {
-    const clients = Array.from({ length: connections }, (_, i) =>
-      makeClient(url, system, `idle-${Math.floor(i / perDocument)}`, (i % perDocument) + 1))
+    const batch = (count, prefix) => Array.from({ length: count }, (_, i) =>
+      makeClient(url, system, `${prefix}-${Math.floor(i / perDocument)}`, (i % perDocument) + 1))
+    const connect = async (batch) => {
+      await withTimeout(pool(batch, connectInFlight, (c) => c.connect()), timeoutMs, 'connect')
+      await withTimeout(Promise.all(batch.map((c) => c.until(() => c.awarenessSeen.size >= Math.min(perDocument, batch.length)))), timeoutMs, 'awareness')
+    }
+    const early = batch(warmup, 'warmup')
+    const clients = batch(connections, 'idle')
     const documents = Math.ceil(connections / perDocument)
+    const youngGenerationMiB = (usage) => usage.spaces.find((space) => space.name === 'new_space').size / 1048576
     try {
+      const start = await server.usage({ gc: true })
+      await connect(early)
       const before = await server.usage({ gc: true })
-      await withTimeout(pool(clients, connectInFlight, (c) => c.connect()), timeoutMs, 'connect')
-      await withTimeout(Promise.all(clients.map((c) => c.until(() => c.awarenessSeen.size >= Math.min(perDocument, connections)))), timeoutMs, 'awareness')
+      await connect(clients)
       const after = await server.usage({ gc: true })
-      const heap = (m) => m.heapUsed + m.external
       return {
         ...perConnection(before, after, connections),
-        rssBeforeMiB: before.memory.rss / 1048576,
+        rssBeforeMiB: start.memory.rss / 1048576,
         rssTotalMiB: after.memory.rss / 1048576,
-        rssTotalPerConnection: after.memory.rss / connections,
-        rssTotalPerDocument: after.memory.rss / documents,
-        rssGrowthPerDocument: (after.memory.rss - before.memory.rss) / documents,
-        heapTotalPerConnection: heap(after.memory) / connections
+        rssTotalPerConnection: after.memory.rss / (warmup + connections),
+        rssTotalPerDocument: after.memory.rss / (Math.ceil(warmup / perDocument) + documents),
+        youngGenerationMiB: [start, before, after].map(youngGenerationMiB)
       }
     } finally {
-      for (const c of clients) c.close()
+      for (const c of [...early, ...clients]) c.close()
     }
-  })
+  }, warmup > 0 ? { flags: ['--min-semi-space-size=16', '--max-semi-space-size=16'] } : {})
 }
 
 /**

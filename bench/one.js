@@ -20,7 +20,7 @@ const timeoutMs = 300000
 const measures = {
   fanout: () => fanout(id, { n: Number(arg ?? 128), timeoutMs }),
   many: () => manyDocuments(id, { docs: Number(arg ?? 500), timeoutMs }),
-  idle: () => idleMemory(id, { connections: Number(arg ?? 1000), perDocument: 100, timeoutMs }),
+  idle: () => idleMemory(id, { connections: Number(arg ?? 1000), perDocument: 100, warmup: 1000, timeoutMs }),
   trace: () => traceReplay(id, { trace: arg ?? 'automerge-paper', timeoutMs }),
   // node bench/one.js slow ours-hp 100   /   node bench/one.js abuse hocuspocus4 100
   slow: () => misbehaving(id, { n: Number(arg ?? 100), seedBytes: 1 << 20, offender: 'slow', timeoutMs }),

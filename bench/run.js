@@ -58,7 +58,7 @@ const plans = {
     // Issue 11: the metrics' cost, within a few percent, needs more rounds than the rest.
     metrics: { rounds: 7, interval: 50, calibrate: [32, 48, 64, 96, 128], target: 0.5, timeoutMs: 60000 },
     many: { rounds: 3, docs: 500, timeoutMs: 120000, systems: everyCollab },
-    idle: { rounds: 3, connections: 1000, perDocument: 100, timeoutMs: 120000, systems: everyCollab },
+    idle: { rounds: 3, connections: 1000, perDocument: 100, warmup: 1000, timeoutMs: 120000, systems: everyCollab },
     // Issue 17 §3: 10,000 idle connections on 1,000 documents in one process (the load generator holds
     // 10,000 sockets: `ulimit -n` must allow them).
     idle10k: { rounds: 3, connections: 10000, perDocument: 10, connectInFlight: 64, timeoutMs: 300000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] },
@@ -88,7 +88,7 @@ const plans = {
     durability: { rounds: 1, interval: 20, calibrate: [16, 32], target: 0.5, timeoutMs: 30000 },
     metrics: { rounds: 1, interval: 50, calibrate: [16, 32], target: 0.5, timeoutMs: 30000 },
     many: { rounds: 1, docs: 50, timeoutMs: 30000, systems: everyCollab },
-    idle: { rounds: 1, connections: 200, perDocument: 50, timeoutMs: 30000, systems: everyCollab },
+    idle: { rounds: 1, connections: 200, perDocument: 50, warmup: 200, timeoutMs: 30000, systems: everyCollab },
     idle10k: { rounds: 1, connections: 2000, perDocument: 10, connectInFlight: 64, timeoutMs: 120000, systems: ['ours-hp', 'ours-yws', 'hocuspocus4', 'y-websocket-server'] },
     trace: { rounds: 1, trace: 'sveltecomponent', timeoutMs: 60000, systems: ['limit', ...everyCollab] },
     store: {},

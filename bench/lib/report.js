@@ -231,7 +231,7 @@ function idleSection (suite) {
   const r = suite.results
   const base = stat(r['y-websocket-server'], 'heap').median
   const baseRss = stat(r['y-websocket-server'], 'rss').median
-  const rows = Object.keys(r).map((id) => [names[id] ?? id, cell(stat(r[id], 'heap'), fmt.kib), fmt.ratio(ratio(stat(r[id], 'heap').median, base)), cell(stat(r[id], 'rss'), fmt.kib), fmt.ratio(ratio(stat(r[id], 'rss').median, baseRss))])
+  const rows = Object.keys(r).map((id) => [names[id] ?? id, cell(stat(r[id], 'heap'), fmt.kib), fmt.ratio(ratio(stat(r[id], 'heap').median, base)), cell(stat(r[id], 'rss'), fmt.kib), fmt.ratio(ratio(stat(r[id], 'rss').median, baseRss)), cell(stat(r[id], 'rssBeforeMiB'), fmt.int), cell(stat(r[id], 'rssTotalMiB'), fmt.int)])
   const targets = ['ours-hp', 'ours-yws'].filter((id) => r[id]).flatMap((id) => {
     const v = ratio(stat(r[id], 'heap').median, base)
     const rss = ratio(stat(r[id], 'rss').median, baseRss)
@@ -242,9 +242,9 @@ function idleSection (suite) {
   })
   return `### Idle memory per connection (issues 3 and 17)
 
-${when(suite)} ${suite.plan.connections} synced connections, each with an awareness state, ${suite.plan.perDocument} per document; growth of heapUsed + external (and of RSS) between two full GCs, divided by the connections. RSS growth is coarser than the heap's (pages, allocator arenas): compare its range across rounds before reading its ratio.
+${when(suite)} ${suite.plan.connections} synced connections, each with an awareness state, ${suite.plan.perDocument} per document, after ${suite.plan.warmup} others (on documents of their own) in a server whose young generation is fixed at its largest size (\`--min-semi-space-size=16 --max-semi-space-size=16\`); growth of heapUsed + external (and of RSS) between two full GCs, divided by the connections: the marginal cost of a connection. Without the warm-up and the fixed young generation, V8 doubles the young generation while the first connections come in (fastify-collab from 16 to 32 MiB, @y/websocket-server from 8 to 16 MiB), and that one-off step was a third to a half of the RSS growth at 1,000 connections. RSS growth is coarser than the heap's (pages, allocator arenas): compare its range across rounds before reading its ratio.
 
-${table(['system', 'heap KiB / connection', '÷ @y/websocket-server', 'RSS KiB / connection', '÷ @y/websocket-server'], rows)}
+${table(['system', 'heap KiB / connection', '÷ @y/websocket-server', 'RSS KiB / connection', '÷ @y/websocket-server', 'RSS before any connection, MiB', 'RSS at the end, MiB'], rows)}
 
 ${table(['target', 'measured', ''], targets)}
 ${errorsOf(r)}`

@@ -17,12 +17,13 @@ export function pinLoadGenerator () {
  * @param {string} system module name under bench/servers/
  * @param {object} [options] JSON-serialisable options for its start()
  * @param {object} [how] `core`: the core to pin it to (default SERVER_CORE); `env`: variables added to its
- *   environment (e.g. MALLOC_ARENA_MAX for bench/soak.js)
+ *   environment (e.g. MALLOC_ARENA_MAX for bench/soak.js); `flags`: node flags (e.g. the idle suite's fixed
+ *   young generation)
  */
-export async function startServer (system, options = {}, { core = SERVER_CORE, env = {} } = {}) {
+export async function startServer (system, options = {}, { core = SERVER_CORE, env = {}, flags = [] } = {}) {
   // BENCH_SERVER_FLAGS adds node flags to the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const flags = process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []
-  const child = spawn('taskset', ['-c', String(core), process.execPath, '--expose-gc', ...flags, entry, system, JSON.stringify(options)], {
+  const extraFlags = process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []
+  const child = spawn('taskset', ['-c', String(core), process.execPath, '--expose-gc', ...flags, ...extraFlags, entry, system, JSON.stringify(options)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...env }
   })
@@ -55,10 +56,10 @@ export async function startServer (system, options = {}, { core = SERVER_CORE, e
   return {
     port: ready.port,
     pid: child.pid,
-    /** Server CPU time in seconds (user + system) and memoryUsage(), after a full GC if asked. */
+    /** Server CPU time in seconds (user + system), memoryUsage() and V8's heap spaces ({ name, size, used }), after a full GC if asked. */
     async usage ({ gc = false } = {}) {
-      const { cpu, memory } = await request({ cmd: 'usage', gc })
-      return { cpuSeconds: (cpu.user + cpu.system) / 1e6, memory }
+      const { cpu, memory, spaces } = await request({ cmd: 'usage', gc })
+      return { cpuSeconds: (cpu.user + cpu.system) / 1e6, memory, spaces }
     },
     /** The system's own figures (fastify-collab: loaded documents, connections, active timers), or null. */
     async stats () {

@@ -57,8 +57,10 @@ export class SocketSession implements Session, AttachedSession, TurnWriter {
   private parkedBytes = 0
   // Frames waiting for beforeHandleMessage, in order; null when none wait.
   private waiting: Array<{ message: DocumentMessage, frame: Uint8Array }> | null = null
-  // SyncStatus 0 and 1 for this session's address, once the first is sent.
-  private syncStatusFrames: [Uint8Array, Uint8Array] | null = null
+  // SyncStatus 1 and 0 for this session's address, each once it is first sent (most sessions never
+  // send a 0, and an idle one holds them for hours: bench/README.md, idle memory).
+  private syncStatusApplied: Uint8Array | null = null
+  private syncStatusRefused: Uint8Array | null = null
   // The last SyncStatus not sent yet (it waits for its onChange chain), until it is: every later one
   // waits behind it, so that the answers come in the order of the frames they answer.
   private lastAnswer: Promise<void> | undefined
@@ -358,8 +360,9 @@ export class SocketSession implements Session, AttachedSession, TurnWriter {
   private sendSyncStatus (applied: boolean, since: number): void {
     // Encoded once per session: a SyncStatus goes out for every update (Hocuspocus), and encoding each
     // anew was a tenth of the server's time replaying a trace (bench/README.md), mostly in the collector.
-    const frames = this.syncStatusFrames ??= [encodeSyncStatus(this.address, false), encodeSyncStatus(this.address, true)]
-    this.send(frames[applied ? 1 : 0])
+    this.send(applied
+      ? this.syncStatusApplied ??= encodeSyncStatus(this.address, true)
+      : this.syncStatusRefused ??= encodeSyncStatus(this.address, false))
     if (since === 0 || !updateAckChannel.hasSubscribers) return
     updateAckChannel.publish({
       instance: this.host.instance,
