@@ -196,6 +196,7 @@ export function manyDocuments (id, { docs, timeoutMs }) {
     }
     const initial = [null, oneUpdate(1, content), oneUpdate(2, content)]
     try {
+      await server.profile('start', `many-${docs}`)
       const before = await server.usage()
       const t0 = performance.now()
       const synced = withTimeout(pool(clients, 64, async (c) => {
@@ -206,6 +207,7 @@ export function manyDocuments (id, { docs, timeoutMs }) {
       await synced
       const seconds = (performance.now() - t0) / 1000
       const after = await server.usage()
+      await server.profile('stop', `many-${docs}`)
       return { seconds, cpuSeconds: after.cpuSeconds - before.cpuSeconds }
     } finally {
       for (const c of clients) c.close()

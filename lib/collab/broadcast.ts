@@ -1,9 +1,8 @@
 import * as Y from 'yjs'
-import * as encoding from 'lib0/encoding'
 import { type Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness'
 import type { Codec } from './protocol/codec.js'
 import type { Receiver } from './contracts.js'
-import { mergeInBatches } from './protocol/merge.js'
+import { encodeDeleteSet, mergeInBatches } from './protocol/merge.js'
 import { Phase, atTurnEnd, type TurnEndTask } from './turn-end.js'
 
 /**
@@ -27,21 +26,6 @@ export function sendToAll (receivers: Iterable<Receiver>, encode: (codec: Codec,
 const DIFF_THRESHOLD = 32
 
 type DeleteSet = ReturnType<typeof Y.createDeleteSet>
-
-/** A delete set in Yjs update format v1, as Yjs's own writeDeleteSet writes it (yjs DeleteSet.js). */
-function encodeDeleteSet (ds: DeleteSet): Uint8Array {
-  const encoder = encoding.createEncoder()
-  encoding.writeVarUint(encoder, ds.clients.size)
-  for (const [client, items] of [...ds.clients].sort((a, b) => b[0] - a[0])) {
-    encoding.writeVarUint(encoder, client)
-    encoding.writeVarUint(encoder, items.length)
-    for (const item of items) {
-      encoding.writeVarUint(encoder, item.clock)
-      encoding.writeVarUint(encoder, item.len)
-    }
-  }
-  return encoding.toUint8Array(encoder)
-}
 
 /**
  * The turn's changes as one update (v1): the structs added since `turnStart`

@@ -3,13 +3,14 @@
 // frame carrying their merge. The owner applies it and, for Hocuspocus,
 // answers it with one SyncStatus, which the edge gives the client once per
 // frame the merge held: the client matches SyncStatus frames to the frames it
-// sent, in order. Under a burst, k updates cross as one message of about the
-// size of one (Yjs merges a client's consecutive insertions into one struct),
+// sent, in order. Under a burst, k updates cross as one message, each run of
+// the client's consecutive insertions squashed into one struct as Yjs's store
+// would hold it (a typed character costs a byte or two instead of about 7),
 // and their k SyncStatus frames cross back as one.
 
 import type { Codec } from '../collab/protocol/codec.js'
 import { FRAME_TYPES, frameTypeOf } from '../collab/protocol/frame-type.js'
-import { mergeInBatches } from '../collab/protocol/merge.js'
+import { mergeInBatches, squashUpdate } from '../collab/protocol/merge.js'
 
 // Past this many bytes of held updates, they cross at once: a merged frame stays
 // far below the links' bounds.
@@ -64,7 +65,7 @@ export class UpdateMerge {
     let merged: Uint8Array | null = null
     if (frames.length > 1) {
       try {
-        merged = this.codec.update(this.address, mergeInBatches(updates))
+        merged = this.codec.update(this.address, squashUpdate(mergeInBatches(updates)))
       } catch {
         // An update Yjs cannot decode: the frames cross as they came, and the owner refuses that one (4400).
       }
