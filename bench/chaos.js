@@ -158,9 +158,17 @@ try {
   const loads = []
   // Every time here is read on this process's clock: a late event loop stretches the gaps it measures.
   const lag = monitorEventLoopDelay({ resolution: 20 })
+  // Every instance that ends, as it is noticed: the kill faults' own, and any other (a stalled run once
+  // lost an instance without a log line).
+  const ended = new Set()
   const sampler = setInterval(() => {
     cpu.sample()
     loads.push(loadavg()[0])
+    run.nodes.forEach((node, i) => {
+      if (node.alive || ended.has(node)) return
+      ended.add(node)
+      console.log(`${clock(Date.now())} instance ${i} ended (${node.child.signalCode ?? `exit code ${node.child.exitCode}`}) in the ${windows.at(-1).kind} window; its last line: ${node.err.at(-1) ?? '(none)'}`)
+    })
   }, sampleMs)
   context.after(() => clearInterval(sampler))
   cpu.sample()

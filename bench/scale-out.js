@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util'
 import { createClient } from 'redis'
 import { freePort } from '../test/helpers/ports.js'
 import { RedisServer } from '../test/helpers/redis.js'
+import { redisHops } from './lib/redis-hops.js'
 import { makeClient, runFanout, documentOf } from './collab.js'
 import { lockstepSearch, passes } from './capacity.js'
 import { alternate } from './lib/rounds.js'
@@ -224,6 +225,24 @@ async function latency (id, { count, interval, timeoutMs, writerOn = 0 }) {
   })
 }
 
+/**
+ * The two-trip floor: two bare Redis pub/sub hops through three processes (bench/lib/redis-hops.js), Redis
+ * and the processes on the servers' core as in `latency`. @returns its p50 and p99, ms
+ */
+async function hopsFloor ({ count, interval }) {
+  const dir = mkdtempSync(join(tmpdir(), 'fastify-collab-hops-'))
+  const redis = new RedisServer(await freePort(), dir)
+  await redis.start()
+  try {
+    execFileSync('taskset', ['-p', '-c', SERVER_CORE, String(redis.child.pid)], { stdio: 'ignore' })
+    const times = await redisHops(redis.url, { core: SERVER_CORE, count, interval })
+    return { p50: percentile(times, 0.5), p99: percentile(times, 0.99) }
+  } finally {
+    await redis.kill()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 /** The fan-out scenario of bench/collab.js with its clients spread round robin over `instances` instances. */
 function fanout (id, instances, options) {
   return withCluster(id, instances, (servers, urlOf, _admin, system) =>
@@ -384,6 +403,10 @@ async function main () {
       const r = twoTrips[id].rounds
       rows2.push(`| ${systems[id].label} | ${ms(medianOf(r, 'sameP50'))} | ${ms(medianOf(r, 'ownerP50'))} | ${ms(medianOf(r, 'farP50'))} | ${ms(medianOf(r, 'farP99'))} | ${ms(medianOf(r, 'farP50') - medianOf(r, 'sameP50'))} |`)
     }
+    const floors = []
+    for (let round = 0; round < plan.latency.rounds; round++) floors.push(await hopsFloor(plan.latency))
+    results.latencyFloor = floors
+    log(`two bare Redis hops: p50 ${floors.map((floor) => ms(floor.p50)).join(', ')}`)
     const difference = medianOf(twoTrips.ours.rounds, 'farP50') - medianOf(twoTrips.ours.rounds, 'sameP50')
     // The writer's own instance also waits for the owner here; against a same-instance delivery with the
     // writer on the owner (the table above), the two trips show whole.
@@ -391,7 +414,9 @@ async function main () {
     tables.push('### Delivery latency, the writer on a non-owner (two trips to the third instance)\n\n' +
       'The first instance owns the document (its observer connected first); the writer is on the second. Hocuspocus has no owner: the same layout, for comparison. ' +
       'The writer\'s own instance hears of its updates from the owner too (one round trip), so the target is given against both it and the same-instance p50 of the table above (the writer on the owner).\n\n' +
-      rows2.join('\n') + '\n\n| target | measured | |\n| --- | ---: | ---: |\n' +
+      rows2.join('\n') + '\n\n' +
+      `The floor of two trips on this machine: a message published by one process, relayed by a second and received by a third through one Redis (node-redis, no Yjs, no WebSocket, every process and Redis on the servers' core; \`bench/lib/redis-hops.js\`, ${plan.latency.rounds} round(s) of ${plan.latency.count} messages): ` +
+      `**${ms(medianOf(floors, 'p50'))} at the p50**, ${ms(medianOf(floors, 'p99'))} at the p99.\n\n| target | measured | |\n| --- | ---: | ---: |\n` +
       `| two-trip p50 within 1.5 ms of the writer's own instance, same run (issue 17) | ${ms(difference)} | ${difference <= 1.5 ? 'met' : '**missed**'} |\n` +
       `| two-trip p50 within 1.5 ms of same-instance delivery with the writer on the owner (issue 17) | ${ms(againstOwner)} | ${againstOwner <= 1.5 ? 'met' : '**missed**'} |`)
   }
