@@ -22,7 +22,7 @@ export function mergeInBatches (updates: readonly Uint8Array[]): Uint8Array {
 type DeleteSet = ReturnType<typeof Y.createDeleteSet>
 
 /** Writes a delete set in Yjs update format v1, as Yjs's own writeDeleteSet writes it (yjs DeleteSet.js). */
-export function writeDeleteSet (encoder: encoding.Encoder, ds: DeleteSet): void {
+function writeDeleteSet (encoder: encoding.Encoder, ds: DeleteSet): void {
   encoding.writeVarUint(encoder, ds.clients.size)
   for (const [client, items] of [...ds.clients].sort((a, b) => b[0] - a[0])) {
     encoding.writeVarUint(encoder, client)
