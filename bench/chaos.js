@@ -168,7 +168,7 @@ try {
       if (node.alive || ended.has(node)) return
       ended.add(node)
       const last = node.logs.at(-1)
-      console.log(`${clock(Date.now())} instance ${i} ended (${node.child.signalCode ?? `exit code ${node.child.exitCode}`}) in the ${windows.at(-1).kind} window; its last line: ${last === undefined ? '(none)' : `${last.time === undefined ? '' : `${new Date(last.time).toISOString().slice(11, 23)} `}${String(last.msg).slice(0, 200)}`}`)
+      console.log(`${clock(Date.now())} instance ${i} ended (${node.child.signalCode ?? `exit code ${node.child.exitCode}`}) ${windows.at(-1).end === Infinity ? `in the ${windows.at(-1).kind} window` : 'after typing stopped'}; its last line: ${last === undefined ? '(none)' : `${last.time === undefined ? '' : `${new Date(last.time).toISOString().slice(11, 23)} `}${String(last.msg).slice(0, 200)}`}`)
     })
   }, sampleMs)
   context.after(() => clearInterval(sampler))
