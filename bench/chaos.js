@@ -70,9 +70,20 @@ function processStates (nodes) {
       const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
       return `${i}: ${state} ${readFileSync(`/proc/${node.child.pid}/wchan`, 'utf8')}${node.alive ? '' : ' (ended)'}`
     } catch {
-      return `${i}: gone (${node.child.signalCode ?? `exit code ${node.child.exitCode}`})`
+      return `${i}: gone (${howEnded(node)})`
     }
   }).join(', ')
+}
+
+/** How an instance's process ended: its signal, or its exit code. */
+const howEnded = (node) => node.child.signalCode ?? `exit code ${node.child.exitCode}`
+
+/** An instance's last log line: its time and message (the first 200 characters). */
+function lastLine (node) {
+  const last = node.logs.at(-1)
+  if (last === undefined) return '(none)'
+  const time = last.time === undefined ? '' : `${new Date(last.time).toISOString().slice(11, 23)} `
+  return `${time}${String(last.msg).slice(0, 200)}`
 }
 
 const clock = (time) => {
@@ -167,8 +178,9 @@ try {
     run.nodes.forEach((node, i) => {
       if (node.alive || ended.has(node)) return
       ended.add(node)
-      const last = node.logs.at(-1)
-      console.log(`${clock(Date.now())} instance ${i} ended (${node.child.signalCode ?? `exit code ${node.child.exitCode}`}) ${windows.at(-1).end === Infinity ? `in the ${windows.at(-1).kind} window` : 'after typing stopped'}; its last line: ${last === undefined ? '(none)' : `${last.time === undefined ? '' : `${new Date(last.time).toISOString().slice(11, 23)} `}${String(last.msg).slice(0, 200)}`}`)
+      const window = windows.at(-1)
+      const when = window.end === Infinity ? `in the ${window.kind} window` : 'after typing stopped'
+      console.log(`${clock(Date.now())} instance ${i} ended (${howEnded(node)}) ${when}; its last line: ${lastLine(node)}`)
     })
   }, sampleMs)
   context.after(() => clearInterval(sampler))

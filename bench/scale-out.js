@@ -200,6 +200,7 @@ async function latency (id, { count, interval, timeoutMs, writerOn = 0 }) {
       // The first instance's first client makes it the document's owner.
       await withTimeout((writerOn === 0 ? writer : observers[0]).connect(), timeoutMs, 'connect')
       await withTimeout(pool(writerOn === 0 ? observers : [writer, ...observers.slice(1)], 8, (c) => c.connect()), timeoutMs, 'connect')
+      const before = await Promise.all(servers.map((server) => server.usage()))
       const t0 = performance.now()
       for (let k = 0; k < count; k++) {
         const wait = t0 + k * interval - performance.now()
@@ -208,10 +209,15 @@ async function latency (id, { count, interval, timeoutMs, writerOn = 0 }) {
         writer.sendUpdate(updates[k])
       }
       await withTimeout(Promise.all(observers.map((c) => c.until(() => (c.clocks.get(1) ?? 0) >= count))), timeoutMs, 'delivery')
+      const seconds = (performance.now() - t0) / 1000
+      const after = await Promise.all(servers.map((server) => server.usage()))
+      // The load regime: the busiest instance's share of its core (they share one core).
+      const busiest = Math.max(...servers.map((_, i) => (after[i].cpuSeconds - before[i].cpuSeconds) / seconds))
       const others = [0, 1, 2].filter((i) => i !== writerOn)
       const cross = others.flatMap((i) => delays[i])
       const far = delays[2]
       return {
+        busiest,
         sameP50: percentile(delays[writerOn], 0.5),
         sameP99: percentile(delays[writerOn], 0.99),
         crossP50: percentile(cross, 0.5),
@@ -229,13 +235,13 @@ async function latency (id, { count, interval, timeoutMs, writerOn = 0 }) {
  * The two-trip floor: two bare Redis pub/sub hops through three processes (bench/lib/redis-hops.js), Redis
  * and the processes on the servers' core as in `latency`. @returns its p50 and p99, ms
  */
-async function hopsFloor ({ count, interval }) {
+async function hopsFloor ({ count, interval, timeoutMs }) {
   const dir = mkdtempSync(join(tmpdir(), 'fastify-collab-hops-'))
   const redis = new RedisServer(await freePort(), dir)
   await redis.start()
   try {
     execFileSync('taskset', ['-p', '-c', SERVER_CORE, String(redis.child.pid)], { stdio: 'ignore' })
-    const times = await redisHops(redis.url, { core: SERVER_CORE, count, interval })
+    const times = await withTimeout(redisHops(redis.url, { core: SERVER_CORE, count, interval }), timeoutMs, 'the bare Redis hops')
     return { p50: percentile(times, 0.5), p99: percentile(times, 0.99) }
   } finally {
     await redis.kill()
@@ -347,6 +353,7 @@ async function failover (kind, { clients: total, timeoutMs }) {
 }
 
 const medianOf = (rounds, key) => median(rounds.map((round) => round[key]))
+const share = (value) => `${Math.round(value * 100)} %`
 const ms = (value) => value === undefined || Number.isNaN(value) ? '—' : `${value.toFixed(2)} ms`
 const num = (value, digits = 2) => value === undefined || Number.isNaN(value) ? '—' : value.toFixed(digits)
 
@@ -389,19 +396,19 @@ async function main () {
   if (only.includes('latency')) {
     const measured = await alternate('latency, writer on the owner', ['ours', 'hocuspocus'], plan.latency.rounds, (id) => latency(id, plan.latency), log)
     results.latency = measured
-    const rows = ['| system | same instance p50 | p99 | other instances p50 | p99 | p50 difference |', '| --- | ---: | ---: | ---: | ---: | ---: |']
+    const rows = ['| system | same instance p50 | p99 | other instances p50 | p99 | p50 difference | busiest instance\'s CPU |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |']
     for (const id of ['ours', 'hocuspocus']) {
       const r = measured[id].rounds
-      rows.push(`| ${systems[id].label} | ${ms(medianOf(r, 'sameP50'))} | ${ms(medianOf(r, 'sameP99'))} | ${ms(medianOf(r, 'crossP50'))} | ${ms(medianOf(r, 'crossP99'))} | ${ms(medianOf(r, 'crossP50') - medianOf(r, 'sameP50'))} |`)
+      rows.push(`| ${systems[id].label} | ${ms(medianOf(r, 'sameP50'))} | ${ms(medianOf(r, 'sameP99'))} | ${ms(medianOf(r, 'crossP50'))} | ${ms(medianOf(r, 'crossP99'))} | ${ms(medianOf(r, 'crossP50') - medianOf(r, 'sameP50'))} | ${share(medianOf(r, 'busiest'))} |`)
     }
     tables.push('### Delivery latency, one writer on the owner, an observer on each of three instances\n\n' + rows.join('\n'))
     // Issue 17 §5: the writer on a non-owner; the third instance hears of its updates through the owner (two trips).
     const twoTrips = await alternate('latency, writer on a non-owner', ['ours', 'hocuspocus'], plan.latency.rounds, (id) => latency(id, { ...plan.latency, writerOn: 1 }), log)
     results.latencyNonOwner = twoTrips
-    const rows2 = ['| system | writer\'s instance p50 | the owner p50 | third instance p50 | p99 | third − writer\'s, p50 |', '| --- | ---: | ---: | ---: | ---: | ---: |']
+    const rows2 = ['| system | writer\'s instance p50 | the owner p50 | third instance p50 | p99 | third − writer\'s, p50 | busiest instance\'s CPU |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |']
     for (const id of ['ours', 'hocuspocus']) {
       const r = twoTrips[id].rounds
-      rows2.push(`| ${systems[id].label} | ${ms(medianOf(r, 'sameP50'))} | ${ms(medianOf(r, 'ownerP50'))} | ${ms(medianOf(r, 'farP50'))} | ${ms(medianOf(r, 'farP99'))} | ${ms(medianOf(r, 'farP50') - medianOf(r, 'sameP50'))} |`)
+      rows2.push(`| ${systems[id].label} | ${ms(medianOf(r, 'sameP50'))} | ${ms(medianOf(r, 'ownerP50'))} | ${ms(medianOf(r, 'farP50'))} | ${ms(medianOf(r, 'farP99'))} | ${ms(medianOf(r, 'farP50') - medianOf(r, 'sameP50'))} | ${share(medianOf(r, 'busiest'))} |`)
     }
     const floors = []
     for (let round = 0; round < plan.latency.rounds; round++) floors.push(await hopsFloor(plan.latency))
